@@ -1,0 +1,118 @@
+//! Command-line interface (clap derive). Parsing only: `lib::run` does the work.
+
+use crate::scenario::duration::parse_duration;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stampede",
+    version,
+    about = "Load testing and capacity planning for HTTP services, driven by YAML scenarios.",
+    long_about = "Load testing and capacity planning for HTTP services, driven by YAML scenarios.\n\n\
+        Describe users in a scenario file (executor, stages, flows of steps, SLA thresholds), run it, \
+        and get HDR-histogram latencies per step, errors by kind and a pass/fail verdict.",
+    after_help = "Examples:\n  stampede demo                                   # built-in target + 15 s demo run, no setup\n  \
+        stampede run examples/quickstart.yaml --target http://127.0.0.1:8080\n  \
+        stampede validate scenarios/peak.yaml\n  stampede target --addr 127.0.0.1:8080\n\n\
+        Exit codes: 0 thresholds met · 99 a threshold breached · 2 bad usage or invalid scenario · \
+        1 the tool failed · 130 interrupted (partial report written)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario against its target and write a report folder.
+    #[command(after_help = "Examples:\n  stampede run examples/quickstart.yaml\n  \
+        stampede run scenarios/peak.yaml --target http://127.0.0.1:8080 --scale 0.01 --time-scale 0.05\n  \
+        stampede run scenarios/normal.yaml --vus 50 --duration 30s --out reports/smoke --quiet\n\n\
+        Exit codes: 0 thresholds met · 99 a threshold breached · 2 invalid scenario or usage · \
+        1 the tool failed · 130 interrupted by Ctrl-C (the partial summary is still written).\n\
+        Press Ctrl-C once to stop gracefully (VUs finish their iteration), twice to stop at once.")]
+    Run(RunArgs),
+    /// Check a scenario file without sending any traffic.
+    #[command(after_help = "Example:\n  stampede validate scenarios/peak.yaml\n\n\
+        Prints the normalised plan, or `FILE:LINE:COLUMN: problem` and exits 2.")]
+    Validate(ValidateArgs),
+    /// Serve the built-in test target (endpoints with known latency and errors).
+    #[command(after_help = "Example:\n  stampede target --addr 127.0.0.1:8080\n\n\
+        Endpoints: /fast · /delay?ms=N[&jitter=J] · /status?code=N[&rate=F] · /json · /echo · \
+        /reset (drops the connection) · /__stats (counts served) · /__reset")]
+    Target(TargetArgs),
+    /// Start the built-in target and run a ~15 s demo against it: no setup needed.
+    #[command(after_help = "Example:\n  cargo run --release -- demo")]
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct OverrideArgs {
+    /// Send the load here instead of the scenario's `target` (http://HOST:PORT).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Run this many VUs (with --duration: a constant-vus run; alone: stages scaled to this peak).
+    #[arg(long, value_name = "N")]
+    pub vus: Option<u32>,
+    /// Run this long (with --vus: constant-vus; alone: stages stretched to this total), e.g. 30s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub duration: Option<Duration>,
+    /// Multiply every VU target by F (0.01 turns 50k VUs into 500), for smoke runs of big profiles.
+    #[arg(long, value_name = "F")]
+    pub scale: Option<f64>,
+    /// Multiply every duration of the schedule by F (0.05 turns 10m into 30s).
+    #[arg(long, value_name = "F")]
+    pub time_scale: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (YAML).
+    pub file: PathBuf,
+    /// Report folder (default: reports/<name>-<timestamp>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+    /// Print only the final summary (no progress lines).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Engine threads (default: one per core).
+    #[arg(long, value_name = "N", hide = true)]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario file (YAML).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub addr: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Report folder (default: reports/demo-<timestamp>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print only the final summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Multiply the demo's durations by F (0.2 runs it in ~3 s).
+    #[arg(long, value_name = "F", hide = true)]
+    pub time_scale: Option<f64>,
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s)
+}

@@ -1,0 +1,93 @@
+//! The engine: runs a `Plan` on worker threads (one single-threaded runtime each) and streams
+//! per-second metric snapshots. It knows nothing of dashboards, thresholds or report formats.
+
+pub mod client;
+pub mod vu;
+pub mod worker;
+
+use crate::metrics::Snapshot;
+use crate::plan::Plan;
+use client::ClientConfig;
+use http::HeaderValue;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Signals from outside the engine.
+#[derive(Default)]
+pub struct Control {
+    /// Stop starting iterations; running ones get `graceful_stop` to finish.
+    pub stop: AtomicBool,
+    /// Stop now: interrupt iterations still running.
+    pub hard_stop: AtomicBool,
+}
+
+/// A running engine.
+pub struct Engine {
+    pub snapshots: Receiver<Snapshot>,
+    pub control: Arc<Control>,
+    pub workers: usize,
+    pub started: std::time::Instant,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Wait for every worker thread to end.
+    pub fn join(self) -> Result<(), String> {
+        for t in self.threads {
+            t.join().map_err(|_| "an engine thread panicked".to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// How many engine threads to run: one per available core.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Start `plan` against `addrs` (the target's resolved addresses) on `workers` threads.
+pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io::Result<Engine> {
+    let workers = workers.max(1);
+    let host = HeaderValue::from_str(&plan.target.authority())
+        .map_err(|_| std::io::Error::other("target host is not a valid Host header"))?;
+    let client = Arc::new(ClientConfig {
+        addrs,
+        host,
+        timeout: plan.http.timeout,
+    });
+    let control = Arc::new(Control::default());
+    let (tx, rx) = mpsc::channel();
+    let started = std::time::Instant::now();
+    let seed = fastrand::u64(..);
+    let mut threads = Vec::with_capacity(workers);
+    for id in 0..workers {
+        let args = worker::WorkerArgs {
+            id,
+            workers,
+            plan: plan.clone(),
+            client: client.clone(),
+            control: control.clone(),
+            tx: tx.clone(),
+            start: started,
+            seed,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let t = std::thread::Builder::new()
+            .name(format!("stampede-worker-{id}"))
+            .spawn(move || {
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&rt, worker::run(args));
+            })?;
+        threads.push(t);
+    }
+    Ok(Engine {
+        snapshots: rx,
+        control,
+        workers,
+        started,
+        threads,
+    })
+}

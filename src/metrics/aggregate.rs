@@ -1,0 +1,368 @@
+//! Merges the workers' per-second snapshots into running totals and a per-second timeline, and
+//! answers threshold queries on the result.
+
+use super::recorder::{ErrorKind, Recorder, StepStats};
+use crate::sla::{Agg, MetricRef, Observe};
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What a worker sends once a second (and once more when it stops).
+pub struct Snapshot {
+    pub worker: usize,
+    /// The second of the run this covers, counting from 1 (the interval `(second-1, second]`).
+    pub second: u64,
+    pub data: Recorder,
+    /// VUs running on this worker at the flush, and the most running at once since the last.
+    pub vus: u32,
+    pub vus_peak: u32,
+}
+
+/// One second of the run, all workers merged.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TimelinePoint {
+    pub second: u64,
+    pub vus: u32,
+    pub requests: u64,
+    pub failures: u64,
+    pub iterations: u64,
+    pub data_sent: u64,
+    pub data_received: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
+struct Pending {
+    reported: usize,
+    vus: u32,
+    vus_peak: u32,
+    requests: u64,
+    failures: u64,
+    iterations: u64,
+    data_sent: u64,
+    data_received: u64,
+    duration: Histogram<u64>,
+}
+
+/// Running totals of a test.
+pub struct Aggregator {
+    workers: usize,
+    pub total: Recorder,
+    pending: BTreeMap<u64, Pending>,
+    pub timeline: Vec<TimelinePoint>,
+    vus_peak: u32,
+    vus_min: Option<u32>,
+}
+
+pub fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+impl Aggregator {
+    pub fn new(workers: usize, steps: usize) -> Self {
+        Aggregator {
+            workers: workers.max(1),
+            total: Recorder::new(steps),
+            pending: BTreeMap::new(),
+            timeline: Vec::new(),
+            vus_peak: 0,
+            vus_min: None,
+        }
+    }
+
+    pub fn add(&mut self, snap: Snapshot) {
+        self.total.add(&snap.data);
+        let p = self.pending.entry(snap.second).or_insert_with(|| Pending {
+            reported: 0,
+            vus: 0,
+            vus_peak: 0,
+            requests: 0,
+            failures: 0,
+            iterations: 0,
+            data_sent: 0,
+            data_received: 0,
+            duration: super::recorder::new_histogram(),
+        });
+        p.reported += 1;
+        p.vus += snap.vus;
+        p.vus_peak += snap.vus_peak;
+        p.requests += snap.data.requests();
+        p.failures += snap.data.failures();
+        p.iterations += snap.data.iterations;
+        p.data_sent += snap.data.data_sent;
+        p.data_received += snap.data.data_received;
+        for s in &snap.data.steps {
+            let _ = p.duration.add(&s.duration);
+        }
+        // A second is complete when every worker reported it; earlier seconds are then final too.
+        let complete: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.reported >= self.workers)
+            .map(|(s, _)| *s)
+            .collect();
+        if let Some(&last) = complete.last() {
+            self.finish_through(last);
+        }
+    }
+
+    fn finish_through(&mut self, second: u64) {
+        let done: Vec<u64> = self.pending.range(..=second).map(|(s, _)| *s).collect();
+        for s in done {
+            if let Some(p) = self.pending.remove(&s) {
+                self.vus_peak = self.vus_peak.max(p.vus_peak).max(p.vus);
+                self.vus_min = Some(self.vus_min.map_or(p.vus, |m| m.min(p.vus)));
+                let q = |f: f64| {
+                    if p.duration.is_empty() {
+                        0.0
+                    } else {
+                        ms(p.duration.value_at_quantile(f))
+                    }
+                };
+                self.timeline.push(TimelinePoint {
+                    second: s,
+                    vus: p.vus,
+                    requests: p.requests,
+                    failures: p.failures,
+                    iterations: p.iterations,
+                    data_sent: p.data_sent,
+                    data_received: p.data_received,
+                    p50_ms: q(0.50),
+                    p95_ms: q(0.95),
+                    p99_ms: q(0.99),
+                });
+            }
+        }
+    }
+
+    /// Close the books: every pending second becomes final.
+    pub fn finish(mut self, step_names: Vec<String>, elapsed: Duration) -> RunResult {
+        self.finish_through(u64::MAX);
+        let overall = self.total.overall();
+        RunResult {
+            step_names,
+            overall,
+            elapsed,
+            vus_last: self.timeline.last().map_or(0, |p| p.vus),
+            vus_min: self.vus_min.unwrap_or(0),
+            vus_max: self.vus_peak,
+            total: self.total,
+            timeline: self.timeline,
+        }
+    }
+
+    /// A view for live threshold checks and progress lines.
+    pub fn view(&self, elapsed: Duration) -> LiveView<'_> {
+        LiveView {
+            total: &self.total,
+            elapsed,
+            vus_max: self.vus_peak,
+            vus_now: self.timeline.last().map_or(0, |p| p.vus),
+        }
+    }
+}
+
+/// The finished metrics of a run.
+pub struct RunResult {
+    pub step_names: Vec<String>,
+    pub total: Recorder,
+    pub overall: StepStats,
+    pub timeline: Vec<TimelinePoint>,
+    pub elapsed: Duration,
+    pub vus_last: u32,
+    pub vus_min: u32,
+    pub vus_max: u32,
+}
+
+impl RunResult {
+    pub fn step_index(&self, name: &str) -> Option<usize> {
+        self.step_names.iter().position(|n| n == name)
+    }
+
+    pub fn rate(&self, count: u64) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 { count as f64 / secs } else { 0.0 }
+    }
+
+    pub fn errors_by_kind(&self) -> Vec<(ErrorKind, u64)> {
+        ErrorKind::ALL
+            .iter()
+            .map(|k| (*k, self.total.error_count(*k)))
+            .collect()
+    }
+}
+
+/// The value of an aggregation over a latency histogram (µs inside, ms out).
+pub fn trend_value(h: &Histogram<u64>, agg: Agg) -> Option<f64> {
+    if agg == Agg::Count {
+        return Some(h.len() as f64);
+    }
+    if h.is_empty() {
+        return None;
+    }
+    Some(match agg {
+        Agg::Avg => h.mean() / 1000.0,
+        Agg::Min => ms(h.min()),
+        Agg::Max => ms(h.max()),
+        Agg::Med => ms(h.value_at_quantile(0.5)),
+        Agg::P(p) => ms(h.value_at_quantile(p / 100.0)),
+        _ => return None,
+    })
+}
+
+struct Source<'a> {
+    total: &'a Recorder,
+    overall: Option<&'a StepStats>,
+    step_names: &'a [String],
+    elapsed: Duration,
+    vus: (u32, u32, u32),
+}
+
+impl Source<'_> {
+    fn observe(&self, metric: &MetricRef, agg: Agg) -> Option<f64> {
+        let merged;
+        let stats: &StepStats = match &metric.step {
+            Some(name) => {
+                let i = self.step_names.iter().position(|n| n == name)?;
+                self.total.steps.get(i)?
+            }
+            None => match self.overall {
+                Some(o) => o,
+                None => {
+                    merged = self.total.overall();
+                    &merged
+                }
+            },
+        };
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let counter = |n: u64| match agg {
+            Agg::Count => Some(n as f64),
+            Agg::Rate => Some(n as f64 / secs),
+            _ => None,
+        };
+        let (vus_last, vus_min, vus_max) = self.vus;
+        match metric.name.as_str() {
+            "http_req_duration" => trend_value(&stats.duration, agg),
+            "http_req_waiting" => trend_value(&stats.waiting, agg),
+            "http_req_connecting" => trend_value(&stats.connecting, agg),
+            "iteration_duration" => trend_value(&self.total.iteration, agg),
+            "http_reqs" => counter(stats.requests),
+            "iterations" => counter(self.total.iterations),
+            "data_sent" => counter(self.total.data_sent),
+            "data_received" => counter(self.total.data_received),
+            "http_req_failed" => {
+                (stats.requests > 0).then(|| stats.failures as f64 / stats.requests as f64)
+            }
+            "vus" => Some(match agg {
+                Agg::Min => vus_min,
+                Agg::Max => vus_max,
+                _ => vus_last,
+            } as f64),
+            "vus_max" => Some(vus_max as f64),
+            _ => None,
+        }
+    }
+}
+
+impl Observe for RunResult {
+    fn observe(&self, metric: &MetricRef, agg: Agg) -> Option<f64> {
+        Source {
+            total: &self.total,
+            overall: Some(&self.overall),
+            step_names: &self.step_names,
+            elapsed: self.elapsed,
+            vus: (self.vus_last, self.vus_min, self.vus_max),
+        }
+        .observe(metric, agg)
+    }
+}
+
+/// Totals so far, while the run goes on.
+pub struct LiveView<'a> {
+    pub total: &'a Recorder,
+    pub elapsed: Duration,
+    pub vus_max: u32,
+    pub vus_now: u32,
+}
+
+/// Threshold checks during a run need the step names too.
+pub struct LiveObserve<'a> {
+    pub view: LiveView<'a>,
+    pub step_names: &'a [String],
+}
+
+impl Observe for LiveObserve<'_> {
+    fn observe(&self, metric: &MetricRef, agg: Agg) -> Option<f64> {
+        Source {
+            total: self.view.total,
+            overall: None,
+            step_names: self.step_names,
+            elapsed: self.view.elapsed,
+            vus: (self.view.vus_now, 0, self.view.vus_max),
+        }
+        .observe(metric, agg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::recorder::Sample;
+
+    fn snap(worker: usize, second: u64, reqs: u64, vus: u32) -> Snapshot {
+        let mut r = Recorder::new(1);
+        for _ in 0..reqs {
+            r.record(
+                0,
+                &Sample {
+                    duration: Some(Duration::from_millis(20)),
+                    waiting: Some(Duration::from_millis(19)),
+                    connecting: Duration::ZERO,
+                    status: Some(200),
+                    error: None,
+                    sent: 1,
+                    received: 2,
+                },
+            );
+        }
+        Snapshot {
+            worker,
+            second,
+            data: r,
+            vus,
+            vus_peak: vus,
+        }
+    }
+
+    #[test]
+    fn seconds_complete_when_all_workers_reported() {
+        let mut a = Aggregator::new(2, 1);
+        a.add(snap(0, 1, 10, 3));
+        assert!(a.timeline.is_empty());
+        a.add(snap(1, 1, 5, 2));
+        assert_eq!(a.timeline.len(), 1);
+        assert_eq!((a.timeline[0].requests, a.timeline[0].vus), (15, 5));
+        a.add(snap(0, 2, 1, 1));
+        let r = a.finish(vec!["s".into()], Duration::from_secs(2));
+        assert_eq!(r.timeline.len(), 2);
+        assert_eq!(r.total.requests(), 16);
+        assert_eq!(r.vus_max, 5);
+        let p50 = r
+            .observe(&MetricRef::parse("http_req_duration{step:s}").unwrap(), Agg::P(50.0))
+            .unwrap();
+        assert!((19.9..20.1).contains(&p50), "{p50}");
+        let rate = r
+            .observe(&MetricRef::parse("http_reqs").unwrap(), Agg::Rate)
+            .unwrap();
+        assert_eq!(rate, 8.0);
+        assert_eq!(
+            r.observe(&MetricRef::parse("http_req_failed").unwrap(), Agg::Rate),
+            Some(0.0)
+        );
+        assert_eq!(
+            r.observe(&MetricRef::parse("http_req_duration{step:nope}").unwrap(), Agg::Avg),
+            None
+        );
+    }
+}

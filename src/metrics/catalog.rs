@@ -1,0 +1,65 @@
+//! The metrics stampede records, by name (k6's names), with their kinds.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// A distribution of durations (HDR histogram), reported in ms.
+    Trend,
+    /// A monotonically growing count, reported as `count` and `rate` (per second).
+    Counter,
+    /// A fraction of true values, reported as `rate`.
+    Rate,
+    /// A level over time, reported as `value`, `min`, `max`.
+    Gauge,
+}
+
+impl MetricKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricKind::Trend => "trend",
+            MetricKind::Counter => "counter",
+            MetricKind::Rate => "rate",
+            MetricKind::Gauge => "gauge",
+        }
+    }
+}
+
+/// Every metric, in report order.
+pub const METRICS: &[(&str, MetricKind)] = &[
+    ("http_req_duration", MetricKind::Trend),
+    ("http_req_waiting", MetricKind::Trend),
+    ("http_req_connecting", MetricKind::Trend),
+    ("iteration_duration", MetricKind::Trend),
+    ("http_reqs", MetricKind::Counter),
+    ("http_req_failed", MetricKind::Rate),
+    ("iterations", MetricKind::Counter),
+    ("data_sent", MetricKind::Counter),
+    ("data_received", MetricKind::Counter),
+    ("vus", MetricKind::Gauge),
+    ("vus_max", MetricKind::Gauge),
+];
+
+/// Metrics that are also recorded per step (sub-metrics `name{step:NAME}`).
+pub const STEP_TAGGED: &[&str] = &[
+    "http_req_duration",
+    "http_req_waiting",
+    "http_req_connecting",
+    "http_reqs",
+    "http_req_failed",
+];
+
+pub fn kind_of(name: &str) -> Option<MetricKind> {
+    METRICS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+}
+
+pub fn has_step_tag(name: &str) -> bool {
+    STEP_TAGGED.contains(&name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    METRICS.iter().map(|(n, _)| *n).collect()
+}
+
+/// The closest known metric name, if one is close enough to be a typo.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    crate::scenario::did_you_mean(name, METRICS.iter().map(|(n, _)| *n))
+}

@@ -1,0 +1,9 @@
+//! Metrics: per-worker recorders (HDR histograms, counters), their aggregation into totals and a
+//! per-second timeline, and the catalog of metric names.
+
+pub mod aggregate;
+pub mod catalog;
+pub mod recorder;
+
+pub use aggregate::{Aggregator, RunResult, Snapshot, TimelinePoint};
+pub use recorder::{ErrorKind, Recorder, Sample, StepStats};

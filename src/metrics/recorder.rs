@@ -1,0 +1,305 @@
+//! Per-worker recording: one `Recorder` per engine thread, written without any lock; its
+//! contents are handed to the aggregator once a second and merged there.
+
+use hdrhistogram::Histogram;
+use std::time::Duration;
+
+/// Why a request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The target refused the TCP connection (nothing listening).
+    ConnectRefused,
+    /// The TCP connection did not complete in time.
+    ConnectTimeout,
+    /// Any other failure to connect (unreachable network, no route, ...).
+    Connect,
+    /// The request got no complete response within `http.timeout`.
+    RequestTimeout,
+    /// The connection was reset or closed while the request was in flight.
+    Reset,
+    /// The response was not valid HTTP.
+    Protocol,
+    /// The status was not what the step expects (by default: any status >= 400).
+    Status,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::ConnectRefused,
+        ErrorKind::ConnectTimeout,
+        ErrorKind::Connect,
+        ErrorKind::RequestTimeout,
+        ErrorKind::Reset,
+        ErrorKind::Protocol,
+        ErrorKind::Status,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "connect_refused",
+            ErrorKind::ConnectTimeout => "connect_timeout",
+            ErrorKind::Connect => "connect_error",
+            ErrorKind::RequestTimeout => "request_timeout",
+            ErrorKind::Reset => "reset",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Status => "unexpected_status",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A new latency histogram: µs, 3 significant digits, growing as needed (a slow response never
+/// panics or saturates).
+pub fn new_histogram() -> Histogram<u64> {
+    let mut h = Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| {
+        // The bounds above are constants and valid; this arm only keeps the type total.
+        Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits are valid"))
+    });
+    h.auto(true);
+    h
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u64::MAX as u128) as u64
+}
+
+fn record(h: &mut Histogram<u64>, d: Duration) {
+    let v = micros(d);
+    if h.record(v).is_err() {
+        h.saturating_record(v);
+    }
+}
+
+/// The metrics of one step (or of all steps merged).
+#[derive(Clone)]
+pub struct StepStats {
+    pub duration: Histogram<u64>,
+    pub waiting: Histogram<u64>,
+    pub connecting: Histogram<u64>,
+    pub requests: u64,
+    pub failures: u64,
+}
+
+impl Default for StepStats {
+    fn default() -> Self {
+        StepStats {
+            duration: new_histogram(),
+            waiting: new_histogram(),
+            connecting: new_histogram(),
+            requests: 0,
+            failures: 0,
+        }
+    }
+}
+
+impl StepStats {
+    pub fn add(&mut self, other: &StepStats) {
+        // Both sides auto-resize, so adding never fails for lack of range.
+        let _ = self.duration.add(&other.duration);
+        let _ = self.waiting.add(&other.waiting);
+        let _ = self.connecting.add(&other.connecting);
+        self.requests += other.requests;
+        self.failures += other.failures;
+    }
+
+    fn reset(&mut self) {
+        self.duration.reset();
+        self.waiting.reset();
+        self.connecting.reset();
+        self.requests = 0;
+        self.failures = 0;
+    }
+}
+
+/// What one request produced, as the engine measured it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Sending + waiting + receiving; `None` when no request went out (connect failure).
+    pub duration: Option<Duration>,
+    pub waiting: Option<Duration>,
+    /// Time spent opening a TCP connection for this request (zero when one was reused).
+    pub connecting: Duration,
+    pub status: Option<u16>,
+    pub error: Option<ErrorKind>,
+    pub sent: u64,
+    pub received: u64,
+}
+
+/// Everything one worker recorded since its last flush (or, once merged, over a whole run).
+#[derive(Clone)]
+pub struct Recorder {
+    pub steps: Vec<StepStats>,
+    pub iteration: Histogram<u64>,
+    pub iterations: u64,
+    pub data_sent: u64,
+    pub data_received: u64,
+    /// Counts by status code (index = code, 0..=999).
+    pub status: Vec<u64>,
+    pub errors: [u64; ErrorKind::ALL.len()],
+}
+
+impl Recorder {
+    pub fn new(steps: usize) -> Self {
+        Recorder {
+            steps: (0..steps).map(|_| StepStats::default()).collect(),
+            iteration: new_histogram(),
+            iterations: 0,
+            data_sent: 0,
+            data_received: 0,
+            status: vec![0; 1000],
+            errors: [0; ErrorKind::ALL.len()],
+        }
+    }
+
+    /// Record one request of step `step`. No allocation unless a histogram must grow.
+    pub fn record(&mut self, step: usize, s: &Sample) {
+        let Some(st) = self.steps.get_mut(step) else {
+            return;
+        };
+        st.requests += 1;
+        if let Some(d) = s.duration {
+            record(&mut st.duration, d);
+        }
+        if let Some(w) = s.waiting {
+            record(&mut st.waiting, w);
+        }
+        record(&mut st.connecting, s.connecting);
+        if let Some(kind) = s.error {
+            st.failures += 1;
+            self.errors[kind.index()] += 1;
+        }
+        if let Some(code) = s.status
+            && let Some(c) = self.status.get_mut(code as usize)
+        {
+            *c += 1;
+        }
+        self.data_sent += s.sent;
+        self.data_received += s.received;
+    }
+
+    pub fn record_iteration(&mut self, d: Duration) {
+        self.iterations += 1;
+        record(&mut self.iteration, d);
+    }
+
+    pub fn add(&mut self, other: &Recorder) {
+        for (a, b) in self.steps.iter_mut().zip(&other.steps) {
+            a.add(b);
+        }
+        let _ = self.iteration.add(&other.iteration);
+        self.iterations += other.iterations;
+        self.data_sent += other.data_sent;
+        self.data_received += other.data_received;
+        for (a, b) in self.status.iter_mut().zip(&other.status) {
+            *a += b;
+        }
+        for (a, b) in self.errors.iter_mut().zip(&other.errors) {
+            *a += b;
+        }
+    }
+
+    /// Hand over what was recorded so far and start again from zero.
+    pub fn take(&mut self) -> Recorder {
+        let out = self.clone();
+        for s in &mut self.steps {
+            s.reset();
+        }
+        self.iteration.reset();
+        self.iterations = 0;
+        self.data_sent = 0;
+        self.data_received = 0;
+        self.status.iter_mut().for_each(|c| *c = 0);
+        self.errors = [0; ErrorKind::ALL.len()];
+        out
+    }
+
+    /// All steps merged.
+    pub fn overall(&self) -> StepStats {
+        let mut all = StepStats::default();
+        for s in &self.steps {
+            all.add(s);
+        }
+        all
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.steps.iter().map(|s| s.requests).sum()
+    }
+
+    pub fn failures(&self) -> u64 {
+        self.steps.iter().map(|s| s.failures).sum()
+    }
+
+    pub fn error_count(&self, kind: ErrorKind) -> u64 {
+        self.errors[kind.index()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(ms: u64) -> Sample {
+        Sample {
+            duration: Some(Duration::from_millis(ms)),
+            waiting: Some(Duration::from_millis(ms)),
+            connecting: Duration::ZERO,
+            status: Some(200),
+            error: None,
+            sent: 10,
+            received: 20,
+        }
+    }
+
+    #[test]
+    fn records_merges_and_takes() {
+        let mut a = Recorder::new(2);
+        a.record(0, &ok(5));
+        a.record(1, &ok(15));
+        a.record(
+            1,
+            &Sample {
+                error: Some(ErrorKind::Status),
+                status: Some(500),
+                ..ok(1)
+            },
+        );
+        let snap = a.take();
+        assert_eq!(a.requests(), 0);
+        assert_eq!(snap.requests(), 3);
+        assert_eq!(snap.failures(), 1);
+        assert_eq!(snap.status[200], 2);
+        assert_eq!(snap.error_count(ErrorKind::Status), 1);
+        let mut total = Recorder::new(2);
+        total.add(&snap);
+        total.add(&snap);
+        assert_eq!(total.requests(), 6);
+        assert_eq!(total.overall().duration.len(), 6);
+        assert_eq!(total.data_received, 120);
+    }
+
+    #[test]
+    fn a_very_slow_response_does_not_panic() {
+        let mut r = Recorder::new(1);
+        r.record(0, &ok(10 * 3600 * 1000));
+        assert_eq!(r.steps[0].duration.len(), 1);
+        assert!(r.steps[0].duration.max() >= 10 * 3600 * 1_000_000 * 999 / 1000);
+    }
+
+    #[test]
+    fn out_of_range_steps_and_statuses_are_ignored() {
+        let mut r = Recorder::new(1);
+        r.record(5, &ok(1));
+        r.record(
+            0,
+            &Sample {
+                status: Some(5000),
+                ..ok(1)
+            },
+        );
+        assert_eq!(r.requests(), 1);
+    }
+}

@@ -1,0 +1,374 @@
+//! The validated, normalised plan: what the engine executes. Built from a scenario file plus CLI
+//! overrides; the engine never sees YAML or clap types.
+
+use crate::sla::Threshold;
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub target: Target,
+    /// Where the target came from, for messages: `file:line:col` or `--target`.
+    pub target_origin: String,
+    pub http: HttpOptions,
+    pub load: Load,
+    pub think: Think,
+    pub flows: Vec<Flow>,
+    /// Names of the steps as metric tags, indexed by `Step::metric`.
+    pub step_names: Vec<String>,
+    pub thresholds: Vec<Threshold>,
+}
+
+/// Where requests go: scheme `http`, host, port, and a base path that step paths are appended to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    /// Base path without a trailing slash ("" for none).
+    pub base_path: String,
+}
+
+impl Target {
+    /// Parse `http://host[:port][/base]`.
+    pub fn parse(url: &str) -> Result<Target, String> {
+        let url = url.trim();
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| format!("malformed target URL `{url}`: {e}"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(format!(
+                    "target `{url}`: https is not supported yet; use an http:// target"
+                ));
+            }
+            Some(other) => {
+                return Err(format!(
+                    "target `{url}`: unsupported scheme `{other}` (expected http://)"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "malformed target URL `{url}`: write it with a scheme, e.g. `http://{url}`"
+                ));
+            }
+        }
+        let host = uri
+            .host()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("malformed target URL `{url}`: no host"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let port = uri.port_u16().unwrap_or(80);
+        if uri.query().is_some() {
+            return Err(format!(
+                "target `{url}`: a query string belongs on a step's path, not on the target"
+            ));
+        }
+        let base_path = uri.path().trim_end_matches('/').to_string();
+        Ok(Target {
+            host,
+            port,
+            base_path,
+        })
+    }
+
+    /// The `Host` header value.
+    pub fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == 80 {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.authority(), self.base_path)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Whole-request timeout (connect + send + response).
+    pub timeout: Duration,
+    /// Headers sent with every request (a step's own headers override these).
+    pub headers: HeaderMap,
+}
+
+/// How many VUs run over time (closed model).
+#[derive(Debug, Clone)]
+pub enum Load {
+    ConstantVus {
+        vus: u32,
+        duration: Duration,
+        graceful_stop: Duration,
+    },
+    RampingVus {
+        start_vus: u32,
+        stages: Vec<Stage>,
+        graceful_ramp_down: Duration,
+        graceful_stop: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub duration: Duration,
+    pub target: u32,
+}
+
+impl Load {
+    pub fn executor_name(&self) -> &'static str {
+        match self {
+            Load::ConstantVus { .. } => "constant-vus",
+            Load::RampingVus { .. } => "ramping-vus",
+        }
+    }
+
+    /// Length of the scheduled part of the run (without the graceful stop).
+    pub fn duration(&self) -> Duration {
+        match self {
+            Load::ConstantVus { duration, .. } => *duration,
+            Load::RampingVus { stages, .. } => stages.iter().map(|s| s.duration).sum(),
+        }
+    }
+
+    pub fn graceful_stop(&self) -> Duration {
+        match self {
+            Load::ConstantVus { graceful_stop, .. } | Load::RampingVus { graceful_stop, .. } => {
+                *graceful_stop
+            }
+        }
+    }
+
+    /// How long a VU removed by a ramp-down may take to finish its iteration.
+    pub fn graceful_ramp_down(&self) -> Duration {
+        match self {
+            Load::ConstantVus { graceful_stop, .. } => *graceful_stop,
+            Load::RampingVus {
+                graceful_ramp_down, ..
+            } => *graceful_ramp_down,
+        }
+    }
+
+    /// The number of VUs that should be running at `t` since the start (linear ramps, as k6).
+    pub fn vus_at(&self, t: Duration) -> u32 {
+        match self {
+            Load::ConstantVus { vus, duration, .. } => {
+                if t < *duration {
+                    *vus
+                } else {
+                    0
+                }
+            }
+            Load::RampingVus {
+                start_vus, stages, ..
+            } => {
+                let mut from = *start_vus as f64;
+                let mut stage_start = Duration::ZERO;
+                for stage in stages {
+                    let end = stage_start + stage.duration;
+                    if t < end {
+                        let frac = (t - stage_start).as_secs_f64() / stage.duration.as_secs_f64();
+                        let to = stage.target as f64;
+                        return (from + (to - from) * frac).round().max(0.0) as u32;
+                    }
+                    from = stage.target as f64;
+                    stage_start = end;
+                }
+                0
+            }
+        }
+    }
+
+    /// The most VUs this load ever asks for.
+    pub fn max_vus(&self) -> u32 {
+        match self {
+            Load::ConstantVus { vus, .. } => *vus,
+            Load::RampingVus {
+                start_vus, stages, ..
+            } => stages.iter().map(|s| s.target).fold(*start_vus, u32::max),
+        }
+    }
+
+    /// Index of the stage running at `t` (0-based), if any.
+    pub fn stage_at(&self, t: Duration) -> Option<usize> {
+        match self {
+            Load::ConstantVus { duration, .. } => (t < *duration).then_some(0),
+            Load::RampingVus { stages, .. } => {
+                let mut end = Duration::ZERO;
+                for (i, s) in stages.iter().enumerate() {
+                    end += s.duration;
+                    if t < end {
+                        return Some(i);
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Pause between iterations (and after steps that set their own).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Think {
+    None,
+    Constant(Duration),
+    Between(Duration, Duration),
+}
+
+impl Think {
+    /// Draw one pause.
+    pub fn sample(&self, rng: &mut fastrand::Rng) -> Duration {
+        match *self {
+            Think::None => Duration::ZERO,
+            Think::Constant(d) => d,
+            Think::Between(lo, hi) => {
+                let span = hi.saturating_sub(lo).as_nanos() as u64;
+                if span == 0 {
+                    lo
+                } else {
+                    lo + Duration::from_nanos(rng.u64(0..=span))
+                }
+            }
+        }
+    }
+
+    /// The mean pause (for capacity maths and docs).
+    pub fn mean(&self) -> Duration {
+        match *self {
+            Think::None => Duration::ZERO,
+            Think::Constant(d) => d,
+            Think::Between(lo, hi) => (lo + hi) / 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub name: String,
+    pub weight: u32,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Index into `Plan::step_names` (steps sharing a name share metrics).
+    pub metric: usize,
+    pub method: Method,
+    /// Path and query, base path included, as sent on the request line.
+    pub path: String,
+    /// Per-step headers, merged over the plan's default headers at load time.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// Acceptable statuses; `None` means any status below 400.
+    pub expect_status: Option<Vec<u16>>,
+    /// Pause after this step (overrides nothing: iteration think time still applies).
+    pub think: Think,
+}
+
+impl Plan {
+    /// Pick a flow index by weight from a uniform draw in `0..total_weight`.
+    pub fn flow_for(&self, mut draw: u64) -> usize {
+        for (i, f) in self.flows.iter().enumerate() {
+            if draw < f.weight as u64 {
+                return i;
+            }
+            draw -= f.weight as u64;
+        }
+        self.flows.len().saturating_sub(1)
+    }
+
+    pub fn total_weight(&self) -> u64 {
+        self.flows.iter().map(|f| f.weight as u64).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ramp() -> Load {
+        Load::RampingVus {
+            start_vus: 0,
+            stages: vec![
+                Stage {
+                    duration: Duration::from_secs(10),
+                    target: 100,
+                },
+                Stage {
+                    duration: Duration::from_secs(10),
+                    target: 100,
+                },
+                Stage {
+                    duration: Duration::from_secs(5),
+                    target: 0,
+                },
+            ],
+            graceful_ramp_down: Duration::from_secs(30),
+            graceful_stop: Duration::from_secs(30),
+        }
+    }
+
+    #[test]
+    fn ramping_vus_interpolates_linearly() {
+        let l = ramp();
+        assert_eq!(l.vus_at(Duration::ZERO), 0);
+        assert_eq!(l.vus_at(Duration::from_secs(5)), 50);
+        assert_eq!(l.vus_at(Duration::from_secs(15)), 100);
+        assert_eq!(l.vus_at(Duration::from_millis(22_500)), 50);
+        assert_eq!(l.vus_at(Duration::from_secs(25)), 0);
+        assert_eq!(l.max_vus(), 100);
+        assert_eq!(l.duration(), Duration::from_secs(25));
+        assert_eq!(l.stage_at(Duration::from_secs(12)), Some(1));
+    }
+
+    #[test]
+    fn target_urls() {
+        let t = Target::parse("http://127.0.0.1:8080/api/").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.base_path.as_str()), ("127.0.0.1", 8080, "/api"));
+        assert_eq!(t.authority(), "127.0.0.1:8080");
+        let t6 = Target::parse("http://[::1]:9000").unwrap();
+        assert_eq!(t6.host, "::1");
+        assert_eq!(t6.authority(), "[::1]:9000");
+        assert!(Target::parse("127.0.0.1:8080").is_err());
+        assert!(Target::parse("https://x").unwrap_err().contains("https"));
+        assert!(Target::parse("ftp://x").is_err());
+        assert!(Target::parse("http://").is_err());
+    }
+
+    #[test]
+    fn flows_are_picked_by_weight() {
+        let step = |_| Flow {
+            name: String::new(),
+            weight: 0,
+            steps: vec![],
+        };
+        let mut flows: Vec<Flow> = (0..2).map(step).collect();
+        flows[0].weight = 3;
+        flows[1].weight = 1;
+        let plan = Plan {
+            name: "t".into(),
+            target: Target::parse("http://127.0.0.1").unwrap(),
+            target_origin: String::new(),
+            http: HttpOptions {
+                timeout: Duration::from_secs(1),
+                headers: HeaderMap::new(),
+            },
+            load: ramp(),
+            think: Think::None,
+            flows,
+            step_names: vec![],
+            thresholds: vec![],
+        };
+        let picks: Vec<usize> = (0..4).map(|d| plan.flow_for(d)).collect();
+        assert_eq!(picks, vec![0, 0, 0, 1]);
+        assert_eq!(plan.total_weight(), 4);
+    }
+}

@@ -1,0 +1,209 @@
+//! `summary.json`: `metrics.<name>` in the shape of k6's summary export (trends in ms, counters
+//! as `count`/`rate`, rates as `rate`), per-step sub-metrics `<name>{step:<step>}`, thresholds
+//! with observed values, steps, errors, status codes and the per-second timeline.
+
+use super::{Exporter, RunReport};
+use crate::metrics::catalog::{METRICS, MetricKind, STEP_TAGGED};
+use crate::metrics::{RunResult, StepStats};
+use hdrhistogram::Histogram;
+use serde_json::{Map, Value, json};
+
+pub struct Json;
+
+impl Exporter for Json {
+    fn file_name(&self) -> &'static str {
+        "summary.json"
+    }
+
+    fn render(&self, r: &RunReport) -> anyhow::Result<String> {
+        Ok(serde_json::to_string_pretty(&summary(r))? + "\n")
+    }
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// Trend figures in ms, as k6 names them.
+pub fn trend(h: &Histogram<u64>) -> Value {
+    let ms = |us: u64| round3(us as f64 / 1000.0);
+    if h.is_empty() {
+        return json!({"avg": 0.0, "min": 0.0, "med": 0.0, "max": 0.0, "p(50)": 0.0, "p(90)": 0.0,
+            "p(95)": 0.0, "p(99)": 0.0, "p(99.9)": 0.0, "p(99.99)": 0.0, "count": 0});
+    }
+    let q = |f: f64| ms(h.value_at_quantile(f));
+    json!({
+        "avg": round3(h.mean() / 1000.0),
+        "min": ms(h.min()),
+        "med": q(0.5),
+        "max": ms(h.max()),
+        "p(50)": q(0.5),
+        "p(90)": q(0.9),
+        "p(95)": q(0.95),
+        "p(99)": q(0.99),
+        "p(99.9)": q(0.999),
+        "p(99.99)": q(0.9999),
+        "count": h.len(),
+    })
+}
+
+fn counter(n: u64, res: &RunResult) -> Value {
+    json!({"count": n, "rate": round3(res.rate(n))})
+}
+
+fn rate(failures: u64, requests: u64) -> Value {
+    let r = if requests > 0 { failures as f64 / requests as f64 } else { 0.0 };
+    json!({"rate": r, "passes": failures, "fails": requests - failures})
+}
+
+fn step_metric(name: &str, s: &StepStats, res: &RunResult) -> Option<Value> {
+    Some(match name {
+        "http_req_duration" => trend(&s.duration),
+        "http_req_waiting" => trend(&s.waiting),
+        "http_req_connecting" => trend(&s.connecting),
+        "http_reqs" => counter(s.requests, res),
+        "http_req_failed" => rate(s.failures, s.requests),
+        _ => return None,
+    })
+}
+
+fn metrics(r: &RunReport) -> Map<String, Value> {
+    let res = &r.result;
+    let mut m = Map::new();
+    for (name, kind) in METRICS {
+        let v = match (*name, kind) {
+            (n, _) if STEP_TAGGED.contains(&n) => step_metric(n, &res.overall, res),
+            ("iteration_duration", _) => Some(trend(&res.total.iteration)),
+            ("iterations", _) => Some(counter(res.total.iterations, res)),
+            ("data_sent", _) => Some(counter(res.total.data_sent, res)),
+            ("data_received", _) => Some(counter(res.total.data_received, res)),
+            ("vus", MetricKind::Gauge) => Some(json!({"value": res.vus_last, "min": res.vus_min, "max": res.vus_max})),
+            ("vus_max", MetricKind::Gauge) => Some(json!({"value": res.vus_max, "min": res.vus_max, "max": res.vus_max})),
+            _ => None,
+        };
+        if let Some(mut v) = v {
+            add_threshold_marks(&mut v, name, None, r);
+            m.insert(name.to_string(), v);
+        }
+    }
+    for (i, step) in res.step_names.iter().enumerate() {
+        let Some(s) = res.total.steps.get(i) else { continue };
+        for name in STEP_TAGGED {
+            if let Some(mut v) = step_metric(name, s, res) {
+                add_threshold_marks(&mut v, name, Some(step), r);
+                m.insert(format!("{name}{{step:{step}}}"), v);
+            }
+        }
+    }
+    m
+}
+
+/// k6 puts `"thresholds": {"p(95)<500": true}` inside each metric (true = passed).
+fn add_threshold_marks(v: &mut Value, name: &str, step: Option<&String>, r: &RunReport) {
+    let marks: Map<String, Value> = r
+        .outcomes
+        .iter()
+        .filter(|o| o.threshold.metric.name == name && o.threshold.metric.step.as_ref() == step)
+        .map(|o| (o.threshold.expression.clone(), Value::Bool(o.passed)))
+        .collect();
+    if !marks.is_empty()
+        && let Some(obj) = v.as_object_mut()
+    {
+        obj.insert("thresholds".into(), Value::Object(marks));
+    }
+}
+
+pub fn summary(r: &RunReport) -> Value {
+    let res = &r.result;
+    let thresholds: Vec<Value> = r
+        .outcomes
+        .iter()
+        .map(|o| {
+            json!({
+                "metric": o.threshold.metric.to_string(),
+                "expression": o.threshold.expression,
+                "observed": o.observed.map(round3),
+                "observed_display": o.observed_display(),
+                "passed": o.passed,
+                "abort_on_fail": o.threshold.abort_on_fail,
+            })
+        })
+        .collect();
+    let steps: Vec<Value> = r
+        .steps
+        .iter()
+        .map(|info| {
+            let s = res
+                .step_index(&info.name)
+                .and_then(|i| res.total.steps.get(i))
+                .cloned()
+                .unwrap_or_default();
+            let q = |f: f64| if s.duration.is_empty() { 0.0 } else { round3(s.duration.value_at_quantile(f) as f64 / 1000.0) };
+            json!({
+                "name": info.name,
+                "flow": info.flow,
+                "request": info.request,
+                "requests": s.requests,
+                "failures": s.failures,
+                "rps": round3(res.rate(s.requests)),
+                "error_rate": if s.requests > 0 { s.failures as f64 / s.requests as f64 } else { 0.0 },
+                "avg_ms": if s.duration.is_empty() { 0.0 } else { round3(s.duration.mean() / 1000.0) },
+                "p50_ms": q(0.5),
+                "p90_ms": q(0.9),
+                "p95_ms": q(0.95),
+                "p99_ms": q(0.99),
+                "max_ms": if s.duration.is_empty() { 0.0 } else { round3(s.duration.max() as f64 / 1000.0) },
+            })
+        })
+        .collect();
+    let errors: Map<String, Value> = res
+        .errors_by_kind()
+        .into_iter()
+        .map(|(k, n)| (k.name().to_string(), json!(n)))
+        .collect();
+    let status: Map<String, Value> = res
+        .total
+        .status
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(code, n)| (code.to_string(), json!(n)))
+        .collect();
+    let timeline: Vec<Value> = res
+        .timeline
+        .iter()
+        .map(|p| {
+            json!({
+                "second": p.second,
+                "vus": p.vus,
+                "requests": p.requests,
+                "failures": p.failures,
+                "iterations": p.iterations,
+                "data_sent": p.data_sent,
+                "data_received": p.data_received,
+                "p50_ms": round3(p.p50_ms),
+                "p95_ms": round3(p.p95_ms),
+                "p99_ms": round3(p.p99_ms),
+            })
+        })
+        .collect();
+    json!({
+        "stampede_version": env!("CARGO_PKG_VERSION"),
+        "name": r.name,
+        "target": r.target,
+        "executor": r.executor,
+        "started_at": r.started_at.to_rfc3339(),
+        "planned_duration_s": round3(r.planned.as_secs_f64()),
+        "duration_s": round3(res.elapsed.as_secs_f64()),
+        "interrupted": r.interrupted,
+        "aborted_by_threshold": r.aborted_by,
+        "verdict": if r.passed() { "passed" } else { "failed" },
+        "exit_code": r.exit_code,
+        "metrics": Value::Object(metrics(r)),
+        "thresholds": thresholds,
+        "steps": steps,
+        "errors": errors,
+        "status_codes": status,
+        "timeline": timeline,
+    })
+}

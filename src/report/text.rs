@@ -1,0 +1,167 @@
+//! The summary printed in the terminal after a run: per-step table, totals, errors, thresholds.
+
+use super::RunReport;
+use crate::metrics::StepStats;
+use crate::scenario::duration::format_duration;
+use std::fmt::Write;
+
+fn ms(us: u64) -> String {
+    let v = us as f64 / 1000.0;
+    if v >= 1000.0 {
+        format!("{:.2}s", v / 1000.0)
+    } else if v >= 100.0 {
+        format!("{v:.0}ms")
+    } else {
+        format!("{v:.2}ms")
+    }
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn bytes(n: u64) -> String {
+    let n = n as f64;
+    if n >= 1e9 {
+        format!("{:.2} GB", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.2} MB", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1} kB", n / 1e3)
+    } else {
+        format!("{n} B")
+    }
+}
+
+fn row(out: &mut String, name: &str, s: &StepStats, secs: f64) {
+    let q = |f: f64| if s.duration.is_empty() { "-".to_string() } else { ms(s.duration.value_at_quantile(f)) };
+    let fail = if s.requests > 0 { s.failures as f64 * 100.0 / s.requests as f64 } else { 0.0 };
+    let name: String = if name.chars().count() > 28 { name.chars().take(27).chain(['…']).collect() } else { name.to_string() };
+    let _ = writeln!(
+        out,
+        "  {:<28} {:>10} {:>9.1} {:>7.2}% {:>9} {:>9} {:>9} {:>9}",
+        name,
+        thousands(s.requests),
+        if secs > 0.0 { s.requests as f64 / secs } else { 0.0 },
+        fail,
+        q(0.5),
+        q(0.95),
+        q(0.99),
+        if s.duration.is_empty() { "-".into() } else { ms(s.duration.max()) },
+    );
+}
+
+pub fn render(r: &RunReport) -> String {
+    let res = &r.result;
+    let secs = res.elapsed.as_secs_f64();
+    let mut out = String::new();
+    let state = if r.interrupted {
+        " · interrupted"
+    } else if r.aborted_by.is_some() {
+        " · aborted by threshold"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "\nstampede · {} · {} · ran {} of {}{} · {}",
+        r.name,
+        r.executor,
+        format_duration(res.elapsed),
+        format_duration(r.planned),
+        state,
+        r.target
+    );
+    let _ = writeln!(
+        out,
+        "\n  {:<28} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "step", "requests", "req/s", "failed", "p50", "p95", "p99", "max"
+    );
+    for (i, name) in res.step_names.iter().enumerate() {
+        if let Some(s) = res.total.steps.get(i) {
+            row(&mut out, name, s, secs);
+        }
+    }
+    if res.step_names.len() > 1 {
+        row(&mut out, "all steps", &res.overall, secs);
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  http_reqs ......... {} ({:.1}/s)", thousands(res.overall.requests), res.rate(res.overall.requests));
+    let _ = writeln!(out, "  iterations ........ {} ({:.1}/s)", thousands(res.total.iterations), res.rate(res.total.iterations));
+    let _ = writeln!(out, "  vus ............... max {}", res.vus_max);
+    let _ = writeln!(out, "  data .............. sent {}, received {}", bytes(res.total.data_sent), bytes(res.total.data_received));
+    let failed = res.overall.failures;
+    let pct = if res.overall.requests > 0 { failed as f64 * 100.0 / res.overall.requests as f64 } else { 0.0 };
+    let _ = writeln!(out, "  http_req_failed ... {pct:.2}% ({} of {})", thousands(failed), thousands(res.overall.requests));
+    let errors: Vec<String> = res
+        .errors_by_kind()
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{} {}", k.name(), thousands(n)))
+        .collect();
+    if !errors.is_empty() {
+        let _ = writeln!(out, "  errors ............ {}", errors.join(", "));
+    }
+    let codes: Vec<String> = res
+        .total
+        .status
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, n)| format!("{c} × {}", thousands(*n)))
+        .collect();
+    if !codes.is_empty() {
+        let _ = writeln!(out, "  status codes ...... {}", codes.join(", "));
+    }
+    if !r.outcomes.is_empty() {
+        let _ = writeln!(out, "\n  thresholds");
+        for o in &r.outcomes {
+            let _ = writeln!(
+                out,
+                "  {} {:<36} {:<18} observed {}",
+                if o.passed { "✓" } else { "✗" },
+                o.threshold.metric.to_string(),
+                o.threshold.expression,
+                o.observed_display()
+            );
+        }
+    }
+    let failed_n = r.outcomes.iter().filter(|o| !o.passed).count();
+    let verdict = if r.interrupted {
+        "INTERRUPTED: partial results".to_string()
+    } else if let Some(t) = &r.aborted_by {
+        format!("FAILED: aborted by threshold {t}")
+    } else if failed_n > 0 {
+        format!("FAILED: {failed_n} of {} thresholds breached", r.outcomes.len())
+    } else if r.outcomes.is_empty() {
+        "DONE: no thresholds set".to_string()
+    } else {
+        format!("PASSED: all {} thresholds met", r.outcomes.len())
+    };
+    let _ = writeln!(out, "\n  {verdict} (exit code {})", r.exit_code);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formats() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(100), "100");
+        assert_eq!(bytes(1500), "1.5 kB");
+        assert_eq!(ms(20_345), "20.34ms");
+        assert_eq!(ms(1_500_000), "1.50s");
+    }
+}

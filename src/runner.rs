@@ -1,0 +1,295 @@
+//! One test run from start to verdict: preflight, engine, aggregation, thresholds, reports.
+
+use crate::cli::{DemoArgs, OverrideArgs, RunArgs, ValidateArgs};
+use crate::engine::{self, Control};
+use crate::metrics::aggregate::LiveObserve;
+use crate::metrics::Aggregator;
+use crate::plan::{Load, Plan, Think};
+use crate::report::{self, RunReport, StepInfo};
+use crate::scenario::duration::format_duration;
+use crate::scenario::{self, Overrides};
+use crate::sla;
+use crate::tui::progress::Progress;
+use crate::{exit, Failure};
+use anyhow::Context as _;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// The demo profile (also runnable on its own against `stampede target`).
+pub const DEMO_SCENARIO: &str = include_str!("../examples/demo.yaml");
+
+/// How a run should behave, beyond the plan.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub out: Option<PathBuf>,
+    pub quiet: bool,
+    pub workers: Option<usize>,
+}
+
+fn overrides(a: &OverrideArgs) -> Overrides {
+    Overrides {
+        target: a.target.clone(),
+        vus: a.vus,
+        duration: a.duration,
+        scale: a.scale,
+        time_scale: a.time_scale,
+    }
+}
+
+pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
+    let plan = scenario::load_file(&args.file, &overrides(&args.overrides))?;
+    execute(
+        plan,
+        &RunOptions {
+            out: args.out,
+            quiet: args.quiet,
+            workers: args.workers,
+        },
+    )
+}
+
+pub fn validate_command(args: ValidateArgs) -> Result<i32, Failure> {
+    let plan = scenario::load_file(&args.file, &overrides(&args.overrides))?;
+    println!("{}: valid", args.file.display());
+    print!("{}", describe(&plan));
+    Ok(exit::OK)
+}
+
+pub fn demo_command(args: DemoArgs) -> Result<i32, Failure> {
+    let (addr, _stats) = crate::target::spawn_background(SocketAddr::from(([127, 0, 0, 1], 0)), 1)
+        .context("cannot start the built-in target")?;
+    if !args.quiet {
+        eprintln!("built-in target listening on http://{addr}");
+    }
+    let ov = Overrides {
+        target: Some(format!("http://{addr}")),
+        time_scale: args.time_scale,
+        ..Overrides::default()
+    };
+    let plan = scenario::load_str(DEMO_SCENARIO, "examples/demo.yaml", "demo", &ov)?;
+    execute(
+        plan,
+        &RunOptions {
+            out: args.out,
+            quiet: args.quiet,
+            workers: None,
+        },
+    )
+}
+
+/// A readable description of a plan (used by `validate` and before a run).
+pub fn describe(plan: &Plan) -> String {
+    let mut s = String::new();
+    let load = match &plan.load {
+        Load::ConstantVus { vus, duration, .. } => format!("constant-vus: {vus} VUs for {}", format_duration(*duration)),
+        Load::RampingVus { start_vus, stages, .. } => {
+            let st: Vec<String> = stages.iter().map(|x| format!("{}→{}", format_duration(x.duration), x.target)).collect();
+            format!("ramping-vus: from {start_vus}, stages {} (peak {} VUs, {})", st.join(", "), plan.load.max_vus(), format_duration(plan.load.duration()))
+        }
+    };
+    let think = match plan.think {
+        Think::None => "none".to_string(),
+        Think::Constant(d) => format!("constant({})", format_duration(d)),
+        Think::Between(a, b) => format!("between({}, {})", format_duration(a), format_duration(b)),
+    };
+    s.push_str(&format!("  name:       {}\n  target:     {}\n  load:       {load}\n  think time: {think}\n", plan.name, plan.target.url()));
+    for f in &plan.flows {
+        s.push_str(&format!("  flow {} (weight {}): {} steps\n", f.name, f.weight, f.steps.len()));
+        for st in &f.steps {
+            s.push_str(&format!("    - {} {} [{}]\n", st.method, st.path, plan.step_names[st.metric]));
+        }
+    }
+    for t in &plan.thresholds {
+        s.push_str(&format!("  threshold:  {} {}{}\n", t.metric, t.expression, if t.abort_on_fail { " (abort on fail)" } else { "" }));
+    }
+    s
+}
+
+/// Resolve the target and check that it accepts connections, before any load is sent.
+fn preflight(plan: &Plan) -> Result<Vec<SocketAddr>, Failure> {
+    let url = plan.target.url();
+    let addrs: Vec<SocketAddr> = (plan.target.host.as_str(), plan.target.port)
+        .to_socket_addrs()
+        .map_err(|e| Failure::Usage(format!("{}: cannot resolve target {url}: {e}", plan.target_origin)))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Failure::Usage(format!("{}: target {url} resolves to no address", plan.target_origin)));
+    }
+    let mut last = None;
+    for a in &addrs {
+        match TcpStream::connect_timeout(a, Duration::from_secs(3)) {
+            Ok(_) => return Ok(addrs),
+            Err(e) => last = Some(e),
+        }
+    }
+    let why = last.map(|e| e.to_string()).unwrap_or_default();
+    Err(Failure::Usage(format!(
+        "{}: target {url} is unreachable ({why}); is the service running? (`stampede target --addr {}:{}` starts a test target)",
+        plan.target_origin, plan.target.host, plan.target.port
+    )))
+}
+
+/// Raise the soft open-files limit to the hard one (each VU holds a socket).
+fn raise_nofile_limit() -> u64 {
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur as u64;
+            }
+        }
+        lim.rlim_cur as u64
+    }
+}
+
+/// Ctrl-C / SIGTERM count for the whole process (first: graceful stop, second: stop now).
+fn interrupts() -> &'static Arc<AtomicUsize> {
+    static COUNT: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
+    COUNT.get_or_init(|| {
+        let count = Arc::new(AtomicUsize::new(0));
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]) {
+            let c = count.clone();
+            let _ = std::thread::Builder::new().name("stampede-signals".into()).spawn(move || {
+                for _ in signals.forever() {
+                    let n = c.fetch_add(1, Ordering::SeqCst) + 1;
+                    if n == 1 {
+                        eprintln!("\nstopping: letting VUs finish their iteration (Ctrl-C again to stop at once)");
+                    }
+                }
+            });
+        }
+        count
+    })
+}
+
+fn default_out_dir(name: &str, at: &chrono::DateTime<chrono::Local>) -> PathBuf {
+    let safe: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .collect();
+    Path::new("reports").join(format!("{safe}-{}", at.format("%Y%m%d-%H%M%S")))
+}
+
+/// Run a plan to the end and report; returns the exit code.
+pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
+    let addrs = preflight(&plan)?;
+    let started_at = chrono::Local::now();
+    let out = opts.out.clone().unwrap_or_else(|| default_out_dir(&plan.name, &started_at));
+    std::fs::create_dir_all(&out).map_err(|e| Failure::Usage(format!("cannot create report folder {}: {e}", out.display())))?;
+    raise_nofile_limit();
+    let interrupts = interrupts().clone();
+    let seen_interrupts = interrupts.load(Ordering::SeqCst);
+    let plan = Arc::new(plan);
+    if !opts.quiet {
+        eprintln!(
+            "stampede · {} · {} · peak {} VUs · {} (+{} graceful stop) · target {}",
+            plan.name,
+            plan.load.executor_name(),
+            plan.load.max_vus(),
+            format_duration(plan.load.duration()),
+            format_duration(plan.load.graceful_stop()),
+            plan.target.url()
+        );
+    }
+    let workers = opts.workers.unwrap_or_else(engine::default_workers);
+    let eng = engine::start(plan.clone(), addrs, workers).context("cannot start the engine")?;
+    let control: Arc<Control> = eng.control.clone();
+    let mut agg = Aggregator::new(eng.workers, plan.step_names.len());
+    let mut progress = Progress::new();
+    let mut interrupted = false;
+    let mut aborted_by: Option<String> = None;
+    let mut last_second = 0usize;
+    loop {
+        match eng.snapshots.recv_timeout(Duration::from_millis(100)) {
+            Ok(snap) => agg.add(snap),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let n = interrupts.load(Ordering::SeqCst) - seen_interrupts;
+        if n >= 1 && !interrupted {
+            interrupted = true;
+            control.stop.store(true, Ordering::SeqCst);
+        }
+        if n >= 2 {
+            control.hard_stop.store(true, Ordering::SeqCst);
+        }
+        if agg.timeline.len() != last_second {
+            last_second = agg.timeline.len();
+            let elapsed = eng.started.elapsed();
+            let live = LiveObserve { view: agg.view(elapsed), step_names: &plan.step_names };
+            let mut failing = Vec::new();
+            for t in &plan.thresholds {
+                let o = t.evaluate(&live);
+                if o.observed.is_some() && !o.passed {
+                    failing.push(format!("{} {}", t.metric, t.expression));
+                    if t.abort_on_fail && aborted_by.is_none() && elapsed >= t.delay_abort_eval {
+                        aborted_by = Some(format!("{} {}", t.metric, t.expression));
+                        control.stop.store(true, Ordering::SeqCst);
+                        if !opts.quiet {
+                            eprintln!("aborting: threshold {} {} failed (abort_on_fail)", t.metric, t.expression);
+                        }
+                    }
+                }
+            }
+            if !opts.quiet {
+                progress.tick(&plan, elapsed, &agg.timeline, &failing);
+            }
+        }
+    }
+    let elapsed = eng.started.elapsed();
+    eng.join().map_err(|e| Failure::Tool(anyhow::anyhow!(e)))?;
+    let result = agg.finish(plan.step_names.clone(), elapsed);
+    let outcomes = sla::evaluate_all(&plan.thresholds, &result);
+    let breached = aborted_by.is_some() || outcomes.iter().any(|o| !o.passed);
+    let exit_code = if interrupted {
+        exit::INTERRUPTED
+    } else if breached {
+        exit::THRESHOLDS
+    } else {
+        exit::OK
+    };
+    let steps = plan
+        .flows
+        .iter()
+        .flat_map(|f| {
+            f.steps.iter().map(|s| StepInfo {
+                name: plan.step_names[s.metric].clone(),
+                flow: f.name.clone(),
+                request: format!("{} {}", s.method, s.path),
+            })
+        })
+        .fold(Vec::<StepInfo>::new(), |mut acc, s| {
+            if !acc.iter().any(|a| a.name == s.name) {
+                acc.push(s);
+            }
+            acc
+        });
+    let rep = RunReport {
+        name: plan.name.clone(),
+        target: plan.target.url(),
+        executor: plan.load.executor_name().to_string(),
+        started_at,
+        planned: plan.load.duration(),
+        interrupted,
+        aborted_by,
+        steps,
+        result,
+        outcomes,
+        exit_code,
+    };
+    for e in report::exporters() {
+        e.write(&rep, &out).map_err(Failure::Tool)?;
+    }
+    print!("{}", report::text::render(&rep));
+    println!("  report: {}", out.join("summary.json").display());
+    Ok(exit_code)
+}

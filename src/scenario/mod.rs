@@ -1,0 +1,573 @@
+//! Scenario files: YAML → typed model → validated `Plan`. Every problem is reported as
+//! `FILE:LINE:COLUMN: message` before any traffic is sent.
+
+pub mod duration;
+pub mod locate;
+pub mod model;
+
+use crate::plan::{Flow, HttpOptions, Load, Plan, Stage, Step, Target, Think};
+use crate::sla::{MetricRef, Threshold};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use locate::{Locations, Pos};
+use model::{RawScenario, RawStep, ThinkSpec};
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+/// A problem with a scenario, located in its file where possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub pos: Option<Pos>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.pos {
+            Some(p) => write!(f, "{}:{}:{}: {}", self.file, p.line, p.col, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Changes asked for on the command line, applied while building the plan.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub target: Option<String>,
+    pub vus: Option<u32>,
+    pub duration: Option<Duration>,
+    /// Multiplies every VU target.
+    pub scale: Option<f64>,
+    /// Multiplies every duration of the load schedule (stages, duration, graceful stops).
+    pub time_scale: Option<f64>,
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a typo of it.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Read and validate a scenario file.
+pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: file.clone(),
+        pos: None,
+        message: format!("cannot read scenario: {e}"),
+    })?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    load_str(&text, &file, &stem, overrides)
+}
+
+/// Validate a scenario given as text; `file` is used in messages, `default_name` when the
+/// scenario has no `name`.
+pub fn load_str(
+    text: &str,
+    file: &str,
+    default_name: &str,
+    overrides: &Overrides,
+) -> Result<Plan, ScenarioError> {
+    let raw: RawScenario = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))?;
+    let b = Builder {
+        file,
+        loc: Locations::index(text),
+    };
+    b.build(raw, default_name, overrides)
+}
+
+fn yaml_error(file: &str, e: &serde_yaml_ng::Error) -> ScenarioError {
+    let mut message = e.to_string();
+    // serde_yaml_ng appends " at line L column C"; we print the position in front instead.
+    if let Some(i) = message.find(" at line ") {
+        message.truncate(i);
+    }
+    if message.contains("unknown field `") {
+        message = add_did_you_mean(&message);
+    }
+    if message == "EOF while parsing a value" || message.contains("end of stream") {
+        message = "the file is empty: a scenario needs at least `load` and `flows`".into();
+    }
+    ScenarioError {
+        file: file.to_string(),
+        pos: e.location().map(|l| Pos {
+            line: l.line(),
+            col: l.column(),
+        }),
+        message,
+    }
+}
+
+/// `unknown field `vuss`, expected one of `vus`, ...` → `... (did you mean `vus`?)`.
+fn add_did_you_mean(message: &str) -> String {
+    let ticks: Vec<&str> = message.split('`').collect();
+    // ticks: [pre, unknown, ", expected one of ", a, ", ", b, ...]
+    if ticks.len() < 4 {
+        return message.to_string();
+    }
+    let unknown = ticks[1];
+    let expected: Vec<&str> = ticks[3..].iter().step_by(2).copied().collect();
+    match did_you_mean(unknown, expected.iter().copied()) {
+        Some(s) => format!("unknown key `{unknown}` (did you mean `{s}`?); expected one of {}", expected.join(", ")),
+        None => format!("unknown key `{unknown}`; expected one of {}", expected.join(", ")),
+    }
+}
+
+const EXECUTORS: &[&str] = &["constant-vus", "ramping-vus"];
+const PLANNED_EXECUTORS: &[&str] = &[
+    "constant-arrival-rate",
+    "ramping-arrival-rate",
+    "per-vu-iterations",
+    "shared-iterations",
+    "breakpoint",
+];
+
+struct Builder<'a> {
+    file: &'a str,
+    loc: Locations,
+}
+
+impl Builder<'_> {
+    fn err_at(&self, pos: Option<Pos>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            file: self.file.to_string(),
+            pos,
+            message: message.into(),
+        }
+    }
+
+    /// An error at the key `path` (`load.vus`).
+    fn at_key(&self, path: &str, message: impl Into<String>) -> ScenarioError {
+        self.err_at(self.loc.key(path), message)
+    }
+
+    /// An error at the value of `path`.
+    fn at_value(&self, path: &str, message: impl Into<String>) -> ScenarioError {
+        self.err_at(self.loc.value(path), message)
+    }
+
+    fn build(&self, raw: RawScenario, default_name: &str, ov: &Overrides) -> Result<Plan, ScenarioError> {
+        let name = raw
+            .name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| default_name.to_string());
+        let target_origin = match (&ov.target, self.loc.value("target")) {
+            (Some(_), _) | (None, None) => "--target".to_string(),
+            (None, Some(p)) => format!("{}:{}:{}", self.file, p.line, p.col),
+        };
+        let target = match (&ov.target, &raw.target) {
+            (Some(t), _) => Target::parse(t).map_err(|m| ScenarioError {
+                file: "--target".into(),
+                pos: None,
+                message: m,
+            })?,
+            (None, Some(t)) => Target::parse(t).map_err(|m| self.at_value("target", m))?,
+            (None, None) => {
+                return Err(self.err_at(
+                    Some(Pos { line: 1, col: 1 }),
+                    "no target: add `target: http://HOST:PORT` or pass --target",
+                ));
+            }
+        };
+        let timeout = raw.http.timeout.map_or(Duration::from_secs(60), |d| d.0);
+        if timeout.is_zero() {
+            return Err(self.at_value("http.timeout", "http.timeout must be above zero"));
+        }
+        let headers = self.headers(&raw.http.headers, "http.headers", &HeaderMap::new())?;
+        let load = self.load(&raw, ov)?;
+        let think = raw.load.think_time.map_or(Think::None, think);
+        let (flows, step_names) = self.flows(&raw, &target, &headers)?;
+        let thresholds = self.thresholds(&raw, &step_names)?;
+        Ok(Plan {
+            name,
+            target,
+            target_origin,
+            http: HttpOptions { timeout, headers },
+            load,
+            think,
+            flows,
+            step_names,
+            thresholds,
+        })
+    }
+
+    fn headers(&self, raw: &indexmap::IndexMap<String, String>, path: &str, base: &HeaderMap) -> Result<HeaderMap, ScenarioError> {
+        let mut out = base.clone();
+        for (k, v) in raw {
+            let here = format!("{path}.{k}");
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| self.at_key(&here, format!("`{k}` is not a valid header name")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| self.at_value(&here, format!("the value of header `{k}` has characters a header cannot carry")))?;
+            out.insert(name, value);
+        }
+        Ok(out)
+    }
+
+    fn load(&self, raw: &RawScenario, ov: &Overrides) -> Result<Load, ScenarioError> {
+        let l = &raw.load;
+        let executor = match &l.executor {
+            Some(e) => e.clone(),
+            None if l.stages.is_some() => "ramping-vus".into(),
+            None => "constant-vus".into(),
+        };
+        if !EXECUTORS.contains(&executor.as_str()) {
+            let msg = if PLANNED_EXECUTORS.contains(&executor.as_str()) {
+                format!("executor `{executor}` is not supported yet; this version runs {}", EXECUTORS.join(" and "))
+            } else {
+                let hint = did_you_mean(&executor, EXECUTORS.iter().chain(PLANNED_EXECUTORS).copied())
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                format!("unknown executor `{executor}`{hint}; use {}", EXECUTORS.join(" or "))
+            };
+            return Err(self.at_value("load.executor", msg));
+        }
+        let allowed: &[&str] = if executor == "constant-vus" {
+            &["vus", "duration"]
+        } else {
+            &["start_vus", "stages", "graceful_ramp_down"]
+        };
+        let present = [
+            ("vus", l.vus.is_some()),
+            ("duration", l.duration.is_some()),
+            ("start_vus", l.start_vus.is_some()),
+            ("stages", l.stages.is_some()),
+            ("graceful_ramp_down", l.graceful_ramp_down.is_some()),
+        ];
+        for (key, is_set) in present {
+            if is_set && !allowed.contains(&key) {
+                return Err(self.at_key(
+                    &format!("load.{key}"),
+                    format!("`{key}` does not apply to executor {executor}, which takes {}", allowed.join(", ")),
+                ));
+            }
+        }
+        let graceful_stop = l.graceful_stop.map_or(Duration::from_secs(30), |d| d.0);
+        let mut load = if executor == "constant-vus" {
+            let duration = match (l.duration, ov.duration) {
+                (_, Some(d)) => d,
+                (Some(d), None) => d.0,
+                (None, None) => {
+                    return Err(self.at_key("load", "constant-vus needs `duration` (e.g. `duration: 30s`)"));
+                }
+            };
+            Load::ConstantVus {
+                vus: l.vus.unwrap_or(1),
+                duration,
+                graceful_stop,
+            }
+        } else {
+            let raw_stages = l.stages.as_deref().unwrap_or_default();
+            if raw_stages.is_empty() {
+                return Err(self.at_key("load.stages", "ramping-vus needs at least one stage, e.g. `stages: [{duration: 30s, target: 10}]`"));
+            }
+            Load::RampingVus {
+                start_vus: l.start_vus.unwrap_or(1),
+                stages: raw_stages
+                    .iter()
+                    .map(|s| Stage {
+                        duration: s.duration.0,
+                        target: s.target,
+                    })
+                    .collect(),
+                graceful_ramp_down: l.graceful_ramp_down.map_or(Duration::from_secs(30), |d| d.0),
+                graceful_stop,
+            }
+        };
+        apply_overrides(&mut load, ov).map_err(|m| ScenarioError {
+            file: "command line".into(),
+            pos: None,
+            message: m,
+        })?;
+        if load.duration().is_zero() {
+            return Err(self.at_key("load", "the load schedule lasts zero seconds"));
+        }
+        if load.max_vus() == 0 {
+            return Err(self.at_key("load", "the load never starts a VU (every target is 0)"));
+        }
+        Ok(load)
+    }
+
+    fn flows(&self, raw: &RawScenario, target: &Target, headers: &HeaderMap) -> Result<(Vec<Flow>, Vec<String>), ScenarioError> {
+        if raw.flows.is_empty() {
+            return Err(self.at_key("flows", "a scenario needs at least one flow with steps"));
+        }
+        let mut step_names: Vec<String> = Vec::new();
+        let mut flows = Vec::new();
+        for (fi, f) in raw.flows.iter().enumerate() {
+            let fpath = format!("flows.{fi}");
+            if f.steps.is_empty() {
+                return Err(self.at_key(&format!("{fpath}.steps"), "a flow needs at least one step"));
+            }
+            let mut steps = Vec::new();
+            for (si, s) in f.steps.iter().enumerate() {
+                let spath = format!("{fpath}.steps.{si}");
+                let step = self.step(s, &spath, target, headers, &mut step_names)?;
+                steps.push(step);
+            }
+            flows.push(Flow {
+                name: f.name.clone().unwrap_or_else(|| format!("flow{}", fi + 1)),
+                weight: f.weight.unwrap_or(1),
+                steps,
+            });
+        }
+        if flows.iter().all(|f| f.weight == 0) {
+            return Err(self.at_key("flows", "every flow has weight 0: nothing would run"));
+        }
+        Ok((flows, step_names))
+    }
+
+    fn step(&self, s: &RawStep, spath: &str, target: &Target, base_headers: &HeaderMap, names: &mut Vec<String>) -> Result<Step, ScenarioError> {
+        let methods = [
+            ("get", &s.get, Method::GET),
+            ("post", &s.post, Method::POST),
+            ("put", &s.put, Method::PUT),
+            ("patch", &s.patch, Method::PATCH),
+            ("delete", &s.delete, Method::DELETE),
+            ("head", &s.head, Method::HEAD),
+            ("options", &s.options, Method::OPTIONS),
+        ];
+        let set: Vec<_> = methods.iter().filter(|(_, p, _)| p.is_some()).collect();
+        let (key, path, method) = match set.as_slice() {
+            [one] => (one.0, one.1.clone().unwrap_or_default(), one.2.clone()),
+            [] => {
+                return Err(self.at_value(spath, "a step needs a request: `get: /path` (or post, put, patch, delete, head, options)"));
+            }
+            [_, second, ..] => {
+                return Err(self.at_key(&format!("{spath}.{}", second.0), "a step sends one request: use one of get/post/put/patch/delete per step"));
+            }
+        };
+        let ppath = format!("{spath}.{key}");
+        let full_path = step_path(&path, target).map_err(|m| self.at_value(&ppath, m))?;
+        let name = s.name.clone().unwrap_or_else(|| format!("{method} {path}"));
+        let metric = match names.iter().position(|n| *n == name) {
+            Some(i) => i,
+            None => {
+                names.push(name);
+                names.len() - 1
+            }
+        };
+        let mut headers = self.headers(&s.headers, &format!("{spath}.headers"), base_headers)?;
+        let body = match (&s.body, &s.json) {
+            (Some(_), Some(_)) => {
+                return Err(self.at_key(&format!("{spath}.json"), "a step has either `body` or `json`, not both"));
+            }
+            (Some(b), None) => Bytes::from(b.clone()),
+            (None, Some(j)) => {
+                let v: serde_json::Value = serde_json::to_value(j)
+                    .map_err(|e| self.at_value(&format!("{spath}.json"), format!("cannot be sent as JSON: {e}")))?;
+                if !headers.contains_key(http::header::CONTENT_TYPE) {
+                    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                }
+                Bytes::from(v.to_string())
+            }
+            (None, None) => Bytes::new(),
+        };
+        let expect_status = match s.expect.as_ref().and_then(|e| e.status.clone()) {
+            None => None,
+            Some(codes) => {
+                let codes = codes.into_vec();
+                if let Some(bad) = codes.iter().find(|c| !(100..=599).contains(*c)) {
+                    return Err(self.at_value(&format!("{spath}.expect.status"), format!("`{bad}` is not an HTTP status (100-599)")));
+                }
+                if codes.is_empty() {
+                    return Err(self.at_value(&format!("{spath}.expect.status"), "expect.status needs at least one status"));
+                }
+                Some(codes)
+            }
+        };
+        Ok(Step {
+            metric,
+            method,
+            path: full_path,
+            headers,
+            body,
+            expect_status,
+            think: s.think_time.map_or(Think::None, think),
+        })
+    }
+
+    fn thresholds(&self, raw: &RawScenario, step_names: &[String]) -> Result<Vec<Threshold>, ScenarioError> {
+        let mut out = Vec::new();
+        for (key, exprs) in &raw.thresholds {
+            let kpath = format!("thresholds.{key}");
+            let metric = MetricRef::parse(key).map_err(|m| self.at_key(&kpath, m))?;
+            if let Some(step) = &metric.step
+                && !step_names.iter().any(|n| n == step)
+            {
+                let hint = did_you_mean(step, step_names.iter().map(String::as_str))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                return Err(self.at_key(&kpath, format!("no step is named `{step}`{hint}; steps: {}", step_names.join(", "))));
+            }
+            let items = match exprs.clone() {
+                serde_yaml_ng::Value::Sequence(vs) => vs.into_iter().enumerate().map(|(i, v)| (v, format!("{kpath}.{i}"))).collect(),
+                v => vec![(v, kpath.clone())],
+            };
+            for (item, ipath) in items {
+                out.push(self.threshold(&metric, item, &ipath)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn threshold(&self, metric: &MetricRef, item: serde_yaml_ng::Value, ipath: &str) -> Result<Threshold, ScenarioError> {
+        use serde_yaml_ng::Value;
+        match item {
+            Value::String(expr) => Threshold::parse(metric.clone(), &expr).map_err(|m| self.at_value(ipath, m)),
+            Value::Mapping(map) => {
+                let mut expr = None;
+                let mut abort = false;
+                let mut delay = Duration::ZERO;
+                for (k, v) in map {
+                    let k = k.as_str().unwrap_or_default().to_string();
+                    let here = format!("{ipath}.{k}");
+                    match (k.as_str(), v) {
+                        ("threshold", Value::String(s)) => expr = Some(s),
+                        ("abort_on_fail", Value::Bool(b)) => abort = b,
+                        ("delay_abort_eval", Value::String(s)) => {
+                            delay = duration::parse_duration(&s).map_err(|m| self.at_value(&here, m))?;
+                        }
+                        ("threshold" | "abort_on_fail" | "delay_abort_eval", _) => {
+                            return Err(self.at_value(&here, format!("`{k}` has the wrong type (threshold: a string, abort_on_fail: true/false, delay_abort_eval: a duration)")));
+                        }
+                        (other, _) => {
+                            let hint = did_you_mean(other, ["threshold", "abort_on_fail", "delay_abort_eval"])
+                                .map(|s| format!(" (did you mean `{s}`?)"))
+                                .unwrap_or_default();
+                            return Err(self.at_key(&here, format!("unknown key `{other}`{hint}; expected threshold, abort_on_fail, delay_abort_eval")));
+                        }
+                    }
+                }
+                let expr = expr.ok_or_else(|| self.at_value(ipath, "missing `threshold: \"<agg> <op> <value>\"`"))?;
+                let mut t = Threshold::parse(metric.clone(), &expr).map_err(|m| self.at_value(&format!("{ipath}.threshold"), m))?;
+                t.abort_on_fail = abort;
+                t.delay_abort_eval = delay;
+                Ok(t)
+            }
+            _ => Err(self.at_value(ipath, "a threshold is a string like \"p(95) < 500ms\" or {threshold: ..., abort_on_fail: true}")),
+        }
+    }
+}
+
+fn think(spec: ThinkSpec) -> Think {
+    match spec {
+        ThinkSpec::Constant(d) if d.is_zero() => Think::None,
+        ThinkSpec::Constant(d) => Think::Constant(d),
+        ThinkSpec::Between(a, b) => Think::Between(a, b),
+    }
+}
+
+/// The request-line path of a step: `/x` under the target's base path, or a full URL on the
+/// same host.
+fn step_path(path: &str, target: &Target) -> Result<String, String> {
+    let p = path.trim();
+    if p.starts_with('/') {
+        if p.contains(char::is_whitespace) {
+            return Err(format!("path `{p}` contains spaces: encode them as %20"));
+        }
+        let full = format!("{}{}", target.base_path, p);
+        full.parse::<http::uri::PathAndQuery>()
+            .map_err(|_| format!("`{p}` is not a valid URL path"))?;
+        return Ok(full);
+    }
+    if p.starts_with("http://") || p.starts_with("https://") {
+        let t = Target::parse(p.split_once('?').map_or(p, |(a, _)| a))?;
+        if t.host != target.host || t.port != target.port {
+            return Err(format!("`{p}` is on another host than the target `{}`: steps address the target only", target.url()));
+        }
+        let uri: http::Uri = p.parse().map_err(|_| format!("`{p}` is not a valid URL"))?;
+        return Ok(uri.path_and_query().map_or("/".into(), |pq| pq.to_string()));
+    }
+    Err(format!("path `{p}` must start with `/` (it is appended to the target)"))
+}
+
+/// Apply --vus/--duration/--scale/--time-scale to the schedule.
+fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
+    let scale_vus = |v: u32, f: f64| -> u32 {
+        if v == 0 {
+            0
+        } else {
+            ((v as f64 * f).round() as u32).max(1)
+        }
+    };
+    let scale_d = |d: Duration, f: f64| Duration::from_secs_f64(d.as_secs_f64() * f);
+    if let (Some(vus), Some(duration)) = (ov.vus, ov.duration) {
+        *load = Load::ConstantVus {
+            vus,
+            duration,
+            graceful_stop: load.graceful_stop(),
+        };
+    } else if let Some(vus) = ov.vus {
+        match load {
+            Load::ConstantVus { vus: v, .. } => *v = vus,
+            Load::RampingVus { start_vus, stages, .. } => {
+                let peak = stages.iter().map(|s| s.target).fold(*start_vus, u32::max).max(1);
+                let f = vus as f64 / peak as f64;
+                *start_vus = scale_vus(*start_vus, f).min(vus);
+                for s in stages.iter_mut() {
+                    s.target = scale_vus(s.target, f).min(vus);
+                }
+            }
+        }
+    } else if let Some(d) = ov.duration {
+        match load {
+            Load::ConstantVus { duration, .. } => *duration = d,
+            Load::RampingVus { stages, .. } => {
+                let total: f64 = stages.iter().map(|s| s.duration.as_secs_f64()).sum();
+                let f = if total > 0.0 { d.as_secs_f64() / total } else { 1.0 };
+                for s in stages.iter_mut() {
+                    s.duration = scale_d(s.duration, f);
+                }
+            }
+        }
+    }
+    if let Some(f) = ov.scale {
+        if !(f.is_finite() && f > 0.0) {
+            return Err(format!("--scale must be a positive number, got {f}"));
+        }
+        match load {
+            Load::ConstantVus { vus, .. } => *vus = scale_vus(*vus, f),
+            Load::RampingVus { start_vus, stages, .. } => {
+                *start_vus = scale_vus(*start_vus, f);
+                for s in stages.iter_mut() {
+                    s.target = scale_vus(s.target, f);
+                }
+            }
+        }
+    }
+    if let Some(f) = ov.time_scale {
+        if !(f.is_finite() && f > 0.0) {
+            return Err(format!("--time-scale must be a positive number, got {f}"));
+        }
+        match load {
+            Load::ConstantVus { duration, graceful_stop, .. } => {
+                *duration = scale_d(*duration, f);
+                *graceful_stop = scale_d(*graceful_stop, f);
+            }
+            Load::RampingVus { stages, graceful_ramp_down, graceful_stop, .. } => {
+                for s in stages.iter_mut() {
+                    s.duration = scale_d(s.duration, f);
+                }
+                *graceful_ramp_down = scale_d(*graceful_ramp_down, f);
+                *graceful_stop = scale_d(*graceful_stop, f);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,202 @@
+//! The scenario file as written: serde types that mirror the YAML, unknown keys refused.
+
+use super::duration::parse_duration;
+use indexmap::IndexMap;
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use std::time::Duration;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<String>,
+    pub target: Option<String>,
+    #[serde(default)]
+    pub http: RawHttp,
+    pub load: RawLoad,
+    pub flows: Vec<RawFlow>,
+    #[serde(default)]
+    pub thresholds: IndexMap<String, serde_yaml_ng::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub timeout: Option<Dur>,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoad {
+    pub executor: Option<String>,
+    pub vus: Option<u32>,
+    pub duration: Option<Dur>,
+    pub start_vus: Option<u32>,
+    pub stages: Option<Vec<RawStage>>,
+    pub graceful_ramp_down: Option<Dur>,
+    pub graceful_stop: Option<Dur>,
+    pub think_time: Option<ThinkSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub duration: Dur,
+    pub target: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlow {
+    pub name: Option<String>,
+    pub weight: Option<u32>,
+    pub steps: Vec<RawStep>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub name: Option<String>,
+    pub get: Option<String>,
+    pub post: Option<String>,
+    pub put: Option<String>,
+    pub patch: Option<String>,
+    pub delete: Option<String>,
+    pub head: Option<String>,
+    pub options: Option<String>,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    pub body: Option<String>,
+    pub json: Option<serde_yaml_ng::Value>,
+    pub expect: Option<RawExpect>,
+    pub think_time: Option<ThinkSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub status: Option<OneOrMany<u16>>,
+}
+
+/// `x` or `[x, y]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(x) => vec![x],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// A duration written with units; parse errors point at the value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration such as `30s`, `500ms` or `1m30s`")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
+                parse_duration(s).map(Dur).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Dur, E> {
+                if n == 0 {
+                    Ok(Dur(Duration::ZERO))
+                } else {
+                    Err(E::custom(format!(
+                        "duration `{n}` needs a unit, e.g. `{n}s` or `{n}ms`"
+                    )))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Dur, E> {
+                Err(E::custom(format!("duration `{n}` must be positive and have a unit, e.g. `30s`")))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Dur, E> {
+                Err(E::custom(format!("duration `{n}` needs a unit, e.g. `{n}s`")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `constant(1s)`, `between(1s, 5s)`, or a bare duration meaning `constant(...)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ThinkSpec {
+    Constant(Duration),
+    Between(Duration, Duration),
+}
+
+pub fn parse_think(text: &str) -> Result<ThinkSpec, String> {
+    let s = text.trim();
+    let call = |name: &str| {
+        s.strip_prefix(name)
+            .and_then(|r| r.trim_start().strip_prefix('('))
+            .and_then(|r| r.strip_suffix(')'))
+    };
+    if let Some(arg) = call("constant") {
+        return Ok(ThinkSpec::Constant(parse_duration(arg)?));
+    }
+    if let Some(args) = call("between") {
+        let (a, b) = args
+            .split_once(',')
+            .ok_or_else(|| format!("`{s}`: between takes two durations, e.g. `between(1s, 5s)`"))?;
+        let (lo, hi) = (parse_duration(a)?, parse_duration(b)?);
+        if lo > hi {
+            return Err(format!("`{s}`: the lower bound is above the upper one"));
+        }
+        return Ok(ThinkSpec::Between(lo, hi));
+    }
+    if s.contains('(') {
+        return Err(format!(
+            "unknown think time `{s}`: use `constant(1s)` or `between(1s, 5s)`"
+        ));
+    }
+    parse_duration(s)
+        .map(ThinkSpec::Constant)
+        .map_err(|e| format!("{e}; think time is `constant(1s)`, `between(1s, 5s)` or a duration"))
+}
+
+impl<'de> Deserialize<'de> for ThinkSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_think(&s).map_err(de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn think_time_grammar() {
+        assert_eq!(
+            parse_think("constant(1s)"),
+            Ok(ThinkSpec::Constant(Duration::from_secs(1)))
+        );
+        assert_eq!(
+            parse_think("between(1s, 5s)"),
+            Ok(ThinkSpec::Between(Duration::from_secs(1), Duration::from_secs(5)))
+        );
+        assert_eq!(
+            parse_think("250ms"),
+            Ok(ThinkSpec::Constant(Duration::from_millis(250)))
+        );
+        assert!(parse_think("between(5s, 1s)").is_err());
+        assert!(parse_think("between(1s)").is_err());
+        assert!(parse_think("gaussian(1s)").unwrap_err().contains("unknown think time"));
+    }
+}

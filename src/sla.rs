@@ -1,0 +1,412 @@
+//! SLA thresholds: k6's grammar (`<aggregation> <op> <value>`) with units written out, and their
+//! evaluation against a finished (or running) set of metrics.
+
+use crate::metrics::catalog::{self, MetricKind};
+use std::fmt;
+use std::time::Duration;
+
+/// A metric, optionally narrowed to one step: `http_req_duration{step:login}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MetricRef {
+    pub name: String,
+    pub step: Option<String>,
+}
+
+impl MetricRef {
+    /// Parse `name` or `name{step:NAME}`; checks the metric exists and can carry the tag.
+    pub fn parse(key: &str) -> Result<MetricRef, String> {
+        let key = key.trim();
+        let (name, tags) = match key.find('{') {
+            Some(i) => {
+                let rest = &key[i + 1..];
+                let inner = rest.strip_suffix('}').ok_or_else(|| {
+                    format!("`{key}`: a sub-metric is written `metric{{step:NAME}}` (missing `}}`)")
+                })?;
+                (&key[..i], Some(inner))
+            }
+            None => (key, None),
+        };
+        let kind = catalog::kind_of(name).ok_or_else(|| {
+            let hint = catalog::suggest(name)
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            format!(
+                "unknown metric `{name}`{hint}; known metrics: {}",
+                catalog::names().join(", ")
+            )
+        })?;
+        let step = match tags {
+            None => None,
+            Some(inner) => {
+                let (tag, value) = inner.split_once(':').ok_or_else(|| {
+                    format!("`{key}`: a sub-metric is written `{name}{{step:NAME}}`")
+                })?;
+                if tag.trim() != "step" {
+                    return Err(format!(
+                        "`{key}`: unknown tag `{}`; thresholds can select `step:NAME`",
+                        tag.trim()
+                    ));
+                }
+                if !catalog::has_step_tag(name) {
+                    return Err(format!(
+                        "`{key}`: `{name}` is not recorded per step; per-step metrics are {}",
+                        catalog::STEP_TAGGED.join(", ")
+                    ));
+                }
+                let value = value.trim();
+                if value.is_empty() {
+                    return Err(format!("`{key}`: empty step name"));
+                }
+                Some(value.to_string())
+            }
+        };
+        let _ = kind;
+        Ok(MetricRef {
+            name: name.to_string(),
+            step,
+        })
+    }
+
+    pub fn kind(&self) -> MetricKind {
+        catalog::kind_of(&self.name).unwrap_or(MetricKind::Counter)
+    }
+}
+
+impl fmt::Display for MetricRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.step {
+            Some(s) => write!(f, "{}{{step:{}}}", self.name, s),
+            None => write!(f, "{}", self.name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Agg {
+    Avg,
+    Min,
+    Max,
+    Med,
+    P(f64),
+    Count,
+    Rate,
+    Value,
+}
+
+impl fmt::Display for Agg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Agg::Avg => f.write_str("avg"),
+            Agg::Min => f.write_str("min"),
+            Agg::Max => f.write_str("max"),
+            Agg::Med => f.write_str("med"),
+            Agg::P(p) => write!(f, "p({p})"),
+            Agg::Count => f.write_str("count"),
+            Agg::Rate => f.write_str("rate"),
+            Agg::Value => f.write_str("value"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Op {
+    fn holds(self, observed: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => observed < limit,
+            Op::Le => observed <= limit,
+            Op::Gt => observed > limit,
+            Op::Ge => observed >= limit,
+            Op::Eq => observed == limit,
+            Op::Ne => observed != limit,
+        }
+    }
+}
+
+/// One threshold expression on one metric.
+#[derive(Debug, Clone)]
+pub struct Threshold {
+    pub metric: MetricRef,
+    /// The expression as written, e.g. `p(95) < 500ms`.
+    pub expression: String,
+    pub agg: Agg,
+    pub op: Op,
+    /// The limit in the metric's canonical unit: ms for trends, a fraction for rates, a plain
+    /// number for counters and gauges.
+    pub limit: f64,
+    pub abort_on_fail: bool,
+    pub delay_abort_eval: Duration,
+}
+
+/// Something thresholds can be checked against.
+pub trait Observe {
+    /// The value of `agg` over `metric`, in the canonical unit; `None` when nothing was recorded.
+    fn observe(&self, metric: &MetricRef, agg: Agg) -> Option<f64>;
+}
+
+/// The outcome of one threshold.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub threshold: Threshold,
+    pub observed: Option<f64>,
+    pub passed: bool,
+}
+
+impl Outcome {
+    /// The observed value with its unit (`12.3ms`, `0.05%`, `1200`), or `no data`.
+    pub fn observed_display(&self) -> String {
+        match self.observed {
+            None => "no data".into(),
+            Some(v) => format_value(self.threshold.metric.kind(), self.threshold.agg, v),
+        }
+    }
+}
+
+/// Format a value of a metric in its natural unit.
+pub fn format_value(kind: MetricKind, agg: Agg, v: f64) -> String {
+    match (kind, agg) {
+        (MetricKind::Trend, Agg::Count) => format!("{v:.0}"),
+        (MetricKind::Trend, _) => {
+            if v >= 1000.0 {
+                format!("{:.2}s", v / 1000.0)
+            } else {
+                format!("{v:.2}ms")
+            }
+        }
+        (MetricKind::Rate, _) => format!("{:.2}%", v * 100.0),
+        (MetricKind::Counter, Agg::Rate) => format!("{v:.2}/s"),
+        _ => format!("{v:.0}"),
+    }
+}
+
+impl Threshold {
+    /// Parse `expression` for `metric`, e.g. `p(95) < 500ms` on `http_req_duration`.
+    pub fn parse(metric: MetricRef, expression: &str) -> Result<Threshold, String> {
+        let expr = expression.trim();
+        let op_at = expr
+            .find(['<', '>', '=', '!'])
+            .ok_or_else(|| format!("threshold `{expr}`: expected `<aggregation> <op> <value>`, e.g. `p(95) < 500ms`"))?;
+        let agg_text = expr[..op_at].trim();
+        let rest = &expr[op_at..];
+        let (op, value_text) = [
+            ("<=", Op::Le),
+            (">=", Op::Ge),
+            ("===", Op::Eq),
+            ("==", Op::Eq),
+            ("!==", Op::Ne),
+            ("!=", Op::Ne),
+            ("<", Op::Lt),
+            (">", Op::Gt),
+        ]
+        .iter()
+        .find_map(|(s, op)| rest.strip_prefix(s).map(|v| (*op, v.trim())))
+        .ok_or_else(|| format!("threshold `{expr}`: unknown operator (use <, <=, >, >=, ==, !=)"))?;
+        let kind = metric.kind();
+        let agg = parse_agg(agg_text, kind, expr, &metric.name)?;
+        let limit = parse_limit(value_text, kind, agg, expr)?;
+        Ok(Threshold {
+            metric,
+            expression: expr.to_string(),
+            agg,
+            op,
+            limit,
+            abort_on_fail: false,
+            delay_abort_eval: Duration::ZERO,
+        })
+    }
+
+    pub fn evaluate(&self, source: &dyn Observe) -> Outcome {
+        let observed = source.observe(&self.metric, self.agg);
+        // With no data at all, a threshold on a trend or rate cannot be judged: it fails, as an
+        // SLA that was never exercised is not met. Counters and gauges observe zero.
+        let passed = match observed {
+            Some(v) => self.op.holds(v, self.limit),
+            None => false,
+        };
+        Outcome {
+            threshold: self.clone(),
+            observed,
+            passed,
+        }
+    }
+}
+
+fn parse_agg(text: &str, kind: MetricKind, expr: &str, metric: &str) -> Result<Agg, String> {
+    let agg = match text {
+        "avg" => Agg::Avg,
+        "min" => Agg::Min,
+        "max" => Agg::Max,
+        "med" => Agg::Med,
+        "count" => Agg::Count,
+        "rate" => Agg::Rate,
+        "value" => Agg::Value,
+        t if t.starts_with("p(") && t.ends_with(')') => {
+            let n: f64 = t[2..t.len() - 1].trim().parse().map_err(|_| {
+                format!("threshold `{expr}`: `{t}` needs a number, e.g. `p(95)` or `p(99.9)`")
+            })?;
+            if !(n > 0.0 && n <= 100.0) {
+                return Err(format!(
+                    "threshold `{expr}`: percentile `{t}` must be in (0, 100]"
+                ));
+            }
+            Agg::P(n)
+        }
+        t => {
+            return Err(format!(
+                "threshold `{expr}`: unknown aggregation `{t}` for {metric} (a {}); use {}",
+                kind.name(),
+                allowed_aggs(kind)
+            ));
+        }
+    };
+    let ok = match kind {
+        MetricKind::Trend => matches!(
+            agg,
+            Agg::Avg | Agg::Min | Agg::Max | Agg::Med | Agg::P(_) | Agg::Count
+        ),
+        MetricKind::Counter => matches!(agg, Agg::Count | Agg::Rate),
+        MetricKind::Rate => matches!(agg, Agg::Rate),
+        MetricKind::Gauge => matches!(agg, Agg::Value | Agg::Min | Agg::Max),
+    };
+    if !ok {
+        return Err(format!(
+            "threshold `{expr}`: `{text}` does not apply to {metric} (a {}); use {}",
+            kind.name(),
+            allowed_aggs(kind)
+        ));
+    }
+    Ok(agg)
+}
+
+fn allowed_aggs(kind: MetricKind) -> &'static str {
+    match kind {
+        MetricKind::Trend => "avg, min, max, med, p(N) or count",
+        MetricKind::Counter => "count or rate",
+        MetricKind::Rate => "rate",
+        MetricKind::Gauge => "value, min or max",
+    }
+}
+
+fn parse_limit(text: &str, kind: MetricKind, agg: Agg, expr: &str) -> Result<f64, String> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e'))
+        .unwrap_or(text.len());
+    let (num, unit) = (text[..split].trim(), text[split..].trim());
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("threshold `{expr}`: `{text}` is not a number with a unit"))?;
+    if !n.is_finite() {
+        return Err(format!("threshold `{expr}`: `{text}` is not finite"));
+    }
+    let bad_unit = |allowed: &str| {
+        Err(format!(
+            "threshold `{expr}`: unit `{unit}` does not fit here; use {allowed}"
+        ))
+    };
+    match (kind, agg) {
+        (MetricKind::Trend, Agg::Count) => match unit {
+            "" => Ok(n),
+            _ => bad_unit("a plain number"),
+        },
+        (MetricKind::Trend, _) => match unit {
+            "" | "ms" => Ok(n),
+            "us" | "µs" => Ok(n / 1000.0),
+            "s" => Ok(n * 1000.0),
+            "m" => Ok(n * 60_000.0),
+            _ => bad_unit("us, ms, s or m (a bare number means ms)"),
+        },
+        (MetricKind::Rate, _) => match unit {
+            "%" => Ok(n / 100.0),
+            "" if (0.0..=1.0).contains(&n) => Ok(n),
+            "" => Err(format!(
+                "threshold `{expr}`: a rate is a fraction in [0, 1] or a percentage like `0.1%`"
+            )),
+            _ => bad_unit("% or a fraction in [0, 1]"),
+        },
+        (MetricKind::Counter, Agg::Rate) => match unit {
+            "" | "/s" => Ok(n),
+            _ => bad_unit("a number per second (`/s`)"),
+        },
+        _ => match unit {
+            "" => Ok(n),
+            _ => bad_unit("a plain number"),
+        },
+    }
+}
+
+/// Evaluate every threshold.
+pub fn evaluate_all(thresholds: &[Threshold], source: &dyn Observe) -> Vec<Outcome> {
+    thresholds.iter().map(|t| t.evaluate(source)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(metric: &str, expr: &str) -> Result<Threshold, String> {
+        Threshold::parse(MetricRef::parse(metric)?, expr)
+    }
+
+    #[test]
+    fn parses_k6_expressions_with_units() {
+        let p95 = t("http_req_duration", "p(95) < 500ms").unwrap();
+        assert_eq!((p95.agg, p95.op, p95.limit), (Agg::P(95.0), Op::Lt, 500.0));
+        assert_eq!(t("http_req_duration", "p(99)<1s").unwrap().limit, 1000.0);
+        assert_eq!(t("http_req_duration", "avg < 200").unwrap().limit, 200.0);
+        assert_eq!(t("http_req_duration", "p(99.9) <= 250us").unwrap().limit, 0.25);
+        assert!((t("http_req_failed", "rate < 0.1%").unwrap().limit - 0.001).abs() < 1e-12);
+        assert_eq!(t("http_req_failed", "rate<0.01").unwrap().limit, 0.01);
+        assert_eq!(t("http_reqs", "count >= 100").unwrap().op, Op::Ge);
+        assert_eq!(t("vus_max", "value == 10").unwrap().agg, Agg::Value);
+    }
+
+    #[test]
+    fn rejects_malformed_expressions_with_a_hint() {
+        assert!(t("http_req_duration", "p95 < 500ms").unwrap_err().contains("unknown aggregation"));
+        assert!(t("http_req_duration", "p(95) 500ms").unwrap_err().contains("expected"));
+        assert!(t("http_req_duration", "p(95) < 500 parsecs").unwrap_err().contains("unit"));
+        assert!(t("http_req_duration", "p(101) < 5ms").unwrap_err().contains("(0, 100]"));
+        assert!(t("http_req_duration", "rate < 5ms").unwrap_err().contains("does not apply"));
+        assert!(t("http_req_failed", "rate < 5").unwrap_err().contains("fraction"));
+        assert!(t("http_req_failed", "p(95) < 5").is_err());
+        assert!(t("http_req_duration", "p(95) < abc").is_err());
+    }
+
+    #[test]
+    fn metric_refs_and_sub_metrics() {
+        let m = MetricRef::parse("http_req_duration{step:login}").unwrap();
+        assert_eq!(m.step.as_deref(), Some("login"));
+        assert_eq!(m.to_string(), "http_req_duration{step:login}");
+        assert!(MetricRef::parse("http_req_duraton").unwrap_err().contains("did you mean `http_req_duration`"));
+        assert!(MetricRef::parse("http_req_duration{status:200}").unwrap_err().contains("unknown tag"));
+        assert!(MetricRef::parse("vus{step:x}").unwrap_err().contains("not recorded per step"));
+        assert!(MetricRef::parse("http_req_duration{step:x").is_err());
+    }
+
+    struct Fixed(Option<f64>);
+    impl Observe for Fixed {
+        fn observe(&self, _: &MetricRef, _: Agg) -> Option<f64> {
+            self.0
+        }
+    }
+
+    #[test]
+    fn evaluation_compares_and_fails_without_data() {
+        let th = t("http_req_duration", "p(95) < 500ms").unwrap();
+        assert!(th.evaluate(&Fixed(Some(499.9))).passed);
+        assert!(!th.evaluate(&Fixed(Some(500.0))).passed);
+        let none = th.evaluate(&Fixed(None));
+        assert!(!none.passed);
+        assert_eq!(none.observed_display(), "no data");
+        let r = t("http_req_failed", "rate < 0.1%").unwrap();
+        assert_eq!(r.evaluate(&Fixed(Some(0.0005))).observed_display(), "0.05%");
+    }
+}

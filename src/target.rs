@@ -1,0 +1,220 @@
+//! The built-in target: a small HTTP/1.1 server on loopback with endpoints whose latency and
+//! errors are known, so demos and tests need nothing else.
+//!
+//! | path | answers |
+//! |---|---|
+//! | `/fast` | 200 `ok` at once |
+//! | `/delay?ms=N[&jitter=J]` | 200 after N ms (plus a uniform 0..J ms) |
+//! | `/status?code=N[&rate=F]` | status N (with `rate`, only for a fraction F of requests, else 200) |
+//! | `/json` | a small JSON document |
+//! | `/echo` | the request body back, with its content type |
+//! | `/reset` | closes the connection without answering |
+//! | `/__stats` | JSON counts of the requests served, by path (not counted itself) |
+//! | `/__reset` | zeroes those counts |
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Counts of what the target served.
+#[derive(Default)]
+pub struct Stats {
+    total: AtomicU64,
+    by_path: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Stats {
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, path: &str) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut m) = self.by_path.lock() {
+            *m.entry(path.to_string()).or_default() += 1;
+        }
+    }
+
+    fn to_json(&self) -> String {
+        let by_path = self.by_path.lock().map(|m| m.clone()).unwrap_or_default();
+        serde_json::json!({ "requests": self.total(), "by_path": by_path }).to_string()
+    }
+
+    fn reset(&self) {
+        self.total.store(0, Ordering::Relaxed);
+        if let Ok(mut m) = self.by_path.lock() {
+            m.clear();
+        }
+    }
+}
+
+/// A bound target, ready to serve.
+pub struct Target {
+    listener: TcpListener,
+    pub stats: Arc<Stats>,
+}
+
+impl Target {
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Target> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Target {
+            listener,
+            stats: Arc::new(Stats::default()),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serve until the task is dropped.
+    pub async fn serve(self) {
+        loop {
+            let (stream, _) = match self.listener.accept().await {
+                Ok(s) => s,
+                Err(_) => {
+                    // Out of file descriptors or similar: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let stats = self.stats.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| handle(req, stats.clone()));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    }
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r
+}
+
+/// The error type makes hyper drop the connection (used by `/reset`).
+#[derive(Debug)]
+struct Drop;
+impl std::fmt::Display for Drop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped on purpose")
+    }
+}
+impl std::error::Error for Drop {}
+
+async fn handle(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Full<Bytes>>, Drop> {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    match path.as_str() {
+        "/__stats" => {
+            let mut r = Response::new(Full::new(Bytes::from(stats.to_json())));
+            r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            return Ok(r);
+        }
+        "/__reset" => {
+            stats.reset();
+            return Ok(text(StatusCode::OK, "reset"));
+        }
+        _ => {}
+    }
+    let resp = match path.as_str() {
+        "/" | "/fast" => text(StatusCode::OK, "ok"),
+        "/delay" => {
+            let ms: u64 = query_param(&query, "ms").and_then(|v| v.parse().ok()).unwrap_or(100);
+            let jitter: u64 = query_param(&query, "jitter").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let extra = if jitter > 0 { fastrand::u64(0..=jitter) } else { 0 };
+            tokio::time::sleep(Duration::from_millis((ms + extra).min(600_000))).await;
+            text(StatusCode::OK, "ok")
+        }
+        "/status" => {
+            let code = query_param(&query, "code")
+                .and_then(|v| v.parse::<u16>().ok())
+                .and_then(|c| StatusCode::from_u16(c).ok())
+                .unwrap_or(StatusCode::OK);
+            let rate: f64 = query_param(&query, "rate").and_then(|v| v.parse().ok()).unwrap_or(1.0);
+            if fastrand::f64() < rate { text(code, "status") } else { text(StatusCode::OK, "ok") }
+        }
+        "/json" => {
+            let mut r = text(StatusCode::OK, r#"{"id":42,"name":"stampede","items":[1,2,3]}"#);
+            r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            r
+        }
+        "/echo" => {
+            let ct = req.headers().get(http::header::CONTENT_TYPE).cloned();
+            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let mut r = Response::new(Full::new(body));
+            if let Some(ct) = ct {
+                r.headers_mut().insert(http::header::CONTENT_TYPE, ct);
+            }
+            r
+        }
+        "/reset" => {
+            stats.count(&path);
+            return Err(Drop);
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found"),
+    };
+    stats.count(&path);
+    Ok(resp)
+}
+
+/// Start the target on its own thread and runtime; returns its address and counters. The
+/// thread lives as long as the process.
+pub fn spawn_background(addr: SocketAddr, threads: usize) -> std::io::Result<(SocketAddr, Arc<Stats>)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .thread_name("stampede-target")
+        .enable_all()
+        .build()?;
+    let target = rt.block_on(Target::bind(addr))?;
+    let local = target.local_addr()?;
+    let stats = target.stats.clone();
+    std::thread::Builder::new().name("stampede-target".into()).spawn(move || {
+        rt.block_on(target.serve());
+    })?;
+    Ok((local, stats))
+}
+
+/// Serve in the foreground until Ctrl-C (`stampede target`).
+pub fn serve_forever(addr: SocketAddr) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let target = Target::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        let local = target.local_addr()?;
+        let stats = target.stats.clone();
+        println!("stampede target listening on http://{local}");
+        println!("endpoints: /fast /delay?ms=N[&jitter=J] /status?code=N[&rate=F] /json /echo /reset /__stats /__reset");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        tokio::select! {
+            _ = target.serve() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        println!("served {} requests", stats.total());
+        Ok(())
+    })
+}
