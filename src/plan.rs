@@ -59,7 +59,10 @@ impl Target {
             .host()
             .filter(|h| !h.is_empty())
             .ok_or_else(|| format!("malformed target URL `{url}`: no host"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let port = uri.port_u16().unwrap_or(80);
         if uri.query().is_some() {
             return Err(format!(
@@ -332,7 +335,10 @@ mod tests {
     #[test]
     fn target_urls() {
         let t = Target::parse("http://127.0.0.1:8080/api/").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.base_path.as_str()), ("127.0.0.1", 8080, "/api"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.base_path.as_str()),
+            ("127.0.0.1", 8080, "/api")
+        );
         assert_eq!(t.authority(), "127.0.0.1:8080");
         let t6 = Target::parse("http://[::1]:9000").unwrap();
         assert_eq!(t6.host, "::1");

@@ -2,15 +2,15 @@
 
 use crate::cli::{DemoArgs, OverrideArgs, RunArgs, ValidateArgs};
 use crate::engine::{self, Control};
-use crate::metrics::aggregate::LiveObserve;
 use crate::metrics::Aggregator;
+use crate::metrics::aggregate::LiveObserve;
 use crate::plan::{Load, Plan, Think};
 use crate::report::{self, RunReport, StepInfo};
 use crate::scenario::duration::format_duration;
 use crate::scenario::{self, Overrides};
 use crate::sla;
 use crate::tui::progress::Progress;
-use crate::{exit, Failure};
+use crate::{Failure, exit};
 use anyhow::Context as _;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -21,6 +21,14 @@ use std::time::Duration;
 
 /// The demo profile (also runnable on its own against `stampede target`).
 pub const DEMO_SCENARIO: &str = include_str!("../examples/demo.yaml");
+
+/// Write to stdout; a closed pipe (`stampede run x | head`) is not an error.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
 
 /// How a run should behave, beyond the plan.
 #[derive(Debug, Clone, Default)]
@@ -54,8 +62,11 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
 
 pub fn validate_command(args: ValidateArgs) -> Result<i32, Failure> {
     let plan = scenario::load_file(&args.file, &overrides(&args.overrides))?;
-    println!("{}: valid", args.file.display());
-    print!("{}", describe(&plan));
+    say(&format!(
+        "{}: valid\n{}",
+        args.file.display(),
+        describe(&plan)
+    ));
     Ok(exit::OK)
 }
 
@@ -85,10 +96,22 @@ pub fn demo_command(args: DemoArgs) -> Result<i32, Failure> {
 pub fn describe(plan: &Plan) -> String {
     let mut s = String::new();
     let load = match &plan.load {
-        Load::ConstantVus { vus, duration, .. } => format!("constant-vus: {vus} VUs for {}", format_duration(*duration)),
-        Load::RampingVus { start_vus, stages, .. } => {
-            let st: Vec<String> = stages.iter().map(|x| format!("{}→{}", format_duration(x.duration), x.target)).collect();
-            format!("ramping-vus: from {start_vus}, stages {} (peak {} VUs, {})", st.join(", "), plan.load.max_vus(), format_duration(plan.load.duration()))
+        Load::ConstantVus { vus, duration, .. } => {
+            format!("constant-vus: {vus} VUs for {}", format_duration(*duration))
+        }
+        Load::RampingVus {
+            start_vus, stages, ..
+        } => {
+            let st: Vec<String> = stages
+                .iter()
+                .map(|x| format!("{}→{}", format_duration(x.duration), x.target))
+                .collect();
+            format!(
+                "ramping-vus: from {start_vus}, stages {} (peak {} VUs, {})",
+                st.join(", "),
+                plan.load.max_vus(),
+                format_duration(plan.load.duration())
+            )
         }
     };
     let think = match plan.think {
@@ -96,15 +119,36 @@ pub fn describe(plan: &Plan) -> String {
         Think::Constant(d) => format!("constant({})", format_duration(d)),
         Think::Between(a, b) => format!("between({}, {})", format_duration(a), format_duration(b)),
     };
-    s.push_str(&format!("  name:       {}\n  target:     {}\n  load:       {load}\n  think time: {think}\n", plan.name, plan.target.url()));
+    s.push_str(&format!(
+        "  name:       {}\n  target:     {}\n  load:       {load}\n  think time: {think}\n",
+        plan.name,
+        plan.target.url()
+    ));
     for f in &plan.flows {
-        s.push_str(&format!("  flow {} (weight {}): {} steps\n", f.name, f.weight, f.steps.len()));
+        s.push_str(&format!(
+            "  flow {} (weight {}): {} steps\n",
+            f.name,
+            f.weight,
+            f.steps.len()
+        ));
         for st in &f.steps {
-            s.push_str(&format!("    - {} {} [{}]\n", st.method, st.path, plan.step_names[st.metric]));
+            s.push_str(&format!(
+                "    - {} {} [{}]\n",
+                st.method, st.path, plan.step_names[st.metric]
+            ));
         }
     }
     for t in &plan.thresholds {
-        s.push_str(&format!("  threshold:  {} {}{}\n", t.metric, t.expression, if t.abort_on_fail { " (abort on fail)" } else { "" }));
+        s.push_str(&format!(
+            "  threshold:  {} {}{}\n",
+            t.metric,
+            t.expression,
+            if t.abort_on_fail {
+                " (abort on fail)"
+            } else {
+                ""
+            }
+        ));
     }
     s
 }
@@ -114,10 +158,18 @@ fn preflight(plan: &Plan) -> Result<Vec<SocketAddr>, Failure> {
     let url = plan.target.url();
     let addrs: Vec<SocketAddr> = (plan.target.host.as_str(), plan.target.port)
         .to_socket_addrs()
-        .map_err(|e| Failure::Usage(format!("{}: cannot resolve target {url}: {e}", plan.target_origin)))?
+        .map_err(|e| {
+            Failure::Usage(format!(
+                "{}: cannot resolve target {url}: {e}",
+                plan.target_origin
+            ))
+        })?
         .collect();
     if addrs.is_empty() {
-        return Err(Failure::Usage(format!("{}: target {url} resolves to no address", plan.target_origin)));
+        return Err(Failure::Usage(format!(
+            "{}: target {url} resolves to no address",
+            plan.target_origin
+        )));
     }
     let mut last = None;
     for a in &addrs {
@@ -137,17 +189,23 @@ fn preflight(plan: &Plan) -> Result<Vec<SocketAddr>, Failure> {
 fn raise_nofile_limit() -> u64 {
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
     unsafe {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
             return 0;
         }
         if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return raised.rlim_cur as u64;
+                return raised.rlim_cur;
             }
         }
-        lim.rlim_cur as u64
+        lim.rlim_cur
     }
 }
 
@@ -174,7 +232,13 @@ fn interrupts() -> &'static Arc<AtomicUsize> {
 fn default_out_dir(name: &str, at: &chrono::DateTime<chrono::Local>) -> PathBuf {
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     Path::new("reports").join(format!("{safe}-{}", at.format("%Y%m%d-%H%M%S")))
 }
@@ -183,8 +247,16 @@ fn default_out_dir(name: &str, at: &chrono::DateTime<chrono::Local>) -> PathBuf 
 pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     let addrs = preflight(&plan)?;
     let started_at = chrono::Local::now();
-    let out = opts.out.clone().unwrap_or_else(|| default_out_dir(&plan.name, &started_at));
-    std::fs::create_dir_all(&out).map_err(|e| Failure::Usage(format!("cannot create report folder {}: {e}", out.display())))?;
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&plan.name, &started_at));
+    std::fs::create_dir_all(&out).map_err(|e| {
+        Failure::Usage(format!(
+            "cannot create report folder {}: {e}",
+            out.display()
+        ))
+    })?;
     raise_nofile_limit();
     let interrupts = interrupts().clone();
     let seen_interrupts = interrupts.load(Ordering::SeqCst);
@@ -225,7 +297,11 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         if agg.timeline.len() != last_second {
             last_second = agg.timeline.len();
             let elapsed = eng.started.elapsed();
-            let live = LiveObserve { view: agg.view(elapsed), step_names: &plan.step_names };
+            let live = LiveObserve {
+                view: agg.view(elapsed),
+                step_names: &plan.step_names,
+                vus_allowed: plan.load.max_vus(),
+            };
             let mut failing = Vec::new();
             for t in &plan.thresholds {
                 let o = t.evaluate(&live);
@@ -235,7 +311,10 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
                         aborted_by = Some(format!("{} {}", t.metric, t.expression));
                         control.stop.store(true, Ordering::SeqCst);
                         if !opts.quiet {
-                            eprintln!("aborting: threshold {} {} failed (abort_on_fail)", t.metric, t.expression);
+                            eprintln!(
+                                "aborting: threshold {} {} failed (abort_on_fail)",
+                                t.metric, t.expression
+                            );
                         }
                     }
                 }
@@ -247,7 +326,7 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     }
     let elapsed = eng.started.elapsed();
     eng.join().map_err(|e| Failure::Tool(anyhow::anyhow!(e)))?;
-    let result = agg.finish(plan.step_names.clone(), elapsed);
+    let result = agg.finish(plan.step_names.clone(), elapsed, plan.load.max_vus());
     let outcomes = sla::evaluate_all(&plan.thresholds, &result);
     let breached = aborted_by.is_some() || outcomes.iter().any(|o| !o.passed);
     let exit_code = if interrupted {
@@ -289,7 +368,10 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     for e in report::exporters() {
         e.write(&rep, &out).map_err(Failure::Tool)?;
     }
-    print!("{}", report::text::render(&rep));
-    println!("  report: {}", out.join("summary.json").display());
+    say(&format!(
+        "{}  report: {}\n",
+        report::text::render(&rep),
+        out.join("summary.json").display()
+    ));
     Ok(exit_code)
 }

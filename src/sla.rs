@@ -191,9 +191,11 @@ impl Threshold {
     /// Parse `expression` for `metric`, e.g. `p(95) < 500ms` on `http_req_duration`.
     pub fn parse(metric: MetricRef, expression: &str) -> Result<Threshold, String> {
         let expr = expression.trim();
-        let op_at = expr
-            .find(['<', '>', '=', '!'])
-            .ok_or_else(|| format!("threshold `{expr}`: expected `<aggregation> <op> <value>`, e.g. `p(95) < 500ms`"))?;
+        let op_at = expr.find(['<', '>', '=', '!']).ok_or_else(|| {
+            format!(
+                "threshold `{expr}`: expected `<aggregation> <op> <value>`, e.g. `p(95) < 500ms`"
+            )
+        })?;
         let agg_text = expr[..op_at].trim();
         let rest = &expr[op_at..];
         let (op, value_text) = [
@@ -208,7 +210,9 @@ impl Threshold {
         ]
         .iter()
         .find_map(|(s, op)| rest.strip_prefix(s).map(|v| (*op, v.trim())))
-        .ok_or_else(|| format!("threshold `{expr}`: unknown operator (use <, <=, >, >=, ==, !=)"))?;
+        .ok_or_else(|| {
+            format!("threshold `{expr}`: unknown operator (use <, <=, >, >=, ==, !=)")
+        })?;
         let kind = metric.kind();
         let agg = parse_agg(agg_text, kind, expr, &metric.name)?;
         let limit = parse_limit(value_text, kind, agg, expr)?;
@@ -361,7 +365,10 @@ mod tests {
         assert_eq!((p95.agg, p95.op, p95.limit), (Agg::P(95.0), Op::Lt, 500.0));
         assert_eq!(t("http_req_duration", "p(99)<1s").unwrap().limit, 1000.0);
         assert_eq!(t("http_req_duration", "avg < 200").unwrap().limit, 200.0);
-        assert_eq!(t("http_req_duration", "p(99.9) <= 250us").unwrap().limit, 0.25);
+        assert_eq!(
+            t("http_req_duration", "p(99.9) <= 250us").unwrap().limit,
+            0.25
+        );
         assert!((t("http_req_failed", "rate < 0.1%").unwrap().limit - 0.001).abs() < 1e-12);
         assert_eq!(t("http_req_failed", "rate<0.01").unwrap().limit, 0.01);
         assert_eq!(t("http_reqs", "count >= 100").unwrap().op, Op::Ge);
@@ -370,12 +377,36 @@ mod tests {
 
     #[test]
     fn rejects_malformed_expressions_with_a_hint() {
-        assert!(t("http_req_duration", "p95 < 500ms").unwrap_err().contains("unknown aggregation"));
-        assert!(t("http_req_duration", "p(95) 500ms").unwrap_err().contains("expected"));
-        assert!(t("http_req_duration", "p(95) < 500 parsecs").unwrap_err().contains("unit"));
-        assert!(t("http_req_duration", "p(101) < 5ms").unwrap_err().contains("(0, 100]"));
-        assert!(t("http_req_duration", "rate < 5ms").unwrap_err().contains("does not apply"));
-        assert!(t("http_req_failed", "rate < 5").unwrap_err().contains("fraction"));
+        assert!(
+            t("http_req_duration", "p95 < 500ms")
+                .unwrap_err()
+                .contains("unknown aggregation")
+        );
+        assert!(
+            t("http_req_duration", "p(95) 500ms")
+                .unwrap_err()
+                .contains("expected")
+        );
+        assert!(
+            t("http_req_duration", "p(95) < 500 parsecs")
+                .unwrap_err()
+                .contains("unit")
+        );
+        assert!(
+            t("http_req_duration", "p(101) < 5ms")
+                .unwrap_err()
+                .contains("(0, 100]")
+        );
+        assert!(
+            t("http_req_duration", "rate < 5ms")
+                .unwrap_err()
+                .contains("does not apply")
+        );
+        assert!(
+            t("http_req_failed", "rate < 5")
+                .unwrap_err()
+                .contains("fraction")
+        );
         assert!(t("http_req_failed", "p(95) < 5").is_err());
         assert!(t("http_req_duration", "p(95) < abc").is_err());
     }
@@ -385,9 +416,21 @@ mod tests {
         let m = MetricRef::parse("http_req_duration{step:login}").unwrap();
         assert_eq!(m.step.as_deref(), Some("login"));
         assert_eq!(m.to_string(), "http_req_duration{step:login}");
-        assert!(MetricRef::parse("http_req_duraton").unwrap_err().contains("did you mean `http_req_duration`"));
-        assert!(MetricRef::parse("http_req_duration{status:200}").unwrap_err().contains("unknown tag"));
-        assert!(MetricRef::parse("vus{step:x}").unwrap_err().contains("not recorded per step"));
+        assert!(
+            MetricRef::parse("http_req_duraton")
+                .unwrap_err()
+                .contains("did you mean `http_req_duration`")
+        );
+        assert!(
+            MetricRef::parse("http_req_duration{status:200}")
+                .unwrap_err()
+                .contains("unknown tag")
+        );
+        assert!(
+            MetricRef::parse("vus{step:x}")
+                .unwrap_err()
+                .contains("not recorded per step")
+        );
         assert!(MetricRef::parse("http_req_duration{step:x").is_err());
     }
 

@@ -130,7 +130,10 @@ async fn handle(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Fu
     match path.as_str() {
         "/__stats" => {
             let mut r = Response::new(Full::new(Bytes::from(stats.to_json())));
-            r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
             return Ok(r);
         }
         "/__reset" => {
@@ -142,9 +145,17 @@ async fn handle(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Fu
     let resp = match path.as_str() {
         "/" | "/fast" => text(StatusCode::OK, "ok"),
         "/delay" => {
-            let ms: u64 = query_param(&query, "ms").and_then(|v| v.parse().ok()).unwrap_or(100);
-            let jitter: u64 = query_param(&query, "jitter").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let extra = if jitter > 0 { fastrand::u64(0..=jitter) } else { 0 };
+            let ms: u64 = query_param(&query, "ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(100);
+            let jitter: u64 = query_param(&query, "jitter")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let extra = if jitter > 0 {
+                fastrand::u64(0..=jitter)
+            } else {
+                0
+            };
             tokio::time::sleep(Duration::from_millis((ms + extra).min(600_000))).await;
             text(StatusCode::OK, "ok")
         }
@@ -153,17 +164,34 @@ async fn handle(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Fu
                 .and_then(|v| v.parse::<u16>().ok())
                 .and_then(|c| StatusCode::from_u16(c).ok())
                 .unwrap_or(StatusCode::OK);
-            let rate: f64 = query_param(&query, "rate").and_then(|v| v.parse().ok()).unwrap_or(1.0);
-            if fastrand::f64() < rate { text(code, "status") } else { text(StatusCode::OK, "ok") }
+            let rate: f64 = query_param(&query, "rate")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1.0);
+            if fastrand::f64() < rate {
+                text(code, "status")
+            } else {
+                text(StatusCode::OK, "ok")
+            }
         }
         "/json" => {
-            let mut r = text(StatusCode::OK, r#"{"id":42,"name":"stampede","items":[1,2,3]}"#);
-            r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            let mut r = text(
+                StatusCode::OK,
+                r#"{"id":42,"name":"stampede","items":[1,2,3]}"#,
+            );
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
             r
         }
         "/echo" => {
             let ct = req.headers().get(http::header::CONTENT_TYPE).cloned();
-            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             let mut r = Response::new(Full::new(body));
             if let Some(ct) = ct {
                 r.headers_mut().insert(http::header::CONTENT_TYPE, ct);
@@ -182,7 +210,10 @@ async fn handle(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Fu
 
 /// Start the target on its own thread and runtime; returns its address and counters. The
 /// thread lives as long as the process.
-pub fn spawn_background(addr: SocketAddr, threads: usize) -> std::io::Result<(SocketAddr, Arc<Stats>)> {
+pub fn spawn_background(
+    addr: SocketAddr,
+    threads: usize,
+) -> std::io::Result<(SocketAddr, Arc<Stats>)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
         .thread_name("stampede-target")
@@ -191,30 +222,38 @@ pub fn spawn_background(addr: SocketAddr, threads: usize) -> std::io::Result<(So
     let target = rt.block_on(Target::bind(addr))?;
     let local = target.local_addr()?;
     let stats = target.stats.clone();
-    std::thread::Builder::new().name("stampede-target".into()).spawn(move || {
-        rt.block_on(target.serve());
-    })?;
+    std::thread::Builder::new()
+        .name("stampede-target".into())
+        .spawn(move || {
+            rt.block_on(target.serve());
+        })?;
     Ok((local, stats))
 }
 
 /// Serve in the foreground until Ctrl-C (`stampede target`).
 pub fn serve_forever(addr: SocketAddr) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let target = Target::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         let local = target.local_addr()?;
         let stats = target.stats.clone();
-        println!("stampede target listening on http://{local}");
-        println!("endpoints: /fast /delay?ms=N[&jitter=J] /status?code=N[&rate=F] /json /echo /reset /__stats /__reset");
         use std::io::Write;
+        // Write errors are ignored: whoever started us may have stopped reading our output.
+        let _ = writeln!(
+            std::io::stdout(),
+            "stampede target listening on http://{local}\n\
+             endpoints: /fast /delay?ms=N[&jitter=J] /status?code=N[&rate=F] /json /echo /reset /__stats /__reset"
+        );
         let _ = std::io::stdout().flush();
         tokio::select! {
             _ = target.serve() => {}
             _ = tokio::signal::ctrl_c() => {}
         }
-        println!("served {} requests", stats.total());
+        let _ = writeln!(std::io::stdout(), "served {} requests", stats.total());
         Ok(())
     })
 }

@@ -40,7 +40,11 @@ struct Counted {
 }
 
 impl AsyncRead for Counted {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = (buf.filled().len() - before) as u64;
@@ -50,18 +54,30 @@ impl AsyncRead for Counted {
 }
 
 impl AsyncWrite for Counted {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = r {
-            self.counts.written.set(self.counts.written.get() + n as u64);
+            self.counts
+                .written
+                .set(self.counts.written.get() + n as u64);
         }
         r
     }
 
-    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = r {
-            self.counts.written.set(self.counts.written.get() + n as u64);
+            self.counts
+                .written
+                .set(self.counts.written.get() + n as u64);
         }
         r
     }
@@ -100,7 +116,9 @@ impl Client {
         let addr = cfg.addrs[self.addr_index % cfg.addrs.len()];
         let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
             Err(_) => return Err(ErrorKind::ConnectTimeout),
-            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => return Err(ErrorKind::ConnectRefused),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                return Err(ErrorKind::ConnectRefused);
+            }
             Ok(Err(_)) => return Err(ErrorKind::Connect),
             Ok(Ok(s)) => s,
         };
@@ -109,7 +127,9 @@ impl Client {
             inner: stream,
             counts: self.counts.clone(),
         });
-        let (sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|_| ErrorKind::Protocol)?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|_| ErrorKind::Protocol)?;
         tokio::task::spawn_local(async move {
             // The connection ends when the VU drops its sender or the peer closes it; errors
             // surface on the request that was in flight.
@@ -153,7 +173,9 @@ impl Client {
             sample.error = Some(ErrorKind::Connect);
             return sample;
         };
-        let mut builder = Request::builder().method(step.method.clone()).uri(step.path.as_str());
+        let mut builder = Request::builder()
+            .method(step.method.clone())
+            .uri(step.path.as_str());
         if let Some(h) = builder.headers_mut() {
             h.clone_from(&step.headers);
             h.insert(http::header::HOST, cfg.host.clone());

@@ -10,9 +10,9 @@ use crate::plan::Plan;
 use client::ClientConfig;
 use http::HeaderValue;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// Signals from outside the engine.
@@ -37,7 +37,8 @@ impl Engine {
     /// Wait for every worker thread to end.
     pub fn join(self) -> Result<(), String> {
         for t in self.threads {
-            t.join().map_err(|_| "an engine thread panicked".to_string())?;
+            t.join()
+                .map_err(|_| "an engine thread panicked".to_string())?;
         }
         Ok(())
     }
@@ -74,7 +75,9 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
             start: started,
             seed,
         };
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let t = std::thread::Builder::new()
             .name(format!("stampede-worker-{id}"))
             .spawn(move || {

@@ -69,13 +69,15 @@ pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64) {
             if ends_iteration(sample.error) {
                 break;
             }
-            if step.think != Think::None {
-                if !pause(&ctx.state, slot, step.think.sample(&mut rng)).await {
-                    return;
-                }
+            if step.think != Think::None
+                && !pause(&ctx.state, slot, step.think.sample(&mut rng)).await
+            {
+                return;
             }
         }
-        ctx.recorder.borrow_mut().record_iteration(started.elapsed());
+        ctx.recorder
+            .borrow_mut()
+            .record_iteration(started.elapsed());
         if slot >= ctx.state.target.get() {
             return;
         }

@@ -2,16 +2,16 @@
 //! recorder (no lock on the hot path), follows the load schedule, and sends its recordings to the
 //! aggregator once a second.
 
+use super::Control;
 use super::client::ClientConfig;
 use super::vu::{self, VuContext};
-use super::Control;
 use crate::metrics::{Recorder, Snapshot};
 use crate::plan::Plan;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -44,7 +44,11 @@ pub struct WorkerArgs {
 /// This worker's share of `total` VUs: global ids `id, id + workers, ...` below `total`.
 pub fn share(total: u32, id: usize, workers: usize) -> usize {
     let total = total as usize;
-    if total <= id { 0 } else { (total - id).div_ceil(workers) }
+    if total <= id {
+        0
+    } else {
+        (total - id).div_ceil(workers)
+    }
 }
 
 struct Slot {
@@ -127,7 +131,10 @@ pub async fn run(a: WorkerArgs) {
             } else if let Some(s) = slot {
                 if !live {
                     *slot = None;
-                } else if s.leaving_since.is_some_and(|since| now - since >= ramp_grace) {
+                } else if s
+                    .leaving_since
+                    .is_some_and(|since| now - since >= ramp_grace)
+                {
                     s.handle.abort();
                 }
             }
@@ -147,7 +154,11 @@ pub async fn run(a: WorkerArgs) {
     let stop_at = Instant::now();
     let grace = load.graceful_stop();
     loop {
-        let live = slots.iter().flatten().filter(|s| !s.handle.is_finished()).count();
+        let live = slots
+            .iter()
+            .flatten()
+            .filter(|s| !s.handle.is_finished())
+            .count();
         let now = Instant::now();
         let hard = a.control.hard_stop.load(Ordering::Relaxed);
         if live == 0 {

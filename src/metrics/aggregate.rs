@@ -137,7 +137,13 @@ impl Aggregator {
     }
 
     /// Close the books: every pending second becomes final.
-    pub fn finish(mut self, step_names: Vec<String>, elapsed: Duration) -> RunResult {
+    /// `vus_allowed` is the most VUs the plan may run at once (k6's `vus_max`).
+    pub fn finish(
+        mut self,
+        step_names: Vec<String>,
+        elapsed: Duration,
+        vus_allowed: u32,
+    ) -> RunResult {
         self.finish_through(u64::MAX);
         let overall = self.total.overall();
         RunResult {
@@ -147,6 +153,7 @@ impl Aggregator {
             vus_last: self.timeline.last().map_or(0, |p| p.vus),
             vus_min: self.vus_min.unwrap_or(0),
             vus_max: self.vus_peak,
+            vus_allowed,
             total: self.total,
             timeline: self.timeline,
         }
@@ -172,7 +179,10 @@ pub struct RunResult {
     pub elapsed: Duration,
     pub vus_last: u32,
     pub vus_min: u32,
+    /// The most VUs seen running at once.
     pub vus_max: u32,
+    /// The most VUs the plan may run at once.
+    pub vus_allowed: u32,
 }
 
 impl RunResult {
@@ -217,6 +227,7 @@ struct Source<'a> {
     step_names: &'a [String],
     elapsed: Duration,
     vus: (u32, u32, u32),
+    vus_allowed: u32,
 }
 
 impl Source<'_> {
@@ -259,7 +270,7 @@ impl Source<'_> {
                 Agg::Max => vus_max,
                 _ => vus_last,
             } as f64),
-            "vus_max" => Some(vus_max as f64),
+            "vus_max" => Some(self.vus_allowed as f64),
             _ => None,
         }
     }
@@ -273,6 +284,7 @@ impl Observe for RunResult {
             step_names: &self.step_names,
             elapsed: self.elapsed,
             vus: (self.vus_last, self.vus_min, self.vus_max),
+            vus_allowed: self.vus_allowed,
         }
         .observe(metric, agg)
     }
@@ -290,6 +302,7 @@ pub struct LiveView<'a> {
 pub struct LiveObserve<'a> {
     pub view: LiveView<'a>,
     pub step_names: &'a [String],
+    pub vus_allowed: u32,
 }
 
 impl Observe for LiveObserve<'_> {
@@ -300,6 +313,7 @@ impl Observe for LiveObserve<'_> {
             step_names: self.step_names,
             elapsed: self.view.elapsed,
             vus: (self.view.vus_now, 0, self.view.vus_max),
+            vus_allowed: self.vus_allowed,
         }
         .observe(metric, agg)
     }
@@ -344,12 +358,15 @@ mod tests {
         assert_eq!(a.timeline.len(), 1);
         assert_eq!((a.timeline[0].requests, a.timeline[0].vus), (15, 5));
         a.add(snap(0, 2, 1, 1));
-        let r = a.finish(vec!["s".into()], Duration::from_secs(2));
+        let r = a.finish(vec!["s".into()], Duration::from_secs(2), 10);
         assert_eq!(r.timeline.len(), 2);
         assert_eq!(r.total.requests(), 16);
         assert_eq!(r.vus_max, 5);
         let p50 = r
-            .observe(&MetricRef::parse("http_req_duration{step:s}").unwrap(), Agg::P(50.0))
+            .observe(
+                &MetricRef::parse("http_req_duration{step:s}").unwrap(),
+                Agg::P(50.0),
+            )
             .unwrap();
         assert!((19.9..20.1).contains(&p50), "{p50}");
         let rate = r
@@ -361,7 +378,10 @@ mod tests {
             Some(0.0)
         );
         assert_eq!(
-            r.observe(&MetricRef::parse("http_req_duration{step:nope}").unwrap(), Agg::Avg),
+            r.observe(
+                &MetricRef::parse("http_req_duration{step:nope}").unwrap(),
+                Agg::Avg
+            ),
             None
         );
     }

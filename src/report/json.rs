@@ -52,7 +52,11 @@ fn counter(n: u64, res: &RunResult) -> Value {
 }
 
 fn rate(failures: u64, requests: u64) -> Value {
-    let r = if requests > 0 { failures as f64 / requests as f64 } else { 0.0 };
+    let r = if requests > 0 {
+        failures as f64 / requests as f64
+    } else {
+        0.0
+    };
     json!({"rate": r, "passes": failures, "fails": requests - failures})
 }
 
@@ -77,8 +81,12 @@ fn metrics(r: &RunReport) -> Map<String, Value> {
             ("iterations", _) => Some(counter(res.total.iterations, res)),
             ("data_sent", _) => Some(counter(res.total.data_sent, res)),
             ("data_received", _) => Some(counter(res.total.data_received, res)),
-            ("vus", MetricKind::Gauge) => Some(json!({"value": res.vus_last, "min": res.vus_min, "max": res.vus_max})),
-            ("vus_max", MetricKind::Gauge) => Some(json!({"value": res.vus_max, "min": res.vus_max, "max": res.vus_max})),
+            ("vus", MetricKind::Gauge) => {
+                Some(json!({"value": res.vus_last, "min": res.vus_min, "max": res.vus_max}))
+            }
+            ("vus_max", MetricKind::Gauge) => Some(
+                json!({"value": res.vus_allowed, "min": res.vus_allowed, "max": res.vus_allowed}),
+            ),
             _ => None,
         };
         if let Some(mut v) = v {
@@ -87,7 +95,9 @@ fn metrics(r: &RunReport) -> Map<String, Value> {
         }
     }
     for (i, step) in res.step_names.iter().enumerate() {
-        let Some(s) = res.total.steps.get(i) else { continue };
+        let Some(s) = res.total.steps.get(i) else {
+            continue;
+        };
         for name in STEP_TAGGED {
             if let Some(mut v) = step_metric(name, s, res) {
                 add_threshold_marks(&mut v, name, Some(step), r);

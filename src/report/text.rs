@@ -21,7 +21,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -43,20 +43,42 @@ pub fn bytes(n: u64) -> String {
 }
 
 fn row(out: &mut String, name: &str, s: &StepStats, secs: f64) {
-    let q = |f: f64| if s.duration.is_empty() { "-".to_string() } else { ms(s.duration.value_at_quantile(f)) };
-    let fail = if s.requests > 0 { s.failures as f64 * 100.0 / s.requests as f64 } else { 0.0 };
-    let name: String = if name.chars().count() > 28 { name.chars().take(27).chain(['…']).collect() } else { name.to_string() };
+    let q = |f: f64| {
+        if s.duration.is_empty() {
+            "-".to_string()
+        } else {
+            ms(s.duration.value_at_quantile(f))
+        }
+    };
+    let fail = if s.requests > 0 {
+        s.failures as f64 * 100.0 / s.requests as f64
+    } else {
+        0.0
+    };
+    let name: String = if name.chars().count() > 28 {
+        name.chars().take(27).chain(['…']).collect()
+    } else {
+        name.to_string()
+    };
     let _ = writeln!(
         out,
         "  {:<28} {:>10} {:>9.1} {:>7.2}% {:>9} {:>9} {:>9} {:>9}",
         name,
         thousands(s.requests),
-        if secs > 0.0 { s.requests as f64 / secs } else { 0.0 },
+        if secs > 0.0 {
+            s.requests as f64 / secs
+        } else {
+            0.0
+        },
         fail,
         q(0.5),
         q(0.95),
         q(0.99),
-        if s.duration.is_empty() { "-".into() } else { ms(s.duration.max()) },
+        if s.duration.is_empty() {
+            "-".into()
+        } else {
+            ms(s.duration.max())
+        },
     );
 }
 
@@ -95,13 +117,37 @@ pub fn render(r: &RunReport) -> String {
         row(&mut out, "all steps", &res.overall, secs);
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "  http_reqs ......... {} ({:.1}/s)", thousands(res.overall.requests), res.rate(res.overall.requests));
-    let _ = writeln!(out, "  iterations ........ {} ({:.1}/s)", thousands(res.total.iterations), res.rate(res.total.iterations));
+    let _ = writeln!(
+        out,
+        "  http_reqs ......... {} ({:.1}/s)",
+        thousands(res.overall.requests),
+        res.rate(res.overall.requests)
+    );
+    let _ = writeln!(
+        out,
+        "  iterations ........ {} ({:.1}/s)",
+        thousands(res.total.iterations),
+        res.rate(res.total.iterations)
+    );
     let _ = writeln!(out, "  vus ............... max {}", res.vus_max);
-    let _ = writeln!(out, "  data .............. sent {}, received {}", bytes(res.total.data_sent), bytes(res.total.data_received));
+    let _ = writeln!(
+        out,
+        "  data .............. sent {}, received {}",
+        bytes(res.total.data_sent),
+        bytes(res.total.data_received)
+    );
     let failed = res.overall.failures;
-    let pct = if res.overall.requests > 0 { failed as f64 * 100.0 / res.overall.requests as f64 } else { 0.0 };
-    let _ = writeln!(out, "  http_req_failed ... {pct:.2}% ({} of {})", thousands(failed), thousands(res.overall.requests));
+    let pct = if res.overall.requests > 0 {
+        failed as f64 * 100.0 / res.overall.requests as f64
+    } else {
+        0.0
+    };
+    let _ = writeln!(
+        out,
+        "  http_req_failed ... {pct:.2}% ({} of {})",
+        thousands(failed),
+        thousands(res.overall.requests)
+    );
     let errors: Vec<String> = res
         .errors_by_kind()
         .into_iter()
@@ -141,7 +187,10 @@ pub fn render(r: &RunReport) -> String {
     } else if let Some(t) = &r.aborted_by {
         format!("FAILED: aborted by threshold {t}")
     } else if failed_n > 0 {
-        format!("FAILED: {failed_n} of {} thresholds breached", r.outcomes.len())
+        format!(
+            "FAILED: {failed_n} of {} thresholds breached",
+            r.outcomes.len()
+        )
     } else if r.outcomes.is_empty() {
         "DONE: no thresholds set".to_string()
     } else {

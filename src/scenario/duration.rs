@@ -22,9 +22,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 "invalid duration `{s}`: expected a number before `{rest}` (e.g. `30s`, `500ms`, `1m30s`)"
             ));
         }
-        let number: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("invalid duration `{s}`: `{}` is not a number", &rest[..num_len]))?;
+        let number: f64 = rest[..num_len].parse().map_err(|_| {
+            format!(
+                "invalid duration `{s}`: `{}` is not a number",
+                &rest[..num_len]
+            )
+        })?;
         rest = &rest[num_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')

@@ -31,12 +31,18 @@ impl Locations {
 
     /// Position of the key at `path` (for `a.b`, where `b:` is written), else of its value.
     pub fn key(&self, path: &str) -> Option<Pos> {
-        self.keys.get(path).or_else(|| self.values.get(path)).copied()
+        self.keys
+            .get(path)
+            .or_else(|| self.values.get(path))
+            .copied()
     }
 
     /// Position of the value at `path`, else of its key.
     pub fn value(&self, path: &str) -> Option<Pos> {
-        self.values.get(path).or_else(|| self.keys.get(path)).copied()
+        self.values
+            .get(path)
+            .or_else(|| self.keys.get(path))
+            .copied()
     }
 }
 
@@ -146,8 +152,14 @@ mod tests {
         assert_eq!(loc.key("load.vus"), Some(Pos { line: 3, col: 3 }));
         assert_eq!(loc.value("load.vus"), Some(Pos { line: 3, col: 8 }));
         assert_eq!(loc.key("flows.0.name"), Some(Pos { line: 5, col: 5 }));
-        assert_eq!(loc.value("flows.0.steps.0.get"), Some(Pos { line: 7, col: 16 }));
-        assert_eq!(loc.key("flows.0.steps.0.name"), Some(Pos { line: 7, col: 23 }));
+        assert_eq!(
+            loc.value("flows.0.steps.0.get"),
+            Some(Pos { line: 7, col: 16 })
+        );
+        assert_eq!(
+            loc.key("flows.0.steps.0.name"),
+            Some(Pos { line: 7, col: 23 })
+        );
         assert_eq!(loc.key("nope"), None);
     }
 

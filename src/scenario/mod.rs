@@ -47,7 +47,10 @@ pub struct Overrides {
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a typo of it.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::levenshtein(word, c), c))
@@ -119,8 +122,14 @@ fn add_did_you_mean(message: &str) -> String {
     let unknown = ticks[1];
     let expected: Vec<&str> = ticks[3..].iter().step_by(2).copied().collect();
     match did_you_mean(unknown, expected.iter().copied()) {
-        Some(s) => format!("unknown key `{unknown}` (did you mean `{s}`?); expected one of {}", expected.join(", ")),
-        None => format!("unknown key `{unknown}`; expected one of {}", expected.join(", ")),
+        Some(s) => format!(
+            "unknown key `{unknown}` (did you mean `{s}`?); expected one of {}",
+            expected.join(", ")
+        ),
+        None => format!(
+            "unknown key `{unknown}`; expected one of {}",
+            expected.join(", ")
+        ),
     }
 }
 
@@ -157,7 +166,12 @@ impl Builder<'_> {
         self.err_at(self.loc.value(path), message)
     }
 
-    fn build(&self, raw: RawScenario, default_name: &str, ov: &Overrides) -> Result<Plan, ScenarioError> {
+    fn build(
+        &self,
+        raw: RawScenario,
+        default_name: &str,
+        ov: &Overrides,
+    ) -> Result<Plan, ScenarioError> {
         let name = raw
             .name
             .clone()
@@ -203,14 +217,23 @@ impl Builder<'_> {
         })
     }
 
-    fn headers(&self, raw: &indexmap::IndexMap<String, String>, path: &str, base: &HeaderMap) -> Result<HeaderMap, ScenarioError> {
+    fn headers(
+        &self,
+        raw: &indexmap::IndexMap<String, String>,
+        path: &str,
+        base: &HeaderMap,
+    ) -> Result<HeaderMap, ScenarioError> {
         let mut out = base.clone();
         for (k, v) in raw {
             let here = format!("{path}.{k}");
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| self.at_key(&here, format!("`{k}` is not a valid header name")))?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|_| self.at_value(&here, format!("the value of header `{k}` has characters a header cannot carry")))?;
+            let value = HeaderValue::from_str(v).map_err(|_| {
+                self.at_value(
+                    &here,
+                    format!("the value of header `{k}` has characters a header cannot carry"),
+                )
+            })?;
             out.insert(name, value);
         }
         Ok(out)
@@ -225,12 +248,21 @@ impl Builder<'_> {
         };
         if !EXECUTORS.contains(&executor.as_str()) {
             let msg = if PLANNED_EXECUTORS.contains(&executor.as_str()) {
-                format!("executor `{executor}` is not supported yet; this version runs {}", EXECUTORS.join(" and "))
+                format!(
+                    "executor `{executor}` is not supported yet; this version runs {}",
+                    EXECUTORS.join(" and ")
+                )
             } else {
-                let hint = did_you_mean(&executor, EXECUTORS.iter().chain(PLANNED_EXECUTORS).copied())
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
-                format!("unknown executor `{executor}`{hint}; use {}", EXECUTORS.join(" or "))
+                let hint = did_you_mean(
+                    &executor,
+                    EXECUTORS.iter().chain(PLANNED_EXECUTORS).copied(),
+                )
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+                format!(
+                    "unknown executor `{executor}`{hint}; use {}",
+                    EXECUTORS.join(" or ")
+                )
             };
             return Err(self.at_value("load.executor", msg));
         }
@@ -250,7 +282,10 @@ impl Builder<'_> {
             if is_set && !allowed.contains(&key) {
                 return Err(self.at_key(
                     &format!("load.{key}"),
-                    format!("`{key}` does not apply to executor {executor}, which takes {}", allowed.join(", ")),
+                    format!(
+                        "`{key}` does not apply to executor {executor}, which takes {}",
+                        allowed.join(", ")
+                    ),
                 ));
             }
         }
@@ -260,7 +295,10 @@ impl Builder<'_> {
                 (_, Some(d)) => d,
                 (Some(d), None) => d.0,
                 (None, None) => {
-                    return Err(self.at_key("load", "constant-vus needs `duration` (e.g. `duration: 30s`)"));
+                    return Err(self.at_key(
+                        "load",
+                        "constant-vus needs `duration` (e.g. `duration: 30s`)",
+                    ));
                 }
             };
             Load::ConstantVus {
@@ -282,7 +320,9 @@ impl Builder<'_> {
                         target: s.target,
                     })
                     .collect(),
-                graceful_ramp_down: l.graceful_ramp_down.map_or(Duration::from_secs(30), |d| d.0),
+                graceful_ramp_down: l
+                    .graceful_ramp_down
+                    .map_or(Duration::from_secs(30), |d| d.0),
                 graceful_stop,
             }
         };
@@ -300,7 +340,12 @@ impl Builder<'_> {
         Ok(load)
     }
 
-    fn flows(&self, raw: &RawScenario, target: &Target, headers: &HeaderMap) -> Result<(Vec<Flow>, Vec<String>), ScenarioError> {
+    fn flows(
+        &self,
+        raw: &RawScenario,
+        target: &Target,
+        headers: &HeaderMap,
+    ) -> Result<(Vec<Flow>, Vec<String>), ScenarioError> {
         if raw.flows.is_empty() {
             return Err(self.at_key("flows", "a scenario needs at least one flow with steps"));
         }
@@ -309,7 +354,9 @@ impl Builder<'_> {
         for (fi, f) in raw.flows.iter().enumerate() {
             let fpath = format!("flows.{fi}");
             if f.steps.is_empty() {
-                return Err(self.at_key(&format!("{fpath}.steps"), "a flow needs at least one step"));
+                return Err(
+                    self.at_key(&format!("{fpath}.steps"), "a flow needs at least one step")
+                );
             }
             let mut steps = Vec::new();
             for (si, s) in f.steps.iter().enumerate() {
@@ -329,7 +376,14 @@ impl Builder<'_> {
         Ok((flows, step_names))
     }
 
-    fn step(&self, s: &RawStep, spath: &str, target: &Target, base_headers: &HeaderMap, names: &mut Vec<String>) -> Result<Step, ScenarioError> {
+    fn step(
+        &self,
+        s: &RawStep,
+        spath: &str,
+        target: &Target,
+        base_headers: &HeaderMap,
+        names: &mut Vec<String>,
+    ) -> Result<Step, ScenarioError> {
         let methods = [
             ("get", &s.get, Method::GET),
             ("post", &s.post, Method::POST),
@@ -346,7 +400,10 @@ impl Builder<'_> {
                 return Err(self.at_value(spath, "a step needs a request: `get: /path` (or post, put, patch, delete, head, options)"));
             }
             [_, second, ..] => {
-                return Err(self.at_key(&format!("{spath}.{}", second.0), "a step sends one request: use one of get/post/put/patch/delete per step"));
+                return Err(self.at_key(
+                    &format!("{spath}.{}", second.0),
+                    "a step sends one request: use one of get/post/put/patch/delete per step",
+                ));
             }
         };
         let ppath = format!("{spath}.{key}");
@@ -362,14 +419,24 @@ impl Builder<'_> {
         let mut headers = self.headers(&s.headers, &format!("{spath}.headers"), base_headers)?;
         let body = match (&s.body, &s.json) {
             (Some(_), Some(_)) => {
-                return Err(self.at_key(&format!("{spath}.json"), "a step has either `body` or `json`, not both"));
+                return Err(self.at_key(
+                    &format!("{spath}.json"),
+                    "a step has either `body` or `json`, not both",
+                ));
             }
             (Some(b), None) => Bytes::from(b.clone()),
             (None, Some(j)) => {
-                let v: serde_json::Value = serde_json::to_value(j)
-                    .map_err(|e| self.at_value(&format!("{spath}.json"), format!("cannot be sent as JSON: {e}")))?;
+                let v: serde_json::Value = serde_json::to_value(j).map_err(|e| {
+                    self.at_value(
+                        &format!("{spath}.json"),
+                        format!("cannot be sent as JSON: {e}"),
+                    )
+                })?;
                 if !headers.contains_key(http::header::CONTENT_TYPE) {
-                    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    headers.insert(
+                        http::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
                 }
                 Bytes::from(v.to_string())
             }
@@ -380,10 +447,16 @@ impl Builder<'_> {
             Some(codes) => {
                 let codes = codes.into_vec();
                 if let Some(bad) = codes.iter().find(|c| !(100..=599).contains(*c)) {
-                    return Err(self.at_value(&format!("{spath}.expect.status"), format!("`{bad}` is not an HTTP status (100-599)")));
+                    return Err(self.at_value(
+                        &format!("{spath}.expect.status"),
+                        format!("`{bad}` is not an HTTP status (100-599)"),
+                    ));
                 }
                 if codes.is_empty() {
-                    return Err(self.at_value(&format!("{spath}.expect.status"), "expect.status needs at least one status"));
+                    return Err(self.at_value(
+                        &format!("{spath}.expect.status"),
+                        "expect.status needs at least one status",
+                    ));
                 }
                 Some(codes)
             }
@@ -399,7 +472,11 @@ impl Builder<'_> {
         })
     }
 
-    fn thresholds(&self, raw: &RawScenario, step_names: &[String]) -> Result<Vec<Threshold>, ScenarioError> {
+    fn thresholds(
+        &self,
+        raw: &RawScenario,
+        step_names: &[String],
+    ) -> Result<Vec<Threshold>, ScenarioError> {
         let mut out = Vec::new();
         for (key, exprs) in &raw.thresholds {
             let kpath = format!("thresholds.{key}");
@@ -410,10 +487,20 @@ impl Builder<'_> {
                 let hint = did_you_mean(step, step_names.iter().map(String::as_str))
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default();
-                return Err(self.at_key(&kpath, format!("no step is named `{step}`{hint}; steps: {}", step_names.join(", "))));
+                return Err(self.at_key(
+                    &kpath,
+                    format!(
+                        "no step is named `{step}`{hint}; steps: {}",
+                        step_names.join(", ")
+                    ),
+                ));
             }
             let items = match exprs.clone() {
-                serde_yaml_ng::Value::Sequence(vs) => vs.into_iter().enumerate().map(|(i, v)| (v, format!("{kpath}.{i}"))).collect(),
+                serde_yaml_ng::Value::Sequence(vs) => vs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (v, format!("{kpath}.{i}")))
+                    .collect(),
                 v => vec![(v, kpath.clone())],
             };
             for (item, ipath) in items {
@@ -423,7 +510,12 @@ impl Builder<'_> {
         Ok(out)
     }
 
-    fn threshold(&self, metric: &MetricRef, item: serde_yaml_ng::Value, ipath: &str) -> Result<Threshold, ScenarioError> {
+    fn threshold(
+        &self,
+        metric: &MetricRef,
+        item: serde_yaml_ng::Value,
+        ipath: &str,
+    ) -> Result<Threshold, ScenarioError> {
         use serde_yaml_ng::Value;
         match item {
             Value::String(expr) => Threshold::parse(metric.clone(), &expr).map_err(|m| self.at_value(ipath, m)),
@@ -486,12 +578,17 @@ fn step_path(path: &str, target: &Target) -> Result<String, String> {
     if p.starts_with("http://") || p.starts_with("https://") {
         let t = Target::parse(p.split_once('?').map_or(p, |(a, _)| a))?;
         if t.host != target.host || t.port != target.port {
-            return Err(format!("`{p}` is on another host than the target `{}`: steps address the target only", target.url()));
+            return Err(format!(
+                "`{p}` is on another host than the target `{}`: steps address the target only",
+                target.url()
+            ));
         }
         let uri: http::Uri = p.parse().map_err(|_| format!("`{p}` is not a valid URL"))?;
         return Ok(uri.path_and_query().map_or("/".into(), |pq| pq.to_string()));
     }
-    Err(format!("path `{p}` must start with `/` (it is appended to the target)"))
+    Err(format!(
+        "path `{p}` must start with `/` (it is appended to the target)"
+    ))
 }
 
 /// Apply --vus/--duration/--scale/--time-scale to the schedule.
@@ -513,8 +610,14 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
     } else if let Some(vus) = ov.vus {
         match load {
             Load::ConstantVus { vus: v, .. } => *v = vus,
-            Load::RampingVus { start_vus, stages, .. } => {
-                let peak = stages.iter().map(|s| s.target).fold(*start_vus, u32::max).max(1);
+            Load::RampingVus {
+                start_vus, stages, ..
+            } => {
+                let peak = stages
+                    .iter()
+                    .map(|s| s.target)
+                    .fold(*start_vus, u32::max)
+                    .max(1);
                 let f = vus as f64 / peak as f64;
                 *start_vus = scale_vus(*start_vus, f).min(vus);
                 for s in stages.iter_mut() {
@@ -527,7 +630,11 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
             Load::ConstantVus { duration, .. } => *duration = d,
             Load::RampingVus { stages, .. } => {
                 let total: f64 = stages.iter().map(|s| s.duration.as_secs_f64()).sum();
-                let f = if total > 0.0 { d.as_secs_f64() / total } else { 1.0 };
+                let f = if total > 0.0 {
+                    d.as_secs_f64() / total
+                } else {
+                    1.0
+                };
                 for s in stages.iter_mut() {
                     s.duration = scale_d(s.duration, f);
                 }
@@ -540,7 +647,9 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
         }
         match load {
             Load::ConstantVus { vus, .. } => *vus = scale_vus(*vus, f),
-            Load::RampingVus { start_vus, stages, .. } => {
+            Load::RampingVus {
+                start_vus, stages, ..
+            } => {
                 *start_vus = scale_vus(*start_vus, f);
                 for s in stages.iter_mut() {
                     s.target = scale_vus(s.target, f);
@@ -553,11 +662,20 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
             return Err(format!("--time-scale must be a positive number, got {f}"));
         }
         match load {
-            Load::ConstantVus { duration, graceful_stop, .. } => {
+            Load::ConstantVus {
+                duration,
+                graceful_stop,
+                ..
+            } => {
                 *duration = scale_d(*duration, f);
                 *graceful_stop = scale_d(*graceful_stop, f);
             }
-            Load::RampingVus { stages, graceful_ramp_down, graceful_stop, .. } => {
+            Load::RampingVus {
+                stages,
+                graceful_ramp_down,
+                graceful_stop,
+                ..
+            } => {
                 for s in stages.iter_mut() {
                     s.duration = scale_d(s.duration, f);
                 }

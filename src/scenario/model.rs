@@ -2,8 +2,8 @@
 
 use super::duration::parse_duration;
 use indexmap::IndexMap;
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
 use std::time::Duration;
 
@@ -123,10 +123,14 @@ impl<'de> Deserialize<'de> for Dur {
                 }
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Dur, E> {
-                Err(E::custom(format!("duration `{n}` must be positive and have a unit, e.g. `30s`")))
+                Err(E::custom(format!(
+                    "duration `{n}` must be positive and have a unit, e.g. `30s`"
+                )))
             }
             fn visit_f64<E: de::Error>(self, n: f64) -> Result<Dur, E> {
-                Err(E::custom(format!("duration `{n}` needs a unit, e.g. `{n}s`")))
+                Err(E::custom(format!(
+                    "duration `{n}` needs a unit, e.g. `{n}s`"
+                )))
             }
         }
         d.deserialize_any(V)
@@ -172,8 +176,18 @@ pub fn parse_think(text: &str) -> Result<ThinkSpec, String> {
 
 impl<'de> Deserialize<'de> for ThinkSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_think(&s).map_err(de::Error::custom)
+        // A visitor, so that errors carry the position of the value itself.
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ThinkSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a think time such as `constant(1s)` or `between(1s, 5s)`")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ThinkSpec, E> {
+                parse_think(s).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -189,7 +203,10 @@ mod tests {
         );
         assert_eq!(
             parse_think("between(1s, 5s)"),
-            Ok(ThinkSpec::Between(Duration::from_secs(1), Duration::from_secs(5)))
+            Ok(ThinkSpec::Between(
+                Duration::from_secs(1),
+                Duration::from_secs(5)
+            ))
         );
         assert_eq!(
             parse_think("250ms"),
@@ -197,6 +214,10 @@ mod tests {
         );
         assert!(parse_think("between(5s, 1s)").is_err());
         assert!(parse_think("between(1s)").is_err());
-        assert!(parse_think("gaussian(1s)").unwrap_err().contains("unknown think time"));
+        assert!(
+            parse_think("gaussian(1s)")
+                .unwrap_err()
+                .contains("unknown think time")
+        );
     }
 }

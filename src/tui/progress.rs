@@ -13,13 +13,23 @@ pub struct Progress {
 
 impl Progress {
     pub fn new() -> Self {
-        let every = if std::io::stderr().is_terminal() { Duration::from_secs(1) } else { Duration::from_secs(5) };
+        let every = if std::io::stderr().is_terminal() {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(5)
+        };
         Progress { every, next: every }
     }
 
     /// Print a line if one is due. `recent` is the timeline so far; `failing` the thresholds
     /// failing now.
-    pub fn tick(&mut self, plan: &Plan, elapsed: Duration, recent: &[TimelinePoint], failing: &[String]) {
+    pub fn tick(
+        &mut self,
+        plan: &Plan,
+        elapsed: Duration,
+        recent: &[TimelinePoint],
+        failing: &[String],
+    ) {
         if elapsed < self.next {
             return;
         }
@@ -27,17 +37,25 @@ impl Progress {
             self.next += self.every;
         }
         let Some(last) = recent.last() else { return };
-        let window = &recent[recent.len().saturating_sub(self.every.as_secs().max(1) as usize)..];
+        let window = &recent[recent
+            .len()
+            .saturating_sub(self.every.as_secs().max(1) as usize)..];
         let reqs: u64 = window.iter().map(|p| p.requests).sum();
         let fails: u64 = window.iter().map(|p| p.failures).sum();
         let rps = reqs as f64 / window.len().max(1) as f64;
-        let err = if reqs > 0 { fails as f64 * 100.0 / reqs as f64 } else { 0.0 };
+        let err = if reqs > 0 {
+            fails as f64 * 100.0 / reqs as f64
+        } else {
+            0.0
+        };
         let stage = match plan.load.stage_at(elapsed) {
             Some(i) => format!(" stage {}", i + 1),
             None => " stopping".into(),
         };
         let total = plan.load.duration();
-        let planned_vus = plan.load.vus_at(elapsed.min(total.saturating_sub(Duration::from_millis(1))));
+        let planned_vus = plan
+            .load
+            .vus_at(elapsed.min(total.saturating_sub(Duration::from_millis(1))));
         let mut line = format!(
             "[{:>6} / {}]{} vus {}/{} · {:.0} req/s · p95 {:.1}ms · errors {:.2}%",
             format_duration(Duration::from_secs(elapsed.as_secs())),

@@ -1,0 +1,187 @@
+//! Invalid scenarios are refused before any traffic, as `FILE:LINE:COLUMN: message`, exit 2.
+
+mod common;
+use common::*;
+
+/// Run `validate` and `run` on a scenario; both must exit 2 and print `FILE:LINE:COL`.
+fn refused(yaml: &str, line_col: &str, words: &[&str]) {
+    let s = Scenario::new(yaml);
+    let file = path_str(&s.file);
+    for cmd in ["validate", "run"] {
+        let o = stampede(&[cmd, &file]);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {err}");
+        let want = format!("{file}:{line_col}: ");
+        assert!(err.contains(&want), "{cmd}: expected {want:?} in {err:?}");
+        for w in words {
+            assert!(err.contains(w), "{cmd}: expected {w:?} in {err:?}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+const HEAD: &str = "target: http://127.0.0.1:9\n";
+
+#[test]
+fn unknown_key_at_its_own_line_with_did_you_mean() {
+    refused(
+        &format!(
+            "{HEAD}load:\n  executor: constant-vus\n  vuss: 10\n  duration: 5s\nflows:\n  - steps: [ {{ get: /fast }} ]\n"
+        ),
+        "4:3",
+        &["unknown key `vuss`", "did you mean `vus`"],
+    );
+    refused(
+        &format!(
+            "{HEAD}load: {{ vus: 1, duration: 5s }}\nflows:\n  - steps:\n      - get: /fast\n        expct: {{ status: 200 }}\n"
+        ),
+        "6:9",
+        &["`expct`", "did you mean `expect`"],
+    );
+}
+
+#[test]
+fn wrong_types_and_bad_durations() {
+    refused(
+        &format!(
+            "{HEAD}load: {{ vus: ten, duration: 5s }}\nflows: [ {{ steps: [ {{ get: / }} ] }} ]\n"
+        ),
+        "2:14",
+        &["invalid type"],
+    );
+    refused(
+        &format!(
+            "{HEAD}load:\n  vus: 1\n  duration: 5 minutes\nflows: [ {{ steps: [ {{ get: / }} ] }} ]\n"
+        ),
+        "4:13",
+        &["duration"],
+    );
+    refused(
+        &format!(
+            "{HEAD}load: {{ vus: 1, duration: 30 }}\nflows: [ {{ steps: [ {{ get: / }} ] }} ]\n"
+        ),
+        "2:27",
+        &["needs a unit"],
+    );
+    refused(
+        &format!(
+            "{HEAD}load:\n  vus: 1\n  duration: 5s\n  think_time: between(5s, 1s)\nflows: [ {{ steps: [ {{ get: / }} ] }} ]\n"
+        ),
+        "5:15",
+        &["lower bound"],
+    );
+}
+
+#[test]
+fn malformed_thresholds_and_unknown_metrics_or_steps() {
+    let base = format!(
+        "{HEAD}load: {{ vus: 1, duration: 5s }}\nflows:\n  - steps: [ {{ name: login, get: /fast }} ]\nthresholds:\n"
+    );
+    refused(
+        &format!("{base}  http_req_duration: [\"p(95) < 500ms\", \"p95 < 1s\"]\n"),
+        "6:40",
+        &["unknown aggregation `p95`"],
+    );
+    refused(
+        &format!("{base}  http_req_duration: [\"p(95) < 500 parsecs\"]\n"),
+        "6:23",
+        &["unit"],
+    );
+    refused(
+        &format!("{base}  http_req_failed: [\"rate < 5\"]\n"),
+        "6:21",
+        &["fraction"],
+    );
+    refused(
+        &format!("{base}  http_req_duraton: [\"p(95) < 500ms\"]\n"),
+        "6:3",
+        &["unknown metric", "did you mean `http_req_duration`"],
+    );
+    refused(
+        &format!("{base}  \"http_req_duration{{step:logn}}\": [\"p(95) < 500ms\"]\n"),
+        "6:3",
+        &["no step is named `logn`", "did you mean `login`"],
+    );
+}
+
+#[test]
+fn bad_or_unreachable_targets() {
+    let rest = "load: { vus: 1, duration: 5s }\nflows: [ { steps: [ { get: / } ] } ]\n";
+    refused(
+        &format!("target: \"htp//nowhere\"\n{rest}"),
+        "1:9",
+        &["target"],
+    );
+    refused(
+        &format!("target: https://127.0.0.1:9\n{rest}"),
+        "1:9",
+        &["https"],
+    );
+    // Reachability is checked by `run` only (validate sends nothing), before any traffic.
+    let s = Scenario::new(&format!("target: http://127.0.0.1:9\n{rest}"));
+    let o = stampede(&["run", &path_str(&s.file), "--out", &path_str(&s.out())]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("{}:1:9: ", path_str(&s.file))) && err.contains("unreachable"),
+        "{err}"
+    );
+    assert!(!s.out().join("summary.json").exists());
+}
+
+#[test]
+fn garbage_input_never_panics() {
+    let inputs = [
+        "",
+        "- a\n- b\n",
+        "load: [\n",
+        "{{{{",
+        "target: 5\nload: 7\nflows: x\n",
+        "\u{0}\u{1}binary",
+        "load: { executor: ramping-vus, stages: [] }\nflows: []\n",
+        "load: { executor: constant-arrival-rate }\nflows: []\n",
+        "target: http://127.0.0.1:9\nload: { vus: 0, duration: 1s }\nflows: [ { steps: [ { get: / } ] } ]\n",
+        "target: http://127.0.0.1:9\nload: { vus: 1, duration: 1s }\nflows: [ { steps: [ { get: /, post: /x } ] } ]\n",
+        "target: http://127.0.0.1:9\nload: { vus: 1, duration: 1s }\nflows: [ { steps: [ { get: no-slash } ] } ]\n",
+        "target: http://127.0.0.1:9\nload: { vus: 1, duration: 1s }\nflows: [ { steps: [ { get: /, expect: { status: 999 } } ] } ]\n",
+        "target: http://127.0.0.1:9\nload: { vus: 1, duration: 1s }\nflows: [ { steps: [ { get: /, headers: { \"bad header\": x } } ] } ]\n",
+    ];
+    for (i, yaml) in inputs.iter().enumerate() {
+        let s = Scenario::new(yaml);
+        let o = stampede(&["validate", &path_str(&s.file)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "input {i}: {err}");
+        assert!(err.starts_with("error: "), "input {i}: {err}");
+        assert!(!err.contains("panicked"), "input {i}: {err}");
+    }
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    for args in [
+        vec!["run"],
+        vec!["run", "x.yaml", "--vus", "many"],
+        vec!["run", "x.yaml", "--duration", "10"],
+        vec!["frobnicate"],
+    ] {
+        let o = stampede(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+    }
+    let o = stampede(&["run", "/nonexistent/scenario.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read scenario"));
+}
+
+#[test]
+fn shipped_scenarios_and_examples_validate() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for dir in ["scenarios", "examples"] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "yaml") {
+                let o = stampede(&["validate", &path_str(&p)]);
+                assert_eq!(o.status.code(), Some(0), "{}: {}", p.display(), text(&o));
+            }
+        }
+    }
+}
