@@ -1,1 +1,109 @@
+use super::*;
 
+const BASE: &str =
+    "target: http://127.0.0.1:8080/api\nflows:\n  - steps:\n      - { name: a, get: /x }\n";
+
+fn plan(load: &str, ov: &Overrides) -> Result<Plan, ScenarioError> {
+    load_str(&format!("{BASE}load:\n{load}"), "s.yaml", "s", ov)
+}
+
+#[test]
+fn defaults_and_executor_inference() {
+    let p = plan("  vus: 3\n  duration: 10s\n", &Overrides::default()).unwrap();
+    assert_eq!(p.name, "s");
+    assert_eq!(p.load.executor_name(), "constant-vus");
+    assert_eq!(p.load.graceful_stop(), Duration::from_secs(30));
+    assert_eq!(p.http.timeout, Duration::from_secs(60));
+    assert_eq!(p.flows[0].steps[0].path, "/api/x");
+    assert_eq!(p.target_origin, "s.yaml:1:9");
+    let r = plan(
+        "  stages: [ {duration: 10s, target: 5} ]\n",
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(r.load.executor_name(), "ramping-vus");
+    assert_eq!(
+        r.load.vus_at(Duration::ZERO),
+        1,
+        "k6's start_vus default is 1"
+    );
+}
+
+#[test]
+fn overrides_scale_vus_and_time() {
+    let ov = Overrides {
+        scale: Some(0.01),
+        time_scale: Some(0.1),
+        ..Default::default()
+    };
+    let p = plan("  start_vus: 1000\n  stages: [ {duration: 100s, target: 50000}, {duration: 20s, target: 0} ]\n", &ov).unwrap();
+    assert_eq!(p.load.max_vus(), 500);
+    assert_eq!(p.load.vus_at(Duration::ZERO), 10);
+    assert_eq!(p.load.duration(), Duration::from_secs(12));
+    assert_eq!(p.load.graceful_stop(), Duration::from_secs(3));
+
+    let both = Overrides {
+        vus: Some(7),
+        duration: Some(Duration::from_secs(3)),
+        ..Default::default()
+    };
+    let c = plan("  stages: [ {duration: 100s, target: 50} ]\n", &both).unwrap();
+    assert_eq!(c.load.executor_name(), "constant-vus");
+    assert_eq!(
+        (c.load.max_vus(), c.load.duration()),
+        (7, Duration::from_secs(3))
+    );
+
+    let peak = Overrides {
+        vus: Some(10),
+        ..Default::default()
+    };
+    let r = plan(
+        "  stages: [ {duration: 10s, target: 100}, {duration: 10s, target: 50} ]\n",
+        &peak,
+    )
+    .unwrap();
+    assert_eq!(r.load.max_vus(), 10);
+    assert_eq!(r.load.vus_at(Duration::from_secs(15)), 8, "halfway from 10 to 5");
+
+    let bad = Overrides {
+        scale: Some(-1.0),
+        ..Default::default()
+    };
+    assert!(
+        plan("  vus: 1\n  duration: 1s\n", &bad)
+            .unwrap_err()
+            .message
+            .contains("--scale")
+    );
+}
+
+#[test]
+fn keys_of_another_executor_are_refused_at_the_key() {
+    let e = plan(
+        "  executor: constant-vus\n  duration: 5s\n  stages: []\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.pos, Some(Pos { line: 8, col: 3 }));
+    assert!(
+        e.message
+            .contains("does not apply to executor constant-vus")
+    );
+}
+
+#[test]
+fn json_bodies_set_their_content_type() {
+    let text = "target: http://h:1\nload: { vus: 1, duration: 1s }\nflows:\n  - steps:\n      - { post: /p, json: { a: [1, 2] } }\n";
+    let p = load_str(text, "f", "f", &Overrides::default()).unwrap();
+    let s = &p.flows[0].steps[0];
+    assert_eq!(&s.body[..], br#"{"a":[1,2]}"#);
+    assert_eq!(s.headers["content-type"], "application/json");
+    assert_eq!(p.step_names, vec!["POST /p"]);
+}
+
+#[test]
+fn did_you_mean_only_for_near_misses() {
+    assert_eq!(did_you_mean("vuss", ["vus", "duration"]), Some("vus"));
+    assert_eq!(did_you_mean("completely", ["vus", "duration"]), None);
+}
