@@ -26,7 +26,7 @@ impl MetricRef {
             }
             None => (key, None),
         };
-        let kind = catalog::kind_of(name).ok_or_else(|| {
+        catalog::kind_of(name).ok_or_else(|| {
             let hint = catalog::suggest(name)
                 .map(|s| format!(" (did you mean `{s}`?)"))
                 .unwrap_or_default();
@@ -60,7 +60,6 @@ impl MetricRef {
                 Some(value.to_string())
             }
         };
-        let _ = kind;
         Ok(MetricRef {
             name: name.to_string(),
             step,

@@ -64,7 +64,11 @@ fn overrides_scale_vus_and_time() {
     )
     .unwrap();
     assert_eq!(r.load.max_vus(), 10);
-    assert_eq!(r.load.vus_at(Duration::from_secs(15)), 8, "halfway from 10 to 5");
+    assert_eq!(
+        r.load.vus_at(Duration::from_secs(15)),
+        8,
+        "halfway from 10 to 5"
+    );
 
     let bad = Overrides {
         scale: Some(-1.0),
