@@ -73,6 +73,22 @@ impl Aggregator {
 
     pub fn add(&mut self, snap: Snapshot) {
         self.total.add(&snap.data);
+        // A late snapshot for a second already closed joins that second's row (its counts; the
+        // row's percentiles stay as computed) instead of opening a second row for it.
+        if let Some(p) = self
+            .timeline
+            .iter_mut()
+            .rev()
+            .find(|p| p.second == snap.second)
+        {
+            p.vus += snap.vus;
+            p.requests += snap.data.requests();
+            p.failures += snap.data.failures();
+            p.iterations += snap.data.iterations;
+            p.data_sent += snap.data.data_sent;
+            p.data_received += snap.data.data_received;
+            return;
+        }
         let p = self.pending.entry(snap.second).or_insert_with(|| Pending {
             reported: 0,
             vus: 0,
@@ -347,6 +363,20 @@ mod tests {
             vus,
             vus_peak: vus,
         }
+    }
+
+    #[test]
+    fn a_late_snapshot_joins_its_second_instead_of_adding_a_row() {
+        let mut a = Aggregator::new(2, 1);
+        a.add(snap(0, 1, 10, 3));
+        a.add(snap(0, 2, 10, 3));
+        a.add(snap(1, 2, 10, 3)); // closes seconds 1 and 2 while worker 1's second 1 is late
+        a.add(snap(1, 1, 4, 2));
+        let r = a.finish(vec!["s".into()], Duration::from_secs(2), 10);
+        let seconds: Vec<u64> = r.timeline.iter().map(|p| p.second).collect();
+        assert_eq!(seconds, vec![1, 2]);
+        assert_eq!(r.timeline[0].requests, 14);
+        assert_eq!(r.total.requests(), 34);
     }
 
     #[test]
