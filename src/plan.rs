@@ -102,6 +102,28 @@ pub struct HttpOptions {
     pub timeout: Duration,
     /// Headers sent with every request (a step's own headers override these).
     pub headers: HeaderMap,
+    /// Source addresses to spread connections over (empty: the kernel chooses).
+    pub local_ips: Vec<std::net::IpAddr>,
+    pub connections: Connections,
+}
+
+/// Who owns the TCP connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connections {
+    /// Each VU owns one keep-alive connection, as a browser does.
+    PerVu,
+    /// VUs share at most `max` connections; a VU waits (`http_req_blocked`) when all are busy.
+    Pooled { max: u32 },
+}
+
+impl Plan {
+    /// The most TCP connections the plan can hold open at once.
+    pub fn peak_connections(&self) -> u64 {
+        match self.http.connections {
+            Connections::PerVu => self.load.max_vus() as u64,
+            Connections::Pooled { max } => max.min(self.load.max_vus()) as u64,
+        }
+    }
 }
 
 /// How many VUs run over time (closed model).
@@ -366,6 +388,8 @@ mod tests {
             http: HttpOptions {
                 timeout: Duration::from_secs(1),
                 headers: HeaderMap::new(),
+                local_ips: Vec::new(),
+                connections: Connections::PerVu,
             },
             load: ramp(),
             think: Think::None,

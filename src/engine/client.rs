@@ -1,120 +1,86 @@
 //! The HTTP/1.1 client of one VU: one keep-alive connection it owns (as a browser tab does),
 //! opened lazily, reopened after an error, with each request timed and classified.
+//!
+//! The request path is deliberately lean (see docs/performance.md for the measurements against
+//! hyper's connection-level client and reqwest): the request bytes were encoded once at start,
+//! a request is one `write`, and the response is read into the worker's shared scratch buffer
+//! and parsed in place, so an idle VU holds no buffer at all.
 
+use super::http1::{Feed, Response};
 use crate::metrics::{ErrorKind, Sample};
-use crate::plan::Step;
 use bytes::Bytes;
-use http::{HeaderValue, Request};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::io;
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
 /// What every VU's client shares (read-only).
 pub struct ClientConfig {
     pub addrs: Vec<SocketAddr>,
-    pub host: HeaderValue,
+    /// Source addresses to spread connections over (empty: let the kernel choose).
+    pub local_ips: Vec<IpAddr>,
     pub timeout: Duration,
+    /// Each step's request, encoded once: `wire[flow][step]`.
+    pub wire: Vec<Vec<Bytes>>,
 }
 
-/// Bytes read and written on a connection, as seen on the socket.
-#[derive(Default)]
-struct IoCounts {
-    read: Cell<u64>,
-    written: Cell<u64>,
-}
+/// A worker's read buffer, shared by all its VUs: a VU borrows it only inside a synchronous read.
+pub struct Scratch(RefCell<Vec<u8>>);
 
-/// A socket that counts its bytes.
-struct Counted {
-    inner: TcpStream,
-    counts: Rc<IoCounts>,
-}
-
-impl AsyncRead for Counted {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = (buf.filled().len() - before) as u64;
-        self.counts.read.set(self.counts.read.get() + n);
-        r
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch(RefCell::new(vec![0; 64 * 1024]))
     }
 }
 
-impl AsyncWrite for Counted {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            self.counts
-                .written
-                .set(self.counts.written.get() + n as u64);
-        }
-        r
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
     }
+}
 
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = r {
-            self.counts
-                .written
-                .set(self.counts.written.get() + n as u64);
-        }
-        r
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
+/// One request to send.
+pub struct Outgoing<'a> {
+    pub wire: &'a Bytes,
+    pub head: bool,
+    pub expect_status: Option<&'a [u16]>,
 }
 
 /// One VU's connection.
 pub struct Client {
-    sender: Option<SendRequest<Full<Bytes>>>,
-    counts: Rc<IoCounts>,
-    /// Which of the target's addresses to use (spread VUs over all of them).
-    addr_index: usize,
+    conn: Option<TcpStream>,
+    /// Which of the target's (and source) addresses to use: spreads VUs over all of them.
+    index: usize,
+}
+
+/// How an exchange on an open connection failed.
+enum Failed {
+    /// Reading or writing failed; `answered` tells whether any response byte had arrived.
+    Io {
+        answered: bool,
+    },
+    Protocol,
 }
 
 impl Client {
     pub fn new(vu: u64) -> Self {
         Client {
-            sender: None,
-            counts: Rc::new(IoCounts::default()),
-            addr_index: vu as usize,
+            conn: None,
+            index: vu as usize,
         }
     }
 
+    /// Open a connection (boxed: the connect future is large and rare, and a VU's task should
+    /// stay small while it thinks).
     async fn connect(&mut self, cfg: &ClientConfig, deadline: Instant) -> Result<(), ErrorKind> {
-        let addr = cfg.addrs[self.addr_index % cfg.addrs.len()];
-        let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+        let addr = cfg.addrs[self.index % cfg.addrs.len()];
+        let local = (!cfg.local_ips.is_empty())
+            .then(|| cfg.local_ips[(self.index / cfg.addrs.len().max(1)) % cfg.local_ips.len()]);
+        let connect = Box::pin(open(addr, local));
+        let stream = match tokio::time::timeout_at(deadline, connect).await {
             Err(_) => return Err(ErrorKind::ConnectTimeout),
             Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 return Err(ErrorKind::ConnectRefused);
@@ -123,27 +89,19 @@ impl Client {
             Ok(Ok(s)) => s,
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(Counted {
-            inner: stream,
-            counts: self.counts.clone(),
-        });
-        let (sender, conn) = hyper::client::conn::http1::handshake(io)
-            .await
-            .map_err(|_| ErrorKind::Protocol)?;
-        tokio::task::spawn_local(async move {
-            // The connection ends when the VU drops its sender or the peer closes it; errors
-            // surface on the request that was in flight.
-            let _ = conn.await;
-        });
-        self.sender = Some(sender);
+        self.conn = Some(stream);
         Ok(())
     }
 
-    /// Send one step's request and wait for the whole response.
-    pub async fn request(&mut self, cfg: &ClientConfig, step: &Step) -> Sample {
+    /// Send one request and read the whole response.
+    pub async fn request(
+        &mut self,
+        cfg: &ClientConfig,
+        scratch: &Scratch,
+        out: Outgoing<'_>,
+    ) -> Sample {
         let start = Instant::now();
         let deadline = start + cfg.timeout;
-        let (read0, written0) = (self.counts.read.get(), self.counts.written.get());
         let mut sample = Sample {
             duration: None,
             waiting: None,
@@ -153,90 +111,164 @@ impl Client {
             sent: 0,
             received: 0,
         };
-        // A kept-alive connection the peer has closed since is replaced without counting an error:
-        // no request went out on it.
-        if let Some(s) = &mut self.sender
-            && (s.is_closed() || s.ready().await.is_err())
-        {
-            self.sender = None;
-        }
-        if self.sender.is_none() {
-            let r = self.connect(cfg, deadline).await;
-            sample.connecting = start.elapsed();
-            if let Err(kind) = r {
-                self.sender = None;
-                sample.error = Some(kind);
-                return sample;
-            }
-        }
-        let Some(sender) = self.sender.as_mut() else {
-            sample.error = Some(ErrorKind::Connect);
-            return sample;
-        };
-        let mut builder = Request::builder()
-            .method(step.method.clone())
-            .uri(step.path.as_str());
-        if let Some(h) = builder.headers_mut() {
-            h.clone_from(&step.headers);
-            h.insert(http::header::HOST, cfg.host.clone());
-        }
-        let req = match builder.body(Full::new(step.body.clone())) {
-            Ok(r) => r,
-            Err(_) => {
-                sample.error = Some(ErrorKind::Protocol);
-                return sample;
-            }
-        };
-        let sent_at = Instant::now();
-        let exchange = async {
-            let resp = sender.send_request(req).await?;
-            let head_at = Instant::now();
-            let status = resp.status().as_u16();
-            let mut body = resp.into_body();
-            while let Some(frame) = body.frame().await {
-                frame?;
-            }
-            Ok::<_, hyper::Error>((status, head_at))
-        };
-        match tokio::time::timeout_at(deadline, exchange).await {
-            Err(_) => {
-                self.sender = None;
-                sample.duration = Some(sent_at.elapsed());
-                sample.error = Some(ErrorKind::RequestTimeout);
-            }
-            Ok(Err(e)) => {
-                self.sender = None;
-                sample.duration = Some(sent_at.elapsed());
-                sample.error = Some(classify(&e));
-            }
-            Ok(Ok((status, head_at))) => {
-                let end = Instant::now();
-                sample.duration = Some(end - sent_at);
-                sample.waiting = Some(head_at - sent_at);
-                sample.status = Some(status);
-                let ok = match &step.expect_status {
-                    Some(codes) => codes.contains(&status),
-                    None => status < 400,
-                };
-                if !ok {
-                    sample.error = Some(ErrorKind::Status);
+        // A kept-alive connection the peer closed while we were idle shows up as a failure with
+        // no response byte: that request is sent again once on a fresh connection, uncounted.
+        let mut retry = self.conn.is_some();
+        loop {
+            if self.conn.is_none() {
+                let r = self.connect(cfg, deadline).await;
+                sample.connecting += start.elapsed();
+                if let Err(kind) = r {
+                    sample.error = Some(kind);
+                    return sample;
                 }
             }
+            let Some(conn) = self.conn.as_mut() else {
+                sample.error = Some(ErrorKind::Connect);
+                return sample;
+            };
+            let sent_at = Instant::now();
+            let mut resp = Response::new();
+            let mut first_byte = None;
+            let mut received = 0u64;
+            let exchange = exchange(
+                conn,
+                scratch,
+                &out,
+                &mut resp,
+                &mut first_byte,
+                &mut received,
+            );
+            let result = tokio::time::timeout_at(deadline, exchange).await;
+            sample.received += received;
+            match result {
+                Err(_) => {
+                    self.conn = None;
+                    sample.sent += out.wire.len() as u64;
+                    sample.duration = Some(sent_at.elapsed());
+                    sample.error = Some(ErrorKind::RequestTimeout);
+                }
+                Ok(Err(Failed::Io { answered: false })) if retry => {
+                    self.conn = None;
+                    retry = false;
+                    continue;
+                }
+                Ok(Err(f)) => {
+                    self.conn = None;
+                    sample.sent += out.wire.len() as u64;
+                    sample.duration = Some(sent_at.elapsed());
+                    sample.error = Some(match f {
+                        Failed::Io { .. } => ErrorKind::Reset,
+                        Failed::Protocol => ErrorKind::Protocol,
+                    });
+                }
+                Ok(Ok(())) => {
+                    let end = Instant::now();
+                    sample.sent += out.wire.len() as u64;
+                    sample.duration = Some(end - sent_at);
+                    sample.waiting = first_byte.map(|t| t - sent_at);
+                    let status = resp.status;
+                    sample.status = Some(status);
+                    if resp.close {
+                        self.conn = None;
+                    }
+                    let ok = match out.expect_status {
+                        Some(codes) => codes.contains(&status),
+                        None => status < 400,
+                    };
+                    if !ok {
+                        sample.error = Some(ErrorKind::Status);
+                    }
+                }
+            }
+            return sample;
         }
-        sample.sent = self.counts.written.get() - written0;
-        sample.received = self.counts.read.get() - read0;
-        sample
     }
 }
 
-fn classify(e: &hyper::Error) -> ErrorKind {
-    if e.is_parse() || e.is_parse_status() || e.is_user() {
-        return ErrorKind::Protocol;
+async fn open(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> {
+    let Some(ip) = local else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    bind_no_port(&socket);
+    socket.bind(SocketAddr::new(ip, 0))?;
+    socket.connect(addr).await
+}
+
+/// Let the kernel pick the source port at connect time, per destination, rather than at bind
+/// time from one shared range (Linux `IP_BIND_ADDRESS_NO_PORT`): without it, binding source
+/// addresses caps connections at the ephemeral range once, not per address pair.
+fn bind_no_port(socket: &TcpSocket) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let one: libc::c_int = 1;
+        // SAFETY: a valid socket fd and a pointer to a live c_int of the given length.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
     }
-    if e.is_timeout() {
-        return ErrorKind::RequestTimeout;
+    #[cfg(not(target_os = "linux"))]
+    let _ = socket;
+}
+
+/// Write the request and read until the response is complete.
+async fn exchange(
+    conn: &mut TcpStream,
+    scratch: &Scratch,
+    out: &Outgoing<'_>,
+    resp: &mut Response,
+    first_byte: &mut Option<Instant>,
+    received: &mut u64,
+) -> Result<(), Failed> {
+    conn.write_all(out.wire)
+        .await
+        .map_err(|_| Failed::Io { answered: false })?;
+    loop {
+        conn.readable().await.map_err(|_| Failed::Io {
+            answered: first_byte.is_some(),
+        })?;
+        let fed = {
+            let mut buf = scratch.0.borrow_mut();
+            match conn.try_read(&mut buf) {
+                Ok(0) => {
+                    if first_byte.is_none() {
+                        return Err(Failed::Io { answered: false });
+                    }
+                    return resp.eof().map_err(|_| Failed::Io { answered: true });
+                }
+                Ok(n) => {
+                    if first_byte.is_none() {
+                        *first_byte = Some(Instant::now());
+                    }
+                    *received += n as u64;
+                    resp.feed(&buf[..n], out.head)
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(_) => {
+                    return Err(Failed::Io {
+                        answered: first_byte.is_some(),
+                    });
+                }
+            }
+        };
+        match fed {
+            Ok(Feed::More) => {}
+            // Bytes after the response without a request for them: the connection is out of step.
+            Ok(Feed::Done { extra }) if extra > 0 => return Err(Failed::Protocol),
+            Ok(Feed::Done { .. }) => return Ok(()),
+            Err(_) => return Err(Failed::Protocol),
+        }
     }
-    // Closed, canceled, incomplete message, or an io error (reset, broken pipe): the connection
-    // went away under the request.
-    ErrorKind::Reset
 }

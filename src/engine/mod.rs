@@ -2,6 +2,7 @@
 //! per-second metric snapshots. It knows nothing of dashboards, thresholds or report formats.
 
 pub mod client;
+pub mod http1;
 pub mod vu;
 pub mod worker;
 
@@ -52,12 +53,19 @@ pub fn default_workers() -> usize {
 /// Start `plan` against `addrs` (the target's resolved addresses) on `workers` threads.
 pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io::Result<Engine> {
     let workers = workers.max(1);
-    let host = HeaderValue::from_str(&plan.target.authority())
+    let host = plan.target.authority();
+    HeaderValue::from_str(&host)
         .map_err(|_| std::io::Error::other("target host is not a valid Host header"))?;
+    let wire = plan
+        .flows
+        .iter()
+        .map(|f| f.steps.iter().map(|s| http1::encode(s, &host)).collect())
+        .collect();
     let client = Arc::new(ClientConfig {
         addrs,
-        host,
+        local_ips: plan.http.local_ips.clone(),
         timeout: plan.http.timeout,
+        wire,
     });
     let control = Arc::new(Control::default());
     let (tx, rx) = mpsc::channel();

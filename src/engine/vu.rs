@@ -1,7 +1,7 @@
 //! The VU loop (closed model): pick a flow by weight, run its steps in order on the VU's own
 //! connection, think, repeat — until the worker's VU target drops below this VU's slot.
 
-use super::client::{Client, ClientConfig};
+use super::client::{Client, ClientConfig, Outgoing, Scratch};
 use super::worker::WorkerState;
 use crate::metrics::{ErrorKind, Recorder};
 use crate::plan::{Plan, Think};
@@ -48,6 +48,7 @@ pub struct VuContext {
     pub client: Arc<ClientConfig>,
     pub state: Rc<WorkerState>,
     pub recorder: Rc<RefCell<Recorder>>,
+    pub scratch: Scratch,
 }
 
 /// Run VU number `slot` of this worker (global id `id`) until told to stop.
@@ -61,10 +62,16 @@ pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64) {
         if slot >= ctx.state.target.get() {
             return;
         }
-        let flow = &plan.flows[plan.flow_for(rng.u64(0..total_weight))];
+        let fi = plan.flow_for(rng.u64(0..total_weight));
+        let flow = &plan.flows[fi];
         let started = Instant::now();
-        for step in &flow.steps {
-            let sample = client.request(&ctx.client, step).await;
+        for (si, step) in flow.steps.iter().enumerate() {
+            let out = Outgoing {
+                wire: &ctx.client.wire[fi][si],
+                head: step.method == http::Method::HEAD,
+                expect_status: step.expect_status.as_deref(),
+            };
+            let sample = client.request(&ctx.client, &ctx.scratch, out).await;
             ctx.recorder.borrow_mut().record(step.metric, &sample);
             if ends_iteration(sample.error) {
                 break;

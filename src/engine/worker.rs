@@ -3,7 +3,7 @@
 //! aggregator once a second.
 
 use super::Control;
-use super::client::ClientConfig;
+use super::client::{ClientConfig, Scratch};
 use super::vu::{self, VuContext};
 use crate::metrics::{Recorder, Snapshot};
 use crate::plan::Plan;
@@ -70,6 +70,7 @@ pub async fn run(a: WorkerArgs) {
         client: a.client.clone(),
         state: state.clone(),
         recorder: recorder.clone(),
+        scratch: Scratch::new(),
     });
     let start = Instant::from_std(a.start);
     let load = &a.plan.load;

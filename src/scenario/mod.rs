@@ -5,13 +5,14 @@ pub mod duration;
 pub mod locate;
 pub mod model;
 
-use crate::plan::{Flow, HttpOptions, Load, Plan, Stage, Step, Target, Think};
+use crate::plan::{Connections, Flow, HttpOptions, Load, Plan, Stage, Step, Target, Think};
 use crate::sla::{MetricRef, Threshold};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use locate::{Locations, Pos};
-use model::{RawScenario, RawStep, ThinkSpec};
+use model::{OneOrMany, RawHttp, RawScenario, RawStep, ThinkSpec};
 use std::fmt;
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -147,6 +148,53 @@ struct Builder<'a> {
     loc: Locations,
 }
 
+/// One address, or every usable address of a CIDR block (`127.0.0.0/30`).
+fn parse_ips(s: &str) -> Result<Vec<IpAddr>, String> {
+    let bad =
+        || format!("`{s}` is not an IP address or CIDR block (e.g. 127.0.0.2 or 127.0.0.0/28)");
+    let Some((addr, bits)) = s.split_once('/') else {
+        return s.parse::<IpAddr>().map(|ip| vec![ip]).map_err(|_| bad());
+    };
+    let ip: IpAddr = addr.parse().map_err(|_| bad())?;
+    let bits: u32 = bits.parse().map_err(|_| bad())?;
+    match ip {
+        IpAddr::V4(v4) => {
+            if bits > 32 {
+                return Err(bad());
+            }
+            if bits < 20 {
+                return Err(format!(
+                    "`{s}` holds more than 4096 addresses; use /20 or smaller"
+                ));
+            }
+            let size = 1u32 << (32 - bits);
+            let base = u32::from(v4) & !(size - 1);
+            // Skip the network and broadcast addresses of blocks that have them, except on
+            // loopback, where every address works.
+            let skip_edges = size >= 4 && !v4.is_loopback();
+            let (lo, hi) = if skip_edges { (1, size - 1) } else { (0, size) };
+            Ok((lo..hi)
+                .map(|i| IpAddr::V4(std::net::Ipv4Addr::from(base + i)))
+                .collect())
+        }
+        IpAddr::V6(v6) => {
+            if bits > 128 {
+                return Err(bad());
+            }
+            if bits < 116 {
+                return Err(format!(
+                    "`{s}` holds more than 4096 addresses; use /116 or smaller"
+                ));
+            }
+            let size = 1u128 << (128 - bits);
+            let base = u128::from(v6) & !(size - 1);
+            Ok((0..size)
+                .map(|i| IpAddr::V6(std::net::Ipv6Addr::from(base + i)))
+                .collect())
+        }
+    }
+}
+
 impl Builder<'_> {
     fn err_at(&self, pos: Option<Pos>, message: impl Into<String>) -> ScenarioError {
         ScenarioError {
@@ -164,6 +212,62 @@ impl Builder<'_> {
     /// An error at the value of `path`.
     fn at_value(&self, path: &str, message: impl Into<String>) -> ScenarioError {
         self.err_at(self.loc.value(path), message)
+    }
+
+    fn connections(&self, http: &RawHttp) -> Result<Connections, ScenarioError> {
+        let pooled = match http.connections.as_deref() {
+            None | Some("per-vu") => false,
+            Some("pooled") => true,
+            Some(other) => {
+                return Err(self.at_value(
+                    "http.connections",
+                    format!("unknown http.connections `{other}`: use `per-vu` or `pooled`"),
+                ));
+            }
+        };
+        match (pooled, http.max_connections) {
+            (false, None) => Ok(Connections::PerVu),
+            (false, Some(_)) => Err(self.at_key(
+                "http.max_connections",
+                "http.max_connections needs `http.connections: pooled`",
+            )),
+            (true, None) => Err(self.at_key(
+                "http.connections",
+                "pooled connections need `http.max_connections: N` (the pool size)",
+            )),
+            (true, Some(0)) => Err(self.at_value(
+                "http.max_connections",
+                "http.max_connections must be at least 1",
+            )),
+            (true, Some(max)) => Ok(Connections::Pooled { max }),
+        }
+    }
+
+    /// `[127.0.0.1, 127.0.0.2]`, or a CIDR block such as `127.0.0.0/30` (at most 4096 addresses).
+    fn local_ips(&self, spec: &OneOrMany<String>) -> Result<Vec<IpAddr>, ScenarioError> {
+        let items: Vec<(String, String)> = match spec {
+            OneOrMany::One(s) => vec![(s.clone(), "http.local_ips".to_string())],
+            OneOrMany::Many(v) => v
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.clone(), format!("http.local_ips.{i}")))
+                .collect(),
+        };
+        let mut ips = Vec::new();
+        for (item, path) in items {
+            let found = parse_ips(item.trim()).map_err(|m| self.at_value(&path, m))?;
+            ips.extend(found);
+        }
+        if ips.is_empty() {
+            return Err(self.at_value("http.local_ips", "http.local_ips lists no address"));
+        }
+        if ips.len() > 4096 {
+            return Err(self.at_value(
+                "http.local_ips",
+                format!("http.local_ips names {} addresses; at most 4096", ips.len()),
+            ));
+        }
+        Ok(ips)
     }
 
     fn build(
@@ -200,6 +304,11 @@ impl Builder<'_> {
             return Err(self.at_value("http.timeout", "http.timeout must be above zero"));
         }
         let headers = self.headers(&raw.http.headers, "http.headers", &HeaderMap::new())?;
+        let connections = self.connections(&raw.http)?;
+        let local_ips = match &raw.http.local_ips {
+            None => Vec::new(),
+            Some(spec) => self.local_ips(spec)?,
+        };
         let load = self.load(&raw, ov)?;
         let think = raw.load.think_time.map_or(Think::None, think);
         let (flows, step_names) = self.flows(&raw, &target, &headers)?;
@@ -208,7 +317,12 @@ impl Builder<'_> {
             name,
             target,
             target_origin,
-            http: HttpOptions { timeout, headers },
+            http: HttpOptions {
+                timeout,
+                headers,
+                local_ips,
+                connections,
+            },
             load,
             think,
             flows,

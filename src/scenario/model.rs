@@ -26,6 +26,10 @@ pub struct RawHttp {
     pub timeout: Option<Dur>,
     #[serde(default)]
     pub headers: IndexMap<String, String>,
+    /// `per-vu` (default) or `pooled`.
+    pub connections: Option<String>,
+    pub max_connections: Option<u32>,
+    pub local_ips: Option<OneOrMany<String>>,
 }
 
 #[derive(Debug, Deserialize)]
