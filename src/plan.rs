@@ -15,6 +15,9 @@ pub struct Plan {
     pub http: HttpOptions,
     pub load: Load,
     pub think: Think,
+    /// VUs of the initial population begin after a random part of one think time, so the load
+    /// is steady from the first second instead of arriving as one synchronized herd.
+    pub spread_start: bool,
     pub flows: Vec<Flow>,
     /// Names of the steps as metric tags, indexed by `Step::metric`.
     pub step_names: Vec<String>,
@@ -393,6 +396,7 @@ mod tests {
             },
             load: ramp(),
             think: Think::None,
+            spread_start: true,
             flows,
             step_names: vec![],
             thresholds: vec![],

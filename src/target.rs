@@ -9,7 +9,8 @@
 //! | `/json` | a small JSON document |
 //! | `/echo` | the request body back, with its content type |
 //! | `/reset` | closes the connection without answering |
-//! | `/__stats` | JSON counts of the requests served, by path (not counted itself) |
+//! | `/close` | 200 `bye` with `Connection: close`, then closes the connection |
+//! | `/__stats` | JSON counts of the requests served, by path (not counted itself), and of connections: accepted, most open at once, by source address |
 //! | `/__reset` | zeroes those counts |
 
 use bytes::Bytes;
@@ -30,6 +31,32 @@ use tokio::net::TcpListener;
 pub struct Stats {
     total: AtomicU64,
     by_path: Mutex<BTreeMap<String, u64>>,
+    /// Connections accepted, open now, the most open at once, and accepted by source address.
+    connections: AtomicU64,
+    open: AtomicU64,
+    open_peak: AtomicU64,
+    by_peer: Mutex<BTreeMap<String, u64>>,
+}
+
+/// Counts a connection as open while it lives.
+struct OpenConn(Arc<Stats>);
+
+impl OpenConn {
+    fn new(stats: Arc<Stats>, peer: std::net::IpAddr) -> Self {
+        stats.connections.fetch_add(1, Ordering::Relaxed);
+        let now = stats.open.fetch_add(1, Ordering::Relaxed) + 1;
+        stats.open_peak.fetch_max(now, Ordering::Relaxed);
+        if let Ok(mut m) = stats.by_peer.lock() {
+            *m.entry(peer.to_string()).or_default() += 1;
+        }
+        OpenConn(stats)
+    }
+}
+
+impl std::ops::Drop for OpenConn {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Stats {
@@ -46,12 +73,26 @@ impl Stats {
 
     fn to_json(&self) -> String {
         let by_path = self.by_path.lock().map(|m| m.clone()).unwrap_or_default();
-        serde_json::json!({ "requests": self.total(), "by_path": by_path }).to_string()
+        let by_peer = self.by_peer.lock().map(|m| m.clone()).unwrap_or_default();
+        serde_json::json!({
+            "requests": self.total(),
+            "by_path": by_path,
+            "connections": self.connections.load(Ordering::Relaxed),
+            "open_peak": self.open_peak.load(Ordering::Relaxed),
+            "by_peer": by_peer,
+        })
+        .to_string()
     }
 
     fn reset(&self) {
         self.total.store(0, Ordering::Relaxed);
         if let Ok(mut m) = self.by_path.lock() {
+            m.clear();
+        }
+        self.connections.store(0, Ordering::Relaxed);
+        self.open_peak
+            .store(self.open.load(Ordering::Relaxed), Ordering::Relaxed);
+        if let Ok(mut m) = self.by_peer.lock() {
             m.clear();
         }
     }
@@ -65,7 +106,16 @@ pub struct Target {
 
 impl Target {
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Target> {
-        let listener = TcpListener::bind(addr).await?;
+        // A deep accept queue (the kernel caps it at net.core.somaxconn) so a burst of connects
+        // from thousands of VUs starting at once is queued rather than dropped.
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(65535)?;
         Ok(Target {
             listener,
             stats: Arc::new(Stats::default()),
@@ -79,7 +129,7 @@ impl Target {
     /// Serve until the task is dropped.
     pub async fn serve(self) {
         loop {
-            let (stream, _) = match self.listener.accept().await {
+            let (stream, peer) = match self.listener.accept().await {
                 Ok(s) => s,
                 Err(_) => {
                     // Out of file descriptors or similar: back off instead of spinning.
@@ -90,6 +140,7 @@ impl Target {
             let _ = stream.set_nodelay(true);
             let stats = self.stats.clone();
             tokio::spawn(async move {
+                let _open = OpenConn::new(stats.clone(), peer.ip());
                 let svc = hyper::service::service_fn(move |req| handle(req, stats.clone()));
                 let _ = hyper::server::conn::http1::Builder::new()
                     .keep_alive(true)
@@ -144,6 +195,14 @@ async fn handle(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Fu
     }
     let resp = match path.as_str() {
         "/" | "/fast" => text(StatusCode::OK, "ok"),
+        "/close" => {
+            let mut r = text(StatusCode::OK, "bye");
+            r.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+            r
+        }
         "/delay" => {
             let ms: u64 = query_param(&query, "ms")
                 .and_then(|v| v.parse().ok())
@@ -246,7 +305,7 @@ pub fn serve_forever(addr: SocketAddr) -> anyhow::Result<()> {
         let _ = writeln!(
             std::io::stdout(),
             "stampede target listening on http://{local}\n\
-             endpoints: /fast /delay?ms=N[&jitter=J] /status?code=N[&rate=F] /json /echo /reset /__stats /__reset"
+             endpoints: /fast /delay?ms=N[&jitter=J] /status?code=N[&rate=F] /json /echo /reset /close /__stats /__reset"
         );
         let _ = std::io::stdout().flush();
         tokio::select! {

@@ -42,6 +42,22 @@ impl Default for Scratch {
     }
 }
 
+/// Connections shared by a worker's VUs (`http.connections: pooled`): at most `size` open or in
+/// use at once; a VU waits for a free one (`http_req_blocked`).
+pub struct Pool {
+    idle: RefCell<Vec<TcpStream>>,
+    permits: tokio::sync::Semaphore,
+}
+
+impl Pool {
+    pub fn new(size: usize) -> Self {
+        Pool {
+            idle: RefCell::new(Vec::new()),
+            permits: tokio::sync::Semaphore::new(size.max(1)),
+        }
+    }
+}
+
 /// One request to send.
 pub struct Outgoing<'a> {
     pub wire: &'a Bytes,
@@ -93,6 +109,35 @@ impl Client {
         Ok(())
     }
 
+    /// Send one request on a connection from `pool` (waiting for one if all are busy), or on the
+    /// VU's own connection without a pool; the wait is the sample's `blocked` time.
+    pub async fn request_via(
+        &mut self,
+        pool: Option<&Pool>,
+        cfg: &ClientConfig,
+        scratch: &Scratch,
+        out: Outgoing<'_>,
+    ) -> Sample {
+        let Some(pool) = pool else {
+            return self.request(cfg, scratch, out).await;
+        };
+        let asked = Instant::now();
+        let Ok(_permit) = pool.permits.acquire().await else {
+            // The semaphore is never closed; this arm keeps the type total.
+            let mut s = Sample::failed(ErrorKind::Connect);
+            s.blocked = asked.elapsed();
+            return s;
+        };
+        let blocked = asked.elapsed();
+        self.conn = pool.idle.borrow_mut().pop();
+        let mut sample = self.request(cfg, scratch, out).await;
+        if let Some(conn) = self.conn.take() {
+            pool.idle.borrow_mut().push(conn);
+        }
+        sample.blocked = blocked;
+        sample
+    }
+
     /// Send one request and read the whole response.
     pub async fn request(
         &mut self,
@@ -102,15 +147,7 @@ impl Client {
     ) -> Sample {
         let start = Instant::now();
         let deadline = start + cfg.timeout;
-        let mut sample = Sample {
-            duration: None,
-            waiting: None,
-            connecting: Duration::ZERO,
-            status: None,
-            error: None,
-            sent: 0,
-            received: 0,
-        };
+        let mut sample = Sample::default();
         // A kept-alive connection the peer closed while we were idle shows up as a failure with
         // no response byte: that request is sent again once on a fresh connection, uncounted.
         let mut retry = self.conn.is_some();

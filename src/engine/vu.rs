@@ -1,7 +1,7 @@
 //! The VU loop (closed model): pick a flow by weight, run its steps in order on the VU's own
 //! connection, think, repeat — until the worker's VU target drops below this VU's slot.
 
-use super::client::{Client, ClientConfig, Outgoing, Scratch};
+use super::client::{Client, ClientConfig, Outgoing, Pool, Scratch};
 use super::worker::WorkerState;
 use crate::metrics::{ErrorKind, Recorder};
 use crate::plan::{Plan, Think};
@@ -49,15 +49,26 @@ pub struct VuContext {
     pub state: Rc<WorkerState>,
     pub recorder: Rc<RefCell<Recorder>>,
     pub scratch: Scratch,
+    /// The worker's shared connections, in pooled mode.
+    pub pool: Option<Pool>,
 }
 
 /// Run VU number `slot` of this worker (global id `id`) until told to stop.
-pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64) {
+///
+/// A VU of the initial population (`initial`) first waits a random part of one think time when
+/// the plan spreads its start.
+pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64, initial: bool) {
     let _running = Running::new(ctx.state.clone());
     let plan = &ctx.plan;
     let mut rng = fastrand::Rng::with_seed(seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut client = Client::new(id);
     let total_weight = plan.total_weight().max(1);
+    if initial && plan.spread_start {
+        let offset = plan.think.sample(&mut rng).mul_f64(rng.f64());
+        if !offset.is_zero() && !pause(&ctx.state, slot, offset).await {
+            return;
+        }
+    }
     loop {
         if slot >= ctx.state.target.get() {
             return;
@@ -71,7 +82,9 @@ pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64) {
                 head: step.method == http::Method::HEAD,
                 expect_status: step.expect_status.as_deref(),
             };
-            let sample = client.request(&ctx.client, &ctx.scratch, out).await;
+            let sample = client
+                .request_via(ctx.pool.as_ref(), &ctx.client, &ctx.scratch, out)
+                .await;
             ctx.recorder.borrow_mut().record(step.metric, &sample);
             if ends_iteration(sample.error) {
                 break;

@@ -3,10 +3,10 @@
 //! aggregator once a second.
 
 use super::Control;
-use super::client::{ClientConfig, Scratch};
+use super::client::{ClientConfig, Pool, Scratch};
 use super::vu::{self, VuContext};
 use crate::metrics::{Recorder, Snapshot};
-use crate::plan::Plan;
+use crate::plan::{Connections, Plan};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -71,12 +71,18 @@ pub async fn run(a: WorkerArgs) {
         state: state.clone(),
         recorder: recorder.clone(),
         scratch: Scratch::new(),
+        pool: match a.plan.http.connections {
+            Connections::PerVu => None,
+            // This worker's share of the pool (at least one connection, so its VUs can run).
+            Connections::Pooled { max } => Some(Pool::new(share(max, a.id, a.workers))),
+        },
     });
     let start = Instant::from_std(a.start);
     let load = &a.plan.load;
     let ramp_grace = load.graceful_ramp_down();
     let mut slots: Vec<Option<Slot>> = Vec::new();
     let mut second = 1u64;
+    let mut settled = false;
     let flush = |second: u64| {
         let data = recorder.borrow_mut().take();
         let snap = Snapshot {
@@ -111,6 +117,22 @@ pub async fn run(a: WorkerArgs) {
                 state.changed.notify_waiters();
             }
         }
+        // VUs only leave when asked to, so once a scan found every slot settled (all wanted VUs
+        // running, none on its way out) nothing changes until the target does: a tick then
+        // costs O(1) however many VUs run.
+        if target != previous {
+            settled = false;
+        }
+        if settled {
+            while now - start >= Duration::from_secs(second) {
+                flush(second);
+                second += 1;
+            }
+            continue;
+        }
+        let mut pending = false;
+        // VUs started on the first tick (which comes at once) are the initial population.
+        let initial = t < TICK;
         if slots.len() < target {
             slots.resize_with(target, || None);
         }
@@ -122,14 +144,17 @@ pub async fn run(a: WorkerArgs) {
                         s.leaving_since = None;
                     }
                 } else {
+                    pending = true;
                     let id = (i * a.workers + a.id) as u64;
-                    let handle = tokio::task::spawn_local(vu::run(ctx.clone(), i, id, a.seed));
+                    let handle =
+                        tokio::task::spawn_local(vu::run(ctx.clone(), i, id, a.seed, initial));
                     *slot = Some(Slot {
                         handle,
                         leaving_since: None,
                     });
                 }
             } else if let Some(s) = slot {
+                pending = true;
                 if !live {
                     *slot = None;
                 } else if s
@@ -143,6 +168,7 @@ pub async fn run(a: WorkerArgs) {
         while slots.last().is_some_and(|s| s.is_none()) {
             slots.pop();
         }
+        settled = !pending && slots.len() == target;
         while now - start >= Duration::from_secs(second) {
             flush(second);
             second += 1;

@@ -273,6 +273,7 @@ impl Source<'_> {
             "http_req_duration" => trend_value(&stats.duration, agg),
             "http_req_waiting" => trend_value(&stats.waiting, agg),
             "http_req_connecting" => trend_value(&stats.connecting, agg),
+            "http_req_blocked" => trend_value(&stats.blocked, agg),
             "iteration_duration" => trend_value(&self.total.iteration, agg),
             "http_reqs" => counter(stats.requests),
             "iterations" => counter(self.total.iterations),
@@ -348,11 +349,10 @@ mod tests {
                 &Sample {
                     duration: Some(Duration::from_millis(20)),
                     waiting: Some(Duration::from_millis(19)),
-                    connecting: Duration::ZERO,
                     status: Some(200),
-                    error: None,
                     sent: 1,
                     received: 2,
+                    ..Sample::default()
                 },
             );
         }

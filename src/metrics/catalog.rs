@@ -28,6 +28,7 @@ pub const METRICS: &[(&str, MetricKind)] = &[
     ("http_req_duration", MetricKind::Trend),
     ("http_req_waiting", MetricKind::Trend),
     ("http_req_connecting", MetricKind::Trend),
+    ("http_req_blocked", MetricKind::Trend),
     ("iteration_duration", MetricKind::Trend),
     ("http_reqs", MetricKind::Counter),
     ("http_req_failed", MetricKind::Rate),
@@ -43,6 +44,7 @@ pub const STEP_TAGGED: &[&str] = &[
     "http_req_duration",
     "http_req_waiting",
     "http_req_connecting",
+    "http_req_blocked",
     "http_reqs",
     "http_req_failed",
 ];

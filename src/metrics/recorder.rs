@@ -79,6 +79,8 @@ pub struct StepStats {
     pub duration: Histogram<u64>,
     pub waiting: Histogram<u64>,
     pub connecting: Histogram<u64>,
+    /// Time waiting for a free pooled connection.
+    pub blocked: Histogram<u64>,
     pub requests: u64,
     pub failures: u64,
 }
@@ -89,6 +91,7 @@ impl Default for StepStats {
             duration: new_histogram(),
             waiting: new_histogram(),
             connecting: new_histogram(),
+            blocked: new_histogram(),
             requests: 0,
             failures: 0,
         }
@@ -101,6 +104,7 @@ impl StepStats {
         let _ = self.duration.add(&other.duration);
         let _ = self.waiting.add(&other.waiting);
         let _ = self.connecting.add(&other.connecting);
+        let _ = self.blocked.add(&other.blocked);
         self.requests += other.requests;
         self.failures += other.failures;
     }
@@ -109,14 +113,17 @@ impl StepStats {
         self.duration.reset();
         self.waiting.reset();
         self.connecting.reset();
+        self.blocked.reset();
         self.requests = 0;
         self.failures = 0;
     }
 }
 
 /// What one request produced, as the engine measured it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Sample {
+    /// Waiting for a free connection of the pool (zero with per-VU connections).
+    pub blocked: Duration,
     /// Sending + waiting + receiving; `None` when no request went out (connect failure).
     pub duration: Option<Duration>,
     pub waiting: Option<Duration>,
@@ -126,6 +133,16 @@ pub struct Sample {
     pub error: Option<ErrorKind>,
     pub sent: u64,
     pub received: u64,
+}
+
+impl Sample {
+    /// A request that could not be sent at all.
+    pub fn failed(kind: ErrorKind) -> Self {
+        Sample {
+            error: Some(kind),
+            ..Sample::default()
+        }
+    }
 }
 
 /// Everything one worker recorded since its last flush (or, once merged, over a whole run).
@@ -167,6 +184,7 @@ impl Recorder {
             record(&mut st.waiting, w);
         }
         record(&mut st.connecting, s.connecting);
+        record(&mut st.blocked, s.blocked);
         if let Some(kind) = s.error {
             st.failures += 1;
             self.errors[kind.index()] += 1;
@@ -246,11 +264,10 @@ mod tests {
         Sample {
             duration: Some(Duration::from_millis(ms)),
             waiting: Some(Duration::from_millis(ms)),
-            connecting: Duration::ZERO,
             status: Some(200),
-            error: None,
             sent: 10,
             received: 20,
+            ..Sample::default()
         }
     }
 

@@ -65,6 +65,7 @@ fn step_metric(name: &str, s: &StepStats, res: &RunResult) -> Option<Value> {
         "http_req_duration" => trend(&s.duration),
         "http_req_waiting" => trend(&s.waiting),
         "http_req_connecting" => trend(&s.connecting),
+        "http_req_blocked" => trend(&s.blocked),
         "http_reqs" => counter(s.requests, res),
         "http_req_failed" => rate(s.failures, s.requests),
         _ => return None,

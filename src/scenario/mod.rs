@@ -325,6 +325,7 @@ impl Builder<'_> {
             },
             load,
             think,
+            spread_start: raw.load.spread_start.unwrap_or(true),
             flows,
             step_names,
             thresholds,

@@ -43,6 +43,7 @@ pub struct RawLoad {
     pub graceful_ramp_down: Option<Dur>,
     pub graceful_stop: Option<Dur>,
     pub think_time: Option<ThinkSpec>,
+    pub spread_start: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +168,11 @@ pub fn parse_think(text: &str) -> Result<ThinkSpec, String> {
             return Err(format!("`{s}`: the lower bound is above the upper one"));
         }
         return Ok(ThinkSpec::Between(lo, hi));
+    }
+    if s.contains('(') && !s.contains(')') {
+        return Err(format!(
+            "think time `{s}` is cut short: inside `{{ ... }}` a comma splits the value; quote it: `think_time: \"between(1s, 5s)\"`"
+        ));
     }
     if s.contains('(') {
         return Err(format!(

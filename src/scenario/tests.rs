@@ -111,3 +111,65 @@ fn did_you_mean_only_for_near_misses() {
     assert_eq!(did_you_mean("vuss", ["vus", "duration"]), Some("vus"));
     assert_eq!(did_you_mean("completely", ["vus", "duration"]), None);
 }
+
+fn with_http(http: &str) -> Result<Plan, ScenarioError> {
+    load_str(
+        &format!("{BASE}http: {http}\nload: {{ vus: 100, duration: 1s }}\n"),
+        "s.yaml",
+        "s",
+        &Overrides::default(),
+    )
+}
+
+#[test]
+fn connection_modes_and_source_addresses() {
+    let p = with_http("{ timeout: 5s }").unwrap();
+    assert_eq!(p.http.connections, Connections::PerVu);
+    assert_eq!(p.peak_connections(), 100);
+    let p = with_http("{ connections: pooled, max_connections: 10 }").unwrap();
+    assert_eq!(p.http.connections, Connections::Pooled { max: 10 });
+    assert_eq!(p.peak_connections(), 10);
+    let p = with_http("{ connections: pooled, max_connections: 1000 }").unwrap();
+    assert_eq!(p.peak_connections(), 100, "never more connections than VUs");
+    let p = with_http("{ local_ips: [127.0.0.2, \"127.0.0.8/30\"] }").unwrap();
+    let ips: Vec<String> = p.http.local_ips.iter().map(|i| i.to_string()).collect();
+    assert_eq!(
+        ips,
+        [
+            "127.0.0.2",
+            "127.0.0.8",
+            "127.0.0.9",
+            "127.0.0.10",
+            "127.0.0.11"
+        ]
+    );
+    let p = with_http("{ local_ips: 10.0.0.0/30 }").unwrap();
+    assert_eq!(p.http.local_ips.len(), 2, "network and broadcast skipped");
+
+    for (http, want) in [
+        (
+            "{ connections: shared }",
+            "s.yaml:5:22: unknown http.connections `shared`",
+        ),
+        (
+            "{ connections: pooled }",
+            "s.yaml:5:9: pooled connections need `http.max_connections",
+        ),
+        (
+            "{ max_connections: 5 }",
+            "s.yaml:5:9: http.max_connections needs `http.connections: pooled`",
+        ),
+        (
+            "{ connections: pooled, max_connections: 0 }",
+            "must be at least 1",
+        ),
+        (
+            "{ local_ips: [127.0.0.1, nope] }",
+            "s.yaml:5:32: `nope` is not an IP address",
+        ),
+        ("{ local_ips: 10.0.0.0/8 }", "more than 4096 addresses"),
+    ] {
+        let e = with_http(http).unwrap_err().to_string();
+        assert!(e.contains(want), "{http}: {e}");
+    }
+}
