@@ -98,6 +98,10 @@ pub struct TargetArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub addr: SocketAddr,
+    /// Stall: hold every response during the first HOLD of every EVERY (e.g. `1s/5s`), to see
+    /// how a load test reports a stalling service.
+    #[arg(long, value_name = "HOLD/EVERY", value_parser = crate::target::Stall::parse)]
+    pub stall: Option<crate::target::Stall>,
 }
 
 #[derive(Debug, Args)]

@@ -129,9 +129,12 @@ impl Plan {
     }
 }
 
-/// How many VUs run over time (closed model).
+/// The load schedule: how many VUs run over time (closed model), or when iterations start
+/// (open model, arrival-rate executors).
 #[derive(Debug, Clone)]
 pub enum Load {
+    ConstantArrivalRate(Arrival),
+    RampingArrivalRate(Arrival),
     ConstantVus {
         vus: u32,
         duration: Duration,
@@ -151,11 +154,125 @@ pub struct Stage {
     pub target: u32,
 }
 
+/// An open-model schedule: iteration k is due at `due(k)`, whatever the target does. A
+/// constant rate is one stage from `start_rate` to the same rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrival {
+    /// Iterations per second at the start.
+    pub start_rate: f64,
+    /// Linear ramps of the rate (iterations per second) over each stage.
+    pub stages: Vec<RateStage>,
+    /// VUs started before the run; more are started when none is free, up to `max_vus`.
+    pub pre_allocated_vus: u32,
+    pub max_vus: u32,
+    /// Due iterations waiting for a VU; beyond this many, they are dropped (`dropped_iterations`).
+    pub queue_size: u32,
+    pub graceful_stop: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateStage {
+    pub duration: Duration,
+    /// Iterations per second at the end of the stage.
+    pub target: f64,
+}
+
+impl Arrival {
+    pub fn duration(&self) -> Duration {
+        self.stages.iter().map(|s| s.duration).sum()
+    }
+
+    /// Iterations per second at `t`.
+    pub fn rate_at(&self, t: Duration) -> f64 {
+        let mut from = self.start_rate;
+        let mut stage_start = Duration::ZERO;
+        for s in &self.stages {
+            let end = stage_start + s.duration;
+            if t < end {
+                let frac = (t - stage_start).as_secs_f64() / s.duration.as_secs_f64();
+                return from + (s.target - from) * frac;
+            }
+            from = s.target;
+            stage_start = end;
+        }
+        0.0
+    }
+
+    /// Iterations due in `[0, t)`: the integral of the rate.
+    pub fn arrivals_until(&self, t: Duration) -> f64 {
+        let t = t.as_secs_f64();
+        let mut from = self.start_rate;
+        let mut start = 0.0;
+        let mut total = 0.0;
+        for s in &self.stages {
+            let len = s.duration.as_secs_f64();
+            let x = (t - start).clamp(0.0, len);
+            if len > 0.0 {
+                total += from * x + (s.target - from) * x * x / (2.0 * len);
+            }
+            if t < start + len {
+                return total;
+            }
+            from = s.target;
+            start += len;
+        }
+        total
+    }
+
+    /// When iteration `k` (from 0) is due: the time at which `k` iterations have arrived before
+    /// it, so iteration 0 starts at once and a constant rate r spaces them 1/r apart. `None` when
+    /// it falls after the schedule's end.
+    pub fn due(&self, k: u64) -> Option<Duration> {
+        let k = k as f64;
+        let mut from = self.start_rate;
+        let mut start = 0.0;
+        let mut before = 0.0;
+        for s in &self.stages {
+            let len = s.duration.as_secs_f64();
+            let a = (s.target - from) / (2.0 * len.max(1e-12));
+            let in_stage = from * len + a * len * len;
+            if k < before + in_stage {
+                // Solve a x^2 + from x = k - before for the smallest x >= 0 (stable form).
+                let need = k - before;
+                let x = if need <= 0.0 {
+                    0.0
+                } else {
+                    let disc = (from * from + 4.0 * a * need).max(0.0);
+                    2.0 * need / (from + disc.sqrt()).max(1e-300)
+                };
+                let t = start + x.min(len);
+                return (t < start + len).then(|| Duration::from_secs_f64(t));
+            }
+            before += in_stage;
+            from = s.target;
+            start += len;
+        }
+        None
+    }
+
+    pub fn peak_rate(&self) -> f64 {
+        self.stages
+            .iter()
+            .map(|s| s.target)
+            .fold(self.start_rate, f64::max)
+    }
+}
+
 impl Load {
     pub fn executor_name(&self) -> &'static str {
         match self {
             Load::ConstantVus { .. } => "constant-vus",
             Load::RampingVus { .. } => "ramping-vus",
+            Load::ConstantArrivalRate(_) => "constant-arrival-rate",
+            Load::RampingArrivalRate(_) => "ramping-arrival-rate",
+        }
+    }
+
+    /// The open-model schedule, for arrival-rate executors.
+    pub fn arrival(&self) -> Option<&Arrival> {
+        match self {
+            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => Some(a),
+            _ => None,
         }
     }
 
@@ -164,6 +281,7 @@ impl Load {
         match self {
             Load::ConstantVus { duration, .. } => *duration,
             Load::RampingVus { stages, .. } => stages.iter().map(|s| s.duration).sum(),
+            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => a.duration(),
         }
     }
 
@@ -172,6 +290,7 @@ impl Load {
             Load::ConstantVus { graceful_stop, .. } | Load::RampingVus { graceful_stop, .. } => {
                 *graceful_stop
             }
+            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => a.graceful_stop,
         }
     }
 
@@ -182,12 +301,21 @@ impl Load {
             Load::RampingVus {
                 graceful_ramp_down, ..
             } => *graceful_ramp_down,
+            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => a.graceful_stop,
         }
     }
 
-    /// The number of VUs that should be running at `t` since the start (linear ramps, as k6).
+    /// The number of VUs that should be running at `t` since the start (linear ramps, as k6);
+    /// for arrival-rate executors, the VUs allocated at the start.
     pub fn vus_at(&self, t: Duration) -> u32 {
         match self {
+            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
+                if t < a.duration() {
+                    a.pre_allocated_vus
+                } else {
+                    0
+                }
+            }
             Load::ConstantVus { vus, duration, .. } => {
                 if t < *duration {
                     *vus
@@ -222,6 +350,7 @@ impl Load {
             Load::RampingVus {
                 start_vus, stages, ..
             } => stages.iter().map(|s| s.target).fold(*start_vus, u32::max),
+            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => a.max_vus,
         }
     }
 
@@ -229,6 +358,17 @@ impl Load {
     pub fn stage_at(&self, t: Duration) -> Option<usize> {
         match self {
             Load::ConstantVus { duration, .. } => (t < *duration).then_some(0),
+            Load::ConstantArrivalRate(a) => (t < a.duration()).then_some(0),
+            Load::RampingArrivalRate(Arrival { stages, .. }) => {
+                let mut end = Duration::ZERO;
+                for (i, s) in stages.iter().enumerate() {
+                    end += s.duration;
+                    if t < end {
+                        return Some(i);
+                    }
+                }
+                None
+            }
             Load::RampingVus { stages, .. } => {
                 let mut end = Duration::ZERO;
                 for (i, s) in stages.iter().enumerate() {
@@ -249,13 +389,16 @@ pub enum Think {
     None,
     Constant(Duration),
     Between(Duration, Duration),
+    /// Start an iteration every so often (closed model): the pause is what is left of the
+    /// period; an overrun shows as `schedule_lag`, not as a shifted schedule.
+    Pacing(Duration),
 }
 
 impl Think {
     /// Draw one pause.
     pub fn sample(&self, rng: &mut fastrand::Rng) -> Duration {
         match *self {
-            Think::None => Duration::ZERO,
+            Think::None | Think::Pacing(_) => Duration::ZERO,
             Think::Constant(d) => d,
             Think::Between(lo, hi) => {
                 let span = hi.saturating_sub(lo).as_nanos() as u64;
@@ -274,6 +417,8 @@ impl Think {
             Think::None => Duration::ZERO,
             Think::Constant(d) => d,
             Think::Between(lo, hi) => (lo + hi) / 2,
+            // A whole iteration cycle: think plus response time.
+            Think::Pacing(d) => d,
         }
     }
 }

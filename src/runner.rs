@@ -92,6 +92,14 @@ pub fn demo_command(args: DemoArgs) -> Result<i32, Failure> {
     )
 }
 
+fn fmt_rate(r: f64) -> String {
+    if r.fract() == 0.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.3}")
+    }
+}
+
 /// A readable description of a plan (used by `validate` and before a run).
 pub fn describe(plan: &Plan) -> String {
     let mut s = String::new();
@@ -113,11 +121,35 @@ pub fn describe(plan: &Plan) -> String {
                 format_duration(plan.load.duration())
             )
         }
+        Load::ConstantArrivalRate(a) => format!(
+            "constant-arrival-rate: {}/s for {} ({} VUs pre-allocated, up to {}; queue {})",
+            fmt_rate(a.start_rate),
+            format_duration(a.duration()),
+            a.pre_allocated_vus,
+            a.max_vus,
+            a.queue_size
+        ),
+        Load::RampingArrivalRate(a) => {
+            let st: Vec<String> = a
+                .stages
+                .iter()
+                .map(|x| format!("{}→{}/s", format_duration(x.duration), fmt_rate(x.target)))
+                .collect();
+            format!(
+                "ramping-arrival-rate: from {}/s, stages {} ({} VUs pre-allocated, up to {}; queue {})",
+                fmt_rate(a.start_rate),
+                st.join(", "),
+                a.pre_allocated_vus,
+                a.max_vus,
+                a.queue_size
+            )
+        }
     };
     let think = match plan.think {
         Think::None => "none".to_string(),
         Think::Constant(d) => format!("constant({})", format_duration(d)),
         Think::Between(a, b) => format!("between({}, {})", format_duration(a), format_duration(b)),
+        Think::Pacing(d) => format!("pacing({})", format_duration(d)),
     };
     s.push_str(&format!(
         "  name:       {}\n  target:     {}\n  load:       {load}\n  think time: {think}\n",

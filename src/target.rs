@@ -98,10 +98,46 @@ impl Stats {
     }
 }
 
+/// Hold every response during the first `hold` of every `every` (counting from the target's
+/// start): a stalling service, for testing honest latency.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stall {
+    pub hold: Duration,
+    pub every: Duration,
+}
+
+impl Stall {
+    /// Parse `HOLD/EVERY`, e.g. `1s/5s`.
+    pub fn parse(s: &str) -> Result<Stall, String> {
+        let bad = || {
+            format!("`{s}`: a stall is HOLD/EVERY, e.g. `1s/5s` (hold responses 1 s in every 5 s)")
+        };
+        let (a, b) = s.split_once('/').ok_or_else(bad)?;
+        let hold =
+            crate::scenario::duration::parse_duration(a).map_err(|e| format!("{}: {e}", bad()))?;
+        let every =
+            crate::scenario::duration::parse_duration(b).map_err(|e| format!("{}: {e}", bad()))?;
+        if every.is_zero() || hold >= every {
+            return Err(format!(
+                "`{s}`: HOLD must be shorter than EVERY, and EVERY above zero"
+            ));
+        }
+        Ok(Stall { hold, every })
+    }
+
+    /// How long a request arriving `since_start` into the target's life must wait.
+    pub fn wait(&self, since_start: Duration) -> Duration {
+        let every = self.every.as_nanos();
+        let phase = Duration::from_nanos((since_start.as_nanos() % every) as u64);
+        self.hold.saturating_sub(phase)
+    }
+}
+
 /// A bound target, ready to serve.
 pub struct Target {
     listener: TcpListener,
     pub stats: Arc<Stats>,
+    stall: Option<(Stall, std::time::Instant)>,
 }
 
 impl Target {
@@ -119,7 +155,14 @@ impl Target {
         Ok(Target {
             listener,
             stats: Arc::new(Stats::default()),
+            stall: None,
         })
+    }
+
+    /// Stall every response as `stall` says, from now on.
+    pub fn stall(mut self, stall: Option<Stall>) -> Self {
+        self.stall = stall.map(|s| (s, std::time::Instant::now()));
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -139,9 +182,21 @@ impl Target {
             };
             let _ = stream.set_nodelay(true);
             let stats = self.stats.clone();
+            let stall = self.stall;
             tokio::spawn(async move {
                 let _open = OpenConn::new(stats.clone(), peer.ip());
-                let svc = hyper::service::service_fn(move |req| handle(req, stats.clone()));
+                let svc = hyper::service::service_fn(move |req| {
+                    let stats = stats.clone();
+                    async move {
+                        if let Some((stall, since)) = stall {
+                            let wait = stall.wait(since.elapsed());
+                            if !wait.is_zero() && !req.uri().path().starts_with("/__") {
+                                tokio::time::sleep(wait).await;
+                            }
+                        }
+                        handle(req, stats).await
+                    }
+                });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .keep_alive(true)
                     .serve_connection(TokioIo::new(stream), svc)
@@ -290,14 +345,15 @@ pub fn spawn_background(
 }
 
 /// Serve in the foreground until Ctrl-C (`stampede target`).
-pub fn serve_forever(addr: SocketAddr) -> anyhow::Result<()> {
+pub fn serve_forever(addr: SocketAddr, stall: Option<Stall>) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
         let target = Target::bind(addr)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?
+            .stall(stall);
         let local = target.local_addr()?;
         let stats = target.stats.clone();
         use std::io::Write;
@@ -305,7 +361,12 @@ pub fn serve_forever(addr: SocketAddr) -> anyhow::Result<()> {
         let _ = writeln!(
             std::io::stdout(),
             "stampede target listening on http://{local}\n\
-             endpoints: /fast /delay?ms=N[&jitter=J] /status?code=N[&rate=F] /json /echo /reset /close /__stats /__reset"
+             endpoints: /fast /delay?ms=N[&jitter=J] /status?code=N[&rate=F] /json /echo /reset /close /__stats /__reset{}",
+            stall.map_or(String::new(), |s| format!(
+                "\nstalling: every response held during the first {} of every {}",
+                crate::scenario::duration::format_duration(s.hold),
+                crate::scenario::duration::format_duration(s.every)
+            ))
         );
         let _ = std::io::stdout().flush();
         tokio::select! {

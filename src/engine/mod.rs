@@ -52,7 +52,12 @@ pub fn default_workers() -> usize {
 
 /// Start `plan` against `addrs` (the target's resolved addresses) on `workers` threads.
 pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io::Result<Engine> {
-    let workers = workers.max(1);
+    // An open-model worker needs at least one VU of its own.
+    let workers = match plan.load.arrival() {
+        Some(a) => workers.min(a.max_vus as usize),
+        None => workers,
+    }
+    .max(1);
     let host = plan.target.authority();
     HeaderValue::from_str(&host)
         .map_err(|_| std::io::Error::other("target host is not a valid Host header"))?;

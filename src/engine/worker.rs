@@ -1,12 +1,13 @@
 //! One engine thread: a single-threaded runtime that owns a share of the VUs and their metrics
-//! recorder (no lock on the hot path), follows the load schedule, and sends its recordings to the
-//! aggregator once a second.
+//! recorder (no lock on the hot path), follows the load schedule — a VU target over time (closed
+//! model) or iterations due at set times (open model) — and sends its recordings to the
+//! aggregator on each second of the run.
 
 use super::Control;
 use super::client::{ClientConfig, Pool, Scratch};
-use super::vu::{self, VuContext};
+use super::vu::{self, EARLY, OpenQueue, VuContext};
 use crate::metrics::{Recorder, Snapshot};
-use crate::plan::{Connections, Plan};
+use crate::plan::{Arrival, Connections, Plan};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -76,25 +77,54 @@ pub async fn run(a: WorkerArgs) {
             // This worker's share of the pool (at least one connection, so its VUs can run).
             Connections::Pooled { max } => Some(Pool::new(share(max, a.id, a.workers))),
         },
+        open: OpenQueue::default(),
     });
     let start = Instant::from_std(a.start);
+    // Each second of the run is flushed when it ends, on the timer (not on a schedule tick), so
+    // a second's counts hold what completed within it.
+    let next_second = Rc::new(Cell::new(1u64));
+    let flush = {
+        let (recorder, state, tx, id) = (recorder.clone(), state.clone(), a.tx.clone(), a.id);
+        move |second: u64| {
+            let data = recorder.borrow_mut().take();
+            let snap = Snapshot {
+                worker: id,
+                second,
+                data,
+                vus: state.running.get(),
+                vus_peak: state.peak.get(),
+            };
+            state.peak.set(state.running.get());
+            let _ = tx.send(snap);
+        }
+    };
+    let flusher = {
+        let (next_second, flush) = (next_second.clone(), flush.clone());
+        tokio::task::spawn_local(async move {
+            loop {
+                let s = next_second.get();
+                tokio::time::sleep_until(start + Duration::from_secs(s)).await;
+                flush(s);
+                next_second.set(s + 1);
+            }
+        })
+    };
+    match a.plan.load.arrival() {
+        Some(arrival) => run_open(&a, &ctx, arrival, start).await,
+        None => run_closed(&a, &ctx, start).await,
+    }
+    flusher.abort();
+    let _ = flusher.await;
+    flush(next_second.get());
+}
+
+/// The closed model: keep the worker's share of the VU target running.
+async fn run_closed(a: &WorkerArgs, ctx: &Rc<VuContext>, start: Instant) {
+    let state = &ctx.state;
     let load = &a.plan.load;
     let ramp_grace = load.graceful_ramp_down();
     let mut slots: Vec<Option<Slot>> = Vec::new();
-    let mut second = 1u64;
     let mut settled = false;
-    let flush = |second: u64| {
-        let data = recorder.borrow_mut().take();
-        let snap = Snapshot {
-            worker: a.id,
-            second,
-            data,
-            vus: state.running.get(),
-            vus_peak: state.peak.get(),
-        };
-        state.peak.set(state.running.get());
-        let _ = a.tx.send(snap);
-    };
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
@@ -124,10 +154,6 @@ pub async fn run(a: WorkerArgs) {
             settled = false;
         }
         if settled {
-            while now - start >= Duration::from_secs(second) {
-                flush(second);
-                second += 1;
-            }
             continue;
         }
         let mut pending = false;
@@ -169,10 +195,6 @@ pub async fn run(a: WorkerArgs) {
             slots.pop();
         }
         settled = !pending && slots.len() == target;
-        while now - start >= Duration::from_secs(second) {
-            flush(second);
-            second += 1;
-        }
     }
 
     // Graceful stop: no new iterations; running ones get `graceful_stop` to finish.
@@ -199,16 +221,92 @@ pub async fn run(a: WorkerArgs) {
             tokio::task::yield_now().await;
             break;
         }
-        while now - start >= Duration::from_secs(second) {
-            flush(second);
-            second += 1;
-        }
         ticker.tick().await;
     }
     for s in slots.into_iter().flatten() {
         let _ = s.handle.await;
     }
-    flush(second);
+}
+
+/// The open model: iteration k of the whole run is due at `arrival.due(k)`; this worker takes
+/// every `workers`-th one. A due iteration goes to an idle VU, or to a new one (up to this
+/// worker's share of `max_vus`), or waits in the queue; it is dropped only when the queue is
+/// full.
+async fn run_open(a: &WorkerArgs, ctx: &Rc<VuContext>, arrival: &Arrival, start: Instant) {
+    let w = a.workers as u64;
+    let max_vus = share(arrival.max_vus, a.id, a.workers).max(1);
+    let queue_size = share(arrival.queue_size, a.id, a.workers).max(1);
+    let mut vus: Vec<JoinHandle<()>> = Vec::new();
+    let spawn = |vus: &mut Vec<JoinHandle<()>>| {
+        let id = (vus.len() * a.workers + a.id) as u64;
+        vus.push(tokio::task::spawn_local(vu::run_open(
+            ctx.clone(),
+            id,
+            a.seed,
+        )));
+    };
+    for _ in 0..share(arrival.pre_allocated_vus, a.id, a.workers).min(max_vus) {
+        spawn(&mut vus);
+    }
+    let q = &ctx.open;
+    let mut k = a.id as u64;
+    'schedule: loop {
+        if a.control.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        // Hand out every iteration due by the time the timer can next wake us.
+        let now = Instant::now();
+        let next = loop {
+            let Some(due) = arrival.due(k) else {
+                break 'schedule;
+            };
+            let at = start + due;
+            if at > now + EARLY {
+                break at;
+            }
+            k += w;
+            if q.due.borrow().len() >= queue_size {
+                ctx.recorder.borrow_mut().dropped_iterations += 1;
+                continue;
+            }
+            q.due.borrow_mut().push_back(at);
+            if q.idle.get() > 0 {
+                q.idle.set(q.idle.get() - 1);
+                q.notify.notify_one();
+            } else if vus.len() < max_vus {
+                spawn(&mut vus);
+            }
+        };
+        // (The loop ends when `due` runs past the schedule's end.)
+        tokio::time::sleep_until((next - EARLY).min(now + TICK)).await;
+    }
+
+    // Graceful stop: what is queued still runs; VUs leave once the queue is empty.
+    q.closed.set(true);
+    q.notify.notify_waiters();
+    let stop_at = Instant::now();
+    let grace = arrival.graceful_stop;
+    let mut ticker = tokio::time::interval(TICK);
+    loop {
+        let live = vus.iter().filter(|h| !h.is_finished()).count();
+        if live == 0 {
+            break;
+        }
+        if a.control.hard_stop.load(Ordering::Relaxed) || Instant::now() - stop_at >= grace {
+            for h in &vus {
+                h.abort();
+            }
+            tokio::task::yield_now().await;
+            break;
+        }
+        ticker.tick().await;
+    }
+    for h in vus {
+        let _ = h.await;
+    }
+    // Iterations still queued never ran.
+    let left = q.due.borrow_mut().drain(..).count() as u64;
+    ctx.recorder.borrow_mut().dropped_iterations += left;
 }
 
 #[cfg(test)]

@@ -26,13 +26,16 @@ impl MetricKind {
 /// Every metric, in report order.
 pub const METRICS: &[(&str, MetricKind)] = &[
     ("http_req_duration", MetricKind::Trend),
+    ("http_req_duration_uncorrected", MetricKind::Trend),
     ("http_req_waiting", MetricKind::Trend),
     ("http_req_connecting", MetricKind::Trend),
     ("http_req_blocked", MetricKind::Trend),
     ("iteration_duration", MetricKind::Trend),
+    ("schedule_lag", MetricKind::Trend),
     ("http_reqs", MetricKind::Counter),
     ("http_req_failed", MetricKind::Rate),
     ("iterations", MetricKind::Counter),
+    ("dropped_iterations", MetricKind::Counter),
     ("data_sent", MetricKind::Counter),
     ("data_received", MetricKind::Counter),
     ("vus", MetricKind::Gauge),
@@ -42,6 +45,7 @@ pub const METRICS: &[(&str, MetricKind)] = &[
 /// Metrics that are also recorded per step (sub-metrics `name{step:NAME}`).
 pub const STEP_TAGGED: &[&str] = &[
     "http_req_duration",
+    "http_req_duration_uncorrected",
     "http_req_waiting",
     "http_req_connecting",
     "http_req_blocked",

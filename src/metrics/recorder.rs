@@ -81,6 +81,9 @@ pub struct StepStats {
     pub connecting: Histogram<u64>,
     /// Time waiting for a free pooled connection.
     pub blocked: Histogram<u64>,
+    /// Request durations from the actual send (`duration` runs from the intended start of an
+    /// open-model or paced iteration's first request; elsewhere the two are the same).
+    pub uncorrected: Histogram<u64>,
     pub requests: u64,
     pub failures: u64,
 }
@@ -92,6 +95,7 @@ impl Default for StepStats {
             waiting: new_histogram(),
             connecting: new_histogram(),
             blocked: new_histogram(),
+            uncorrected: new_histogram(),
             requests: 0,
             failures: 0,
         }
@@ -105,6 +109,7 @@ impl StepStats {
         let _ = self.waiting.add(&other.waiting);
         let _ = self.connecting.add(&other.connecting);
         let _ = self.blocked.add(&other.blocked);
+        let _ = self.uncorrected.add(&other.uncorrected);
         self.requests += other.requests;
         self.failures += other.failures;
     }
@@ -114,6 +119,7 @@ impl StepStats {
         self.waiting.reset();
         self.connecting.reset();
         self.blocked.reset();
+        self.uncorrected.reset();
         self.requests = 0;
         self.failures = 0;
     }
@@ -124,8 +130,11 @@ impl StepStats {
 pub struct Sample {
     /// Waiting for a free connection of the pool (zero with per-VU connections).
     pub blocked: Duration,
-    /// Sending + waiting + receiving; `None` when no request went out (connect failure).
+    /// Sending + waiting + receiving; `None` when no request went out (connect failure). For
+    /// the first request of a scheduled iteration, from the intended start instead.
     pub duration: Option<Duration>,
+    /// Sending + waiting + receiving, from the actual send.
+    pub uncorrected: Option<Duration>,
     pub waiting: Option<Duration>,
     /// Time spent opening a TCP connection for this request (zero when one was reused).
     pub connecting: Duration,
@@ -151,6 +160,10 @@ pub struct Recorder {
     pub steps: Vec<StepStats>,
     pub iteration: Histogram<u64>,
     pub iterations: u64,
+    /// Actual start minus intended start of scheduled iterations (open model, pacing).
+    pub schedule_lag: Histogram<u64>,
+    /// Due iterations that found the queue full (open model).
+    pub dropped_iterations: u64,
     pub data_sent: u64,
     pub data_received: u64,
     /// Counts by status code (index = code, 0..=999).
@@ -164,6 +177,8 @@ impl Recorder {
             steps: (0..steps).map(|_| StepStats::default()).collect(),
             iteration: new_histogram(),
             iterations: 0,
+            schedule_lag: new_histogram(),
+            dropped_iterations: 0,
             data_sent: 0,
             data_received: 0,
             status: vec![0; 1000],
@@ -179,6 +194,9 @@ impl Recorder {
         st.requests += 1;
         if let Some(d) = s.duration {
             record(&mut st.duration, d);
+        }
+        if let Some(d) = s.uncorrected.or(s.duration) {
+            record(&mut st.uncorrected, d);
         }
         if let Some(w) = s.waiting {
             record(&mut st.waiting, w);
@@ -203,12 +221,18 @@ impl Recorder {
         record(&mut self.iteration, d);
     }
 
+    pub fn record_lag(&mut self, lag: Duration) {
+        record(&mut self.schedule_lag, lag);
+    }
+
     pub fn add(&mut self, other: &Recorder) {
         for (a, b) in self.steps.iter_mut().zip(&other.steps) {
             a.add(b);
         }
         let _ = self.iteration.add(&other.iteration);
         self.iterations += other.iterations;
+        let _ = self.schedule_lag.add(&other.schedule_lag);
+        self.dropped_iterations += other.dropped_iterations;
         self.data_sent += other.data_sent;
         self.data_received += other.data_received;
         for (a, b) in self.status.iter_mut().zip(&other.status) {
@@ -227,6 +251,8 @@ impl Recorder {
         }
         self.iteration.reset();
         self.iterations = 0;
+        self.schedule_lag.reset();
+        self.dropped_iterations = 0;
         self.data_sent = 0;
         self.data_received = 0;
         self.status.iter_mut().for_each(|c| *c = 0);

@@ -66,6 +66,7 @@ fn step_metric(name: &str, s: &StepStats, res: &RunResult) -> Option<Value> {
         "http_req_waiting" => trend(&s.waiting),
         "http_req_connecting" => trend(&s.connecting),
         "http_req_blocked" => trend(&s.blocked),
+        "http_req_duration_uncorrected" => trend(&s.uncorrected),
         "http_reqs" => counter(s.requests, res),
         "http_req_failed" => rate(s.failures, s.requests),
         _ => return None,
@@ -80,6 +81,8 @@ fn metrics(r: &RunReport) -> Map<String, Value> {
             (n, _) if STEP_TAGGED.contains(&n) => step_metric(n, &res.overall, res),
             ("iteration_duration", _) => Some(trend(&res.total.iteration)),
             ("iterations", _) => Some(counter(res.total.iterations, res)),
+            ("schedule_lag", _) => Some(trend(&res.total.schedule_lag)),
+            ("dropped_iterations", _) => Some(counter(res.total.dropped_iterations, res)),
             ("data_sent", _) => Some(counter(res.total.data_sent, res)),
             ("data_received", _) => Some(counter(res.total.data_received, res)),
             ("vus", MetricKind::Gauge) => {

@@ -5,7 +5,9 @@ pub mod duration;
 pub mod locate;
 pub mod model;
 
-use crate::plan::{Connections, Flow, HttpOptions, Load, Plan, Stage, Step, Target, Think};
+use crate::plan::{
+    Arrival, Connections, Flow, HttpOptions, Load, Plan, RateStage, Stage, Step, Target, Think,
+};
 use crate::sla::{MetricRef, Threshold};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -134,14 +136,13 @@ fn add_did_you_mean(message: &str) -> String {
     }
 }
 
-const EXECUTORS: &[&str] = &["constant-vus", "ramping-vus"];
-const PLANNED_EXECUTORS: &[&str] = &[
+const EXECUTORS: &[&str] = &[
+    "constant-vus",
+    "ramping-vus",
     "constant-arrival-rate",
     "ramping-arrival-rate",
-    "per-vu-iterations",
-    "shared-iterations",
-    "breakpoint",
 ];
+const PLANNED_EXECUTORS: &[&str] = &["per-vu-iterations", "shared-iterations", "breakpoint"];
 
 struct Builder<'a> {
     file: &'a str,
@@ -381,10 +382,31 @@ impl Builder<'_> {
             };
             return Err(self.at_value("load.executor", msg));
         }
-        let allowed: &[&str] = if executor == "constant-vus" {
-            &["vus", "duration"]
-        } else {
-            &["start_vus", "stages", "graceful_ramp_down"]
+        let allowed: &[&str] = match executor.as_str() {
+            "constant-vus" => &["vus", "duration", "think_time", "spread_start"],
+            "ramping-vus" => &[
+                "start_vus",
+                "stages",
+                "graceful_ramp_down",
+                "think_time",
+                "spread_start",
+            ],
+            "constant-arrival-rate" => &[
+                "rate",
+                "time_unit",
+                "duration",
+                "pre_allocated_vus",
+                "max_vus",
+                "queue_size",
+            ],
+            _ => &[
+                "start_rate",
+                "time_unit",
+                "stages",
+                "pre_allocated_vus",
+                "max_vus",
+                "queue_size",
+            ],
         };
         let present = [
             ("vus", l.vus.is_some()),
@@ -392,6 +414,14 @@ impl Builder<'_> {
             ("start_vus", l.start_vus.is_some()),
             ("stages", l.stages.is_some()),
             ("graceful_ramp_down", l.graceful_ramp_down.is_some()),
+            ("think_time", l.think_time.is_some()),
+            ("spread_start", l.spread_start.is_some()),
+            ("rate", l.rate.is_some()),
+            ("start_rate", l.start_rate.is_some()),
+            ("time_unit", l.time_unit.is_some()),
+            ("pre_allocated_vus", l.pre_allocated_vus.is_some()),
+            ("max_vus", l.max_vus.is_some()),
+            ("queue_size", l.queue_size.is_some()),
         ];
         for (key, is_set) in present {
             if is_set && !allowed.contains(&key) {
@@ -405,7 +435,9 @@ impl Builder<'_> {
             }
         }
         let graceful_stop = l.graceful_stop.map_or(Duration::from_secs(30), |d| d.0);
-        let mut load = if executor == "constant-vus" {
+        let mut load = if executor.ends_with("arrival-rate") {
+            self.arrival(l, &executor, graceful_stop, ov)?
+        } else if executor == "constant-vus" {
             let duration = match (l.duration, ov.duration) {
                 (_, Some(d)) => d,
                 (Some(d), None) => d.0,
@@ -453,6 +485,125 @@ impl Builder<'_> {
             return Err(self.at_key("load", "the load never starts a VU (every target is 0)"));
         }
         Ok(load)
+    }
+
+    /// An arrival-rate executor's schedule (rates per `time_unit`, stored per second).
+    fn arrival(
+        &self,
+        l: &model::RawLoad,
+        executor: &str,
+        graceful_stop: Duration,
+        ov: &Overrides,
+    ) -> Result<Load, ScenarioError> {
+        let unit = l.time_unit.map_or(Duration::from_secs(1), |d| d.0);
+        if unit.is_zero() {
+            return Err(self.at_value("load.time_unit", "time_unit must be above zero"));
+        }
+        let per_s = |r: f64| r / unit.as_secs_f64();
+        let (start_rate, stages) = if executor == "constant-arrival-rate" {
+            let Some(rate) = l.rate else {
+                return Err(self.at_key(
+                    "load",
+                    "constant-arrival-rate needs `rate` (iterations per time_unit, e.g. `rate: 100`)",
+                ));
+            };
+            let duration = match (l.duration, ov.duration) {
+                (_, Some(d)) => d,
+                (Some(d), None) => d.0,
+                (None, None) => {
+                    return Err(self.at_key(
+                        "load",
+                        "constant-arrival-rate needs `duration` (e.g. `duration: 30s`)",
+                    ));
+                }
+            };
+            let r = per_s(rate);
+            (
+                r,
+                vec![RateStage {
+                    duration,
+                    target: r,
+                }],
+            )
+        } else {
+            let raw_stages = l.stages.as_deref().unwrap_or_default();
+            if raw_stages.is_empty() {
+                return Err(self.at_key(
+                    "load.stages",
+                    "ramping-arrival-rate needs at least one stage, e.g. `stages: [{duration: 30s, target: 100}]`",
+                ));
+            }
+            (
+                per_s(l.start_rate.unwrap_or(0.0)),
+                raw_stages
+                    .iter()
+                    .map(|s| RateStage {
+                        duration: s.duration.0,
+                        target: per_s(s.target as f64),
+                    })
+                    .collect(),
+            )
+        };
+        for (i, r) in std::iter::once(start_rate)
+            .chain(stages.iter().map(|s| s.target))
+            .enumerate()
+        {
+            if !(r.is_finite() && r >= 0.0) {
+                let path = if i == 0 {
+                    if executor == "constant-arrival-rate" {
+                        "load.rate".to_string()
+                    } else {
+                        "load.start_rate".to_string()
+                    }
+                } else {
+                    format!("load.stages.{}.target", i - 1)
+                };
+                return Err(self.at_value(&path, "a rate must be a number of 0 or more"));
+            }
+        }
+        let peak = stages.iter().map(|s| s.target).fold(start_rate, f64::max);
+        let pre = l.pre_allocated_vus;
+        let max_vus = match (l.max_vus, pre) {
+            (Some(m), _) => m,
+            (None, Some(p)) => p,
+            (None, None) => {
+                return Err(self.at_key(
+                    "load",
+                    format!(
+                        "{executor} needs `pre_allocated_vus` (VUs started up front) and usually `max_vus` (the most it may start), e.g. `pre_allocated_vus: {0}, max_vus: {1}`",
+                        (peak / 10.0).ceil().max(1.0) as u64,
+                        (peak).ceil().max(1.0) as u64,
+                    ),
+                ));
+            }
+        };
+        let pre = pre.unwrap_or(max_vus.min(10));
+        if pre > max_vus {
+            return Err(self.at_value(
+                "load.max_vus",
+                format!("max_vus ({max_vus}) is below pre_allocated_vus ({pre})"),
+            ));
+        }
+        if max_vus == 0 {
+            return Err(self.at_value("load.max_vus", "max_vus must be at least 1"));
+        }
+        // Deep enough for 5 s of arrivals at the peak rate by default.
+        let queue_size = l
+            .queue_size
+            .unwrap_or_else(|| ((peak * 5.0).ceil() as u32).max(1000));
+        let a = Arrival {
+            start_rate,
+            stages,
+            pre_allocated_vus: pre,
+            max_vus,
+            queue_size,
+            graceful_stop,
+        };
+        Ok(if executor == "constant-arrival-rate" {
+            Load::ConstantArrivalRate(a)
+        } else {
+            Load::RampingArrivalRate(a)
+        })
     }
 
     fn flows(
@@ -576,6 +727,12 @@ impl Builder<'_> {
                 Some(codes)
             }
         };
+        if matches!(s.think_time, Some(ThinkSpec::Pacing(_))) {
+            return Err(self.at_value(
+                &format!("{spath}.think_time"),
+                "pacing applies to whole iterations: set it as `load.think_time`",
+            ));
+        }
         Ok(Step {
             metric,
             method,
@@ -674,6 +831,7 @@ fn think(spec: ThinkSpec) -> Think {
         ThinkSpec::Constant(d) if d.is_zero() => Think::None,
         ThinkSpec::Constant(d) => Think::Constant(d),
         ThinkSpec::Between(a, b) => Think::Between(a, b),
+        ThinkSpec::Pacing(d) => Think::Pacing(d),
     }
 }
 
@@ -724,6 +882,11 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
         };
     } else if let Some(vus) = ov.vus {
         match load {
+            Load::ConstantArrivalRate(_) | Load::RampingArrivalRate(_) => {
+                return Err(format!(
+                    "--vus {vus} sets the VUs of constant-vus/ramping-vus; an arrival-rate executor's load is its rate: use --scale (or --vus with --duration to run constant-vus instead)"
+                ));
+            }
             Load::ConstantVus { vus: v, .. } => *v = vus,
             Load::RampingVus {
                 start_vus, stages, ..
@@ -742,6 +905,17 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
         }
     } else if let Some(d) = ov.duration {
         match load {
+            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
+                let total = a.duration().as_secs_f64();
+                let f = if total > 0.0 {
+                    d.as_secs_f64() / total
+                } else {
+                    1.0
+                };
+                for s in a.stages.iter_mut() {
+                    s.duration = scale_d(s.duration, f);
+                }
+            }
             Load::ConstantVus { duration, .. } => *duration = d,
             Load::RampingVus { stages, .. } => {
                 let total: f64 = stages.iter().map(|s| s.duration.as_secs_f64()).sum();
@@ -761,6 +935,15 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
             return Err(format!("--scale must be a positive number, got {f}"));
         }
         match load {
+            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
+                a.start_rate *= f;
+                for s in a.stages.iter_mut() {
+                    s.target *= f;
+                }
+                a.pre_allocated_vus = scale_vus(a.pre_allocated_vus, f);
+                a.max_vus = scale_vus(a.max_vus, f).max(a.pre_allocated_vus);
+                a.queue_size = scale_vus(a.queue_size, f);
+            }
             Load::ConstantVus { vus, .. } => *vus = scale_vus(*vus, f),
             Load::RampingVus {
                 start_vus, stages, ..
@@ -777,6 +960,12 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
             return Err(format!("--time-scale must be a positive number, got {f}"));
         }
         match load {
+            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
+                for s in a.stages.iter_mut() {
+                    s.duration = scale_d(s.duration, f);
+                }
+                a.graceful_stop = scale_d(a.graceful_stop, f);
+            }
             Load::ConstantVus {
                 duration,
                 graceful_stop,

@@ -44,6 +44,12 @@ pub struct RawLoad {
     pub graceful_stop: Option<Dur>,
     pub think_time: Option<ThinkSpec>,
     pub spread_start: Option<bool>,
+    pub rate: Option<f64>,
+    pub start_rate: Option<f64>,
+    pub time_unit: Option<Dur>,
+    pub pre_allocated_vus: Option<u32>,
+    pub max_vus: Option<u32>,
+    pub queue_size: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +153,7 @@ impl<'de> Deserialize<'de> for Dur {
 pub enum ThinkSpec {
     Constant(Duration),
     Between(Duration, Duration),
+    Pacing(Duration),
 }
 
 pub fn parse_think(text: &str) -> Result<ThinkSpec, String> {
@@ -156,6 +163,13 @@ pub fn parse_think(text: &str) -> Result<ThinkSpec, String> {
             .and_then(|r| r.trim_start().strip_prefix('('))
             .and_then(|r| r.strip_suffix(')'))
     };
+    if let Some(arg) = call("pacing") {
+        let d = parse_duration(arg)?;
+        if d.is_zero() {
+            return Err(format!("`{s}`: the pacing period must be above zero"));
+        }
+        return Ok(ThinkSpec::Pacing(d));
+    }
     if let Some(arg) = call("constant") {
         return Ok(ThinkSpec::Constant(parse_duration(arg)?));
     }
@@ -176,7 +190,7 @@ pub fn parse_think(text: &str) -> Result<ThinkSpec, String> {
     }
     if s.contains('(') {
         return Err(format!(
-            "unknown think time `{s}`: use `constant(1s)` or `between(1s, 5s)`"
+            "unknown think time `{s}`: use `constant(1s)`, `between(1s, 5s)` or `pacing(2s)`"
         ));
     }
     parse_duration(s)
