@@ -489,6 +489,56 @@ mod tests {
         }
     }
 
+    fn arrival(start_rate: f64, stages: &[(u64, f64)]) -> Arrival {
+        Arrival {
+            start_rate,
+            stages: stages
+                .iter()
+                .map(|&(s, target)| RateStage {
+                    duration: Duration::from_secs(s),
+                    target,
+                })
+                .collect(),
+            pre_allocated_vus: 1,
+            max_vus: 1,
+            queue_size: 1,
+            graceful_stop: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_constant_rate_spaces_iterations_evenly_and_ends_with_the_schedule() {
+        let a = arrival(5000.0, &[(10, 5000.0)]);
+        assert_eq!(a.due(0), Some(Duration::ZERO));
+        let t = a.due(1).unwrap().as_secs_f64();
+        assert!((t - 0.0002).abs() < 1e-9, "{t}");
+        assert!(a.due(49_999).is_some());
+        assert_eq!(a.due(50_000), None, "exactly rate x duration iterations");
+    }
+
+    #[test]
+    fn ramps_and_pauses_invert_their_integral() {
+        // 0 -> 4000/s over 10 s, hold 2 s, down to 0 over 4 s, then 2 s at 0/s.
+        let a = arrival(0.0, &[(10, 4000.0), (2, 4000.0), (4, 0.0), (2, 0.0)]);
+        assert_eq!(a.arrivals_until(Duration::from_secs(1)), 200.0);
+        assert_eq!(a.arrivals_until(Duration::from_secs(10)), 20_000.0);
+        assert_eq!(a.arrivals_until(Duration::from_secs(18)), 36_000.0);
+        assert_eq!(a.rate_at(Duration::from_millis(2500)), 1000.0);
+        let mut last = Duration::ZERO;
+        for k in (0..36_000u64).step_by(97) {
+            let t = a.due(k).expect("due within the schedule");
+            assert!(t >= last, "due times never go back");
+            last = t;
+            let before = a.arrivals_until(t);
+            assert!(
+                (before - k as f64).abs() < 1e-4,
+                "k {k}: {before} arrivals before {t:?}"
+            );
+        }
+        assert_eq!(a.due(36_000), None, "nothing is due in the idle tail");
+        assert_eq!(a.peak_rate(), 4000.0);
+    }
+
     #[test]
     fn ramping_vus_interpolates_linearly() {
         let l = ramp();

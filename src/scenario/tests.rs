@@ -173,3 +173,78 @@ fn connection_modes_and_source_addresses() {
         assert!(e.contains(want), "{http}: {e}");
     }
 }
+
+#[test]
+fn arrival_rate_executors() {
+    let p = plan(
+        "  executor: constant-arrival-rate\n  rate: 30\n  time_unit: 1m\n  duration: 10s\n  pre_allocated_vus: 2\n  max_vus: 5\n",
+        &Overrides::default(),
+    )
+    .unwrap();
+    let a = p.load.arrival().expect("open model");
+    assert_eq!(a.start_rate, 0.5, "30 per minute");
+    assert_eq!((a.pre_allocated_vus, a.max_vus), (2, 5));
+    assert_eq!(a.queue_size, 1000, "at least 1000 deep by default");
+    assert_eq!(p.load.max_vus(), 5);
+    let p = plan(
+        "  executor: ramping-arrival-rate\n  stages: [ {duration: 10s, target: 400} ]\n  max_vus: 100\n",
+        &Overrides::default(),
+    )
+    .unwrap();
+    let a = p.load.arrival().expect("open model");
+    assert_eq!(a.start_rate, 0.0);
+    assert_eq!(a.queue_size, 2000, "5 s of the peak rate");
+    assert_eq!(a.pre_allocated_vus, 10);
+
+    for (load, want) in [
+        (
+            "  executor: constant-arrival-rate\n  duration: 5s\n  max_vus: 5\n",
+            "needs `rate`",
+        ),
+        (
+            "  executor: constant-arrival-rate\n  rate: 5\n  duration: 5s\n",
+            "needs `pre_allocated_vus`",
+        ),
+        (
+            "  executor: constant-arrival-rate\n  rate: 5\n  duration: 5s\n  pre_allocated_vus: 9\n  max_vus: 5\n",
+            "s.yaml:10:12: max_vus (5) is below pre_allocated_vus (9)",
+        ),
+        (
+            "  executor: constant-arrival-rate\n  rate: 5\n  duration: 5s\n  max_vus: 5\n  vus: 3\n",
+            "s.yaml:10:3: `vus` does not apply to executor constant-arrival-rate",
+        ),
+        (
+            "  executor: constant-arrival-rate\n  rate: 5\n  duration: 5s\n  max_vus: 5\n  think_time: 1s\n",
+            "`think_time` does not apply",
+        ),
+        (
+            "  executor: constant-arrival-rate\n  rate: -5\n  duration: 5s\n  max_vus: 5\n",
+            "s.yaml:7:9: a rate must be a number of 0 or more",
+        ),
+        (
+            "  executor: ramping-arrival-rate\n  max_vus: 5\n",
+            "needs at least one stage",
+        ),
+    ] {
+        let e = plan(load, &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains(want), "{load}: {e}");
+    }
+    let e = load_str(
+        "target: http://h:1\nload: { vus: 1, duration: 1s }\nflows:\n  - steps:\n      - { get: /x, think_time: pacing(1s) }\n",
+        "s.yaml",
+        "s",
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("s.yaml:5:32: pacing applies to whole iterations"),
+        "{e}"
+    );
+    let p = plan(
+        "  vus: 2\n  duration: 5s\n  think_time: pacing(2s)\n",
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(p.think, Think::Pacing(Duration::from_secs(2)));
+}

@@ -1,0 +1,205 @@
+//! Open-model executors and honest latency, end to end: the real binary against the built-in
+//! target, with expectations derived from the schedule and the stall geometry, not from earlier
+//! runs.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+
+/// The high-rate tests run one at a time: their per-second counts should not share the two
+/// cores with each other.
+static HEAVY: Mutex<()> = Mutex::new(());
+
+/// `stampede target --stall HOLD/EVERY` on a free port.
+struct StallTarget {
+    child: Child,
+    _out: std::io::BufReader<std::process::ChildStdout>,
+    url: String,
+}
+
+impl StallTarget {
+    fn start(stall: &str) -> StallTarget {
+        use std::io::BufRead;
+        let mut child = Command::new(BIN)
+            .args(["target", "--addr", "127.0.0.1:0", "--stall", stall])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn target");
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        out.read_line(&mut line).expect("banner");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("URL in banner")
+            .to_string();
+        StallTarget {
+            child,
+            _out: out,
+            url,
+        }
+    }
+}
+
+impl Drop for StallTarget {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn metric(sum: &Value, name: &str, field: &str) -> f64 {
+    sum["metrics"][name][field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{name}.{field} in {}", sum["metrics"]))
+}
+
+/// Latency quantile q of requests arriving uniformly in time at a server that holds every
+/// response during the first `hold` of every `every`: a request arriving `u` into a stall waits
+/// `hold - u`, so P(latency > x) = (hold - x) / every, and the q-quantile is
+/// `hold - (1 - q) * every` (when that is positive).
+fn stall_quantile(q: f64, hold_ms: f64, every_ms: f64) -> f64 {
+    (hold_ms - (1.0 - q) * every_ms).max(0.0)
+}
+
+fn stalled_run(max_vus: u32) -> Value {
+    let t = StallTarget::start("1s/5s");
+    let s = Scenario::new(&format!(
+        "target: {}\nload: {{ executor: constant-arrival-rate, rate: 500, duration: 20s, \
+         pre_allocated_vus: 20, max_vus: {max_vus} }}\nflows:\n  - steps: [ {{ name: fast, get: /fast }} ]\n",
+        t.url
+    ));
+    let o = run(&s, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    s.summary()
+}
+
+fn check_stall_truth(sum: &Value) {
+    let (p90, p99) = (
+        stall_quantile(0.90, 1000.0, 5000.0),
+        stall_quantile(0.99, 1000.0, 5000.0),
+    );
+    assert!((p90 - 500.0).abs() < 1e-6 && (p99 - 950.0).abs() < 1e-6);
+    assert_eq!(metric(sum, "iterations", "count"), 10_000.0);
+    assert_eq!(metric(sum, "dropped_iterations", "count"), 0.0);
+    let got90 = metric(sum, "http_req_duration", "p(90)");
+    let got99 = metric(sum, "http_req_duration", "p(99)");
+    assert!(
+        (p90 - 100.0..=p90 + 100.0).contains(&got90),
+        "p90 {got90} vs truth {p90}"
+    );
+    assert!(
+        (p99 - 100.0..=p99 + 100.0).contains(&got99),
+        "p99 {got99} vs truth {p99}"
+    );
+}
+
+#[test]
+fn a_stalling_target_shows_in_p90_and_p99_with_vus_to_spare() {
+    let sum = stalled_run(2000);
+    check_stall_truth(&sum);
+    // Enough VUs: every iteration starts on time, so both views agree.
+    assert!(metric(&sum, "schedule_lag", "p(99)") < 50.0);
+    assert!(
+        metric(&sum, "vus", "max") > 400.0,
+        "a VU per stalled request"
+    );
+}
+
+#[test]
+fn a_stalling_target_shows_in_p90_and_p99_with_queued_iterations() {
+    let sum = stalled_run(20);
+    check_stall_truth(&sum);
+    assert!(metric(&sum, "vus", "max") <= 20.0);
+    // The uncorrected view is what a closed-loop tool would report: the stall mostly vanishes.
+    let raw90 = metric(&sum, "http_req_duration_uncorrected", "p(90)");
+    assert!(raw90 < 100.0, "uncorrected p90 {raw90}");
+    // Queued iterations started late, by up to the whole stall.
+    let lag = metric(&sum, "schedule_lag", "max");
+    assert!(lag > 800.0, "schedule lag max {lag}");
+}
+
+#[test]
+fn constant_arrival_rate_runs_every_due_iteration() {
+    let _one = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let t = Target::start();
+    let s = Scenario::new(&format!(
+        "target: {}\nload: {{ executor: constant-arrival-rate, rate: 5000, duration: 10s, \
+         pre_allocated_vus: 50, max_vus: 1000 }}\nflows:\n  - steps: [ {{ get: /fast }} ]\n",
+        t.url
+    ));
+    let o = run(&s, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sum = s.summary();
+    let n = metric(&sum, "iterations", "count");
+    assert!(
+        (n - 50_000.0).abs() <= 250.0,
+        "{n} iterations, schedule says 50,000"
+    );
+    assert_eq!(Some(n as u64), t.served()["requests"].as_u64());
+}
+
+#[test]
+fn ramping_arrival_rate_follows_the_schedule_second_by_second() {
+    let _one = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let t = Target::start();
+    let s = Scenario::new(&format!(
+        "target: {}\nload: {{ executor: ramping-arrival-rate, start_rate: 0, \
+         stages: [ {{ duration: 10s, target: 4000 }} ], pre_allocated_vus: 50, max_vus: 1000 }}\n\
+         flows:\n  - steps: [ {{ get: /fast }} ]\n",
+        t.url
+    ));
+    let o = run(&s, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sum = s.summary();
+    // rate(t) = 400 t, so iterations due in second s (from 1) = 200 (s^2 - (s-1)^2).
+    let timeline = sum["timeline"].as_array().expect("timeline");
+    for s in 1..=10u64 {
+        let want = 200.0 * ((s * s) as f64 - ((s - 1) * (s - 1)) as f64);
+        let got = timeline
+            .iter()
+            .find(|p| p["second"] == s)
+            .and_then(|p| p["iterations"].as_f64())
+            .unwrap_or(0.0);
+        assert!(
+            (got - want).abs() <= (want * 0.02).max(4.0),
+            "second {s}: {got} iterations, schedule says {want}"
+        );
+    }
+}
+
+#[test]
+fn pacing_starts_iterations_on_the_period_and_reports_overruns_as_lag() {
+    let t = Target::start();
+    // On time: 10 VUs, an iteration every 500 ms for 3 s (each VU's first start spread over one
+    // period) = 6 iterations each.
+    let s = Scenario::new(&format!(
+        "target: {}\nload: {{ vus: 10, duration: 3s, think_time: pacing(500ms) }}\n\
+         flows:\n  - steps: [ {{ get: \"/delay?ms=50\" }} ]\n",
+        t.url
+    ));
+    let o = run(&s, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sum = s.summary();
+    assert_eq!(metric(&sum, "iterations", "count"), 60.0);
+    assert!(metric(&sum, "schedule_lag", "max") < 50.0);
+
+    // Overrunning: 250 ms iterations paced at 100 ms fall further behind each time.
+    let s = Scenario::new(&format!(
+        "target: {}\nload: {{ vus: 2, duration: 2s, think_time: pacing(100ms) }}\n\
+         flows:\n  - steps: [ {{ get: \"/delay?ms=250\" }} ]\n",
+        t.url
+    ));
+    let o = run(&s, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sum = s.summary();
+    let lag = metric(&sum, "schedule_lag", "max");
+    assert!(lag > 1000.0, "lag max {lag}");
+    let raw = metric(&sum, "http_req_duration_uncorrected", "max");
+    let corrected = metric(&sum, "http_req_duration", "max");
+    assert!(raw < 400.0, "uncorrected max {raw}");
+    assert!(corrected > 1000.0, "corrected max {corrected}");
+}
