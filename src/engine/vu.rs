@@ -15,11 +15,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// The runtime's timer fires on whole milliseconds, rounding up. Scheduled work is therefore
-/// woken up to this much *early*, and latency is measured from the later of the intended start
-/// and the actual send: the timer's rounding never shows as target latency, and a late start
-/// always does.
-pub const EARLY: Duration = Duration::from_millis(1);
+/// The runtime's timer fires on whole milliseconds, rounding up, and the poller may overshoot
+/// by about as much again. Scheduled work is therefore handed out up to this much *early*, and
+/// latency is measured from the later of the intended start and the actual send: the timer's
+/// rounding never shows as target latency, and a late start always does.
+pub const EARLY: Duration = Duration::from_millis(2);
 
 /// Counts this VU in the worker's running VUs for as long as it lives.
 struct Running(Rc<WorkerState>);

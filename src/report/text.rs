@@ -129,6 +129,44 @@ pub fn render(r: &RunReport) -> String {
         thousands(res.total.iterations),
         res.rate(res.total.iterations)
     );
+    // Scheduled iterations (open model, pacing): how late they started, what a closed-loop
+    // measurement would have shown, and what was dropped.
+    let lag = &res.total.schedule_lag;
+    if !lag.is_empty() {
+        let o = &res.overall;
+        let q = |h: &hdrhistogram::Histogram<u64>, f: f64| {
+            if h.is_empty() {
+                "-".to_string()
+            } else {
+                ms(h.value_at_quantile(f))
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  latency ........... from intended start p50 {} p95 {} p99 {}; from actual send (uncorrected) p50 {} p95 {} p99 {}",
+            q(&o.duration, 0.5),
+            q(&o.duration, 0.95),
+            q(&o.duration, 0.99),
+            q(&o.uncorrected, 0.5),
+            q(&o.uncorrected, 0.95),
+            q(&o.uncorrected, 0.99),
+        );
+        let _ = writeln!(
+            out,
+            "  schedule_lag ...... p50 {} p95 {} p99 {} max {}",
+            q(lag, 0.5),
+            q(lag, 0.95),
+            q(lag, 0.99),
+            ms(lag.max())
+        );
+    }
+    if r.executor.ends_with("arrival-rate") {
+        let _ = writeln!(
+            out,
+            "  dropped_iterations  {}",
+            thousands(res.total.dropped_iterations)
+        );
+    }
     let _ = writeln!(out, "  vus ............... max {}", res.vus_max);
     let _ = writeln!(
         out,
