@@ -66,6 +66,17 @@ pub struct OverrideArgs {
     /// Multiply every duration of the schedule by F (0.05 turns 10m into 30s).
     #[arg(long, value_name = "F")]
     pub time_scale: Option<f64>,
+    /// Set `{{env.NAME}}` for templates (repeatable; wins over the process environment).
+    /// Values from the environment are never written to reports.
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env_arg)]
+    pub env: Vec<(String, String)>,
+}
+
+fn parse_env_arg(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("`{s}`: use NAME=VALUE")),
+    }
 }
 
 #[derive(Debug, Args)]

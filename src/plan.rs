@@ -1,10 +1,15 @@
 //! The validated, normalised plan: what the engine executes. Built from a scenario file plus CLI
 //! overrides; the engine never sees YAML or clap types.
 
+pub mod template;
+
 use crate::sla::Threshold;
 use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderName, Method};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use template::Template;
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -22,6 +27,103 @@ pub struct Plan {
     /// Names of the steps as metric tags, indexed by `Step::metric`.
     pub step_names: Vec<String>,
     pub thresholds: Vec<Threshold>,
+    /// Each VU's variables (declared with a value, or extracted), by index; initial values.
+    pub variables: Vec<(String, Bytes)>,
+    /// CSV data feeds, loaded once and shared read-only by every VU.
+    pub feeds: Vec<Arc<Feed>>,
+    /// A cookie jar per VU (`http.cookies`, on by default).
+    pub cookies: bool,
+    /// Every check (expectation) of every step, by id.
+    pub checks: Vec<CheckInfo>,
+}
+
+/// A CSV file's rows, and how iterations pick them.
+#[derive(Debug)]
+pub struct Feed {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Bytes>>,
+    pub pick: Pick,
+    /// The next row for `sequential` and `unique`, shared by all VUs.
+    pub next: AtomicUsize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// Rows in order, all VUs together, starting over at the end.
+    Sequential,
+    /// A uniformly random row each time.
+    Random,
+    /// Each row to exactly one iteration; the run ends when they run out.
+    Unique,
+}
+
+impl Feed {
+    /// The row for the next iteration; `None` once a `unique` feed is used up.
+    pub fn draw(&self, rng: &mut fastrand::Rng) -> Option<usize> {
+        let n = self.rows.len();
+        if n == 0 {
+            return None;
+        }
+        match self.pick {
+            Pick::Random => Some(rng.usize(0..n)),
+            Pick::Sequential => Some(self.next.fetch_add(1, Ordering::Relaxed) % n),
+            Pick::Unique => {
+                let i = self.next.fetch_add(1, Ordering::Relaxed);
+                (i < n).then_some(i)
+            }
+        }
+    }
+}
+
+/// What a check is about, for reports (`status in [200]`, `body contains "ok"`, ...).
+#[derive(Debug, Clone)]
+pub struct CheckInfo {
+    /// The step's metric index.
+    pub metric: usize,
+    pub description: String,
+}
+
+/// Parts of a step's request that change per request.
+#[derive(Debug, Clone)]
+pub struct Dynamic {
+    pub path: Template,
+    /// Headers whose values are templates (the others are in `Step::headers`).
+    pub headers: Vec<(HeaderName, Template)>,
+    pub body: Template,
+}
+
+/// Where an extracted variable comes from.
+#[derive(Debug, Clone)]
+pub enum Extractor {
+    Json(serde_json_path::JsonPath),
+    /// The first capture group (or the whole match when there is none).
+    Regex(regex::Regex),
+    /// A response header (lower case).
+    Header(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Extract {
+    /// Index into the VU's variables.
+    pub var: usize,
+    pub from: Extractor,
+}
+
+#[derive(Debug, Clone)]
+pub enum CheckKind {
+    BodyContains(String),
+    /// The first value at the path equals this one.
+    Json(serde_json_path::JsonPath, serde_json::Value),
+    /// A response header (lower-case name) equals this value.
+    Header(String, String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// Index into `Plan::checks`.
+    pub id: usize,
+    pub kind: CheckKind,
 }
 
 /// Where requests go: scheme `http`, host, port, and a base path that step paths are appended to.
@@ -135,6 +237,10 @@ impl Plan {
 pub enum Load {
     ConstantArrivalRate(Arrival),
     RampingArrivalRate(Arrival),
+    /// Each of `vus` VUs runs `iterations` iterations (closed model, fixed work).
+    PerVuIterations(Iterations),
+    /// `vus` VUs share `iterations` iterations: whoever is free takes the next.
+    SharedIterations(Iterations),
     ConstantVus {
         vus: u32,
         duration: Duration,
@@ -152,6 +258,16 @@ pub enum Load {
 pub struct Stage {
     pub duration: Duration,
     pub target: u32,
+}
+
+/// Fixed work for the iterations executors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Iterations {
+    pub vus: u32,
+    pub iterations: u64,
+    /// The run stops here even if iterations are left.
+    pub max_duration: Duration,
+    pub graceful_stop: Duration,
 }
 
 /// An open-model schedule: iteration k is due at `due(k)`, whatever the target does. A
@@ -265,6 +381,8 @@ impl Load {
             Load::RampingVus { .. } => "ramping-vus",
             Load::ConstantArrivalRate(_) => "constant-arrival-rate",
             Load::RampingArrivalRate(_) => "ramping-arrival-rate",
+            Load::PerVuIterations(_) => "per-vu-iterations",
+            Load::SharedIterations(_) => "shared-iterations",
         }
     }
 
@@ -282,6 +400,7 @@ impl Load {
             Load::ConstantVus { duration, .. } => *duration,
             Load::RampingVus { stages, .. } => stages.iter().map(|s| s.duration).sum(),
             Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => a.duration(),
+            Load::PerVuIterations(i) | Load::SharedIterations(i) => i.max_duration,
         }
     }
 
@@ -291,6 +410,15 @@ impl Load {
                 *graceful_stop
             }
             Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => a.graceful_stop,
+            Load::PerVuIterations(i) | Load::SharedIterations(i) => i.graceful_stop,
+        }
+    }
+
+    /// Fixed work, for the iterations executors.
+    pub fn iterations(&self) -> Option<&Iterations> {
+        match self {
+            Load::PerVuIterations(i) | Load::SharedIterations(i) => Some(i),
+            _ => None,
         }
     }
 
@@ -302,6 +430,7 @@ impl Load {
                 graceful_ramp_down, ..
             } => *graceful_ramp_down,
             Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => a.graceful_stop,
+            Load::PerVuIterations(i) | Load::SharedIterations(i) => i.graceful_stop,
         }
     }
 
@@ -312,6 +441,13 @@ impl Load {
             Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
                 if t < a.duration() {
                     a.pre_allocated_vus
+                } else {
+                    0
+                }
+            }
+            Load::PerVuIterations(i) | Load::SharedIterations(i) => {
+                if t < i.max_duration {
+                    i.vus
                 } else {
                     0
                 }
@@ -351,6 +487,7 @@ impl Load {
                 start_vus, stages, ..
             } => stages.iter().map(|s| s.target).fold(*start_vus, u32::max),
             Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => a.max_vus,
+            Load::PerVuIterations(i) | Load::SharedIterations(i) => i.vus,
         }
     }
 
@@ -359,6 +496,9 @@ impl Load {
         match self {
             Load::ConstantVus { duration, .. } => (t < *duration).then_some(0),
             Load::ConstantArrivalRate(a) => (t < a.duration()).then_some(0),
+            Load::PerVuIterations(i) | Load::SharedIterations(i) => {
+                (t < i.max_duration).then_some(0)
+            }
             Load::RampingArrivalRate(Arrival { stages, .. }) => {
                 let mut end = Duration::ZERO;
                 for (i, s) in stages.iter().enumerate() {
@@ -428,6 +568,8 @@ pub struct Flow {
     pub name: String,
     pub weight: u32,
     pub steps: Vec<Step>,
+    /// Feeds this flow's templates read: each iteration draws one row from each.
+    pub feeds: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -437,6 +579,9 @@ pub struct Step {
     pub method: Method,
     /// Path and query, base path included, as sent on the request line.
     pub path: String,
+    /// The request as written (`GET /users/{{id}}`), for messages and reports: never a value
+    /// that came from the environment.
+    pub source: String,
     /// Per-step headers, merged over the plan's default headers at load time.
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -444,6 +589,21 @@ pub struct Step {
     pub expect_status: Option<Vec<u16>>,
     /// Pause after this step (overrides nothing: iteration think time still applies).
     pub think: Think,
+    /// Set when the request changes per request (templates); `path`, `headers` and `body` then
+    /// hold its fixed parts only.
+    pub dynamic: Option<Dynamic>,
+    pub extract: Vec<Extract>,
+    /// Expectations beyond the status (which is `expect_status`).
+    pub checks: Vec<Check>,
+    /// The check id of an explicit `expect.status`.
+    pub status_check: Option<usize>,
+}
+
+impl Step {
+    /// True when the response's headers and body must be kept for this step.
+    pub fn needs_response(&self) -> bool {
+        !self.extract.is_empty() || !self.checks.is_empty()
+    }
 }
 
 impl Plan {
@@ -575,6 +735,7 @@ mod tests {
             name: String::new(),
             weight: 0,
             steps: vec![],
+            feeds: vec![],
         };
         let mut flows: Vec<Flow> = (0..2).map(step).collect();
         flows[0].weight = 3;
@@ -595,6 +756,10 @@ mod tests {
             flows,
             step_names: vec![],
             thresholds: vec![],
+            variables: vec![],
+            feeds: vec![],
+            cookies: true,
+            checks: vec![],
         };
         let picks: Vec<usize> = (0..4).map(|d| plan.flow_for(d)).collect();
         assert_eq!(picks, vec![0, 0, 0, 1]);

@@ -45,6 +45,7 @@ fn overrides(a: &OverrideArgs) -> Overrides {
         duration: a.duration,
         scale: a.scale,
         time_scale: a.time_scale,
+        env: a.env.clone(),
     }
 }
 
@@ -121,6 +122,18 @@ pub fn describe(plan: &Plan) -> String {
                 format_duration(plan.load.duration())
             )
         }
+        Load::PerVuIterations(i) => format!(
+            "per-vu-iterations: {} VUs × {} iterations (at most {})",
+            i.vus,
+            i.iterations,
+            format_duration(i.max_duration)
+        ),
+        Load::SharedIterations(i) => format!(
+            "shared-iterations: {} iterations shared by {} VUs (at most {})",
+            i.iterations,
+            i.vus,
+            format_duration(i.max_duration)
+        ),
         Load::ConstantArrivalRate(a) => format!(
             "constant-arrival-rate: {}/s for {} ({} VUs pre-allocated, up to {}; queue {})",
             fmt_rate(a.start_rate),
@@ -165,8 +178,8 @@ pub fn describe(plan: &Plan) -> String {
         ));
         for st in &f.steps {
             s.push_str(&format!(
-                "    - {} {} [{}]\n",
-                st.method, st.path, plan.step_names[st.metric]
+                "    - {} [{}]\n",
+                st.source, plan.step_names[st.metric]
             ));
         }
     }
@@ -426,7 +439,7 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             f.steps.iter().map(|s| StepInfo {
                 name: plan.step_names[s.metric].clone(),
                 flow: f.name.clone(),
-                request: format!("{} {}", s.method, s.path),
+                request: s.source.clone(),
             })
         })
         .fold(Vec::<StepInfo>::new(), |mut acc, s| {

@@ -6,9 +6,8 @@
 //! a request is one `write`, and the response is read into the worker's shared scratch buffer
 //! and parsed in place, so an idle VU holds no buffer at all.
 
-use super::http1::{Feed, Response};
+use super::http1::{Capture, Feed, Response};
 use crate::metrics::{ErrorKind, Sample};
-use bytes::Bytes;
 use std::cell::RefCell;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -23,8 +22,11 @@ pub struct ClientConfig {
     /// Source addresses to spread connections over (empty: let the kernel choose).
     pub local_ips: Vec<IpAddr>,
     pub timeout: Duration,
-    /// Each step's request, encoded once: `wire[flow][step]`.
-    pub wire: Vec<Vec<Bytes>>,
+    /// Each step's request, encoded once: `wire[flow][step]` (for templated steps, only their
+    /// fixed parts matter).
+    pub wire: Vec<Vec<super::http1::Encoded>>,
+    /// The Host header value.
+    pub host: String,
 }
 
 /// A worker's read buffer, shared by all its VUs: a VU borrows it only inside a synchronous read.
@@ -60,9 +62,12 @@ impl Pool {
 
 /// One request to send.
 pub struct Outgoing<'a> {
-    pub wire: &'a Bytes,
+    /// The whole request as it goes on the wire.
+    pub wire: &'a [u8],
     pub head: bool,
     pub expect_status: Option<&'a [u16]>,
+    /// What of the response to keep.
+    pub capture: Capture,
 }
 
 /// One VU's connection.
@@ -117,7 +122,7 @@ impl Client {
         cfg: &ClientConfig,
         scratch: &Scratch,
         out: Outgoing<'_>,
-    ) -> Sample {
+    ) -> (Sample, Response) {
         let Some(pool) = pool else {
             return self.request(cfg, scratch, out).await;
         };
@@ -126,16 +131,16 @@ impl Client {
             // The semaphore is never closed; this arm keeps the type total.
             let mut s = Sample::failed(ErrorKind::Connect);
             s.blocked = asked.elapsed();
-            return s;
+            return (s, Response::new());
         };
         let blocked = asked.elapsed();
         self.conn = pool.idle.borrow_mut().pop();
-        let mut sample = self.request(cfg, scratch, out).await;
+        let (mut sample, resp) = self.request(cfg, scratch, out).await;
         if let Some(conn) = self.conn.take() {
             pool.idle.borrow_mut().push(conn);
         }
         sample.blocked = blocked;
-        sample
+        (sample, resp)
     }
 
     /// Send one request and read the whole response.
@@ -144,7 +149,7 @@ impl Client {
         cfg: &ClientConfig,
         scratch: &Scratch,
         out: Outgoing<'_>,
-    ) -> Sample {
+    ) -> (Sample, Response) {
         let start = Instant::now();
         let deadline = start + cfg.timeout;
         let mut sample = Sample::default();
@@ -157,15 +162,15 @@ impl Client {
                 sample.connecting += start.elapsed();
                 if let Err(kind) = r {
                     sample.error = Some(kind);
-                    return sample;
+                    return (sample, Response::new());
                 }
             }
             let Some(conn) = self.conn.as_mut() else {
                 sample.error = Some(ErrorKind::Connect);
-                return sample;
+                return (sample, Response::new());
             };
             let sent_at = Instant::now();
-            let mut resp = Response::new();
+            let mut resp = Response::capturing(out.capture);
             let mut first_byte = None;
             let mut received = 0u64;
             let exchange = exchange(
@@ -218,7 +223,7 @@ impl Client {
                     }
                 }
             }
-            return sample;
+            return (sample, resp);
         }
     }
 }

@@ -3,37 +3,109 @@
 //! write and usually one read, and a VU keeps no buffer of its own between requests.
 
 use crate::plan::Step;
-use bytes::{BufMut, Bytes, BytesMut};
+use crate::plan::template::RenderEnv;
+use bytes::Bytes;
 use http::Method;
 
+/// A request encoded once: the bytes, and where the blank line ending the head starts (so a
+/// cookie header can be slipped in without encoding again).
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub wire: Bytes,
+    pub head_end: usize,
+}
+
 /// Encode a step's request (request line, headers, Host, Content-Length, body) once.
-pub fn encode(step: &Step, host: &str) -> Bytes {
-    let mut b = BytesMut::with_capacity(64 + step.path.len() + step.body.len());
-    b.put_slice(step.method.as_str().as_bytes());
-    b.put_u8(b' ');
-    b.put_slice(step.path.as_bytes());
-    b.put_slice(b" HTTP/1.1\r\nhost: ");
-    b.put_slice(host.as_bytes());
-    b.put_slice(b"\r\n");
+pub fn encode(step: &Step, host: &str) -> Encoded {
+    let mut b = Vec::with_capacity(64 + step.path.len() + step.body.len());
+    head(step, host, step.path.as_bytes(), &mut b);
+    finish(step, &step.body, None, &mut b)
+}
+
+/// The request line, Host and the step's fixed headers.
+fn head(step: &Step, host: &str, path: &[u8], b: &mut Vec<u8>) {
+    b.extend_from_slice(step.method.as_str().as_bytes());
+    b.push(b' ');
+    b.extend_from_slice(path);
+    b.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    b.extend_from_slice(host.as_bytes());
+    b.extend_from_slice(b"\r\n");
     for (name, value) in &step.headers {
         if name == http::header::HOST || name == http::header::CONTENT_LENGTH {
             continue;
         }
-        b.put_slice(name.as_str().as_bytes());
-        b.put_slice(b": ");
-        b.put_slice(value.as_bytes());
-        b.put_slice(b"\r\n");
+        header(b, name.as_str().as_bytes(), value.as_bytes());
+    }
+}
+
+fn header(b: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    b.extend_from_slice(name);
+    b.extend_from_slice(b": ");
+    b.extend_from_slice(value);
+    b.extend_from_slice(b"\r\n");
+}
+
+/// Content-Length, an optional cookie header, the blank line and the body.
+fn finish(step: &Step, body: &[u8], cookie: Option<&[u8]>, b: &mut Vec<u8>) -> Encoded {
+    let has_body =
+        !body.is_empty() || matches!(step.method, Method::POST | Method::PUT | Method::PATCH);
+    if has_body {
+        header(b, b"content-length", body.len().to_string().as_bytes());
+    }
+    if let Some(c) = cookie {
+        header(b, b"cookie", c);
+    }
+    let head_end = b.len();
+    b.extend_from_slice(b"\r\n");
+    b.extend_from_slice(body);
+    Encoded {
+        wire: Bytes::from(std::mem::take(b)),
+        head_end,
+    }
+}
+
+/// Render a step whose request changes per request into `out` (reused between requests;
+/// `body` is scratch space for the body).
+pub fn render(
+    step: &Step,
+    host: &str,
+    env: &dyn RenderEnv,
+    cookie: Option<&[u8]>,
+    out: &mut Vec<u8>,
+    body: &mut Vec<u8>,
+) {
+    out.clear();
+    body.clear();
+    let Some(d) = &step.dynamic else {
+        return;
+    };
+    d.body.render(env, body);
+    let mut path = Vec::new();
+    d.path.render(env, &mut path);
+    head(step, host, &path, out);
+    for (name, t) in &d.headers {
+        let mut v = Vec::new();
+        t.render(env, &mut v);
+        header(out, name.as_str().as_bytes(), &v);
     }
     let has_body =
-        !step.body.is_empty() || matches!(step.method, Method::POST | Method::PUT | Method::PATCH);
+        !body.is_empty() || matches!(step.method, Method::POST | Method::PUT | Method::PATCH);
     if has_body {
-        b.put_slice(b"content-length: ");
-        b.put_slice(step.body.len().to_string().as_bytes());
-        b.put_slice(b"\r\n");
+        header(out, b"content-length", body.len().to_string().as_bytes());
     }
-    b.put_slice(b"\r\n");
-    b.put_slice(&step.body);
-    b.freeze()
+    if let Some(c) = cookie {
+        header(out, b"cookie", c);
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+/// A static request with a cookie header added.
+pub fn with_cookie(e: &Encoded, cookie: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&e.wire[..e.head_end]);
+    header(out, b"cookie", cookie);
+    out.extend_from_slice(&e.wire[e.head_end..]);
 }
 
 /// A malformed or unsupported response.
@@ -76,6 +148,17 @@ enum Chunk {
     },
 }
 
+/// What of a response to keep (by default nothing: the load path only counts bytes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capture {
+    /// Every header (for extraction and checks).
+    pub headers: bool,
+    /// `Set-Cookie` headers only (for the cookie jar).
+    pub cookies: bool,
+    /// The body, de-chunked.
+    pub body: bool,
+}
+
 /// The response so far.
 #[derive(Debug, Default)]
 pub struct Response {
@@ -85,6 +168,11 @@ pub struct Response {
     body: Option<Body>,
     /// Header bytes of a head split across reads.
     partial: Vec<u8>,
+    pub capture: Capture,
+    /// Kept headers: lower-case name, value.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Kept body bytes.
+    pub body_bytes: Vec<u8>,
 }
 
 /// What feeding bytes to a response parser gives.
@@ -100,6 +188,22 @@ pub enum Feed {
 impl Response {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A parser that keeps what `capture` asks for.
+    pub fn capturing(capture: Capture) -> Self {
+        Response {
+            capture,
+            ..Self::default()
+        }
+    }
+
+    /// The first kept header of this (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
     }
 
     /// True once the status line and headers have been parsed.
@@ -152,7 +256,13 @@ impl Response {
             let mut close = r.version == Some(0);
             let mut length = None;
             let mut chunked = false;
+            let keep_all = self.capture.headers;
+            let keep_cookies = self.capture.cookies;
             for h in r.headers.iter() {
+                if keep_all || (keep_cookies && h.name.eq_ignore_ascii_case("set-cookie")) {
+                    self.headers
+                        .push((h.name.to_ascii_lowercase(), h.value.to_vec()));
+                }
                 if h.name.eq_ignore_ascii_case("content-length") {
                     let v = std::str::from_utf8(h.value)
                         .ok()
@@ -182,6 +292,7 @@ impl Response {
             let rest = buf.len() - n;
             if (100..200).contains(&status) && status != 101 {
                 // An interim response (100 Continue, 103 Early Hints): the real one follows.
+                self.headers.clear();
                 let tail = buf[n..].to_vec();
                 self.partial.clear();
                 if tail.is_empty() {
@@ -227,6 +338,9 @@ impl Response {
             Body::Length(left) => {
                 let take = (*left).min(data.len() as u64);
                 *left -= take;
+                if self.capture.body {
+                    self.body_bytes.extend_from_slice(&data[..take as usize]);
+                }
                 if *left == 0 {
                     Ok(Feed::Done {
                         extra: data.len() - take as usize,
@@ -235,7 +349,12 @@ impl Response {
                     Ok(Feed::More)
                 }
             }
-            Body::UntilClose => Ok(Feed::More),
+            Body::UntilClose => {
+                if self.capture.body {
+                    self.body_bytes.extend_from_slice(data);
+                }
+                Ok(Feed::More)
+            }
             Body::Chunked(state) => {
                 let mut i = 0;
                 while i < data.len() {
@@ -279,6 +398,10 @@ impl Response {
                         Chunk::Data(left) => {
                             let take = (*left).min((data.len() - i) as u64);
                             *left -= take;
+                            if self.capture.body {
+                                self.body_bytes
+                                    .extend_from_slice(&data[i..i + take as usize]);
+                            }
                             i += take as usize;
                             if *left == 0 {
                                 *state = Chunk::DataCr;
@@ -437,6 +560,29 @@ mod tests {
         assert!(!r.close);
         let (r, _) = whole(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
         assert!(!r.close);
+    }
+
+    #[test]
+    fn captures_headers_cookies_and_dechunked_bodies_in_any_split() {
+        let resp: &[u8] = b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-Id: 42\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        for cut in 1..resp.len() {
+            let mut r = Response::capturing(Capture {
+                headers: true,
+                cookies: true,
+                body: true,
+            });
+            let _ = r.feed(&resp[..cut], false).expect("valid");
+            assert_eq!(r.feed(&resp[cut..], false), Ok(Feed::Done { extra: 0 }));
+            assert_eq!(r.body_bytes, b"abcde", "cut {cut}");
+            assert_eq!(r.header("x-id"), Some(&b"42"[..]));
+        }
+        let mut r = Response::capturing(Capture {
+            cookies: true,
+            ..Capture::default()
+        });
+        let _ = r.feed(resp, false);
+        assert_eq!(r.headers.len(), 1, "only Set-Cookie");
+        assert!(r.body_bytes.is_empty());
     }
 
     #[test]

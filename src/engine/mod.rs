@@ -71,11 +71,13 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
         local_ips: plan.http.local_ips.clone(),
         timeout: plan.http.timeout,
         wire,
+        host,
     });
     let control = Arc::new(Control::default());
     let (tx, rx) = mpsc::channel();
     let started = std::time::Instant::now();
     let seed = fastrand::u64(..);
+    let shared_taken = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut threads = Vec::with_capacity(workers);
     for id in 0..workers {
         let args = worker::WorkerArgs {
@@ -87,6 +89,7 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
             tx: tx.clone(),
             start: started,
             seed,
+            shared_taken: shared_taken.clone(),
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

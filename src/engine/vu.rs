@@ -3,14 +3,19 @@
 //! drops below its slot. An open-model VU runs the iterations the worker's schedule queues for
 //! it, each timed from when it was due.
 
+use super::Control;
 use super::client::{Client, ClientConfig, Outgoing, Pool, Scratch};
+use super::http1::{self, Capture, Response};
 use super::worker::WorkerState;
-use crate::metrics::{ErrorKind, Recorder};
-use crate::plan::{Plan, Think};
+use crate::metrics::{ErrorKind, Recorder, Sample};
+use crate::plan::template::{Expr, RenderEnv, uuid_v4};
+use crate::plan::{CheckKind, Extractor, Plan, Step, Think};
+use bytes::Bytes;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -76,19 +81,195 @@ pub struct VuContext {
     pub pool: Option<Pool>,
     /// The worker's queue of due iterations, in the open model.
     pub open: OpenQueue,
+    /// Set when the run must end early (a `unique` data feed ran out).
+    pub control: Arc<Control>,
+    /// Iterations taken so far by all VUs of a `shared-iterations` run.
+    pub shared_taken: Arc<AtomicU64>,
 }
 
-/// Per-VU state kept across iterations.
+/// Per-VU state kept across iterations: small unless the scenario uses variables, data or
+/// cookies.
 struct Vu {
     rng: fastrand::Rng,
     client: Client,
+    /// `{{vu}}`: from 1.
+    number: u64,
+    iteration: u64,
+    vars: Vec<Bytes>,
+    /// The row drawn from each feed for the current iteration.
+    rows: Vec<usize>,
+    /// Cookies set by the target: name, value.
+    jar: Vec<(String, String)>,
+    /// Request rendering buffers (empty until a templated step or a cookie needs them).
+    buf: Vec<u8>,
+    body: Vec<u8>,
 }
 
 impl Vu {
-    fn new(id: u64, seed: u64) -> Self {
+    fn new(plan: &Plan, id: u64, seed: u64) -> Self {
         Vu {
             rng: fastrand::Rng::with_seed(seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             client: Client::new(id),
+            number: id + 1,
+            iteration: 0,
+            vars: plan.variables.iter().map(|(_, v)| v.clone()).collect(),
+            rows: vec![0; plan.feeds.len()],
+            jar: Vec::new(),
+            buf: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// The `cookie` header value for the jar, if it holds any.
+    fn cookie_header(&self) -> Option<Vec<u8>> {
+        if self.jar.is_empty() {
+            return None;
+        }
+        let mut v = Vec::new();
+        for (i, (name, value)) in self.jar.iter().enumerate() {
+            if i > 0 {
+                v.extend_from_slice(b"; ");
+            }
+            v.extend_from_slice(name.as_bytes());
+            v.push(b'=');
+            v.extend_from_slice(value.as_bytes());
+        }
+        Some(v)
+    }
+
+    /// Take `Set-Cookie: name=value; attributes` into the jar (`Max-Age=0` deletes).
+    fn set_cookie(&mut self, header: &[u8]) {
+        let text = String::from_utf8_lossy(header);
+        let mut parts = text.split(';');
+        let Some((name, value)) = parts.next().and_then(|nv| nv.split_once('=')) else {
+            return;
+        };
+        let (name, value) = (name.trim().to_string(), value.trim().to_string());
+        let delete = parts.any(|a| {
+            a.trim().split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("max-age") && v.trim().starts_with(['0', '-'])
+            })
+        });
+        self.jar.retain(|(n, _)| *n != name);
+        if !delete {
+            self.jar.push((name, value));
+        }
+    }
+}
+
+/// Values for templates, from a VU.
+struct Env<'a> {
+    plan: &'a Plan,
+    vu: u64,
+    iteration: u64,
+    vars: &'a [Bytes],
+    rows: &'a [usize],
+    rng: std::cell::RefCell<&'a mut fastrand::Rng>,
+}
+
+impl RenderEnv for Env<'_> {
+    fn value(&self, e: &Expr, out: &mut Vec<u8>) {
+        match e {
+            Expr::Vu => out.extend_from_slice(self.vu.to_string().as_bytes()),
+            Expr::Iteration => out.extend_from_slice(self.iteration.to_string().as_bytes()),
+            Expr::Uuid => {
+                let mut rng = self.rng.borrow_mut();
+                let (hi, lo) = (rng.u64(..), rng.u64(..));
+                uuid_v4(hi, lo, out);
+            }
+            Expr::RandomInt(a, b) => {
+                let v = self.rng.borrow_mut().i64(*a..=*b);
+                out.extend_from_slice(v.to_string().as_bytes());
+            }
+            Expr::Data { feed, column } => {
+                if let Some(v) = self
+                    .plan
+                    .feeds
+                    .get(*feed)
+                    .and_then(|f| f.rows.get(self.rows[*feed]))
+                    .and_then(|row| row.get(*column))
+                {
+                    out.extend_from_slice(v);
+                }
+            }
+            Expr::Var(i) => {
+                if let Some(v) = self.vars.get(*i) {
+                    out.extend_from_slice(v);
+                }
+            }
+        }
+    }
+}
+
+/// Checks, then extraction, on a response the step kept; sets the sample's error for the first
+/// failure.
+fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample, resp: &Response) {
+    if ctx.plan.cookies {
+        for (name, value) in &resp.headers {
+            if name == "set-cookie" {
+                vu.set_cookie(value);
+            }
+        }
+    }
+    if sample.status.is_none() {
+        return;
+    }
+    let mut rec = ctx.recorder.borrow_mut();
+    if let Some(id) = step.status_check {
+        rec.record_check(step.metric, id, sample.error != Some(ErrorKind::Status));
+    }
+    if !step.needs_response() {
+        return;
+    }
+    let mut json: Option<Option<serde_json::Value>> = None;
+    let mut parsed = |body: &[u8]| -> Option<serde_json::Value> {
+        json.get_or_insert_with(|| serde_json::from_slice(body).ok())
+            .clone()
+    };
+    for c in &step.checks {
+        let ok = match &c.kind {
+            CheckKind::BodyContains(s) => resp
+                .body_bytes
+                .windows(s.len().max(1))
+                .any(|w| w == s.as_bytes()),
+            CheckKind::Json(path, want) => {
+                parsed(&resp.body_bytes).is_some_and(|v| path.query(&v).first() == Some(want))
+            }
+            CheckKind::Header(name, want) => resp
+                .header(name)
+                .is_some_and(|v| v.trim_ascii() == want.as_bytes()),
+        };
+        rec.record_check(step.metric, c.id, ok);
+        if !ok && sample.error.is_none() {
+            sample.error = Some(ErrorKind::Check);
+        }
+    }
+    for e in &step.extract {
+        let value: Option<Bytes> = match &e.from {
+            Extractor::Json(path) => parsed(&resp.body_bytes).and_then(|v| {
+                path.query(&v).first().map(|x| match x {
+                    serde_json::Value::String(s) => Bytes::from(s.clone()),
+                    other => Bytes::from(other.to_string()),
+                })
+            }),
+            Extractor::Regex(re) => {
+                let text = String::from_utf8_lossy(&resp.body_bytes);
+                re.captures(&text).map(|c| {
+                    let m = c.get(1).or_else(|| c.get(0)).map_or("", |m| m.as_str());
+                    Bytes::copy_from_slice(m.as_bytes())
+                })
+            }
+            Extractor::Header(name) => resp
+                .header(name)
+                .map(|v| Bytes::copy_from_slice(v.trim_ascii())),
+        };
+        match value {
+            Some(v) => vu.vars[e.var] = v,
+            None => {
+                if sample.error.is_none() {
+                    sample.error = Some(ErrorKind::Extract);
+                }
+            }
         }
     }
 }
@@ -96,7 +277,8 @@ impl Vu {
 /// Run one iteration: a flow picked by weight. `intended` is when a scheduled iteration was due
 /// (open model, pacing): its first request is timed from then, and its lateness recorded as
 /// `schedule_lag`. `slot` lets a closed-model VU leave during a step's think time when its slot
-/// is no longer wanted; returns false if it did.
+/// is no longer wanted. Returns false when the VU should stop (it left, or a `unique` data feed
+/// ran out).
 async fn iteration(
     ctx: &VuContext,
     vu: &mut Vu,
@@ -106,6 +288,16 @@ async fn iteration(
     let plan = &ctx.plan;
     let fi = plan.flow_for(vu.rng.u64(0..plan.total_weight().max(1)));
     let flow = &plan.flows[fi];
+    for &f in &flow.feeds {
+        match plan.feeds[f].draw(&mut vu.rng) {
+            Some(row) => vu.rows[f] = row,
+            None => {
+                // Every row of a `unique` feed has been used: the run ends here.
+                ctx.control.stop.store(true, Ordering::Relaxed);
+                return false;
+            }
+        }
+    }
     let started = Instant::now();
     if let Some(t) = intended {
         ctx.recorder
@@ -113,12 +305,47 @@ async fn iteration(
             .record_lag(started.saturating_duration_since(t));
     }
     for (si, step) in flow.steps.iter().enumerate() {
+        let encoded = &ctx.client.wire[fi][si];
+        let cookie = if plan.cookies {
+            vu.cookie_header()
+        } else {
+            None
+        };
+        let wire: &[u8] = if step.dynamic.is_some() {
+            let env = Env {
+                plan,
+                vu: vu.number,
+                iteration: vu.iteration,
+                vars: &vu.vars,
+                rows: &vu.rows,
+                rng: std::cell::RefCell::new(&mut vu.rng),
+            };
+            http1::render(
+                step,
+                &ctx.client.host,
+                &env,
+                cookie.as_deref(),
+                &mut vu.buf,
+                &mut vu.body,
+            );
+            &vu.buf
+        } else if let Some(c) = &cookie {
+            http1::with_cookie(encoded, c, &mut vu.buf);
+            &vu.buf
+        } else {
+            &encoded.wire
+        };
         let out = Outgoing {
-            wire: &ctx.client.wire[fi][si],
+            wire,
             head: step.method == http::Method::HEAD,
             expect_status: step.expect_status.as_deref(),
+            capture: Capture {
+                headers: step.needs_response(),
+                body: step.needs_response(),
+                cookies: plan.cookies,
+            },
         };
-        let mut sample = vu
+        let (mut sample, resp) = vu
             .client
             .request_via(ctx.pool.as_ref(), &ctx.client, &ctx.scratch, out)
             .await;
@@ -129,6 +356,7 @@ async fn iteration(
             // From the intended start (wrk2's rule), never less than the exchange itself.
             sample.duration = Some(d.max(Instant::now().saturating_duration_since(t)));
         }
+        after_response(ctx, vu, step, &mut sample, &resp);
         ctx.recorder.borrow_mut().record(step.metric, &sample);
         if ends_iteration(sample.error) {
             break;
@@ -148,7 +376,19 @@ async fn iteration(
     ctx.recorder
         .borrow_mut()
         .record_iteration(started.elapsed());
+    vu.iteration += 1;
     true
+}
+
+/// May this VU start another iteration of a fixed-work executor?
+fn may_iterate(ctx: &VuContext, vu: &Vu) -> bool {
+    match &ctx.plan.load {
+        crate::plan::Load::PerVuIterations(it) => vu.iteration < it.iterations,
+        crate::plan::Load::SharedIterations(it) => {
+            ctx.shared_taken.fetch_add(1, Ordering::Relaxed) < it.iterations
+        }
+        _ => true,
+    }
 }
 
 /// Run closed-model VU number `slot` of this worker (global id `id`) until told to stop.
@@ -158,7 +398,7 @@ async fn iteration(
 pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64, initial: bool) {
     let _running = Running::new(ctx.state.clone());
     let plan = ctx.plan.clone();
-    let mut vu = Vu::new(id, seed);
+    let mut vu = Vu::new(&plan, id, seed);
     if initial && plan.spread_start {
         let period = match plan.think {
             Think::Pacing(p) => p,
@@ -173,6 +413,9 @@ pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64, initial: b
     let mut due = Instant::now();
     loop {
         if slot >= ctx.state.target.get() {
+            return;
+        }
+        if !may_iterate(&ctx, &vu) {
             return;
         }
         let intended = matches!(plan.think, Think::Pacing(_)).then_some(due);
@@ -199,13 +442,15 @@ pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64, initial: b
 /// empty.
 pub async fn run_open(ctx: Rc<VuContext>, id: u64, seed: u64) {
     let _running = Running::new(ctx.state.clone());
-    let mut vu = Vu::new(id, seed);
+    let mut vu = Vu::new(&ctx.plan, id, seed);
     let q = &ctx.open;
     loop {
         let next = q.due.borrow_mut().pop_front();
         match next {
             Some(t) => {
-                iteration(&ctx, &mut vu, Some(t), None).await;
+                if !iteration(&ctx, &mut vu, Some(t), None).await {
+                    return;
+                }
             }
             None if q.closed.get() => return,
             None => {

@@ -40,6 +40,8 @@ pub struct WorkerArgs {
     pub tx: Sender<Snapshot>,
     pub start: std::time::Instant,
     pub seed: u64,
+    /// Iterations taken by all workers' VUs (`shared-iterations`).
+    pub shared_taken: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// This worker's share of `total` VUs: global ids `id, id + workers, ...` below `total`.
@@ -65,7 +67,10 @@ pub async fn run(a: WorkerArgs) {
         peak: Cell::new(0),
         changed: Notify::new(),
     });
-    let recorder = Rc::new(RefCell::new(Recorder::new(a.plan.step_names.len())));
+    let recorder = Rc::new(RefCell::new(Recorder::with_checks(
+        a.plan.step_names.len(),
+        a.plan.checks.len(),
+    )));
     let ctx = Rc::new(VuContext {
         plan: a.plan.clone(),
         client: a.client.clone(),
@@ -78,6 +83,8 @@ pub async fn run(a: WorkerArgs) {
             Connections::Pooled { max } => Some(Pool::new(share(max, a.id, a.workers))),
         },
         open: OpenQueue::default(),
+        control: a.control.clone(),
+        shared_taken: a.shared_taken.clone(),
     });
     let start = Instant::from_std(a.start);
     // Each second of the run is flushed when it ends, on the timer (not on a schedule tick), so
@@ -125,6 +132,9 @@ async fn run_closed(a: &WorkerArgs, ctx: &Rc<VuContext>, start: Instant) {
     let ramp_grace = load.graceful_ramp_down();
     let mut slots: Vec<Option<Slot>> = Vec::new();
     let mut settled = false;
+    // Fixed work: a VU that finished its iterations is not restarted, and the run ends when
+    // none is left.
+    let fixed_work = load.iterations().is_some();
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
@@ -154,6 +164,9 @@ async fn run_closed(a: &WorkerArgs, ctx: &Rc<VuContext>, start: Instant) {
             settled = false;
         }
         if settled {
+            if fixed_work && state.running.get() == 0 {
+                break;
+            }
             continue;
         }
         let mut pending = false;
@@ -169,6 +182,8 @@ async fn run_closed(a: &WorkerArgs, ctx: &Rc<VuContext>, start: Instant) {
                     if let Some(s) = slot {
                         s.leaving_since = None;
                     }
+                } else if fixed_work && slot.is_some() {
+                    // Done with its iterations.
                 } else {
                     pending = true;
                     let id = (i * a.workers + a.id) as u64;

@@ -285,6 +285,10 @@ impl Source<'_> {
             "http_req_failed" => {
                 (stats.requests > 0).then(|| stats.failures as f64 / stats.requests as f64)
             }
+            "checks" => {
+                let n = stats.checks_passed + stats.checks_failed;
+                (n > 0).then(|| stats.checks_passed as f64 / n as f64)
+            }
             "vus" => Some(match agg {
                 Agg::Min => vus_min,
                 Agg::Max => vus_max,

@@ -34,6 +34,7 @@ pub const METRICS: &[(&str, MetricKind)] = &[
     ("schedule_lag", MetricKind::Trend),
     ("http_reqs", MetricKind::Counter),
     ("http_req_failed", MetricKind::Rate),
+    ("checks", MetricKind::Rate),
     ("iterations", MetricKind::Counter),
     ("dropped_iterations", MetricKind::Counter),
     ("data_sent", MetricKind::Counter),
@@ -51,6 +52,7 @@ pub const STEP_TAGGED: &[&str] = &[
     "http_req_blocked",
     "http_reqs",
     "http_req_failed",
+    "checks",
 ];
 
 pub fn kind_of(name: &str) -> Option<MetricKind> {

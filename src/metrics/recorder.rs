@@ -21,10 +21,14 @@ pub enum ErrorKind {
     Protocol,
     /// The status was not what the step expects (by default: any status >= 400).
     Status,
+    /// Another expectation (body, JSON value, header) did not hold.
+    Check,
+    /// A value to extract was not in the response.
+    Extract,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::Connect,
@@ -32,6 +36,8 @@ impl ErrorKind {
         ErrorKind::Reset,
         ErrorKind::Protocol,
         ErrorKind::Status,
+        ErrorKind::Check,
+        ErrorKind::Extract,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +49,8 @@ impl ErrorKind {
             ErrorKind::Reset => "reset",
             ErrorKind::Protocol => "protocol",
             ErrorKind::Status => "unexpected_status",
+            ErrorKind::Check => "check_failed",
+            ErrorKind::Extract => "extract",
         }
     }
 
@@ -85,6 +93,9 @@ pub struct StepStats {
     /// open-model or paced iteration's first request; elsewhere the two are the same).
     pub uncorrected: Histogram<u64>,
     pub requests: u64,
+    /// Expectations that held / did not hold.
+    pub checks_passed: u64,
+    pub checks_failed: u64,
     pub failures: u64,
 }
 
@@ -97,6 +108,8 @@ impl Default for StepStats {
             blocked: new_histogram(),
             uncorrected: new_histogram(),
             requests: 0,
+            checks_passed: 0,
+            checks_failed: 0,
             failures: 0,
         }
     }
@@ -110,6 +123,8 @@ impl StepStats {
         let _ = self.connecting.add(&other.connecting);
         let _ = self.blocked.add(&other.blocked);
         let _ = self.uncorrected.add(&other.uncorrected);
+        self.checks_passed += other.checks_passed;
+        self.checks_failed += other.checks_failed;
         self.requests += other.requests;
         self.failures += other.failures;
     }
@@ -120,6 +135,8 @@ impl StepStats {
         self.connecting.reset();
         self.blocked.reset();
         self.uncorrected.reset();
+        self.checks_passed = 0;
+        self.checks_failed = 0;
         self.requests = 0;
         self.failures = 0;
     }
@@ -168,12 +185,19 @@ pub struct Recorder {
     pub data_received: u64,
     /// Counts by status code (index = code, 0..=999).
     pub status: Vec<u64>,
+    /// Passes and failures of each check (by check id).
+    pub checks: Vec<[u64; 2]>,
     pub errors: [u64; ErrorKind::ALL.len()],
 }
 
 impl Recorder {
     pub fn new(steps: usize) -> Self {
+        Self::with_checks(steps, 0)
+    }
+
+    pub fn with_checks(steps: usize, checks: usize) -> Self {
         Recorder {
+            checks: vec![[0; 2]; checks],
             steps: (0..steps).map(|_| StepStats::default()).collect(),
             iteration: new_histogram(),
             iterations: 0,
@@ -221,6 +245,20 @@ impl Recorder {
         record(&mut self.iteration, d);
     }
 
+    /// Record check `id` of step `step`.
+    pub fn record_check(&mut self, step: usize, id: usize, passed: bool) {
+        if let Some(c) = self.checks.get_mut(id) {
+            c[usize::from(!passed)] += 1;
+        }
+        if let Some(st) = self.steps.get_mut(step) {
+            if passed {
+                st.checks_passed += 1;
+            } else {
+                st.checks_failed += 1;
+            }
+        }
+    }
+
     pub fn record_lag(&mut self, lag: Duration) {
         record(&mut self.schedule_lag, lag);
     }
@@ -241,6 +279,13 @@ impl Recorder {
         for (a, b) in self.errors.iter_mut().zip(&other.errors) {
             *a += b;
         }
+        if self.checks.len() < other.checks.len() {
+            self.checks.resize(other.checks.len(), [0; 2]);
+        }
+        for (a, b) in self.checks.iter_mut().zip(&other.checks) {
+            a[0] += b[0];
+            a[1] += b[1];
+        }
     }
 
     /// Hand over what was recorded so far and start again from zero.
@@ -257,6 +302,7 @@ impl Recorder {
         self.data_received = 0;
         self.status.iter_mut().for_each(|c| *c = 0);
         self.errors = [0; ErrorKind::ALL.len()];
+        self.checks.iter_mut().for_each(|c| *c = [0; 2]);
         out
     }
 

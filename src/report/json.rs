@@ -69,6 +69,11 @@ fn step_metric(name: &str, s: &StepStats, res: &RunResult) -> Option<Value> {
         "http_req_duration_uncorrected" => trend(&s.uncorrected),
         "http_reqs" => counter(s.requests, res),
         "http_req_failed" => rate(s.failures, s.requests),
+        "checks" if s.checks_passed + s.checks_failed > 0 => json!({
+            "rate": s.checks_passed as f64 / (s.checks_passed + s.checks_failed) as f64,
+            "passes": s.checks_passed,
+            "fails": s.checks_failed,
+        }),
         _ => return None,
     })
 }

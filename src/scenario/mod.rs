@@ -2,15 +2,19 @@
 //! `FILE:LINE:COLUMN: message` before any traffic is sent.
 
 pub mod duration;
+mod journey;
 pub mod locate;
 pub mod model;
 
+use crate::plan::template::{Escape, Part, Template};
 use crate::plan::{
-    Arrival, Connections, Flow, HttpOptions, Load, Plan, RateStage, Stage, Step, Target, Think,
+    Arrival, CheckInfo, Connections, Dynamic, Flow, HttpOptions, Iterations, Load, Plan, RateStage,
+    Stage, Step, Target, Think,
 };
 use crate::sla::{MetricRef, Threshold};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use indexmap::IndexMap;
 use locate::{Locations, Pos};
 use model::{OneOrMany, RawHttp, RawScenario, RawStep, ThinkSpec};
 use std::fmt;
@@ -47,6 +51,8 @@ pub struct Overrides {
     pub scale: Option<f64>,
     /// Multiplies every duration of the load schedule (stages, duration, graceful stops).
     pub time_scale: Option<f64>,
+    /// `--env NAME=VALUE`: values of `{{env.NAME}}` over the process environment.
+    pub env: Vec<(String, String)>,
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a typo of it.
@@ -89,6 +95,7 @@ pub fn load_str(
     let b = Builder {
         file,
         loc: Locations::index(text),
+        base_dir: journey::base_dir(file),
     };
     b.build(raw, default_name, overrides)
 }
@@ -147,6 +154,8 @@ const PLANNED_EXECUTORS: &[&str] = &["per-vu-iterations", "shared-iterations", "
 struct Builder<'a> {
     file: &'a str,
     loc: Locations,
+    /// The folder relative paths (CSV feeds) start from.
+    base_dir: std::path::PathBuf,
 }
 
 /// One address, or every usable address of a CIDR block (`127.0.0.0/30`).
@@ -312,7 +321,12 @@ impl Builder<'_> {
         };
         let load = self.load(&raw, ov)?;
         let think = raw.load.think_time.map_or(Think::None, think);
-        let (flows, step_names) = self.flows(&raw, &target, &headers)?;
+        let mut scope = self.scope(&raw, &ov.env)?;
+        let auth = match &raw.http.auth {
+            Some(a) => Some(self.auth(&mut scope, a, "http.auth")?),
+            None => None,
+        };
+        let (flows, step_names) = self.flows(&raw, &target, &headers, auth.as_ref(), &mut scope)?;
         let thresholds = self.thresholds(&raw, &step_names)?;
         Ok(Plan {
             name,
@@ -330,6 +344,10 @@ impl Builder<'_> {
             flows,
             step_names,
             thresholds,
+            variables: scope.vars.into_iter().zip(scope.initial).collect(),
+            feeds: scope.feeds,
+            cookies: raw.http.cookies.unwrap_or(true),
+            checks: scope.checks,
         })
     }
 
@@ -399,6 +417,13 @@ impl Builder<'_> {
                 "max_vus",
                 "queue_size",
             ],
+            "per-vu-iterations" | "shared-iterations" => &[
+                "vus",
+                "iterations",
+                "max_duration",
+                "think_time",
+                "spread_start",
+            ],
             _ => &[
                 "start_rate",
                 "time_unit",
@@ -422,6 +447,8 @@ impl Builder<'_> {
             ("pre_allocated_vus", l.pre_allocated_vus.is_some()),
             ("max_vus", l.max_vus.is_some()),
             ("queue_size", l.queue_size.is_some()),
+            ("iterations", l.iterations.is_some()),
+            ("max_duration", l.max_duration.is_some()),
         ];
         for (key, is_set) in present {
             if is_set && !allowed.contains(&key) {
@@ -437,6 +464,25 @@ impl Builder<'_> {
         let graceful_stop = l.graceful_stop.map_or(Duration::from_secs(30), |d| d.0);
         let mut load = if executor.ends_with("arrival-rate") {
             self.arrival(l, &executor, graceful_stop, ov)?
+        } else if executor.ends_with("iterations") {
+            let it = Iterations {
+                vus: l.vus.unwrap_or(1),
+                iterations: l.iterations.unwrap_or(1),
+                max_duration: match (l.max_duration, ov.duration) {
+                    (_, Some(d)) => d,
+                    (Some(d), None) => d.0,
+                    (None, None) => Duration::from_secs(600),
+                },
+                graceful_stop,
+            };
+            if it.iterations == 0 {
+                return Err(self.at_value("load.iterations", "iterations must be at least 1"));
+            }
+            if executor == "per-vu-iterations" {
+                Load::PerVuIterations(it)
+            } else {
+                Load::SharedIterations(it)
+            }
         } else if executor == "constant-vus" {
             let duration = match (l.duration, ov.duration) {
                 (_, Some(d)) => d,
@@ -611,7 +657,10 @@ impl Builder<'_> {
         raw: &RawScenario,
         target: &Target,
         headers: &HeaderMap,
+        auth: Option<&Template>,
+        scope: &mut journey::Scope,
     ) -> Result<(Vec<Flow>, Vec<String>), ScenarioError> {
+        let declared = scope.vars.len();
         if raw.flows.is_empty() {
             return Err(self.at_key("flows", "a scenario needs at least one flow with steps"));
         }
@@ -624,16 +673,18 @@ impl Builder<'_> {
                     self.at_key(&format!("{fpath}.steps"), "a flow needs at least one step")
                 );
             }
+            scope.enter_flow(declared);
             let mut steps = Vec::new();
             for (si, s) in f.steps.iter().enumerate() {
                 let spath = format!("{fpath}.steps.{si}");
-                let step = self.step(s, &spath, target, headers, &mut step_names)?;
+                let step = self.step(s, &spath, target, headers, auth, scope, &mut step_names)?;
                 steps.push(step);
             }
             flows.push(Flow {
                 name: f.name.clone().unwrap_or_else(|| format!("flow{}", fi + 1)),
                 weight: f.weight.unwrap_or(1),
                 steps,
+                feeds: scope.flow_feeds.clone(),
             });
         }
         if flows.iter().all(|f| f.weight == 0) {
@@ -642,12 +693,15 @@ impl Builder<'_> {
         Ok((flows, step_names))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn step(
         &self,
         s: &RawStep,
         spath: &str,
         target: &Target,
         base_headers: &HeaderMap,
+        auth: Option<&Template>,
+        scope: &mut journey::Scope,
         names: &mut Vec<String>,
     ) -> Result<Step, ScenarioError> {
         let methods = [
@@ -673,7 +727,26 @@ impl Builder<'_> {
             }
         };
         let ppath = format!("{spath}.{key}");
-        let full_path = step_path(&path, target).map_err(|m| self.at_value(&ppath, m))?;
+        let path_t = self.template(scope, &path, Escape::Raw, &ppath)?;
+        let (full_path, path_t) = match path_t.text() {
+            Some(text) => (
+                step_path(&text, target).map_err(|m| self.at_value(&ppath, m))?,
+                None,
+            ),
+            None => {
+                if !path.trim_start().starts_with('/') {
+                    return Err(self.at_value(
+                        &ppath,
+                        "a path with templates starts with `/` (it is appended to the target's base path)",
+                    ));
+                }
+                let mut t = path_t;
+                t.parts
+                    .insert(0, Part::Lit(Bytes::from(target.base_path.clone())));
+                (format!("{}{}", target.base_path, path.trim()), Some(t))
+            }
+        };
+        let source = format!("{method} {}{}", target.base_path, path.trim());
         let name = s.name.clone().unwrap_or_else(|| format!("{method} {path}"));
         let metric = match names.iter().position(|n| *n == name) {
             Some(i) => i,
@@ -682,7 +755,47 @@ impl Builder<'_> {
                 names.len() - 1
             }
         };
-        let mut headers = self.headers(&s.headers, &format!("{spath}.headers"), base_headers)?;
+        let mut dyn_headers: Vec<(HeaderName, Template)> = Vec::new();
+        let mut static_headers = IndexMap::new();
+        for (k, v) in &s.headers {
+            let hp = format!("{spath}.headers.{k}");
+            let t = self.template(scope, v, Escape::Raw, &hp)?;
+            match t.text() {
+                Some(text) => {
+                    static_headers.insert(k.clone(), text);
+                }
+                None => {
+                    let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                        self.at_key(&hp, format!("`{k}` is not a valid header name"))
+                    })?;
+                    dyn_headers.push((name, t));
+                }
+            }
+        }
+        let mut headers =
+            self.headers(&static_headers, &format!("{spath}.headers"), base_headers)?;
+        let step_auth = match &s.auth {
+            Some(a) => Some(self.auth(scope, a, &format!("{spath}.auth"))?),
+            None => None,
+        };
+        if let Some(a) = step_auth.as_ref().or(auth) {
+            match a.text() {
+                Some(v) => {
+                    let value = HeaderValue::from_str(&v).map_err(|_| {
+                        self.at_value(
+                            &format!("{spath}.auth"),
+                            "the credentials have characters a header cannot carry",
+                        )
+                    })?;
+                    headers.insert(http::header::AUTHORIZATION, value);
+                }
+                None => dyn_headers.push((http::header::AUTHORIZATION, a.clone())),
+            }
+        }
+        for (name, _) in &dyn_headers {
+            headers.remove(name);
+        }
+        let mut body_t: Option<Template> = None;
         let body = match (&s.body, &s.json) {
             (Some(_), Some(_)) => {
                 return Err(self.at_key(
@@ -690,7 +803,16 @@ impl Builder<'_> {
                     "a step has either `body` or `json`, not both",
                 ));
             }
-            (Some(b), None) => Bytes::from(b.clone()),
+            (Some(b), None) => {
+                let t = self.template(scope, b, Escape::Raw, &format!("{spath}.body"))?;
+                match t.text() {
+                    Some(text) => Bytes::from(text),
+                    None => {
+                        body_t = Some(t);
+                        Bytes::new()
+                    }
+                }
+            }
             (None, Some(j)) => {
                 let v: serde_json::Value = serde_json::to_value(j).map_err(|e| {
                     self.at_value(
@@ -704,7 +826,20 @@ impl Builder<'_> {
                         HeaderValue::from_static("application/json"),
                     );
                 }
-                Bytes::from(v.to_string())
+                // Templates can only sit inside JSON strings; their values are escaped as such.
+                let t = self.template(
+                    scope,
+                    &v.to_string(),
+                    Escape::Json,
+                    &format!("{spath}.json"),
+                )?;
+                match t.text() {
+                    Some(text) => Bytes::from(text),
+                    None => {
+                        body_t = Some(t);
+                        Bytes::new()
+                    }
+                }
             }
             (None, None) => Bytes::new(),
         };
@@ -733,14 +868,47 @@ impl Builder<'_> {
                 "pacing applies to whole iterations: set it as `load.think_time`",
             ));
         }
+        let status_check = expect_status.as_ref().map(|codes| {
+            scope.checks.push(CheckInfo {
+                metric,
+                description: format!(
+                    "status in [{}]",
+                    codes
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+            scope.checks.len() - 1
+        });
+        let checks = match &s.expect {
+            Some(e) => self.checks(scope, metric, e, spath)?,
+            None => Vec::new(),
+        };
+        // Extracted names become visible after this step's own templates.
+        let extract = self.extracts(scope, &s.extract, spath)?;
+        let dynamic =
+            (path_t.is_some() || !dyn_headers.is_empty() || body_t.is_some()).then(|| Dynamic {
+                path: path_t.unwrap_or_else(|| Template::literal(&full_path)),
+                headers: dyn_headers,
+                body: body_t.unwrap_or_else(|| {
+                    Template::literal(std::str::from_utf8(&body).unwrap_or_default())
+                }),
+            });
         Ok(Step {
             metric,
             method,
             path: full_path,
+            source,
             headers,
             body,
             expect_status,
             think: s.think_time.map_or(Think::None, think),
+            dynamic,
+            extract,
+            checks,
+            status_check,
         })
     }
 
@@ -882,6 +1050,7 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
         };
     } else if let Some(vus) = ov.vus {
         match load {
+            Load::PerVuIterations(it) | Load::SharedIterations(it) => it.vus = vus,
             Load::ConstantArrivalRate(_) | Load::RampingArrivalRate(_) => {
                 return Err(format!(
                     "--vus {vus} sets the VUs of constant-vus/ramping-vus; an arrival-rate executor's load is its rate: use --scale (or --vus with --duration to run constant-vus instead)"
@@ -905,6 +1074,7 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
         }
     } else if let Some(d) = ov.duration {
         match load {
+            Load::PerVuIterations(it) | Load::SharedIterations(it) => it.max_duration = d,
             Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
                 let total = a.duration().as_secs_f64();
                 let f = if total > 0.0 {
@@ -935,6 +1105,9 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
             return Err(format!("--scale must be a positive number, got {f}"));
         }
         match load {
+            Load::PerVuIterations(it) | Load::SharedIterations(it) => {
+                it.vus = scale_vus(it.vus, f);
+            }
             Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
                 a.start_rate *= f;
                 for s in a.stages.iter_mut() {
@@ -960,6 +1133,10 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
             return Err(format!("--time-scale must be a positive number, got {f}"));
         }
         match load {
+            Load::PerVuIterations(it) | Load::SharedIterations(it) => {
+                it.max_duration = scale_d(it.max_duration, f);
+                it.graceful_stop = scale_d(it.graceful_stop, f);
+            }
             Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
                 for s in a.stages.iter_mut() {
                     s.duration = scale_d(s.duration, f);

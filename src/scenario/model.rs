@@ -18,6 +18,41 @@ pub struct RawScenario {
     pub flows: Vec<RawFlow>,
     #[serde(default)]
     pub thresholds: IndexMap<String, serde_yaml_ng::Value>,
+    /// Variables with their initial values (`{{NAME}}`).
+    #[serde(default)]
+    pub variables: IndexMap<String, serde_yaml_ng::Value>,
+    /// CSV data feeds (`{{data.FEED.COLUMN}}`).
+    #[serde(default)]
+    pub data: IndexMap<String, RawFeed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeed {
+    pub csv: String,
+    pub pick: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub basic: Option<RawBasic>,
+    pub bearer: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBasic {
+    pub user: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExtract {
+    pub json: Option<String>,
+    pub regex: Option<String>,
+    pub header: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -30,6 +65,9 @@ pub struct RawHttp {
     pub connections: Option<String>,
     pub max_connections: Option<u32>,
     pub local_ips: Option<OneOrMany<String>>,
+    /// A cookie jar per VU (default true).
+    pub cookies: Option<bool>,
+    pub auth: Option<RawAuth>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,6 +88,8 @@ pub struct RawLoad {
     pub pre_allocated_vus: Option<u32>,
     pub max_vus: Option<u32>,
     pub queue_size: Option<u32>,
+    pub iterations: Option<u64>,
+    pub max_duration: Option<Dur>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,12 +124,20 @@ pub struct RawStep {
     pub json: Option<serde_yaml_ng::Value>,
     pub expect: Option<RawExpect>,
     pub think_time: Option<ThinkSpec>,
+    #[serde(default)]
+    pub extract: IndexMap<String, RawExtract>,
+    pub auth: Option<RawAuth>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     pub status: Option<OneOrMany<u16>>,
+    pub body_contains: Option<String>,
+    #[serde(default)]
+    pub json: IndexMap<String, serde_yaml_ng::Value>,
+    #[serde(default)]
+    pub header: IndexMap<String, String>,
 }
 
 /// `x` or `[x, y]`.

@@ -1,0 +1,321 @@
+//! `{{ ... }}` templates in request paths, headers and bodies: parsed once at load time into
+//! literal and variable parts, rendered per request into a VU's buffer.
+
+use bytes::Bytes;
+
+/// What a `{{ ... }}` stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// `{{vu}}`: the VU's number (from 1).
+    Vu,
+    /// `{{iteration}}`: the VU's iteration (from 0).
+    Iteration,
+    /// `{{uuid}}`: a random version-4 UUID.
+    Uuid,
+    /// `{{random_int(a, b)}}`: uniform in `a..=b`.
+    RandomInt(i64, i64),
+    /// `{{data.FEED.COLUMN}}`: the column of the row this iteration drew from the feed.
+    Data { feed: usize, column: usize },
+    /// `{{NAME}}`: a declared or extracted variable (index into the VU's variables).
+    Var(usize),
+}
+
+/// How a substituted value is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// As is (CR and LF removed, so a value cannot break the request's framing in a header).
+    Raw,
+    /// Inside a JSON string: quotes, backslashes and control characters escaped.
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Lit(Bytes),
+    Expr(Expr, Escape),
+}
+
+/// A parsed template.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Template {
+    pub parts: Vec<Part>,
+}
+
+/// One `{{ ... }}` as written, for the loader to resolve: the text inside and its byte offset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Raw<'a> {
+    pub text: &'a str,
+    pub offset: usize,
+}
+
+/// Split `s` into literal text and `{{ ... }}` expressions, resolving each with `resolve`
+/// (which returns the expression, or a literal for values known at load time such as
+/// `env.NAME`). `escape` applies to every expression.
+pub fn parse(
+    s: &str,
+    escape: Escape,
+    mut resolve: impl FnMut(Raw<'_>) -> Result<Resolved, String>,
+) -> Result<Template, String> {
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let mut rest = s;
+    let mut offset = 0;
+    while let Some(open) = rest.find("{{") {
+        lit.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            return Err(format!(
+                "`{{{{` at character {} has no closing `}}}}`",
+                offset + open + 1
+            ));
+        };
+        let inner = &after[..close];
+        match resolve(Raw {
+            text: inner.trim(),
+            offset: offset + open,
+        })? {
+            Resolved::Literal(v) => match escape {
+                Escape::Raw => lit.push_str(&v),
+                Escape::Json => lit.push_str(&json_escape(&v)),
+            },
+            Resolved::Expr(e) => {
+                if !lit.is_empty() {
+                    parts.push(Part::Lit(Bytes::from(std::mem::take(&mut lit))));
+                }
+                parts.push(Part::Expr(e, escape));
+            }
+        }
+        let consumed = open + 2 + close + 2;
+        offset += consumed;
+        rest = &rest[consumed..];
+    }
+    lit.push_str(rest);
+    if !lit.is_empty() {
+        parts.push(Part::Lit(Bytes::from(lit)));
+    }
+    Ok(Template { parts })
+}
+
+/// What a resolver makes of one expression.
+pub enum Resolved {
+    Literal(String),
+    Expr(Expr),
+}
+
+/// Parse the inside of `{{ ... }}` into a built-in, or `None` for a name to look up.
+pub fn builtin(text: &str) -> Result<Option<Expr>, String> {
+    match text {
+        "vu" => return Ok(Some(Expr::Vu)),
+        "iteration" => return Ok(Some(Expr::Iteration)),
+        "uuid" => return Ok(Some(Expr::Uuid)),
+        _ => {}
+    }
+    if let Some(args) = text
+        .strip_prefix("random_int")
+        .map(str::trim_start)
+        .and_then(|r| r.strip_prefix('('))
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        let bad =
+            || format!("`{text}`: random_int takes two whole numbers, e.g. `random_int(1, 100)`");
+        let (a, b) = args.split_once(',').ok_or_else(bad)?;
+        let a: i64 = a.trim().parse().map_err(|_| bad())?;
+        let b: i64 = b.trim().parse().map_err(|_| bad())?;
+        if a > b {
+            return Err(format!("`{text}`: the lower bound is above the upper one"));
+        }
+        return Ok(Some(Expr::RandomInt(a, b)));
+    }
+    if text.contains('(') {
+        return Err(format!(
+            "unknown function in `{{{{{text}}}}}`: templates offer vu, iteration, uuid, random_int(a, b), env.NAME, data.FEED.COLUMN and variables"
+        ));
+    }
+    Ok(None)
+}
+
+/// Escape `s` for the inside of a JSON string.
+pub fn json_escape(s: &str) -> String {
+    let quoted = serde_json::Value::String(s.to_string()).to_string();
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+impl Template {
+    /// A template of fixed text.
+    pub fn literal(s: &str) -> Self {
+        if s.is_empty() {
+            Template::default()
+        } else {
+            Template {
+                parts: vec![Part::Lit(Bytes::copy_from_slice(s.as_bytes()))],
+            }
+        }
+    }
+
+    /// True when nothing in it changes between requests.
+    pub fn is_static(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Lit(_)))
+    }
+
+    /// The fixed text, when static.
+    pub fn text(&self) -> Option<String> {
+        let mut out = Vec::new();
+        for p in &self.parts {
+            match p {
+                Part::Lit(b) => out.extend_from_slice(b),
+                Part::Expr(..) => return None,
+            }
+        }
+        String::from_utf8(out).ok()
+    }
+
+    /// Every expression in it.
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Expr(e, _) => Some(e),
+            Part::Lit(_) => None,
+        })
+    }
+
+    /// Append the rendered template to `out`.
+    pub fn render(&self, env: &dyn RenderEnv, out: &mut Vec<u8>) {
+        for p in &self.parts {
+            match p {
+                Part::Lit(b) => out.extend_from_slice(b),
+                Part::Expr(e, esc) => {
+                    let start = out.len();
+                    env.value(e, out);
+                    match esc {
+                        Escape::Raw => {
+                            // Keep values from breaking the request's framing.
+                            if out[start..].iter().any(|b| *b == b'\r' || *b == b'\n') {
+                                let v: Vec<u8> = out[start..]
+                                    .iter()
+                                    .copied()
+                                    .filter(|b| *b != b'\r' && *b != b'\n')
+                                    .collect();
+                                out.truncate(start);
+                                out.extend_from_slice(&v);
+                            }
+                        }
+                        Escape::Json => {
+                            let raw = String::from_utf8_lossy(&out[start..]).into_owned();
+                            out.truncate(start);
+                            out.extend_from_slice(json_escape(&raw).as_bytes());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where rendering finds values.
+pub trait RenderEnv {
+    /// Append the value of `e` to `out`.
+    fn value(&self, e: &Expr, out: &mut Vec<u8>);
+}
+
+/// A random version-4 UUID from 128 random bits.
+pub fn uuid_v4(hi: u64, lo: u64, out: &mut Vec<u8>) {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&hi.to_be_bytes());
+    b[8..].copy_from_slice(&lo.to_be_bytes());
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push(b'-');
+        }
+        out.push(HEX[(byte >> 4) as usize]);
+        out.push(HEX[(byte & 0xf) as usize]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Env;
+    impl RenderEnv for Env {
+        fn value(&self, e: &Expr, out: &mut Vec<u8>) {
+            match e {
+                Expr::Vu => out.extend_from_slice(b"7"),
+                Expr::Var(0) => out.extend_from_slice(b"a\"b\r\nc"),
+                _ => out.extend_from_slice(b"?"),
+            }
+        }
+    }
+
+    fn resolve(r: Raw<'_>) -> Result<Resolved, String> {
+        if let Some(e) = builtin(r.text)? {
+            return Ok(Resolved::Expr(e));
+        }
+        match r.text {
+            "env.HOME" => Ok(Resolved::Literal("/home/x".into())),
+            "name" => Ok(Resolved::Expr(Expr::Var(0))),
+            other => Err(format!("undefined `{other}` at {}", r.offset)),
+        }
+    }
+
+    fn render(t: &Template) -> String {
+        let mut out = Vec::new();
+        t.render(&Env, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn literals_builtins_and_variables() {
+        let t = parse("/u/{{ vu }}/{{name}}?h={{env.HOME}}", Escape::Raw, resolve).unwrap();
+        assert!(!t.is_static());
+        assert_eq!(
+            render(&t),
+            "/u/7/a\"bc?h=/home/x",
+            "CR LF dropped in raw values"
+        );
+        let t = parse("{\"m\":\"{{name}}\"}", Escape::Json, resolve).unwrap();
+        assert_eq!(render(&t), "{\"m\":\"a\\\"b\\r\\nc\"}");
+        let t = parse("/plain {{env.HOME}}", Escape::Raw, resolve).unwrap();
+        assert!(t.is_static());
+        assert_eq!(t.text().as_deref(), Some("/plain /home/x"));
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        assert!(
+            parse("/x/{{nope}}", Escape::Raw, resolve)
+                .unwrap_err()
+                .contains("undefined `nope` at 3")
+        );
+        assert!(
+            parse("/x/{{vu", Escape::Raw, resolve)
+                .unwrap_err()
+                .contains("no closing")
+        );
+        assert!(
+            parse("{{random_int(5, 1)}}", Escape::Raw, resolve)
+                .unwrap_err()
+                .contains("lower bound")
+        );
+        assert!(
+            parse("{{upper(x)}}", Escape::Raw, resolve)
+                .unwrap_err()
+                .contains("unknown function")
+        );
+        assert_eq!(
+            builtin("random_int(1, 100)").unwrap(),
+            Some(Expr::RandomInt(1, 100))
+        );
+    }
+
+    #[test]
+    fn uuids_are_version_4() {
+        let mut out = Vec::new();
+        uuid_v4(u64::MAX, 0, &mut out);
+        let s = String::from_utf8(out).unwrap();
+        assert_eq!(s.len(), 36);
+        assert_eq!(&s[14..15], "4");
+        assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"));
+    }
+}
