@@ -112,11 +112,19 @@ pub struct Extract {
 
 #[derive(Debug, Clone)]
 pub enum CheckKind {
-    BodyContains(String),
+    BodyContains(Template),
     /// The first value at the path equals this one.
-    Json(serde_json_path::JsonPath, serde_json::Value),
+    Json(serde_json_path::JsonPath, Want),
     /// A response header (lower-case name) equals this value.
-    Header(String, String),
+    Header(String, Template),
+}
+
+/// An expected JSON value: fixed, or text with templates (compared with a string value, or
+/// with the JSON text of any other value).
+#[derive(Debug, Clone)]
+pub enum Want {
+    Value(serde_json::Value),
+    Text(Template),
 }
 
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use crate::engine::{self, Control};
 use crate::metrics::Aggregator;
 use crate::metrics::aggregate::LiveObserve;
 use crate::plan::{Connections, Load, Plan, Think};
-use crate::report::{self, RunReport, StepInfo};
+use crate::report::{self, CheckReport, RunReport, StepInfo};
 use crate::scenario::duration::format_duration;
 use crate::scenario::{self, Overrides};
 use crate::sla;
@@ -448,6 +448,20 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             }
             acc
         });
+    let checks = plan
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(id, c)| {
+            let [passes, fails] = result.total.checks.get(id).copied().unwrap_or([0, 0]);
+            CheckReport {
+                step: plan.step_names[c.metric].clone(),
+                description: c.description.clone(),
+                passes,
+                fails,
+            }
+        })
+        .collect();
     let rep = RunReport {
         name: plan.name.clone(),
         target: plan.target.url(),
@@ -460,6 +474,7 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         result,
         outcomes,
         exit_code,
+        checks,
     };
     for e in report::exporters() {
         e.write(&rep, &out).map_err(Failure::Tool)?;

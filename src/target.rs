@@ -10,6 +10,11 @@
 //! | `/echo` | the request body back, with its content type |
 //! | `/reset` | closes the connection without answering |
 //! | `/close` | 200 `bye` with `Connection: close`, then closes the connection |
+//! | `POST /login` | JSON `{"user", "password"}` → `{"token"}` and a `session` cookie |
+//! | `/me` | 200 `{"user"}` with `Authorization: Bearer <token from /login>`, else 401 |
+//! | `/session` | 200 `{"user"}` with the `session` cookie from /login, else 401 |
+//! | `/basic` | 200 `{"user"}` with any basic auth, else 401 |
+//! | `/seen?key=K` | 200; counts K (in `/__stats` `seen`) |
 //! | `/__stats` | JSON counts of the requests served, by path (not counted itself), and of connections: accepted, most open at once, by source address |
 //! | `/__reset` | zeroes those counts |
 
@@ -36,6 +41,8 @@ pub struct Stats {
     open: AtomicU64,
     open_peak: AtomicU64,
     by_peer: Mutex<BTreeMap<String, u64>>,
+    /// `/seen?key=K` counts by K.
+    seen: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Counts a connection as open while it lives.
@@ -71,6 +78,12 @@ impl Stats {
         }
     }
 
+    fn see(&self, key: &str) {
+        if let Ok(mut m) = self.seen.lock() {
+            *m.entry(key.to_string()).or_default() += 1;
+        }
+    }
+
     fn to_json(&self) -> String {
         let by_path = self.by_path.lock().map(|m| m.clone()).unwrap_or_default();
         let by_peer = self.by_peer.lock().map(|m| m.clone()).unwrap_or_default();
@@ -80,6 +93,7 @@ impl Stats {
             "connections": self.connections.load(Ordering::Relaxed),
             "open_peak": self.open_peak.load(Ordering::Relaxed),
             "by_peer": by_peer,
+            "seen": self.seen.lock().map(|m| m.clone()).unwrap_or_default(),
         })
         .to_string()
     }
@@ -93,6 +107,9 @@ impl Stats {
         self.open_peak
             .store(self.open.load(Ordering::Relaxed), Ordering::Relaxed);
         if let Ok(mut m) = self.by_peer.lock() {
+            m.clear();
+        }
+        if let Ok(mut m) = self.seen.lock() {
             m.clear();
         }
     }
@@ -214,6 +231,35 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+fn json_response(status: StatusCode, v: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// The token `/login` hands out for `user` (the target keeps no state: the token encodes it).
+fn login_token(user: &str) -> String {
+    let hex: String = user.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("t{hex}")
+}
+
+/// The user a token from `login_token` stands for.
+fn token_user(token: &str) -> Option<String> {
+    let hex = token.strip_prefix('t')?;
+    if hex.is_empty() || hex.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *r.status_mut() = status;
@@ -316,6 +362,80 @@ async fn handle(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Fu
             stats.count(&path);
             return Err(Drop);
         }
+        "/login" => {
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let creds: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            match (creds["user"].as_str(), creds["password"].as_str()) {
+                (Some(user), Some(password)) if !user.is_empty() && !password.is_empty() => {
+                    let token = login_token(user);
+                    let mut r = json_response(
+                        StatusCode::OK,
+                        serde_json::json!({ "token": token, "user": user }),
+                    );
+                    if let Ok(v) =
+                        http::HeaderValue::from_str(&format!("session=s-{token}; Path=/; HttpOnly"))
+                    {
+                        r.headers_mut().insert(http::header::SET_COOKIE, v);
+                    }
+                    r
+                }
+                _ => json_response(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({ "error": "send {\"user\": ..., \"password\": ...}" }),
+                ),
+            }
+        }
+        "/me" => {
+            let auth = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            match auth.strip_prefix("Bearer ").and_then(token_user) {
+                Some(user) => json_response(StatusCode::OK, serde_json::json!({ "user": user })),
+                None => text(StatusCode::UNAUTHORIZED, "missing or bad bearer token"),
+            }
+        }
+        "/session" => {
+            let cookies = req
+                .headers()
+                .get_all(http::header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(';'))
+                .filter_map(|kv| kv.trim().strip_prefix("session=s-"))
+                .find_map(token_user);
+            match cookies {
+                Some(user) => json_response(StatusCode::OK, serde_json::json!({ "user": user })),
+                None => text(StatusCode::UNAUTHORIZED, "no session cookie"),
+            }
+        }
+        "/basic" => {
+            use base64::Engine as _;
+            let user = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Basic "))
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| s.split_once(':').map(|(u, _)| u.to_string()));
+            match user {
+                Some(user) => json_response(StatusCode::OK, serde_json::json!({ "user": user })),
+                None => text(StatusCode::UNAUTHORIZED, "basic auth required"),
+            }
+        }
+        "/seen" => {
+            if let Some(k) = query_param(&query, "key") {
+                stats.see(k);
+            }
+            text(StatusCode::OK, "ok")
+        }
         _ => text(StatusCode::NOT_FOUND, "not found"),
     };
     stats.count(&path);
@@ -361,7 +481,7 @@ pub fn serve_forever(addr: SocketAddr, stall: Option<Stall>) -> anyhow::Result<(
         let _ = writeln!(
             std::io::stdout(),
             "stampede target listening on http://{local}\n\
-             endpoints: /fast /delay?ms=N[&jitter=J] /status?code=N[&rate=F] /json /echo /reset /close /__stats /__reset{}",
+             endpoints: /fast /delay?ms=N[&jitter=J] /status?code=N[&rate=F] /json /echo /reset /close /login /me /session /basic /seen?key=K /__stats /__reset{}",
             stall.map_or(String::new(), |s| format!(
                 "\nstalling: every response held during the first {} of every {}",
                 crate::scenario::duration::format_duration(s.hold),

@@ -9,7 +9,7 @@ use super::http1::{self, Capture, Response};
 use super::worker::WorkerState;
 use crate::metrics::{ErrorKind, Recorder, Sample};
 use crate::plan::template::{Expr, RenderEnv, uuid_v4};
-use crate::plan::{CheckKind, Extractor, Plan, Step, Think};
+use crate::plan::{CheckKind, Extractor, Plan, Step, Think, Want};
 use bytes::Bytes;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -221,23 +221,44 @@ fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample
     if !step.needs_response() {
         return;
     }
-    let mut json: Option<Option<serde_json::Value>> = None;
-    let mut parsed = |body: &[u8]| -> Option<serde_json::Value> {
-        json.get_or_insert_with(|| serde_json::from_slice(body).ok())
-            .clone()
+    let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body_bytes).ok();
+    let render = |t: &crate::plan::template::Template, vu: &mut Vu| -> Vec<u8> {
+        let mut out = Vec::new();
+        let env = Env {
+            plan: &ctx.plan,
+            vu: vu.number,
+            iteration: vu.iteration,
+            vars: &vu.vars,
+            rows: &vu.rows,
+            rng: std::cell::RefCell::new(&mut vu.rng),
+        };
+        t.render(&env, &mut out);
+        out
     };
     for c in &step.checks {
         let ok = match &c.kind {
-            CheckKind::BodyContains(s) => resp
-                .body_bytes
-                .windows(s.len().max(1))
-                .any(|w| w == s.as_bytes()),
-            CheckKind::Json(path, want) => {
-                parsed(&resp.body_bytes).is_some_and(|v| path.query(&v).first() == Some(want))
+            CheckKind::BodyContains(t) => {
+                let want = render(t, vu);
+                want.is_empty() || resp.body_bytes.windows(want.len()).any(|w| w == want)
             }
-            CheckKind::Header(name, want) => resp
-                .header(name)
-                .is_some_and(|v| v.trim_ascii() == want.as_bytes()),
+            CheckKind::Json(path, want) => {
+                let found = json.as_ref().and_then(|v| path.query(v).first().cloned());
+                match (found, want) {
+                    (Some(f), Want::Value(w)) => f == *w,
+                    (Some(serde_json::Value::String(f)), Want::Text(t)) => {
+                        f.as_bytes() == render(t, vu).as_slice()
+                    }
+                    (Some(f), Want::Text(t)) => {
+                        f.to_string().as_bytes() == render(t, vu).as_slice()
+                    }
+                    (None, _) => false,
+                }
+            }
+            CheckKind::Header(name, want) => {
+                let want = render(want, vu);
+                resp.header(name)
+                    .is_some_and(|v| v.trim_ascii() == want.as_slice())
+            }
         };
         rec.record_check(step.metric, c.id, ok);
         if !ok && sample.error.is_none() {
@@ -246,8 +267,8 @@ fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample
     }
     for e in &step.extract {
         let value: Option<Bytes> = match &e.from {
-            Extractor::Json(path) => parsed(&resp.body_bytes).and_then(|v| {
-                path.query(&v).first().map(|x| match x {
+            Extractor::Json(path) => json.as_ref().and_then(|v| {
+                path.query(v).first().map(|x| match x {
                     serde_json::Value::String(s) => Bytes::from(s.clone()),
                     other => Bytes::from(other.to_string()),
                 })

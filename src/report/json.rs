@@ -222,6 +222,12 @@ pub fn summary(r: &RunReport) -> Value {
         "thresholds": thresholds,
         "steps": steps,
         "errors": errors,
+        "checks": r.checks.iter().map(|c| json!({
+            "step": c.step,
+            "check": c.description,
+            "passes": c.passes,
+            "fails": c.fails,
+        })).collect::<Vec<_>>(),
         "status_codes": status,
         "timeline": timeline,
     })

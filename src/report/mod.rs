@@ -24,6 +24,16 @@ pub struct RunReport {
     pub result: RunResult,
     pub outcomes: Vec<Outcome>,
     pub exit_code: i32,
+    /// Every check (expectation) with its counts.
+    pub checks: Vec<CheckReport>,
+}
+
+/// One expectation of one step, and how often it held.
+pub struct CheckReport {
+    pub step: String,
+    pub description: String,
+    pub passes: u64,
+    pub fails: u64,
 }
 
 /// How a step was written, for tables.

@@ -192,6 +192,29 @@ pub fn render(r: &RunReport) -> String {
         .filter(|(_, n)| *n > 0)
         .map(|(k, n)| format!("{} {}", k.name(), thousands(n)))
         .collect();
+    let (passes, fails) = r
+        .checks
+        .iter()
+        .fold((0, 0), |(p, f), c| (p + c.passes, f + c.fails));
+    if passes + fails > 0 {
+        let _ = writeln!(
+            out,
+            "  checks ............ {:.2}% ({} of {} held)",
+            passes as f64 * 100.0 / (passes + fails) as f64,
+            thousands(passes),
+            thousands(passes + fails)
+        );
+        for c in r.checks.iter().filter(|c| c.fails > 0) {
+            let _ = writeln!(
+                out,
+                "    ✗ {}: {} — failed {} of {}",
+                c.step,
+                c.description,
+                thousands(c.fails),
+                thousands(c.passes + c.fails)
+            );
+        }
+    }
     if !errors.is_empty() {
         let _ = writeln!(out, "  errors ............ {}", errors.join(", "));
     }

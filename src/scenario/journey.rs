@@ -4,7 +4,7 @@
 use super::model::{RawAuth, RawExpect, RawExtract, RawFeed, RawScenario};
 use super::{Builder, ScenarioError, did_you_mean};
 use crate::plan::template::{self, Escape, Expr, Raw, Resolved, Template};
-use crate::plan::{Check, CheckInfo, CheckKind, Extract, Extractor, Feed, Pick};
+use crate::plan::{Check, CheckInfo, CheckKind, Extract, Extractor, Feed, Pick, Want};
 use base64::Engine as _;
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -341,9 +341,11 @@ impl Builder<'_> {
             });
         };
         if let Some(s) = &expect.body_contains {
+            let p = format!("{spath}.expect.body_contains");
+            let t = self.template(scope, s, Escape::Raw, &p)?;
             add(
                 scope,
-                CheckKind::BodyContains(s.clone()),
+                CheckKind::BodyContains(t),
                 format!("body contains {s:?}"),
             );
         }
@@ -351,18 +353,30 @@ impl Builder<'_> {
             let p = format!("{spath}.expect.json.{path}");
             let jp = serde_json_path::JsonPath::parse(path)
                 .map_err(|e| self.at_key(&p, format!("bad JSONPath `{path}`: {e}")))?;
-            let v: serde_json::Value = serde_json::to_value(value)
-                .map_err(|e| self.at_value(&p, format!("not a JSON value: {e}")))?;
+            let (want, shown) = match value {
+                serde_yaml_ng::Value::String(text) => (
+                    Want::Text(self.template(scope, text, Escape::Raw, &p)?),
+                    format!("{text:?}"),
+                ),
+                other => {
+                    let v = serde_json::to_value(other)
+                        .map_err(|e| self.at_value(&p, format!("not a JSON value: {e}")))?;
+                    let shown = v.to_string();
+                    (Want::Value(v), shown)
+                }
+            };
             add(
                 scope,
-                CheckKind::Json(jp, v.clone()),
-                format!("json {path} == {v}"),
+                CheckKind::Json(jp, want),
+                format!("json {path} == {shown}"),
             );
         }
         for (name, value) in &expect.header {
+            let p = format!("{spath}.expect.header.{name}");
+            let t = self.template(scope, value, Escape::Raw, &p)?;
             add(
                 scope,
-                CheckKind::Header(name.trim().to_ascii_lowercase(), value.clone()),
+                CheckKind::Header(name.trim().to_ascii_lowercase(), t),
                 format!("header {name}: {value}"),
             );
         }

@@ -148,8 +148,10 @@ const EXECUTORS: &[&str] = &[
     "ramping-vus",
     "constant-arrival-rate",
     "ramping-arrival-rate",
+    "per-vu-iterations",
+    "shared-iterations",
 ];
-const PLANNED_EXECUTORS: &[&str] = &["per-vu-iterations", "shared-iterations", "breakpoint"];
+const PLANNED_EXECUTORS: &[&str] = &["breakpoint"];
 
 struct Builder<'a> {
     file: &'a str,
@@ -384,7 +386,7 @@ impl Builder<'_> {
             let msg = if PLANNED_EXECUTORS.contains(&executor.as_str()) {
                 format!(
                     "executor `{executor}` is not supported yet; this version runs {}",
-                    EXECUTORS.join(" and ")
+                    EXECUTORS.join(", ")
                 )
             } else {
                 let hint = did_you_mean(
