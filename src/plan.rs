@@ -35,6 +35,64 @@ pub struct Plan {
     pub cookies: bool,
     /// Every check (expectation) of every step, by id.
     pub checks: Vec<CheckInfo>,
+    /// The scenarios of a multi-scenario file, each a plan of its own (its load, think time and
+    /// flows; step, check, variable and feed indices shared with this plan), run at once.
+    /// Empty for a single scenario, which is this plan itself.
+    pub parts: Vec<Arc<Plan>>,
+    /// Each scenario's name and steps (metric indices), for `{scenario:NAME}`.
+    pub scenarios: Vec<(String, Vec<usize>)>,
+}
+
+impl Plan {
+    /// The plans to run at once: the scenarios of a multi-scenario file, or this one.
+    pub fn runs(self: &Arc<Self>) -> Vec<Arc<Plan>> {
+        if self.parts.is_empty() {
+            vec![self.clone()]
+        } else {
+            self.parts.clone()
+        }
+    }
+
+    fn each<T>(&self, f: impl Fn(&Plan) -> T) -> Vec<T> {
+        if self.parts.is_empty() {
+            vec![f(self)]
+        } else {
+            self.parts.iter().map(|p| f(p)).collect()
+        }
+    }
+
+    /// `constant-vus`, or `browse: constant-vus + api: constant-arrival-rate`.
+    pub fn executor_label(&self) -> String {
+        if self.parts.is_empty() {
+            return self.load.executor_name().to_string();
+        }
+        self.scenarios
+            .iter()
+            .zip(&self.parts)
+            .map(|((n, _), p)| format!("{n}: {}", p.load.executor_name()))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+
+    /// The longest scheduled part.
+    pub fn planned_duration(&self) -> Duration {
+        self.each(|p| p.load.duration())
+            .into_iter()
+            .max()
+            .unwrap_or_default()
+    }
+
+    pub fn graceful_stop(&self) -> Duration {
+        self.each(|p| p.load.graceful_stop())
+            .into_iter()
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The most VUs all scenarios together may run.
+    pub fn peak_vus(&self) -> u32 {
+        self.each(|p| p.load.max_vus()).into_iter().sum()
+    }
 }
 
 /// A CSV file's rows, and how iterations pick them.
@@ -232,9 +290,14 @@ pub enum Connections {
 impl Plan {
     /// The most TCP connections the plan can hold open at once.
     pub fn peak_connections(&self) -> u64 {
+        let vus = self.peak_vus();
         match self.http.connections {
-            Connections::PerVu => self.load.max_vus() as u64,
-            Connections::Pooled { max } => max.min(self.load.max_vus()) as u64,
+            Connections::PerVu => vus as u64,
+            // Each scenario's engine has a pool of its own.
+            Connections::Pooled { max } => self
+                .each(|p| max.min(p.load.max_vus()) as u64)
+                .into_iter()
+                .sum(),
         }
     }
 }
@@ -768,6 +831,8 @@ mod tests {
             feeds: vec![],
             cookies: true,
             checks: vec![],
+            parts: vec![],
+            scenarios: vec![],
         };
         let picks: Vec<usize> = (0..4).map(|d| plan.flow_for(d)).collect();
         assert_eq!(picks, vec![0, 0, 0, 1]);

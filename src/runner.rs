@@ -103,6 +103,36 @@ fn fmt_rate(r: f64) -> String {
 
 /// A readable description of a plan (used by `validate` and before a run).
 pub fn describe(plan: &Plan) -> String {
+    if plan.parts.is_empty() {
+        return describe_one(plan, "");
+    }
+    let mut s = format!(
+        "  name:       {}\n  target:     {}\n",
+        plan.name,
+        plan.target.url()
+    );
+    for ((name, _), part) in plan.scenarios.iter().zip(&plan.parts) {
+        s.push_str(&format!("  scenario {name}:\n"));
+        let one = describe_one(part, "  ");
+        // Name and target were said once above.
+        s.extend(
+            one.lines()
+                .skip(2)
+                .filter(|l| !l.contains("threshold:"))
+                .map(|l| format!("{l}\n")),
+        );
+    }
+    for line in describe_one(plan, "")
+        .lines()
+        .filter(|l| l.contains("threshold:"))
+    {
+        s.push_str(line);
+        s.push('\n');
+    }
+    s
+}
+
+fn describe_one(plan: &Plan, indent: &str) -> String {
     let mut s = String::new();
     let load = match &plan.load {
         Load::ConstantVus { vus, duration, .. } => {
@@ -165,20 +195,20 @@ pub fn describe(plan: &Plan) -> String {
         Think::Pacing(d) => format!("pacing({})", format_duration(d)),
     };
     s.push_str(&format!(
-        "  name:       {}\n  target:     {}\n  load:       {load}\n  think time: {think}\n",
+        "  name:       {}\n  target:     {}\n{indent}  load:       {load}\n{indent}  think time: {think}\n",
         plan.name,
         plan.target.url()
     ));
     for f in &plan.flows {
         s.push_str(&format!(
-            "  flow {} (weight {}): {} steps\n",
+            "{indent}  flow {} (weight {}): {} steps\n",
             f.name,
             f.weight,
             f.steps.len()
         ));
         for st in &f.steps {
             s.push_str(&format!(
-                "    - {} [{}]\n",
+                "{indent}    - {} [{}]\n",
                 st.source, plan.step_names[st.metric]
             ));
         }
@@ -239,7 +269,7 @@ fn check_limits(plan: &Plan, nofile: u64) -> Result<(), Failure> {
     let mode = match plan.http.connections {
         Connections::PerVu => format!(
             "per-vu connections: one per VU, {} VUs at peak",
-            plan.load.max_vus()
+            plan.peak_vus()
         ),
         Connections::Pooled { max } => format!("a pool of {max}"),
     };
@@ -361,10 +391,10 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         eprintln!(
             "stampede · {} · {} · peak {} VUs · {} (+{} graceful stop) · target {}",
             plan.name,
-            plan.load.executor_name(),
-            plan.load.max_vus(),
-            format_duration(plan.load.duration()),
-            format_duration(plan.load.graceful_stop()),
+            plan.executor_label(),
+            plan.peak_vus(),
+            format_duration(plan.planned_duration()),
+            format_duration(plan.graceful_stop()),
             plan.target.url()
         );
     }
@@ -396,7 +426,8 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             let live = LiveObserve {
                 view: agg.view(elapsed),
                 step_names: &plan.step_names,
-                vus_allowed: plan.load.max_vus(),
+                vus_allowed: plan.peak_vus(),
+                scenarios: &plan.scenarios,
             };
             let mut failing = Vec::new();
             for t in &plan.thresholds {
@@ -422,7 +453,8 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     }
     let elapsed = eng.started.elapsed();
     eng.join().map_err(|e| Failure::Tool(anyhow::anyhow!(e)))?;
-    let result = agg.finish(plan.step_names.clone(), elapsed, plan.load.max_vus());
+    let mut result = agg.finish(plan.step_names.clone(), elapsed, plan.peak_vus());
+    result.scenarios = plan.scenarios.clone();
     let outcomes = sla::evaluate_all(&plan.thresholds, &result);
     let breached = aborted_by.is_some() || outcomes.iter().any(|o| !o.passed);
     let exit_code = if interrupted {
@@ -465,9 +497,9 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     let rep = RunReport {
         name: plan.name.clone(),
         target: plan.target.url(),
-        executor: plan.load.executor_name().to_string(),
+        executor: plan.executor_label(),
         started_at,
-        planned: plan.load.duration(),
+        planned: plan.planned_duration(),
         interrupted,
         aborted_by,
         steps,

@@ -10,10 +10,13 @@ use std::time::Duration;
 pub struct MetricRef {
     pub name: String,
     pub step: Option<String>,
+    /// `name{scenario:NAME}`: the steps of one of a file's `scenarios`.
+    pub scenario: Option<String>,
 }
 
 impl MetricRef {
-    /// Parse `name` or `name{step:NAME}`; checks the metric exists and can carry the tag.
+    /// Parse `name`, `name{step:NAME}` or `name{scenario:NAME}`; checks the metric exists and
+    /// can carry the tag.
     pub fn parse(key: &str) -> Result<MetricRef, String> {
         let key = key.trim();
         let (name, tags) = match key.find('{') {
@@ -35,15 +38,16 @@ impl MetricRef {
                 catalog::names().join(", ")
             )
         })?;
+        let mut scenario = None;
         let step = match tags {
             None => None,
             Some(inner) => {
                 let (tag, value) = inner.split_once(':').ok_or_else(|| {
                     format!("`{key}`: a sub-metric is written `{name}{{step:NAME}}`")
                 })?;
-                if tag.trim() != "step" {
+                if !matches!(tag.trim(), "step" | "scenario") {
                     return Err(format!(
-                        "`{key}`: unknown tag `{}`; thresholds can select `step:NAME`",
+                        "`{key}`: unknown tag `{}`; thresholds can select `step:NAME` or `scenario:NAME`",
                         tag.trim()
                     ));
                 }
@@ -55,14 +59,20 @@ impl MetricRef {
                 }
                 let value = value.trim();
                 if value.is_empty() {
-                    return Err(format!("`{key}`: empty step name"));
+                    return Err(format!("`{key}`: empty {} name", tag.trim()));
                 }
-                Some(value.to_string())
+                if tag.trim() == "scenario" {
+                    scenario = Some(value.to_string());
+                    None
+                } else {
+                    Some(value.to_string())
+                }
             }
         };
         Ok(MetricRef {
             name: name.to_string(),
             step,
+            scenario,
         })
     }
 
@@ -73,9 +83,10 @@ impl MetricRef {
 
 impl fmt::Display for MetricRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.step {
-            Some(s) => write!(f, "{}{{step:{}}}", self.name, s),
-            None => write!(f, "{}", self.name),
+        match (&self.step, &self.scenario) {
+            (Some(s), _) => write!(f, "{}{{step:{}}}", self.name, s),
+            (None, Some(s)) => write!(f, "{}{{scenario:{}}}", self.name, s),
+            (None, None) => write!(f, "{}", self.name),
         }
     }
 }

@@ -226,3 +226,75 @@ fn journey_mistakes_are_located_before_any_traffic() {
     }
     assert_eq!(t.served()["requests"], 0);
 }
+
+#[test]
+fn scenarios_of_one_file_run_at_once_and_thresholds_select_them() {
+    let t = Target::start();
+    let s = Scenario::new(&format!(
+        "target: {}\nscenarios:\n\
+         \x20 browse:\n\
+         \x20   load: {{ vus: 5, duration: 2s, think_time: 50ms }}\n\
+         \x20   flows: [ {{ steps: [ {{ name: home, get: /fast }} ] }} ]\n\
+         \x20 api:\n\
+         \x20   load: {{ executor: constant-arrival-rate, rate: 50, duration: 2s, max_vus: 20 }}\n\
+         \x20   flows: [ {{ steps: [ {{ name: search, get: \"/delay?ms=30\" }} ] }} ]\n\
+         thresholds:\n\
+         \x20 \"http_req_duration{{scenario:api}}\": [\"p(50) >= 30ms\"]\n\
+         \x20 \"http_req_duration{{scenario:browse}}\": [\"p(50) < 30ms\"]\n",
+        t.url
+    ));
+    let o = run(&s, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sum = s.summary();
+    assert_eq!(sum["metrics"]["http_reqs{scenario:api}"]["count"], 100);
+    assert!(
+        sum["metrics"]["http_req_duration{scenario:api}"]["p(50)"]
+            .as_f64()
+            .unwrap()
+            >= 30.0
+    );
+    assert!(
+        sum["metrics"]["http_reqs{scenario:browse}"]["count"]
+            .as_u64()
+            .unwrap()
+            > 50
+    );
+    // Concurrently: both scenarios were served within the same two seconds.
+    let secs = sum["duration_s"].as_f64().unwrap();
+    assert!(secs < 3.5, "ran {secs} s, not one after the other");
+    let served = t.served();
+    assert_eq!(served["by_path"]["/delay"], 100, "{served}");
+
+    // Mistakes are located.
+    for (yaml, want) in [
+        (
+            "scenarios:\n  a:\n    load: { vus: 1, duration: 1s }\n    flows: [ { steps: [ { get: /x } ] } ]\nthresholds:\n  \"http_reqs{scenario:b}\": [\"count > 1\"]\n",
+            "no scenario `b`",
+        ),
+        (
+            "load: { vus: 1, duration: 1s }\nscenarios:\n  a:\n    load: { vus: 1, duration: 1s }\n    flows: [ { steps: [ { get: /x } ] } ]\n",
+            "either top-level `load` and `flows` or `scenarios:`",
+        ),
+        (
+            "scenarios:\n  a:\n    load: { vus: 1, duration: 1s }\n    flows: [ { steps: [ { get: /x } ] } ]\n  b:\n    load: { vuss: 1, duration: 1s }\n    flows: [ { steps: [ { get: /y } ] } ]\n",
+            "scenario.yaml:7:13: unknown key `vuss` (did you mean `vus`?)",
+        ),
+        (
+            "scenarios:\n  a:\n    load: { vus: 1, duration: 1s }\n    flows: [ { steps: [ { get: /x } ] } ]\n  b:\n    load: { vus: 1, duration: 0s }\n    flows: [ { steps: [ { get: /y } ] } ]\n",
+            "scenario.yaml:7:5: the load schedule lasts zero seconds",
+        ),
+        (
+            "scenarios:\n  a:\n    load: { vus: 1, duration: 1s }\n    flows: [ { steps: [ { get: /x } ] } ]\n  b:\n    load: { vus: 1, duration: 1s }\n    flows: [ { steps: [ { get: /x } ] } ]\n",
+            "step name `GET /x` is also used by another scenario",
+        ),
+    ] {
+        let s = Scenario::new(&format!("target: {}\n{yaml}", t.url));
+        let o = run(&s, &[]);
+        assert_eq!(o.status.code(), Some(2), "{yaml}: {}", text(&o));
+        assert!(
+            text(&o).contains(want),
+            "{yaml}\nwant {want}\ngot {}",
+            text(&o)
+        );
+    }
+}

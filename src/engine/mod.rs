@@ -50,62 +50,70 @@ pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Start `plan` against `addrs` (the target's resolved addresses) on `workers` threads.
+/// Start `plan` against `addrs` (the target's resolved addresses) on `workers` threads per
+/// scenario (a multi-scenario plan runs each of its scenarios on threads of its own, all
+/// reporting into one stream of snapshots and obeying one `Control`).
 pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io::Result<Engine> {
-    // An open-model worker needs at least one VU of its own.
-    let workers = match plan.load.arrival() {
-        Some(a) => workers.min(a.max_vus as usize),
-        None => workers,
-    }
-    .max(1);
-    let host = plan.target.authority();
-    HeaderValue::from_str(&host)
-        .map_err(|_| std::io::Error::other("target host is not a valid Host header"))?;
-    let wire = plan
-        .flows
-        .iter()
-        .map(|f| f.steps.iter().map(|s| http1::encode(s, &host)).collect())
-        .collect();
-    let client = Arc::new(ClientConfig {
-        addrs,
-        local_ips: plan.http.local_ips.clone(),
-        timeout: plan.http.timeout,
-        wire,
-        host,
-    });
     let control = Arc::new(Control::default());
     let (tx, rx) = mpsc::channel();
     let started = std::time::Instant::now();
     let seed = fastrand::u64(..);
-    let shared_taken = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut threads = Vec::with_capacity(workers);
-    for id in 0..workers {
-        let args = worker::WorkerArgs {
-            id,
-            workers,
-            plan: plan.clone(),
-            client: client.clone(),
-            control: control.clone(),
-            tx: tx.clone(),
-            start: started,
-            seed,
-            shared_taken: shared_taken.clone(),
-        };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let t = std::thread::Builder::new()
-            .name(format!("stampede-worker-{id}"))
-            .spawn(move || {
-                let local = tokio::task::LocalSet::new();
-                local.block_on(&rt, worker::run(args));
-            })?;
-        threads.push(t);
+    let mut threads = Vec::new();
+    let mut next_id = 0;
+    for run in plan.runs() {
+        // An open-model worker needs at least one VU of its own.
+        let workers = match run.load.arrival() {
+            Some(a) => workers.min(a.max_vus as usize),
+            None => workers,
+        }
+        .max(1);
+        let host = run.target.authority();
+        HeaderValue::from_str(&host)
+            .map_err(|_| std::io::Error::other("target host is not a valid Host header"))?;
+        let wire = run
+            .flows
+            .iter()
+            .map(|f| f.steps.iter().map(|s| http1::encode(s, &host)).collect())
+            .collect();
+        let client = Arc::new(ClientConfig {
+            addrs: addrs.clone(),
+            local_ips: run.http.local_ips.clone(),
+            timeout: run.http.timeout,
+            wire,
+            host,
+        });
+        let shared_taken = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        for id in 0..workers {
+            let args = worker::WorkerArgs {
+                id,
+                workers,
+                // Snapshots are told apart by this id only for counting reports per second.
+                report_id: next_id,
+                plan: run.clone(),
+                client: client.clone(),
+                control: control.clone(),
+                tx: tx.clone(),
+                start: started,
+                seed: seed ^ (next_id as u64).wrapping_mul(0xA24B_AED4_963E_E407),
+                shared_taken: shared_taken.clone(),
+            };
+            next_id += 1;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let t = std::thread::Builder::new()
+                .name(format!("stampede-worker-{}", next_id - 1))
+                .spawn(move || {
+                    let local = tokio::task::LocalSet::new();
+                    local.block_on(&rt, worker::run(args));
+                })?;
+            threads.push(t);
+        }
     }
     Ok(Engine {
         snapshots: rx,
         control,
-        workers,
+        workers: next_id,
         started,
         threads,
     })

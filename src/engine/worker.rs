@@ -32,8 +32,11 @@ pub struct WorkerState {
 }
 
 pub struct WorkerArgs {
+    /// This worker's number among its scenario's `workers`.
     pub id: usize,
     pub workers: usize,
+    /// Unique across all scenarios' workers.
+    pub report_id: usize,
     pub plan: Arc<Plan>,
     pub client: Arc<ClientConfig>,
     pub control: Arc<Control>,
@@ -91,7 +94,8 @@ pub async fn run(a: WorkerArgs) {
     // a second's counts hold what completed within it.
     let next_second = Rc::new(Cell::new(1u64));
     let flush = {
-        let (recorder, state, tx, id) = (recorder.clone(), state.clone(), a.tx.clone(), a.id);
+        let (recorder, state, tx, id) =
+            (recorder.clone(), state.clone(), a.tx.clone(), a.report_id);
         move |second: u64| {
             let data = recorder.borrow_mut().take();
             let snap = Snapshot {

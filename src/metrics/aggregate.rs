@@ -172,6 +172,7 @@ impl Aggregator {
             vus_allowed,
             total: self.total,
             timeline: self.timeline,
+            scenarios: Vec::new(),
         }
     }
 
@@ -199,6 +200,8 @@ pub struct RunResult {
     pub vus_max: u32,
     /// The most VUs the plan may run at once.
     pub vus_allowed: u32,
+    /// The scenarios of a multi-scenario file (empty otherwise).
+    pub scenarios: Vec<ScenarioSteps>,
 }
 
 impl RunResult {
@@ -237,10 +240,14 @@ pub fn trend_value(h: &Histogram<u64>, agg: Agg) -> Option<f64> {
     })
 }
 
+/// A scenario of a multi-scenario file: its name and its steps (metric indices).
+pub type ScenarioSteps = (String, Vec<usize>);
+
 struct Source<'a> {
     total: &'a Recorder,
     overall: Option<&'a StepStats>,
     step_names: &'a [String],
+    scenarios: &'a [ScenarioSteps],
     elapsed: Duration,
     vus: (u32, u32, u32),
     vus_allowed: u32,
@@ -249,12 +256,21 @@ struct Source<'a> {
 impl Source<'_> {
     fn observe(&self, metric: &MetricRef, agg: Agg) -> Option<f64> {
         let merged;
-        let stats: &StepStats = match &metric.step {
-            Some(name) => {
+        let stats: &StepStats = match (&metric.step, &metric.scenario) {
+            (Some(name), _) => {
                 let i = self.step_names.iter().position(|n| n == name)?;
                 self.total.steps.get(i)?
             }
-            None => match self.overall {
+            (None, Some(name)) => {
+                let (_, steps) = self.scenarios.iter().find(|(n, _)| n == name)?;
+                let mut all = StepStats::default();
+                for &i in steps {
+                    all.add(self.total.steps.get(i)?);
+                }
+                merged = all;
+                &merged
+            }
+            (None, None) => match self.overall {
                 Some(o) => o,
                 None => {
                     merged = self.total.overall();
@@ -306,6 +322,7 @@ impl Observe for RunResult {
             total: &self.total,
             overall: Some(&self.overall),
             step_names: &self.step_names,
+            scenarios: &self.scenarios,
             elapsed: self.elapsed,
             vus: (self.vus_last, self.vus_min, self.vus_max),
             vus_allowed: self.vus_allowed,
@@ -327,6 +344,7 @@ pub struct LiveObserve<'a> {
     pub view: LiveView<'a>,
     pub step_names: &'a [String],
     pub vus_allowed: u32,
+    pub scenarios: &'a [ScenarioSteps],
 }
 
 impl Observe for LiveObserve<'_> {
@@ -335,6 +353,7 @@ impl Observe for LiveObserve<'_> {
             total: self.view.total,
             overall: None,
             step_names: self.step_names,
+            scenarios: self.scenarios,
             elapsed: self.view.elapsed,
             vus: (self.view.vus_now, 0, self.view.vus_max),
             vus_allowed: self.vus_allowed,

@@ -103,6 +103,20 @@ fn metrics(r: &RunReport) -> Map<String, Value> {
             m.insert(name.to_string(), v);
         }
     }
+    for (scenario, steps) in &res.scenarios {
+        let mut all = StepStats::default();
+        for &i in steps {
+            if let Some(s) = res.total.steps.get(i) {
+                all.add(s);
+            }
+        }
+        for name in STEP_TAGGED {
+            if let Some(mut v) = step_metric(name, &all, res) {
+                add_scenario_threshold_marks(&mut v, name, scenario, r);
+                m.insert(format!("{name}{{scenario:{scenario}}}"), v);
+            }
+        }
+    }
     for (i, step) in res.step_names.iter().enumerate() {
         let Some(s) = res.total.steps.get(i) else {
             continue;
@@ -119,10 +133,26 @@ fn metrics(r: &RunReport) -> Map<String, Value> {
 
 /// k6 puts `"thresholds": {"p(95)<500": true}` inside each metric (true = passed).
 fn add_threshold_marks(v: &mut Value, name: &str, step: Option<&String>, r: &RunReport) {
+    let m = |o: &&crate::sla::Outcome| {
+        o.threshold.metric.name == name
+            && o.threshold.metric.step.as_ref() == step
+            && o.threshold.metric.scenario.is_none()
+    };
+    marks_where(v, r, m);
+}
+
+fn add_scenario_threshold_marks(v: &mut Value, name: &str, scenario: &str, r: &RunReport) {
+    let m = |o: &&crate::sla::Outcome| {
+        o.threshold.metric.name == name && o.threshold.metric.scenario.as_deref() == Some(scenario)
+    };
+    marks_where(v, r, m);
+}
+
+fn marks_where(v: &mut Value, r: &RunReport, keep: impl Fn(&&crate::sla::Outcome) -> bool) {
     let marks: Map<String, Value> = r
         .outcomes
         .iter()
-        .filter(|o| o.threshold.metric.name == name && o.threshold.metric.step.as_ref() == step)
+        .filter(keep)
         .map(|o| (o.threshold.expression.clone(), Value::Bool(o.passed)))
         .collect();
     if !marks.is_empty()

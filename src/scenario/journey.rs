@@ -20,6 +20,8 @@ pub struct Scope {
     /// Every variable name (declared first, then extracted), indexed as the VU stores them.
     pub vars: Vec<String>,
     pub initial: Vec<Bytes>,
+    /// How many of `vars` are declared (the rest are extracted).
+    pub declared: usize,
     /// Variables a template may use at this point: declared ones and those extracted by earlier
     /// steps of the current flow.
     pub visible: Vec<bool>,
@@ -75,6 +77,7 @@ impl Builder<'_> {
             env,
             vars: Vec::new(),
             initial: Vec::new(),
+            declared: 0,
             visible: Vec::new(),
             feeds: Vec::new(),
             flow_feeds: Vec::new(),
@@ -100,6 +103,7 @@ impl Builder<'_> {
             scope.initial[i] = Bytes::from(t.text().unwrap_or_default());
             scope.visible[i] = true;
         }
+        scope.declared = scope.vars.len();
         for (name, feed) in &raw.data {
             let f = self.feed(name, feed)?;
             scope.feeds.push(Arc::new(f));

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use indexmap::IndexMap;
 use locate::{Locations, Pos};
-use model::{OneOrMany, RawHttp, RawScenario, RawStep, ThinkSpec};
+use model::{OneOrMany, RawFlow, RawHttp, RawLoad, RawScenario, RawStep, ThinkSpec};
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
@@ -96,6 +96,7 @@ pub fn load_str(
         file,
         loc: Locations::index(text),
         base_dir: journey::base_dir(file),
+        part: std::cell::RefCell::new(String::new()),
     };
     b.build(raw, default_name, overrides)
 }
@@ -158,6 +159,8 @@ struct Builder<'a> {
     loc: Locations,
     /// The folder relative paths (CSV feeds) start from.
     base_dir: std::path::PathBuf,
+    /// Where `load` and `flows` sit: "" or `scenarios.NAME.` in a multi-scenario file.
+    part: std::cell::RefCell<String>,
 }
 
 /// One address, or every usable address of a CIDR block (`127.0.0.0/30`).
@@ -216,14 +219,24 @@ impl Builder<'_> {
         }
     }
 
+    /// `load...` and `flows...` paths inside the scenario part being built.
+    fn full_path(&self, path: &str) -> String {
+        let part = self.part.borrow();
+        if !part.is_empty() && (path.starts_with("load") || path.starts_with("flows")) {
+            format!("{part}{path}")
+        } else {
+            path.to_string()
+        }
+    }
+
     /// An error at the key `path` (`load.vus`).
     fn at_key(&self, path: &str, message: impl Into<String>) -> ScenarioError {
-        self.err_at(self.loc.key(path), message)
+        self.err_at(self.loc.key(&self.full_path(path)), message)
     }
 
     /// An error at the value of `path`.
     fn at_value(&self, path: &str, message: impl Into<String>) -> ScenarioError {
-        self.err_at(self.loc.value(path), message)
+        self.err_at(self.loc.value(&self.full_path(path)), message)
     }
 
     fn connections(&self, http: &RawHttp) -> Result<Connections, ScenarioError> {
@@ -321,36 +334,129 @@ impl Builder<'_> {
             None => Vec::new(),
             Some(spec) => self.local_ips(spec)?,
         };
-        let load = self.load(&raw, ov)?;
-        let think = raw.load.think_time.map_or(Think::None, think);
         let mut scope = self.scope(&raw, &ov.env)?;
         let auth = match &raw.http.auth {
             Some(a) => Some(self.auth(&mut scope, a, "http.auth")?),
             None => None,
         };
-        let (flows, step_names) = self.flows(&raw, &target, &headers, auth.as_ref(), &mut scope)?;
-        let thresholds = self.thresholds(&raw, &step_names)?;
-        Ok(Plan {
+        let http = HttpOptions {
+            timeout,
+            headers,
+            local_ips,
+            connections,
+        };
+        // One scenario (top-level `load` + `flows`), or several under `scenarios:`.
+        let mut parts: Vec<(String, &RawLoad, &[RawFlow])> = Vec::new();
+        match (&raw.load, &raw.flows, raw.scenarios.is_empty()) {
+            (Some(l), Some(f), true) => parts.push((String::new(), l, f)),
+            (None, None, false) => {
+                for (n, p) in &raw.scenarios {
+                    parts.push((n.clone(), &p.load, &p.flows));
+                }
+            }
+            (_, _, false) => {
+                return Err(self.at_key(
+                    "scenarios",
+                    "a file has either top-level `load` and `flows` or `scenarios:`, not both",
+                ));
+            }
+            (None, _, true) => {
+                return Err(self.err_at(
+                    Some(Pos { line: 1, col: 1 }),
+                    "no `load`: add e.g. `load: { vus: 10, duration: 30s }` (or `scenarios:`)",
+                ));
+            }
+            (Some(_), None, true) => {
+                return Err(self.err_at(
+                    Some(Pos { line: 1, col: 1 }),
+                    "no `flows`: add at least one flow with steps",
+                ));
+            }
+        }
+        let mut step_names: Vec<String> = Vec::new();
+        let mut built = Vec::new();
+        let mut scenarios = Vec::new();
+        for (pname, l, f) in &parts {
+            *self.part.borrow_mut() = if pname.is_empty() {
+                String::new()
+            } else {
+                format!("scenarios.{pname}.")
+            };
+            let load = self.load(l, ov)?;
+            let first_step = step_names.len();
+            let flows = self.flows(
+                f,
+                &target,
+                &http.headers,
+                auth.as_ref(),
+                &mut scope,
+                &mut step_names,
+            )?;
+            if !pname.is_empty() {
+                // A step name belongs to one scenario, so `{scenario:...}` can sum its steps.
+                let mine: Vec<usize> = flows
+                    .iter()
+                    .flat_map(|f| f.steps.iter().map(|s| s.metric))
+                    .collect();
+                if let Some(shared) = mine.iter().find(|m| **m < first_step) {
+                    return Err(self.at_key(
+                        "flows",
+                        format!(
+                            "step name `{}` is also used by another scenario: give one of them its own `name:`",
+                            step_names[*shared]
+                        ),
+                    ));
+                }
+                scenarios.push((
+                    pname.clone(),
+                    (first_step..step_names.len()).collect::<Vec<_>>(),
+                ));
+            }
+            built.push((
+                load,
+                l.think_time.map_or(Think::None, think),
+                l.spread_start.unwrap_or(true),
+                flows,
+            ));
+        }
+        *self.part.borrow_mut() = String::new();
+        let thresholds = self.thresholds(&raw, &step_names, &scenarios)?;
+        let base = Plan {
             name,
             target,
             target_origin,
-            http: HttpOptions {
-                timeout,
-                headers,
-                local_ips,
-                connections,
-            },
-            load,
-            think,
-            spread_start: raw.load.spread_start.unwrap_or(true),
-            flows,
+            http,
+            load: built[0].0.clone(),
+            think: built[0].1,
+            spread_start: built[0].2,
+            flows: built[0].3.clone(),
             step_names,
             thresholds,
             variables: scope.vars.into_iter().zip(scope.initial).collect(),
             feeds: scope.feeds,
             cookies: raw.http.cookies.unwrap_or(true),
             checks: scope.checks,
-        })
+            parts: Vec::new(),
+            scenarios,
+        };
+        if base.scenarios.is_empty() {
+            return Ok(base);
+        }
+        let parts: Vec<std::sync::Arc<Plan>> = built
+            .into_iter()
+            .zip(&base.scenarios)
+            .map(|((load, think, spread_start, flows), (pname, _))| {
+                std::sync::Arc::new(Plan {
+                    name: format!("{}/{pname}", base.name),
+                    load,
+                    think,
+                    spread_start,
+                    flows,
+                    ..base.clone()
+                })
+            })
+            .collect();
+        Ok(Plan { parts, ..base })
     }
 
     fn headers(
@@ -375,8 +481,7 @@ impl Builder<'_> {
         Ok(out)
     }
 
-    fn load(&self, raw: &RawScenario, ov: &Overrides) -> Result<Load, ScenarioError> {
-        let l = &raw.load;
+    fn load(&self, l: &RawLoad, ov: &Overrides) -> Result<Load, ScenarioError> {
         let executor = match &l.executor {
             Some(e) => e.clone(),
             None if l.stages.is_some() => "ramping-vus".into(),
@@ -656,19 +761,19 @@ impl Builder<'_> {
 
     fn flows(
         &self,
-        raw: &RawScenario,
+        raw_flows: &[RawFlow],
         target: &Target,
         headers: &HeaderMap,
         auth: Option<&Template>,
         scope: &mut journey::Scope,
-    ) -> Result<(Vec<Flow>, Vec<String>), ScenarioError> {
-        let declared = scope.vars.len();
-        if raw.flows.is_empty() {
+        step_names: &mut Vec<String>,
+    ) -> Result<Vec<Flow>, ScenarioError> {
+        let declared = scope.declared;
+        if raw_flows.is_empty() {
             return Err(self.at_key("flows", "a scenario needs at least one flow with steps"));
         }
-        let mut step_names: Vec<String> = Vec::new();
         let mut flows = Vec::new();
-        for (fi, f) in raw.flows.iter().enumerate() {
+        for (fi, f) in raw_flows.iter().enumerate() {
             let fpath = format!("flows.{fi}");
             if f.steps.is_empty() {
                 return Err(
@@ -679,7 +784,7 @@ impl Builder<'_> {
             let mut steps = Vec::new();
             for (si, s) in f.steps.iter().enumerate() {
                 let spath = format!("{fpath}.steps.{si}");
-                let step = self.step(s, &spath, target, headers, auth, scope, &mut step_names)?;
+                let step = self.step(s, &spath, target, headers, auth, scope, step_names)?;
                 steps.push(step);
             }
             flows.push(Flow {
@@ -692,7 +797,7 @@ impl Builder<'_> {
         if flows.iter().all(|f| f.weight == 0) {
             return Err(self.at_key("flows", "every flow has weight 0: nothing would run"));
         }
-        Ok((flows, step_names))
+        Ok(flows)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -918,11 +1023,28 @@ impl Builder<'_> {
         &self,
         raw: &RawScenario,
         step_names: &[String],
+        scenarios: &[(String, Vec<usize>)],
     ) -> Result<Vec<Threshold>, ScenarioError> {
         let mut out = Vec::new();
         for (key, exprs) in &raw.thresholds {
             let kpath = format!("thresholds.{key}");
             let metric = MetricRef::parse(key).map_err(|m| self.at_key(&kpath, m))?;
+            if let Some(sc) = &metric.scenario
+                && !scenarios.iter().any(|(n, _)| n == sc)
+            {
+                let names: Vec<&str> = scenarios.iter().map(|(n, _)| n.as_str()).collect();
+                let hint = did_you_mean(sc, names.iter().copied())
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                return Err(self.at_key(
+                    &kpath,
+                    if names.is_empty() {
+                        format!("no scenario `{sc}`: this file has no `scenarios:`")
+                    } else {
+                        format!("no scenario `{sc}`{hint}; scenarios: {}", names.join(", "))
+                    },
+                ));
+            }
             if let Some(step) = &metric.step
                 && !step_names.iter().any(|n| n == step)
             {

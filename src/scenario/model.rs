@@ -14,8 +14,11 @@ pub struct RawScenario {
     pub target: Option<String>,
     #[serde(default)]
     pub http: RawHttp,
-    pub load: RawLoad,
-    pub flows: Vec<RawFlow>,
+    pub load: Option<RawLoad>,
+    pub flows: Option<Vec<RawFlow>>,
+    /// Several scenarios run at once, each with its own load and flows.
+    #[serde(default)]
+    pub scenarios: IndexMap<String, RawPart>,
     #[serde(default)]
     pub thresholds: IndexMap<String, serde_yaml_ng::Value>,
     /// Variables with their initial values (`{{NAME}}`).
@@ -24,6 +27,13 @@ pub struct RawScenario {
     /// CSV data feeds (`{{data.FEED.COLUMN}}`).
     #[serde(default)]
     pub data: IndexMap<String, RawFeed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPart {
+    pub load: RawLoad,
+    pub flows: Vec<RawFlow>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -52,10 +52,13 @@ impl Progress {
             Some(i) => format!(" stage {}", i + 1),
             None => " stopping".into(),
         };
-        let total = plan.load.duration();
-        let planned_vus = plan
-            .load
-            .vus_at(elapsed.min(total.saturating_sub(Duration::from_millis(1))));
+        let total = plan.planned_duration();
+        let at = elapsed.min(total.saturating_sub(Duration::from_millis(1)));
+        let planned_vus: u32 = if plan.parts.is_empty() {
+            plan.load.vus_at(at)
+        } else {
+            plan.parts.iter().map(|p| p.load.vus_at(at)).sum()
+        };
         let mut line = format!(
             "[{:>6} / {}]{} vus {}/{} · {:.0} req/s · p95 {:.1}ms · errors {:.2}%",
             format_duration(Duration::from_secs(elapsed.as_secs())),
