@@ -42,11 +42,47 @@ pub enum Command {
     /// Serve the built-in test target (endpoints with known latency and errors).
     #[command(after_help = "Example:\n  stampede target --addr 127.0.0.1:8080\n\n\
         Endpoints: /fast · /delay?ms=N[&jitter=J] · /status?code=N[&rate=F] · /json · /echo · \
-        /reset (drops the connection) · /__stats (counts served) · /__reset")]
+        /reset (drops the connection) · /close · POST /login · /me · /session · /basic · \
+        /seen?key=K · /__stats (counts served) · /__reset")]
     Target(TargetArgs),
+    /// Work with saved reports: make report.html again, or compare two runs.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Start the built-in target and run a ~15 s demo against it: no setup needed.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Render report.html from a summary.json (next to it, or at --out).
+    #[command(
+        after_help = "Example:\n  stampede report html reports/shop-20261123-101500/summary.json"
+    )]
+    Html {
+        /// A summary.json written by `stampede run`.
+        summary: PathBuf,
+        /// Where to write the page (default: report.html beside the summary).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Compare two runs: per-metric and per-step changes (p50/p95/p99, req/s, error rate).
+    #[command(
+        after_help = "Examples:\n  stampede report compare before/summary.json after/summary.json\n  \
+        stampede report compare main.json pr.json --fail-on-regression 10%\n\n\
+        Exit codes: 0 no regression beyond the limit (or no limit given) · 99 a figure worsened \
+        by more than --fail-on-regression · 2 a file is missing or not a stampede summary."
+    )]
+    Compare {
+        /// The baseline summary.json.
+        old: PathBuf,
+        /// The summary.json to judge.
+        new: PathBuf,
+        /// Exit 99 when any latency percentile, req/s or error rate is worse by more than this
+        /// (e.g. `10%`).
+        #[arg(long, value_name = "PERCENT", value_parser = crate::report::compare::parse_limit)]
+        fail_on_regression: Option<f64>,
+    },
 }
 
 #[derive(Debug, Args, Clone, Default)]

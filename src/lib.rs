@@ -54,6 +54,7 @@ pub fn run(cli: Cli) -> i32 {
             .map(|_| exit::OK)
             .map_err(Failure::Tool),
         Command::Demo(args) => runner::demo_command(args),
+        Command::Report(cmd) => runner::report_command(cmd),
     };
     match result {
         Ok(code) => code,

@@ -61,6 +61,66 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
     )
 }
 
+/// `stampede report html|compare`.
+pub fn report_command(cmd: crate::cli::ReportCommand) -> Result<i32, Failure> {
+    use crate::cli::ReportCommand;
+    let load = |p: &Path| -> Result<serde_json::Value, Failure> {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", p.display())))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            Failure::Usage(format!(
+                "{}:{}:{}: not JSON: {e}",
+                p.display(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        if !v["metrics"].is_object() || !v["steps"].is_array() {
+            return Err(Failure::Usage(format!(
+                "{}: not a stampede summary.json (no `metrics` and `steps`)",
+                p.display()
+            )));
+        }
+        Ok(v)
+    };
+    match cmd {
+        ReportCommand::Html { summary, out } => {
+            let v = load(&summary)?;
+            let out = out.unwrap_or_else(|| {
+                summary
+                    .parent()
+                    .unwrap_or_else(|| Path::new("."))
+                    .join("report.html")
+            });
+            std::fs::write(&out, report::html::render(&v))
+                .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", out.display())))?;
+            say(&format!("wrote {}", out.display()));
+            Ok(exit::OK)
+        }
+        ReportCommand::Compare {
+            old,
+            new,
+            fail_on_regression,
+        } => {
+            let (a, b) = (load(&old)?, load(&new)?);
+            let changes = report::compare::compare(&a, &b);
+            say(&report::compare::render(
+                &changes,
+                fail_on_regression,
+                &old.display().to_string(),
+                &new.display().to_string(),
+            ));
+            let regressed =
+                fail_on_regression.is_some_and(|l| changes.iter().any(|c| c.regressed(l)));
+            Ok(if regressed {
+                exit::THRESHOLDS
+            } else {
+                exit::OK
+            })
+        }
+    }
+}
+
 pub fn validate_command(args: ValidateArgs) -> Result<i32, Failure> {
     let plan = scenario::load_file(&args.file, &overrides(&args.overrides))?;
     say(&format!(
@@ -508,9 +568,7 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         exit_code,
         checks,
     };
-    for e in report::exporters() {
-        e.write(&rep, &out).map_err(Failure::Tool)?;
-    }
+    report::write_all(&rep, &out).map_err(Failure::Tool)?;
     say(&format!(
         "{}  report: {}\n",
         report::text::render(&rep),

@@ -31,6 +31,16 @@ pub struct TimelinePoint {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
+    /// The same second per step (by metric index).
+    pub steps: Vec<StepSecond>,
+}
+
+/// One step's share of one second.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepSecond {
+    pub requests: u64,
+    pub failures: u64,
+    pub p95_ms: f64,
 }
 
 struct Pending {
@@ -43,6 +53,8 @@ struct Pending {
     data_sent: u64,
     data_received: u64,
     duration: Histogram<u64>,
+    /// Per step: requests, failures, durations.
+    steps: Vec<(u64, u64, Histogram<u64>)>,
 }
 
 /// Running totals of a test.
@@ -87,6 +99,10 @@ impl Aggregator {
             p.iterations += snap.data.iterations;
             p.data_sent += snap.data.data_sent;
             p.data_received += snap.data.data_received;
+            for (row, st) in p.steps.iter_mut().zip(&snap.data.steps) {
+                row.requests += st.requests;
+                row.failures += st.failures;
+            }
             return;
         }
         let p = self.pending.entry(snap.second).or_insert_with(|| Pending {
@@ -99,7 +115,18 @@ impl Aggregator {
             data_sent: 0,
             data_received: 0,
             duration: super::recorder::new_histogram(),
+            steps: Vec::new(),
         });
+        if p.steps.len() < snap.data.steps.len() {
+            p.steps.resize_with(snap.data.steps.len(), || {
+                (0, 0, super::recorder::new_histogram())
+            });
+        }
+        for (row, st) in p.steps.iter_mut().zip(&snap.data.steps) {
+            row.0 += st.requests;
+            row.1 += st.failures;
+            let _ = row.2.add(&st.duration);
+        }
         p.reported += 1;
         p.vus += snap.vus;
         p.vus_peak += snap.vus_peak;
@@ -147,6 +174,19 @@ impl Aggregator {
                     p50_ms: q(0.50),
                     p95_ms: q(0.95),
                     p99_ms: q(0.99),
+                    steps: p
+                        .steps
+                        .iter()
+                        .map(|(requests, failures, h)| StepSecond {
+                            requests: *requests,
+                            failures: *failures,
+                            p95_ms: if h.is_empty() {
+                                0.0
+                            } else {
+                                ms(h.value_at_quantile(0.95))
+                            },
+                        })
+                        .collect(),
                 });
             }
         }

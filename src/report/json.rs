@@ -15,9 +15,53 @@ impl Exporter for Json {
         "summary.json"
     }
 
-    fn render(&self, r: &RunReport) -> anyhow::Result<String> {
-        Ok(serde_json::to_string_pretty(&summary(r))? + "\n")
+    fn render(&self, summary: &Value) -> anyhow::Result<String> {
+        Ok(serde_json::to_string_pretty(summary)? + "\n")
     }
+}
+
+/// A histogram in HdrHistogram's V2 deflate format, base64: other tools (and a later merge of
+/// runs) can decode it and add histograms exactly.
+pub fn encode_histogram(h: &Histogram<u64>) -> Option<String> {
+    use base64::Engine as _;
+    let mut bytes = Vec::new();
+    use hdrhistogram::serialization::Serializer as _;
+    hdrhistogram::serialization::V2DeflateSerializer::new()
+        .serialize(h, &mut bytes)
+        .ok()?;
+    Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// Every latency trend's histogram (µs), overall and per step.
+fn histograms(res: &crate::metrics::RunResult) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut put = |key: String, h: &Histogram<u64>| {
+        if let Some(b64) = encode_histogram(h) {
+            out.insert(key, Value::String(b64));
+        }
+    };
+    let per_step = |s: &StepStats| {
+        [
+            ("http_req_duration", s.duration.clone()),
+            ("http_req_duration_uncorrected", s.uncorrected.clone()),
+            ("http_req_waiting", s.waiting.clone()),
+            ("http_req_connecting", s.connecting.clone()),
+            ("http_req_blocked", s.blocked.clone()),
+        ]
+    };
+    for (name, h) in per_step(&res.overall) {
+        put(name.to_string(), &h);
+    }
+    put("iteration_duration".into(), &res.total.iteration);
+    put("schedule_lag".into(), &res.total.schedule_lag);
+    for (i, step) in res.step_names.iter().enumerate() {
+        if let Some(s) = res.total.steps.get(i) {
+            for (name, h) in per_step(s) {
+                put(format!("{name}{{step:{step}}}"), &h);
+            }
+        }
+    }
+    out
 }
 
 fn round3(v: f64) -> f64 {
@@ -233,6 +277,11 @@ pub fn summary(r: &RunReport) -> Value {
                 "p50_ms": round3(p.p50_ms),
                 "p95_ms": round3(p.p95_ms),
                 "p99_ms": round3(p.p99_ms),
+                "steps": p.steps.iter().map(|st| json!({
+                    "requests": st.requests,
+                    "failures": st.failures,
+                    "p95_ms": round3(st.p95_ms),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -252,6 +301,7 @@ pub fn summary(r: &RunReport) -> Value {
         "thresholds": thresholds,
         "steps": steps,
         "errors": errors,
+        "histograms": histograms(res),
         "checks": r.checks.iter().map(|c| json!({
             "step": c.step,
             "check": c.description,

@@ -1,8 +1,16 @@
-//! Reports read a finished run and write it for people (terminal summary) and machines
-//! (`summary.json`). One file per format behind one trait.
+//! Reports read a finished run and write it for people and machines. `summary.json` is built
+//! from the run; every other file (timeline.csv, junit.xml, summary.md, report.html) is rendered
+//! from that JSON, so each can be made again later from a saved summary. One file per format
+//! behind one trait; the terminal summary is `text.rs`.
 
+pub mod compare;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+mod svg;
 pub mod text;
+pub mod timeline;
 
 use crate::metrics::RunResult;
 use crate::sla::Outcome;
@@ -49,15 +57,15 @@ impl RunReport {
     }
 }
 
-/// A report format written into the run folder.
+/// A report format written into the run folder, rendered from the run's summary JSON.
 pub trait Exporter {
     /// File name inside the run folder.
     fn file_name(&self) -> &'static str;
-    fn render(&self, report: &RunReport) -> anyhow::Result<String>;
+    fn render(&self, summary: &serde_json::Value) -> anyhow::Result<String>;
 
-    fn write(&self, report: &RunReport, dir: &Path) -> anyhow::Result<PathBuf> {
+    fn write(&self, summary: &serde_json::Value, dir: &Path) -> anyhow::Result<PathBuf> {
         let path = dir.join(self.file_name());
-        let text = self.render(report)?;
+        let text = self.render(summary)?;
         std::fs::write(&path, text)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
         Ok(path)
@@ -66,5 +74,36 @@ pub trait Exporter {
 
 /// The formats written after every run.
 pub fn exporters() -> Vec<Box<dyn Exporter>> {
-    vec![Box::new(json::Json)]
+    vec![
+        Box::new(json::Json),
+        Box::new(timeline::TimelineCsv),
+        Box::new(junit::Junit),
+        Box::new(markdown::Markdown),
+        Box::new(html::Html),
+    ]
+}
+
+/// Write every format into `dir`, and append the Markdown summary to the file named by
+/// `$GITHUB_STEP_SUMMARY` when that is set (GitHub Actions' job summary).
+pub fn write_all(report: &RunReport, dir: &Path) -> anyhow::Result<serde_json::Value> {
+    let summary = json::summary(report);
+    for e in exporters() {
+        e.write(&summary, dir)?;
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        use std::io::Write;
+        let text = markdown::render(&summary);
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot append to $GITHUB_STEP_SUMMARY ({}): {e}",
+                    Path::new(&path).display()
+                )
+            })?;
+        writeln!(f, "{text}")?;
+    }
+    Ok(summary)
 }

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""stampede's benchmark against wrk (and hyper/reqwest probes), pinned the same way in the same
+run: nginx from ../shared/bench/target.sh on CPU 0, every load generator on CPU 1.
+
+Usage: bench/run.sh [closed|clients|templated|delay10|think10k|pooled50k|all] [RUNS]
+
+Prints Markdown tables: each figure beside its peer's from the same run, ratios, and medians
+over RUNS runs. Needs wrk and nginx (apt-get install -y wrk nginx libnginx-mod-http-echo).
+"""
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STAMPEDE = os.path.join(REPO, "target", "release", "stampede")
+PROBE_DIR = os.path.join(REPO, "bench", "client-probe")
+PROBE = os.path.join(PROBE_DIR, "target", "release", "client-probe")
+TARGET_SH = os.path.normpath(os.path.join(REPO, "..", "shared", "bench", "target.sh"))
+URL = "http://127.0.0.1:8088"
+TMP = tempfile.mkdtemp(prefix="stampede-bench-")
+
+
+def timed(cmd):
+    """Run cmd pinned to CPU 1 under /usr/bin/time -v: (stdout, cpu_seconds, max_rss_mib)."""
+    tf = os.path.join(TMP, "time")
+    out = subprocess.run(
+        ["/usr/bin/time", "-v", "-o", tf, "taskset", "-c", "1", *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        check=False,
+    ).stdout
+    t = open(tf).read()
+    user = float(re.search(r"User time \(seconds\): ([\d.]+)", t).group(1))
+    sys_ = float(re.search(r"System time \(seconds\): ([\d.]+)", t).group(1))
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1024
+    return out, user + sys_, rss
+
+
+def wrk(path, conns, secs, latency=False):
+    args = ["wrk", "-t1", f"-c{conns}", f"-d{secs}s"]
+    if latency:
+        args.append("--latency")
+    out, cpu, rss = timed([*args, URL + path])
+    n = int(re.search(r"(\d+) requests in", out).group(1))
+    p50 = None
+    m = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    if m:
+        p50 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+    return {"requests": n, "rps": n / secs, "cpu_us": cpu * 1e6 / max(n, 1), "rss": rss, "p50": p50}
+
+
+def stampede(scenario, secs):
+    out_dir = os.path.join(TMP, "run")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out, cpu, rss = timed([STAMPEDE, "run", os.path.join(REPO, scenario), "--out", out_dir, "--quiet"])
+    try:
+        summary = json.load(open(os.path.join(out_dir, "summary.json")))
+    except FileNotFoundError:
+        sys.exit(f"stampede wrote no summary for {scenario}:\n{out}")
+    m = summary["metrics"]
+    n = m["http_reqs"]["count"]
+    return {
+        "requests": n,
+        "rps": n / secs,
+        "rate": m["http_reqs"]["rate"],
+        "cpu_us": cpu * 1e6 / max(n, 1),
+        "rss": rss,
+        "m": m,
+    }
+
+
+def probe(mode, path, conns, secs):
+    out, cpu, rss = timed([PROBE, mode, URL + path, str(conns), str(secs)])
+    n = int(re.search(r"requests=(\d+)", out).group(1))
+    return {"requests": n, "rps": n / secs, "cpu_us": cpu * 1e6 / max(n, 1), "rss": rss}
+
+
+def row(name, r, peer):
+    ratio = r["rps"] / peer["rps"] if peer else 1.0
+    print(f"| {name} | {r['rps']:,.0f} | {ratio:.2f} | {r['cpu_us']:.2f} | {r['rss']:.1f} |")
+    return ratio
+
+
+def header(title):
+    print(f"\n### {title}\n")
+    print("| tool | req/s | ratio vs wrk | CPU-µs/req | max RSS MiB |")
+    print("|---|---|---|---|---|")
+
+
+def medians(title, ratios):
+    print(f"\n**{title}** medians of {len(next(iter(ratios.values())))} runs: "
+          + ", ".join(f"{k} {statistics.median(v):.2f}×" for k, v in ratios.items()))
+
+
+def closed(runs):
+    ratios = {"stampede/wrk": [], "stampede CPU-µs/req": [], "wrk CPU-µs/req": []}
+    for i in range(runs):
+        header(f"closed loop, 50 connections, /fast, 8 s — run {i + 1}")
+        w = wrk("/fast", 50, 8)
+        row("wrk", w, None)
+        s = stampede("bench/closed-50.yaml", 8)
+        ratios["stampede/wrk"].append(row("stampede", s, w))
+        ratios["stampede CPU-µs/req"].append(s["cpu_us"])
+        ratios["wrk CPU-µs/req"].append(w["cpu_us"])
+    print(f"\n**closed-50** medians of {runs} runs: stampede/wrk "
+          f"{statistics.median(ratios['stampede/wrk']):.2f}× (goal ≥ 0.9×); CPU-µs per request "
+          f"stampede {statistics.median(ratios['stampede CPU-µs/req']):.2f}, "
+          f"wrk {statistics.median(ratios['wrk CPU-µs/req']):.2f}")
+
+
+def clients(runs):
+    if not os.path.exists(PROBE):
+        subprocess.run(["cargo", "build", "--release"], cwd=PROBE_DIR, check=True)
+    ratios = {k: [] for k in ["stampede", "hyper conn", "reqwest shared", "reqwest per VU"]}
+    for i in range(runs):
+        header(f"request path: same closed loop, 50 connections, /fast, 8 s — run {i + 1}")
+        w = wrk("/fast", 50, 8)
+        row("wrk", w, None)
+        ratios["stampede"].append(row("stampede (own HTTP/1.1 path)", stampede("bench/closed-50.yaml", 8), w))
+        ratios["hyper conn"].append(row("hyper client::conn::http1 per VU", probe("hyper", "/fast", 50, 8), w))
+        ratios["reqwest shared"].append(row("reqwest, one shared Client", probe("reqwest-shared", "/fast", 50, 8), w))
+        ratios["reqwest per VU"].append(row("reqwest, one Client per VU", probe("reqwest-per-vu", "/fast", 50, 8), w))
+    medians("request path vs wrk", ratios)
+
+
+def templated(runs):
+    ratios = {"templated/wrk": []}
+    for i in range(runs):
+        header(f"two templates + one JSON extraction per request, 50 VUs, /json, 8 s — run {i + 1}")
+        w = wrk("/json", 50, 8)
+        row("wrk", w, None)
+        ratios["templated/wrk"].append(row("stampede templated-50", stampede("bench/templated-50.yaml", 8), w))
+    medians("templated (goal ≥ 0.7×)", ratios)
+
+
+def delay10(runs):
+    print("\n### timing overhead: p50 on nginx /delay10 (10 ms server sleep), 8 s\n")
+    print("| run | wrk p50 ms | stampede closed p50 ms | diff | stampede open p50 ms | diff |")
+    print("|---|---|---|---|---|---|")
+    dc, do = [], []
+    for i in range(runs):
+        w = wrk("/delay10", 20, 8, latency=True)
+        c = stampede("bench/delay10-closed.yaml", 8)["m"]["http_req_duration"]["p(50)"]
+        o = stampede("bench/delay10-open.yaml", 8)["m"]["http_req_duration"]["p(50)"]
+        dc.append(c - w["p50"])
+        do.append(o - w["p50"])
+        print(f"| {i + 1} | {w['p50']:.3f} | {c:.3f} | {c - w['p50']:+.3f} | {o:.3f} | {o - w['p50']:+.3f} |")
+    print(f"\n**delay10** median p50 difference from wrk: closed {statistics.median(dc):+.3f} ms, "
+          f"open model {statistics.median(do):+.3f} ms (goal within ±0.3 ms)")
+
+
+def think10k(runs):
+    print("\n### 10,000 VUs, one keep-alive connection each, think constant(1s), 15 s\n")
+    print("| run | stampede req/s | p95 ms | stampede RSS MiB | wrk RSS MiB at 10k conns | RSS ratio |")
+    print("|---|---|---|---|---|---|")
+    rates, ratios = [], []
+    for i in range(runs):
+        s = stampede("bench/think-10k.yaml", 15)
+        w = wrk("/fast", 10000, 5)
+        rates.append(s["rate"])
+        ratios.append(s["rss"] / w["rss"])
+        p95 = s["m"]["http_req_duration"]["p(95)"]
+        print(f"| {i + 1} | {s['rate']:,.0f} | {p95:.2f} | {s['rss']:.1f} | {w['rss']:.1f} | {s['rss'] / w['rss']:.2f} |")
+    print(f"\n**think-10k** medians: {statistics.median(rates):,.0f} req/s (goal ≥ 9,500), "
+          f"RSS {statistics.median(ratios):.2f}× wrk's (goal ≤ 1.5×, ideally ≤ 1.0×)")
+
+
+def pooled50k(runs):
+    print("\n### 50,000 VUs, pool of 1,000 connections, think between(2s, 8s), 30 s\n")
+    print("| run | achieved req/s | ideal N/(Z+R) | deviation | max RSS MiB |")
+    print("|---|---|---|---|---|")
+    devs, rss = [], []
+    for i in range(runs):
+        s = stampede("bench/pooled-50k.yaml", 30)
+        # Mean think 5 s plus the mean iteration (request, including the wait for a connection).
+        ideal = 50000 / (5.0 + s["m"]["iteration_duration"]["avg"] / 1000)
+        dev = (s["rate"] - ideal) / ideal * 100
+        devs.append(dev)
+        rss.append(s["rss"])
+        print(f"| {i + 1} | {s['rate']:,.0f} | {ideal:,.0f} | {dev:+.2f}% | {s['rss']:.1f} |")
+    print(f"\n**pooled-50k** medians: deviation {statistics.median(devs):+.2f}% (goal within ±5%), "
+          f"RSS {statistics.median(rss):.1f} MiB (limit 256)")
+
+
+def main():
+    what = sys.argv[1] if len(sys.argv) > 1 else "all"
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    for tool in ["wrk", "nginx", "taskset"]:
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} not found: apt-get install -y wrk nginx libnginx-mod-http-echo util-linux")
+    subprocess.run(["cargo", "build", "--release"], cwd=REPO, check=True)
+    subprocess.run([TARGET_SH, "start"], check=True)
+    try:
+        suites = {
+            "closed": closed,
+            "clients": clients,
+            "templated": templated,
+            "delay10": delay10,
+            "think10k": think10k,
+            "pooled50k": pooled50k,
+        }
+        for name, f in suites.items():
+            if what in (name, "all"):
+                f(runs)
+    finally:
+        subprocess.run([TARGET_SH, "stop"], check=False)
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+//! `summary.md`: a compact Markdown summary (verdict, thresholds, steps) for pull requests and
+//! CI job pages; also appended to `$GITHUB_STEP_SUMMARY` when that is set.
+
+use super::Exporter;
+use serde_json::Value;
+use std::fmt::Write;
+
+pub struct Markdown;
+
+impl Exporter for Markdown {
+    fn file_name(&self) -> &'static str {
+        "summary.md"
+    }
+
+    fn render(&self, summary: &Value) -> anyhow::Result<String> {
+        Ok(render(summary))
+    }
+}
+
+/// Keep table cells in one piece.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(0.0)
+}
+
+pub fn render(s: &Value) -> String {
+    let mut out = String::new();
+    let passed = s["verdict"] == "passed";
+    let m = &s["metrics"];
+    let _ = writeln!(
+        out,
+        "## {} stampede · {} — {}\n",
+        if passed { "✅" } else { "❌" },
+        cell(s["name"].as_str().unwrap_or("run")),
+        if passed { "passed" } else { "failed" }
+    );
+    let _ = writeln!(
+        out,
+        "`{}` · {} · {:.1} s · {} requests ({:.1}/s) · errors {:.2} % · p95 {:.2} ms · exit code {}\n",
+        cell(s["target"].as_str().unwrap_or("")),
+        cell(s["executor"].as_str().unwrap_or("")),
+        num(&s["duration_s"]),
+        super::text::thousands(m["http_reqs"]["count"].as_u64().unwrap_or(0)),
+        num(&m["http_reqs"]["rate"]),
+        num(&m["http_req_failed"]["rate"]) * 100.0,
+        num(&m["http_req_duration"]["p(95)"]),
+        s["exit_code"]
+    );
+    let ths = s["thresholds"].as_array().cloned().unwrap_or_default();
+    if !ths.is_empty() {
+        out.push_str("| | metric | threshold | observed |\n|---|---|---|---|\n");
+        for t in ths {
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | `{}` | {} |",
+                if t["passed"] == true { "✅" } else { "❌" },
+                cell(t["metric"].as_str().unwrap_or("")),
+                cell(t["expression"].as_str().unwrap_or("")),
+                cell(t["observed_display"].as_str().unwrap_or("no data"))
+            );
+        }
+        out.push('\n');
+    }
+    out.push_str("| step | requests | req/s | errors | p50 ms | p95 ms | p99 ms |\n|---|--:|--:|--:|--:|--:|--:|\n");
+    for st in s["steps"].as_array().cloned().unwrap_or_default() {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} | {:.2} % | {:.2} | {:.2} | {:.2} |",
+            cell(st["name"].as_str().unwrap_or("")),
+            super::text::thousands(st["requests"].as_u64().unwrap_or(0)),
+            num(&st["rps"]),
+            num(&st["error_rate"]) * 100.0,
+            num(&st["p50_ms"]),
+            num(&st["p95_ms"]),
+            num(&st["p99_ms"])
+        );
+    }
+    out
+}
