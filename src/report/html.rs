@@ -94,7 +94,7 @@ pub fn render(s: &Value) -> String {
         "<p class=\"meta\">target <b>{}</b> · {} · started {} · ran <b>{:.1} s</b> of {:.1} s{state} · exit code <b>{}</b></p>",
         esc(s["target"].as_str().unwrap_or("")),
         esc(s["executor"].as_str().unwrap_or("")),
-        esc(s["started_at"].as_str().unwrap_or("")),
+        esc(&started(s["started_at"].as_str().unwrap_or(""))),
         num(&s["duration_s"]),
         num(&s["planned_duration_s"]),
         s["exit_code"]
@@ -176,7 +176,19 @@ pub fn render(s: &Value) -> String {
         let xs: Vec<f64> = tl.iter().map(|p| num(&p["second"])).collect();
         let col = |k: &str| -> Vec<f64> { tl.iter().map(|p| num(&p[k])).collect() };
         let (reqs, fails, vus) = (col("requests"), col("failures"), col("vus"));
-        let (p50, p95, p99) = (col("p50_ms"), col("p95_ms"), col("p99_ms"));
+        // Seconds without a response have no latency: leave a gap rather than draw a 0.
+        let latency = |k: &str| -> Vec<f64> {
+            tl.iter()
+                .map(|p| {
+                    if num(&p["requests"]) > 0.0 {
+                        num(&p[k])
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect()
+        };
+        let (p50, p95, p99) = (latency("p50_ms"), latency("p95_ms"), latency("p99_ms"));
         h.push_str("<div class=\"charts\">");
         h.push_str(&line_chart(
             "Throughput",
@@ -295,4 +307,12 @@ pub fn render(s: &Value) -> String {
         esc(s["stampede_version"].as_str().unwrap_or(""))
     );
     h
+}
+
+/// `2026-11-23T03:08:50.455378020+00:00` → `2026-11-23 03:08:50 +00:00`: seconds are enough here.
+fn started(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => t.format("%Y-%m-%d %H:%M:%S %:z").to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
 }

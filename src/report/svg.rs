@@ -123,18 +123,26 @@ pub fn line_chart(title: &str, unit: &str, xs: &[f64], series: &[Series<'_>]) ->
     );
     // Lines.
     for se in series {
+        // A non-finite value (a second without data) lifts the pen: the line has a gap there.
         let mut d = String::new();
-        for (i, (x, v)) in xs.iter().zip(se.values).enumerate() {
+        let mut pen_down = false;
+        for (x, v) in xs.iter().zip(se.values) {
             if !v.is_finite() {
+                pen_down = false;
                 continue;
             }
             let _ = write!(
                 d,
                 "{}{:.1},{:.1}",
-                if i == 0 || d.is_empty() { "M" } else { " L" },
+                match (pen_down, d.is_empty()) {
+                    (true, _) => " L",
+                    (false, true) => "M",
+                    (false, false) => " M",
+                },
                 px(*x),
                 py(*v)
             );
+            pen_down = true;
         }
         if xs.len() == 1 {
             // A single point: draw it as a dot.
