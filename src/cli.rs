@@ -43,7 +43,7 @@ pub enum Command {
     #[command(after_help = "Example:\n  stampede target --addr 127.0.0.1:8080\n\n\
         Endpoints: /fast · /delay?ms=N[&jitter=J] · /status?code=N[&rate=F] · /json · /echo · \
         /reset (drops the connection) · /close · POST /login · /me · /session · /basic · \
-        /seen?key=K · /__stats (counts served) · /__reset")]
+        /seen?key=K · /work (saturates at --work-slots / --work-time req/s) · /__stats (counts served) · /__reset")]
     Target(TargetArgs),
     /// Work with saved reports: make report.html again, or compare two runs.
     #[command(subcommand)]
@@ -149,6 +149,13 @@ pub struct TargetArgs {
     /// how a load test reports a stalling service.
     #[arg(long, value_name = "HOLD/EVERY", value_parser = crate::target::Stall::parse)]
     pub stall: Option<crate::target::Stall>,
+    /// `/work` serves at most this many requests at once; the rest queue (a service with a known
+    /// limit: it saturates at SLOTS / --work-time requests per second).
+    #[arg(long, default_value_t = 4, value_name = "SLOTS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub work_slots: u32,
+    /// How long `/work` takes to serve one request.
+    #[arg(long, default_value = "3ms", value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub work_time: Duration,
 }
 
 #[derive(Debug, Args)]

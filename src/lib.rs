@@ -10,6 +10,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod sla;
+pub mod stairs;
 pub mod target;
 pub mod tui;
 
@@ -50,9 +51,13 @@ pub fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Run(args) => runner::run_command(args),
         Command::Validate(args) => runner::validate_command(args),
-        Command::Target(args) => target::serve_forever(args.addr, args.stall)
-            .map(|_| exit::OK)
-            .map_err(Failure::Tool),
+        Command::Target(args) => target::serve_forever(
+            args.addr,
+            args.stall,
+            target::Work::new(args.work_slots, args.work_time),
+        )
+        .map(|_| exit::OK)
+        .map_err(Failure::Tool),
         Command::Demo(args) => runner::demo_command(args),
         Command::Report(cmd) => runner::report_command(cmd),
     };

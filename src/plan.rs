@@ -355,6 +355,26 @@ pub struct Arrival {
     /// Due iterations waiting for a VU; beyond this many, they are dropped (`dropped_iterations`).
     pub queue_size: u32,
     pub graceful_stop: Duration,
+    /// Set for the `breakpoint` executor: the stages are stairs (a jump, then a hold), each
+    /// judged on its own and the run stops at the first that fails.
+    pub stairs: Option<Stairs>,
+}
+
+/// How a breakpoint run judges its stairs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stairs {
+    /// The first part of each stair not judged (the system settles on the new rate).
+    pub warmup: Duration,
+    /// A stair passes only when the achieved rate is at least this share of the offered one.
+    pub min_achieved: f64,
+}
+
+/// One stair of a breakpoint run: `[start, end)` since the start, offered at `rate`/s.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stair {
+    pub start: Duration,
+    pub end: Duration,
+    pub rate: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -437,6 +457,27 @@ impl Arrival {
         None
     }
 
+    /// The stairs of a breakpoint schedule: every stage that holds its rate (a zero-length
+    /// stage before it makes the jump). Empty for other schedules.
+    pub fn stair_list(&self) -> Vec<Stair> {
+        if self.stairs.is_none() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let mut at = Duration::ZERO;
+        for s in &self.stages {
+            if !s.duration.is_zero() {
+                out.push(Stair {
+                    start: at,
+                    end: at + s.duration,
+                    rate: s.target,
+                });
+            }
+            at += s.duration;
+        }
+        out
+    }
+
     pub fn peak_rate(&self) -> f64 {
         self.stages
             .iter()
@@ -451,6 +492,7 @@ impl Load {
             Load::ConstantVus { .. } => "constant-vus",
             Load::RampingVus { .. } => "ramping-vus",
             Load::ConstantArrivalRate(_) => "constant-arrival-rate",
+            Load::RampingArrivalRate(a) if a.stairs.is_some() => "breakpoint",
             Load::RampingArrivalRate(_) => "ramping-arrival-rate",
             Load::PerVuIterations(_) => "per-vu-iterations",
             Load::SharedIterations(_) => "shared-iterations",
@@ -570,6 +612,10 @@ impl Load {
             Load::PerVuIterations(i) | Load::SharedIterations(i) => {
                 (t < i.max_duration).then_some(0)
             }
+            Load::RampingArrivalRate(a) if a.stairs.is_some() => a
+                .stair_list()
+                .iter()
+                .position(|st| t >= st.start && t < st.end),
             Load::RampingArrivalRate(Arrival { stages, .. }) => {
                 let mut end = Duration::ZERO;
                 for (i, s) in stages.iter().enumerate() {
@@ -734,7 +780,29 @@ mod tests {
             max_vus: 1,
             queue_size: 1,
             graceful_stop: Duration::ZERO,
+            stairs: None,
         }
+    }
+
+    #[test]
+    fn breakpoint_stairs_jump_and_hold() {
+        let mut a = arrival(200.0, &[(0, 200.0), (5, 200.0), (0, 400.0), (5, 400.0)]);
+        a.stairs = Some(Stairs {
+            warmup: Duration::from_secs(1),
+            min_achieved: 0.97,
+        });
+        let st = a.stair_list();
+        assert_eq!(st.len(), 2);
+        assert_eq!(
+            (st[1].start, st[1].end, st[1].rate),
+            (Duration::from_secs(5), Duration::from_secs(10), 400.0)
+        );
+        assert!((a.arrivals_until(Duration::from_secs(5)) - 1000.0).abs() < 1e-6);
+        assert!((a.arrivals_until(Duration::from_secs(10)) - 3000.0).abs() < 1e-6);
+        let d = a.due(1001).unwrap().as_secs_f64();
+        assert!((d - 5.0025).abs() < 1e-6, "{d}");
+        assert_eq!(a.rate_at(Duration::from_millis(7000)), 400.0);
+        assert_eq!(a.due(3000), None);
     }
 
     #[test]

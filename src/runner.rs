@@ -9,6 +9,7 @@ use crate::report::{self, CheckReport, RunReport, StepInfo};
 use crate::scenario::duration::format_duration;
 use crate::scenario::{self, Overrides};
 use crate::sla;
+use crate::stairs::{Judge, StairResult, StairView};
 use crate::tui::progress::Progress;
 use crate::{Failure, exit};
 use anyhow::Context as _;
@@ -232,6 +233,21 @@ fn describe_one(plan: &Plan, indent: &str) -> String {
             a.max_vus,
             a.queue_size
         ),
+        Load::RampingArrivalRate(a) if a.stairs.is_some() => {
+            let st = a.stair_list();
+            let (first, last) = (st.first(), st.last());
+            format!(
+                "breakpoint: {} stairs from {}/s to {}/s, {} each (first {} not judged), stopping at the first that fails ({} VUs pre-allocated, up to {}; queue {})",
+                st.len(),
+                fmt_rate(first.map_or(0.0, |s| s.rate)),
+                fmt_rate(last.map_or(0.0, |s| s.rate)),
+                format_duration(first.map_or(Duration::ZERO, |s| s.end - s.start)),
+                format_duration(a.stairs.map_or(Duration::ZERO, |s| s.warmup)),
+                a.pre_allocated_vus,
+                a.max_vus,
+                a.queue_size
+            )
+        }
         Load::RampingArrivalRate(a) => {
             let st: Vec<String> = a
                 .stages
@@ -429,6 +445,25 @@ fn default_out_dir(name: &str, at: &chrono::DateTime<chrono::Local>) -> PathBuf 
     Path::new("reports").join(format!("{safe}-{}", at.format("%Y%m%d-%H%M%S")))
 }
 
+/// One judged stair of a breakpoint run, as a progress line.
+fn stair_line(r: &StairResult) -> String {
+    let p99 = r.p99_ms.map_or("-".into(), |v| format!("{v:.1}ms"));
+    if r.passed {
+        format!(
+            "stair {}/s passed: achieved {:.0}/s · p99 {p99} · errors {:.2}%",
+            fmt_rate(r.offered_rps),
+            r.achieved_rps,
+            r.error_rate * 100.0
+        )
+    } else {
+        format!(
+            "stair {}/s FAILED: {}",
+            fmt_rate(r.offered_rps),
+            r.reasons.join("; ")
+        )
+    }
+}
+
 /// Run a plan to the end and report; returns the exit code.
 pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     check_limits(&plan, raise_nofile_limit())?;
@@ -461,7 +496,16 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     let workers = opts.workers.unwrap_or_else(engine::default_workers);
     let eng = engine::start(plan.clone(), addrs, workers).context("cannot start the engine")?;
     let control: Arc<Control> = eng.control.clone();
+    let mut judge = plan.load.arrival().and_then(Judge::new);
     let mut agg = Aggregator::new(eng.workers, plan.step_names.len());
+    if judge.is_some() {
+        agg = agg.keep_seconds();
+    }
+    let stair_view = StairView {
+        step_names: &plan.step_names,
+        scenarios: &plan.scenarios,
+        vus_allowed: plan.peak_vus(),
+    };
     let mut progress = Progress::new();
     let mut interrupted = false;
     let mut aborted_by: Option<String> = None;
@@ -509,16 +553,45 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             if !opts.quiet {
                 progress.tick(&plan, elapsed, &agg.timeline, &failing);
             }
+            if let Some(j) = &mut judge {
+                for r in j.judge_ready(&agg, &plan.thresholds, &stair_view) {
+                    if !opts.quiet {
+                        eprintln!("{}", stair_line(&r));
+                    }
+                }
+                if j.broken() && !control.stop.load(Ordering::SeqCst) {
+                    control.stop.store(true, Ordering::SeqCst);
+                    if !opts.quiet {
+                        eprintln!("breakpoint found: stopping the run");
+                    }
+                }
+            }
         }
     }
     let elapsed = eng.started.elapsed();
+    agg.close_all();
+    let capacity = judge.map(|mut j| {
+        for r in j.judge_ready(&agg, &plan.thresholds, &stair_view) {
+            if !opts.quiet {
+                eprintln!("{}", stair_line(&r));
+            }
+        }
+        j.finish()
+    });
     eng.join().map_err(|e| Failure::Tool(anyhow::anyhow!(e)))?;
     let mut result = agg.finish(plan.step_names.clone(), elapsed, plan.peak_vus());
     result.scenarios = plan.scenarios.clone();
     let outcomes = sla::evaluate_all(&plan.thresholds, &result);
     let breached = aborted_by.is_some() || outcomes.iter().any(|o| !o.passed);
+    // A breakpoint run is expected to break: it succeeds when it found a sustainable rate.
     let exit_code = if interrupted {
         exit::INTERRUPTED
+    } else if let Some(c) = &capacity {
+        if c.max_sustainable_rps.is_some() {
+            exit::OK
+        } else {
+            exit::THRESHOLDS
+        }
     } else if breached {
         exit::THRESHOLDS
     } else {
@@ -567,6 +640,7 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         outcomes,
         exit_code,
         checks,
+        capacity,
     };
     report::write_all(&rep, &out).map_err(Failure::Tool)?;
     say(&format!(

@@ -150,11 +150,67 @@ impl Stall {
     }
 }
 
+/// `/work`: a service with a known limit. At most `slots` requests are in service at once, each
+/// for exactly `time`; the rest queue. Throughput saturates at `slots / time` requests per second
+/// and latency grows without bound beyond it, which makes capacity tests checkable.
+///
+/// Each slot keeps the instant it next falls free; a request takes the earliest, is served from
+/// `max(now, free)` for `time`, and its response leaves at the end of that. Completion times come
+/// from this schedule, not from when the timer fired, so timer granularity adds a little latency
+/// but never lowers the limit.
+#[derive(Debug)]
+pub struct Work {
+    slots: std::sync::Mutex<Vec<std::time::Instant>>,
+    time: Duration,
+}
+
+impl Work {
+    pub fn new(slots: u32, time: Duration) -> Work {
+        let now = std::time::Instant::now();
+        Work {
+            slots: std::sync::Mutex::new(vec![now; slots.max(1) as usize]),
+            time,
+        }
+    }
+
+    /// Requests per second at which `/work` saturates.
+    pub fn limit(&self) -> f64 {
+        let n = self.slots.lock().map_or(1, |s| s.len());
+        n as f64 / self.time.as_secs_f64().max(1e-9)
+    }
+
+    /// When a request arriving now leaves: books the earliest free slot.
+    fn book(&self) -> std::time::Instant {
+        let now = std::time::Instant::now();
+        let Ok(mut slots) = self.slots.lock() else {
+            return now + self.time;
+        };
+        let Some(earliest) = slots.iter_mut().min() else {
+            return now + self.time;
+        };
+        let done = (*earliest).max(now) + self.time;
+        *earliest = done;
+        done
+    }
+
+    async fn serve(&self) {
+        let done = self.book();
+        tokio::time::sleep_until(tokio::time::Instant::from_std(done)).await;
+    }
+}
+
+impl Default for Work {
+    fn default() -> Self {
+        Work::new(4, Duration::from_millis(3))
+    }
+}
+
 /// A bound target, ready to serve.
 pub struct Target {
     listener: TcpListener,
     pub stats: Arc<Stats>,
     stall: Option<(Stall, std::time::Instant)>,
+    work: Arc<Work>,
 }
 
 impl Target {
@@ -173,12 +229,19 @@ impl Target {
             listener,
             stats: Arc::new(Stats::default()),
             stall: None,
+            work: Arc::new(Work::default()),
         })
     }
 
     /// Stall every response as `stall` says, from now on.
     pub fn stall(mut self, stall: Option<Stall>) -> Self {
         self.stall = stall.map(|s| (s, std::time::Instant::now()));
+        self
+    }
+
+    /// Serve `/work` with this capacity.
+    pub fn work(mut self, work: Work) -> Self {
+        self.work = Arc::new(work);
         self
     }
 
@@ -200,11 +263,16 @@ impl Target {
             let _ = stream.set_nodelay(true);
             let stats = self.stats.clone();
             let stall = self.stall;
+            let work = self.work.clone();
             tokio::spawn(async move {
                 let _open = OpenConn::new(stats.clone(), peer.ip());
                 let svc = hyper::service::service_fn(move |req| {
                     let stats = stats.clone();
+                    let work = work.clone();
                     async move {
+                        if req.uri().path() == "/work" {
+                            work.serve().await;
+                        }
                         if let Some((stall, since)) = stall {
                             let wait = stall.wait(since.elapsed());
                             if !wait.is_zero() && !req.uri().path().starts_with("/__") {
@@ -295,7 +363,7 @@ async fn handle(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Fu
         _ => {}
     }
     let resp = match path.as_str() {
-        "/" | "/fast" => text(StatusCode::OK, "ok"),
+        "/" | "/fast" | "/work" => text(StatusCode::OK, "ok"),
         "/close" => {
             let mut r = text(StatusCode::OK, "bye");
             r.headers_mut().insert(
@@ -465,7 +533,7 @@ pub fn spawn_background(
 }
 
 /// Serve in the foreground until Ctrl-C (`stampede target`).
-pub fn serve_forever(addr: SocketAddr, stall: Option<Stall>) -> anyhow::Result<()> {
+pub fn serve_forever(addr: SocketAddr, stall: Option<Stall>, work: Work) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -474,6 +542,14 @@ pub fn serve_forever(addr: SocketAddr, stall: Option<Stall>) -> anyhow::Result<(
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?
             .stall(stall);
+        let limit = work.limit();
+        let work_line = format!(
+            "\n/work: {} slots × {} each: saturates at {:.0} req/s",
+            work.slots.lock().map_or(1, |s| s.len()),
+            crate::scenario::duration::format_duration(work.time),
+            limit
+        );
+        let target = target.work(work);
         let local = target.local_addr()?;
         let stats = target.stats.clone();
         use std::io::Write;
@@ -481,7 +557,7 @@ pub fn serve_forever(addr: SocketAddr, stall: Option<Stall>) -> anyhow::Result<(
         let _ = writeln!(
             std::io::stdout(),
             "stampede target listening on http://{local}\n\
-             endpoints: /fast /delay?ms=N[&jitter=J] /status?code=N[&rate=F] /json /echo /reset /close /login /me /session /basic /seen?key=K /__stats /__reset{}",
+             endpoints: /fast /delay?ms=N[&jitter=J] /status?code=N[&rate=F] /json /echo /reset /close /login /me /session /basic /seen?key=K /work /__stats /__reset{work_line}{}",
             stall.map_or(String::new(), |s| format!(
                 "\nstalling: every response held during the first {} of every {}",
                 crate::scenario::duration::format_duration(s.hold),

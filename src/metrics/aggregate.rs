@@ -65,6 +65,9 @@ pub struct Aggregator {
     pub timeline: Vec<TimelinePoint>,
     vus_peak: u32,
     vus_min: Option<u32>,
+    /// Every second's own recorder, kept when a window of seconds must be judged on its own
+    /// (breakpoint stairs); `None` otherwise, as it costs a recorder per second.
+    seconds: Option<BTreeMap<u64, Recorder>>,
 }
 
 pub fn ms(us: u64) -> f64 {
@@ -80,11 +83,40 @@ impl Aggregator {
             timeline: Vec::new(),
             vus_peak: 0,
             vus_min: None,
+            seconds: None,
         }
+    }
+
+    /// Keep each second's recorder so that `window` can answer for any span of seconds.
+    pub fn keep_seconds(mut self) -> Self {
+        self.seconds = Some(BTreeMap::new());
+        self
+    }
+
+    /// Everything recorded in seconds `from..=to` (1-based, as in the timeline), merged; `None`
+    /// unless `keep_seconds` was asked for.
+    pub fn window(&self, from: u64, to: u64) -> Option<Recorder> {
+        let seconds = self.seconds.as_ref()?;
+        let mut out: Option<Recorder> = None;
+        for r in seconds.range(from..=to).map(|(_, r)| r) {
+            match &mut out {
+                Some(o) => o.add(r),
+                None => out = Some(r.clone()),
+            }
+        }
+        Some(out.unwrap_or_else(|| Recorder::new(self.total.steps.len())))
     }
 
     pub fn add(&mut self, snap: Snapshot) {
         self.total.add(&snap.data);
+        if let Some(seconds) = &mut self.seconds {
+            match seconds.get_mut(&snap.second) {
+                Some(r) => r.add(&snap.data),
+                None => {
+                    seconds.insert(snap.second, snap.data.clone());
+                }
+            }
+        }
         // A late snapshot for a second already closed joins that second's row (its counts; the
         // row's percentiles stay as computed) instead of opening a second row for it.
         if let Some(p) = self
@@ -190,6 +222,11 @@ impl Aggregator {
                 });
             }
         }
+    }
+
+    /// Make every second reported so far final (at the end of a run, before the last judgements).
+    pub fn close_all(&mut self) {
+        self.finish_through(u64::MAX);
     }
 
     /// Close the books: every pending second becomes final.

@@ -310,5 +310,32 @@ pub fn summary(r: &RunReport) -> Value {
         })).collect::<Vec<_>>(),
         "status_codes": status,
         "timeline": timeline,
+        "capacity": r.capacity.as_ref().map(capacity),
+    })
+}
+
+/// A breakpoint run's findings: every judged stair, the highest sustainable rate, the knee.
+fn capacity(c: &crate::stairs::Capacity) -> Value {
+    let opt = |v: Option<f64>| v.map(round3);
+    json!({
+        "max_sustainable_rps": opt(c.max_sustainable_rps),
+        "knee_rps": opt(c.knee_rps),
+        "broke_at_rps": opt(c.broke_at_rps),
+        "stairs_planned": c.stairs_planned,
+        "steps": c.steps.iter().map(|s| json!({
+            "start_s": round3(s.start.as_secs_f64()),
+            "end_s": round3(s.end.as_secs_f64()),
+            "offered_rps": round3(s.offered_rps),
+            "achieved_rps": round3(s.achieved_rps),
+            "requests_per_s": round3(s.requests_per_s),
+            "vus_max": s.vus_max,
+            "p50_ms": opt(s.p50_ms),
+            "p95_ms": opt(s.p95_ms),
+            "p99_ms": opt(s.p99_ms),
+            "error_rate": s.error_rate,
+            "dropped_iterations": s.dropped,
+            "passed": s.passed,
+            "reasons": s.reasons,
+        })).collect::<Vec<_>>(),
     })
 }

@@ -34,6 +34,8 @@ pub struct RunReport {
     pub exit_code: i32,
     /// Every check (expectation) with its counts.
     pub checks: Vec<CheckReport>,
+    /// What a breakpoint run found, stair by stair.
+    pub capacity: Option<crate::stairs::Capacity>,
 }
 
 /// One expectation of one step, and how often it held.
@@ -52,8 +54,13 @@ pub struct StepInfo {
 }
 
 impl RunReport {
+    /// The verdict. A breakpoint run is expected to break: it passes when it found a sustainable
+    /// rate (its thresholds are judged stair by stair, not over the whole run).
     pub fn passed(&self) -> bool {
-        self.outcomes.iter().all(|o| o.passed) && self.aborted_by.is_none()
+        match &self.capacity {
+            Some(c) => c.max_sustainable_rps.is_some() && !self.interrupted,
+            None => self.outcomes.iter().all(|o| o.passed) && self.aborted_by.is_none(),
+        }
     }
 }
 

@@ -242,9 +242,22 @@ pub fn render(r: &RunReport) -> String {
             );
         }
     }
+    if let Some(c) = &r.capacity {
+        capacity(&mut out, c);
+    }
     let failed_n = r.outcomes.iter().filter(|o| !o.passed).count();
     let verdict = if r.interrupted {
         "INTERRUPTED: partial results".to_string()
+    } else if let Some(c) = &r.capacity {
+        match (c.max_sustainable_rps, c.broke_at_rps) {
+            (Some(max), Some(broke)) => format!(
+                "BREAKPOINT FOUND: sustains {max:.0}/s, broke at {broke:.0}/s (thresholds above are over the whole run, stairs past the breakpoint included)"
+            ),
+            (Some(max), None) => format!(
+                "NO BREAKPOINT: every stair up to {max:.0}/s passed; raise max_rate to find the limit"
+            ),
+            (None, _) => "FAILED: not even the first stair passed; lower start_rate".to_string(),
+        }
     } else if let Some(t) = &r.aborted_by {
         format!("FAILED: aborted by threshold {t}")
     } else if failed_n > 0 {
@@ -259,6 +272,49 @@ pub fn render(r: &RunReport) -> String {
     };
     let _ = writeln!(out, "\n  {verdict} (exit code {})", r.exit_code);
     out
+}
+
+/// The stairs of a breakpoint run, one row each.
+fn capacity(out: &mut String, c: &crate::stairs::Capacity) {
+    let _ = writeln!(
+        out,
+        "\n  breakpoint stairs ({} of {} run)\n  {:>10} {:>10} {:>6} {:>9} {:>9} {:>9} {:>8}  verdict",
+        c.steps.len(),
+        c.stairs_planned,
+        "offered/s",
+        "achieved/s",
+        "vus",
+        "p50",
+        "p95",
+        "p99",
+        "errors"
+    );
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}ms"));
+    for s in &c.steps {
+        let _ = writeln!(
+            out,
+            "  {:>10.0} {:>10.0} {:>6} {:>9} {:>9} {:>9} {:>7.2}%  {}",
+            s.offered_rps,
+            s.achieved_rps,
+            s.vus_max,
+            f(s.p50_ms),
+            f(s.p95_ms),
+            f(s.p99_ms),
+            s.error_rate * 100.0,
+            if s.passed {
+                "✓".to_string()
+            } else {
+                format!("✗ {}", s.reasons.join("; "))
+            }
+        );
+    }
+    let rate = |v: Option<f64>| v.map_or("not reached".to_string(), |v| format!("{v:.0}/s"));
+    let _ = writeln!(
+        out,
+        "  max sustainable rate: {} · knee: {}",
+        rate(c.max_sustainable_rps),
+        rate(c.knee_rps)
+    );
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ pub mod model;
 use crate::plan::template::{Escape, Part, Template};
 use crate::plan::{
     Arrival, CheckInfo, Connections, Dynamic, Flow, HttpOptions, Iterations, Load, Plan, RateStage,
-    Stage, Step, Target, Think,
+    Stage, Stairs, Step, Target, Think,
 };
 use crate::sla::{MetricRef, Threshold};
 use bytes::Bytes;
+use duration::format_duration;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use indexmap::IndexMap;
 use locate::{Locations, Pos};
@@ -151,8 +152,9 @@ const EXECUTORS: &[&str] = &[
     "ramping-arrival-rate",
     "per-vu-iterations",
     "shared-iterations",
+    "breakpoint",
 ];
-const PLANNED_EXECUTORS: &[&str] = &["breakpoint"];
+const PLANNED_EXECUTORS: &[&str] = &[];
 
 struct Builder<'a> {
     file: &'a str,
@@ -383,6 +385,12 @@ impl Builder<'_> {
                 format!("scenarios.{pname}.")
             };
             let load = self.load(l, ov)?;
+            if !pname.is_empty() && load.arrival().is_some_and(|a| a.stairs.is_some()) {
+                return Err(self.at_value(
+                    "load.executor",
+                    "a breakpoint run climbs alone: it cannot share the target with other scenarios of the file (its stairs would be judged on their load too); run it from a file of its own",
+                ));
+            }
             let first_step = step_names.len();
             let flows = self.flows(
                 f,
@@ -524,6 +532,17 @@ impl Builder<'_> {
                 "max_vus",
                 "queue_size",
             ],
+            "breakpoint" => &[
+                "start_rate",
+                "step_rate",
+                "step_duration",
+                "max_rate",
+                "warmup",
+                "time_unit",
+                "pre_allocated_vus",
+                "max_vus",
+                "queue_size",
+            ],
             "per-vu-iterations" | "shared-iterations" => &[
                 "vus",
                 "iterations",
@@ -556,6 +575,10 @@ impl Builder<'_> {
             ("queue_size", l.queue_size.is_some()),
             ("iterations", l.iterations.is_some()),
             ("max_duration", l.max_duration.is_some()),
+            ("step_rate", l.step_rate.is_some()),
+            ("step_duration", l.step_duration.is_some()),
+            ("max_rate", l.max_rate.is_some()),
+            ("warmup", l.warmup.is_some()),
         ];
         for (key, is_set) in present {
             if is_set && !allowed.contains(&key) {
@@ -569,7 +592,7 @@ impl Builder<'_> {
             }
         }
         let graceful_stop = l.graceful_stop.map_or(Duration::from_secs(30), |d| d.0);
-        let mut load = if executor.ends_with("arrival-rate") {
+        let mut load = if executor.ends_with("arrival-rate") || executor == "breakpoint" {
             self.arrival(l, &executor, graceful_stop, ov)?
         } else if executor.ends_with("iterations") {
             let it = Iterations {
@@ -678,6 +701,8 @@ impl Builder<'_> {
                     target: r,
                 }],
             )
+        } else if executor == "breakpoint" {
+            self.stairs(l, &per_s)?
         } else {
             let raw_stages = l.stages.as_deref().unwrap_or_default();
             if raw_stages.is_empty() {
@@ -744,6 +769,10 @@ impl Builder<'_> {
         let queue_size = l
             .queue_size
             .unwrap_or_else(|| ((peak * 5.0).ceil() as u32).max(1000));
+        let stairs = (executor == "breakpoint").then(|| Stairs {
+            warmup: l.warmup.map_or(Duration::from_secs(1), |d| d.0),
+            min_achieved: 0.97,
+        });
         let a = Arrival {
             start_rate,
             stages,
@@ -751,12 +780,87 @@ impl Builder<'_> {
             max_vus,
             queue_size,
             graceful_stop,
+            stairs,
         };
         Ok(if executor == "constant-arrival-rate" {
             Load::ConstantArrivalRate(a)
         } else {
             Load::RampingArrivalRate(a)
         })
+    }
+
+    /// The breakpoint executor's stairs as stages: a zero-length jump to each stair's rate, then
+    /// a hold of `step_duration`, from `start_rate` up by `step_rate` to `max_rate`.
+    fn stairs(
+        &self,
+        l: &model::RawLoad,
+        per_s: &dyn Fn(f64) -> f64,
+    ) -> Result<(f64, Vec<RateStage>), ScenarioError> {
+        let need = |key: &str, example: &str| {
+            self.at_key(
+                "load",
+                format!("breakpoint needs `{key}` (e.g. `{key}: {example}`); it takes start_rate, step_rate, step_duration, max_rate"),
+            )
+        };
+        let start = l.start_rate.ok_or_else(|| need("start_rate", "100"))?;
+        let step = l.step_rate.ok_or_else(|| need("step_rate", "100"))?;
+        let hold = l
+            .step_duration
+            .ok_or_else(|| need("step_duration", "30s"))?
+            .0;
+        let max = l.max_rate.ok_or_else(|| need("max_rate", "5000"))?;
+        for (key, v) in [
+            ("start_rate", start),
+            ("step_rate", step),
+            ("max_rate", max),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(self.at_value(
+                    &format!("load.{key}"),
+                    format!("{key} must be a number above 0"),
+                ));
+            }
+        }
+        if max < start {
+            return Err(self.at_value(
+                "load.max_rate",
+                format!("max_rate ({max}) is below start_rate ({start})"),
+            ));
+        }
+        if hold.is_zero() {
+            return Err(self.at_value("load.step_duration", "step_duration must be above zero"));
+        }
+        let warmup = l.warmup.map_or(Duration::from_secs(1), |d| d.0);
+        if warmup >= hold {
+            return Err(self.at_value(
+                "load.warmup",
+                format!(
+                    "warmup ({}) must be shorter than step_duration ({}): what is left of each stair is judged",
+                    format_duration(warmup),
+                    format_duration(hold)
+                ),
+            ));
+        }
+        let count = ((max - start) / step + 1e-9).floor() as usize + 1;
+        if count > 1000 {
+            return Err(self.at_value(
+                "load.step_rate",
+                format!("{count} stairs from {start} to {max}: use a larger step_rate"),
+            ));
+        }
+        let mut stages = Vec::with_capacity(count * 2);
+        for i in 0..count {
+            let r = per_s(start + step * i as f64);
+            stages.push(RateStage {
+                duration: Duration::ZERO,
+                target: r,
+            });
+            stages.push(RateStage {
+                duration: hold,
+                target: r,
+            });
+        }
+        Ok((per_s(start), stages))
     }
 
     fn flows(

@@ -100,6 +100,10 @@ pub struct RawLoad {
     pub queue_size: Option<u32>,
     pub iterations: Option<u64>,
     pub max_duration: Option<Dur>,
+    pub step_rate: Option<f64>,
+    pub step_duration: Option<Dur>,
+    pub max_rate: Option<f64>,
+    pub warmup: Option<Dur>,
 }
 
 #[derive(Debug, Deserialize)]

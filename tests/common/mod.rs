@@ -19,8 +19,14 @@ pub struct Target {
 
 impl Target {
     pub fn start() -> Target {
+        Target::start_with(&[])
+    }
+
+    /// `stampede target` with extra flags (e.g. `--work-slots 4`).
+    pub fn start_with(extra: &[&str]) -> Target {
         let mut child = Command::new(BIN)
             .args(["target", "--addr", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
