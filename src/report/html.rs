@@ -2,7 +2,7 @@
 //! from `summary.json`, so `stampede report html SUMMARY.json` can make it again later.
 
 use super::Exporter;
-use super::svg::{Series, line_chart};
+use super::svg::{Series, line_chart, line_chart_x};
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -59,8 +59,9 @@ table{width:100%;border-collapse:collapse;background:#fff;border:1px solid var(-
 th,td{padding:8px 12px;text-align:left;border-bottom:1px solid var(--line);white-space:nowrap}
 th{background:#f3f4f6;font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}tr:last-child td{border-bottom:0}
+td.wrap{white-space:normal}
 td.ok{color:var(--ok);font-weight:700}td.bad{color:var(--bad);font-weight:700}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:14px}
+.charts{margin-top:14px;display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:14px}
 .chart{width:100%;height:auto;background:#fff;border:1px solid var(--line);border-radius:10px}
 .ct{font-size:13px;font-weight:650;fill:#111827}.yl{font-size:10px;fill:#6b7280;text-anchor:end}.xl{font-size:10px;fill:#6b7280;text-anchor:middle}
 .unit{font-size:10px;fill:#6b7280}.lg{font-size:11px;fill:#374151}.grid{stroke:#eef0f3}.tick{stroke:#9ca3af}
@@ -146,6 +147,88 @@ pub fn render(s: &Value) -> String {
             );
         }
         h.push_str("</table>");
+    }
+
+    // A breakpoint run's stairs.
+    if let Some(cap) = s["capacity"].as_object() {
+        let rate = |v: &Value| {
+            v.as_f64()
+                .map_or("not reached".to_string(), |r| format!("{r:.0}/s"))
+        };
+        let _ = write!(
+            h,
+            "<h2>Breakpoint stairs</h2><p class=\"meta\">max sustainable rate <b>{}</b> · knee {} · broke at {}</p>",
+            rate(&cap["max_sustainable_rps"]),
+            rate(&cap["knee_rps"]),
+            rate(&cap["broke_at_rps"])
+        );
+        h.push_str("<table><tr><th class=\"n\">offered/s</th><th class=\"n\">achieved/s</th><th class=\"n\">VUs</th><th class=\"n\">p50</th><th class=\"n\">p95</th><th class=\"n\">p99</th><th class=\"n\">errors</th><th>verdict</th></tr>");
+        let stairs = cap
+            .get("steps")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for st in &stairs {
+            let ok = st["passed"] == true;
+            let reasons: Vec<&str> = st["reasons"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let _ = write!(
+                h,
+                "<tr><td class=\"n\">{:.0}</td><td class=\"n\">{:.0}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.2} %</td><td class=\"wrap {}\">{}</td></tr>",
+                num(&st["offered_rps"]),
+                num(&st["achieved_rps"]),
+                st["vus_max"].as_u64().unwrap_or(0),
+                ms(num(&st["p50_ms"])),
+                ms(num(&st["p95_ms"])),
+                ms(num(&st["p99_ms"])),
+                num(&st["error_rate"]) * 100.0,
+                if ok { "ok" } else { "bad" },
+                if ok {
+                    "✓ passed".to_string()
+                } else {
+                    format!("✗ {}", esc(&reasons.join("; ")))
+                }
+            );
+        }
+        h.push_str("</table>");
+        if stairs.len() > 1 {
+            let xs: Vec<f64> = stairs.iter().map(|st| num(&st["offered_rps"])).collect();
+            let achieved: Vec<f64> = stairs.iter().map(|st| num(&st["achieved_rps"])).collect();
+            let p99: Vec<f64> = stairs.iter().map(|st| num(&st["p99_ms"])).collect();
+            h.push_str("<div class=\"charts\">");
+            h.push_str(&line_chart_x(
+                "Achieved vs offered rate",
+                "per s",
+                "/s",
+                &xs,
+                &[
+                    Series {
+                        name: "offered",
+                        color: "#9ca3af",
+                        values: &xs,
+                    },
+                    Series {
+                        name: "achieved",
+                        color: "#2563eb",
+                        values: &achieved,
+                    },
+                ],
+            ));
+            h.push_str(&line_chart_x(
+                "p99 latency by stair",
+                "ms",
+                "/s",
+                &xs,
+                &[Series {
+                    name: "p99",
+                    color: "#dc2626",
+                    values: &p99,
+                }],
+            ));
+            h.push_str("</div>");
+        }
     }
 
     // Steps.

@@ -49,6 +49,40 @@ pub fn render(s: &Value) -> String {
         num(&m["http_req_duration"]["p(95)"]),
         s["exit_code"]
     );
+    if let Some(cap) = s["capacity"].as_object() {
+        let rate = |v: &Value| {
+            v.as_f64()
+                .map_or("not reached".to_string(), |r| format!("{r:.0}/s"))
+        };
+        let _ = writeln!(
+            out,
+            "**Breakpoint:** max sustainable rate **{}** · knee {} · broke at {}\n",
+            rate(&cap["max_sustainable_rps"]),
+            rate(&cap["knee_rps"]),
+            rate(&cap["broke_at_rps"])
+        );
+        out.push_str(
+            "| offered/s | achieved/s | p95 ms | p99 ms | errors | |\n|--:|--:|--:|--:|--:|---|\n",
+        );
+        for st in cap
+            .get("steps")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+        {
+            let _ = writeln!(
+                out,
+                "| {:.0} | {:.0} | {:.2} | {:.2} | {:.2} % | {} |",
+                num(&st["offered_rps"]),
+                num(&st["achieved_rps"]),
+                num(&st["p95_ms"]),
+                num(&st["p99_ms"]),
+                num(&st["error_rate"]) * 100.0,
+                if st["passed"] == true { "✅" } else { "❌" }
+            );
+        }
+        out.push('\n');
+    }
     let ths = s["thresholds"].as_array().cloned().unwrap_or_default();
     if !ths.is_empty() {
         out.push_str("| | metric | threshold | observed |\n|---|---|---|---|\n");

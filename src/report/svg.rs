@@ -12,7 +12,7 @@ pub struct Series<'a> {
 const W: f64 = 560.0;
 const H: f64 = 220.0;
 const LEFT: f64 = 56.0;
-const RIGHT: f64 = 12.0;
+const RIGHT: f64 = 26.0;
 const TOP: f64 = 28.0;
 const BOTTOM: f64 = 34.0;
 
@@ -63,6 +63,17 @@ fn esc(s: &str) -> String {
 
 /// A line chart of `series` over `xs` (seconds), with a title, axis labels and a legend.
 pub fn line_chart(title: &str, unit: &str, xs: &[f64], series: &[Series<'_>]) -> String {
+    line_chart_x(title, unit, "s", xs, series)
+}
+
+/// A line chart whose x axis is labelled with `x_unit` (e.g. `/s` for offered rates).
+pub fn line_chart_x(
+    title: &str,
+    unit: &str,
+    x_unit: &str,
+    xs: &[f64],
+    series: &[Series<'_>],
+) -> String {
     let mut s = String::new();
     let max_y = series
         .iter()
@@ -106,7 +117,7 @@ pub fn line_chart(title: &str, unit: &str, xs: &[f64], series: &[Series<'_>]) ->
         let xx = px(x);
         let _ = write!(
             s,
-            r#"<line x1="{xx:.1}" x2="{xx:.1}" y1="{y1}" y2="{y2}" class="tick"/><text x="{xx:.1}" y="{ty}" class="xl">{l}s</text>"#,
+            r#"<line x1="{xx:.1}" x2="{xx:.1}" y1="{y1}" y2="{y2}" class="tick"/><text x="{xx:.1}" y="{ty}" class="xl">{l}{x_unit}</text>"#,
             y1 = TOP + ph,
             y2 = TOP + ph + 4.0,
             ty = TOP + ph + 16.0,
