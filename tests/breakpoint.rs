@@ -72,16 +72,7 @@ fn a_breakpoint_run_finds_the_limit_of_a_saturating_service_and_stops_there() {
     assert!(sum["duration_s"].as_f64().unwrap() < last["end_s"].as_f64().unwrap() + 10.0);
     assert!(out.contains("BREAKPOINT FOUND"), "{out}");
     // The capacity block is part of the documented schema.
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/docs/summary.schema.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let v = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = v.iter_errors(&sum).map(|e| e.to_string()).collect();
+    let errors = schema_errors(&sum);
     assert!(errors.is_empty(), "{errors:#?}");
 }
 

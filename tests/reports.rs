@@ -3,7 +3,6 @@
 
 mod common;
 use common::*;
-use serde_json::Value;
 use std::process::Command;
 
 fn two_step(url: &str, delay_ms: u32, extra_thresholds: &str) -> Scenario {
@@ -45,19 +44,7 @@ fn a_run_writes_every_report_for_ci_spreadsheets_and_browsers() {
     let sum = s.summary();
 
     // summary.json against its schema.
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/docs/summary.schema.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
-    let errors: Vec<String> = validator
-        .iter_errors(&sum)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    let errors = schema_errors(&sum);
     assert!(errors.is_empty(), "{errors:#?}");
 
     // Histograms decode back to what was measured.
