@@ -207,7 +207,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "FILE.yaml")]
     pub scenario: Option<PathBuf>,
     /// Concurrent users at the peak (over the scenario's).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = parse_users)]
     pub users: Option<u64>,
     /// Mean pause between a user's requests: `3s`, `200ms`, `constant(2s)`, `between(1s,5s)`
     /// (mean 3 s) or `pacing(5s)` (over the scenario's).
@@ -227,7 +227,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "r")]
     pub redundancy: Option<u32>,
     /// Spread over Z zones and survive the loss of any one.
-    #[arg(long, value_name = "Z", value_parser = clap::value_parser!(u32).range(2..))]
+    #[arg(long, value_name = "Z", value_parser = parse_zones)]
     pub zones: Option<u32>,
     /// Read the fitted curve at this concurrency.
     #[arg(long, value_name = "N", value_parser = parse_positive)]
@@ -248,6 +248,24 @@ pub struct PlanArgs {
 
 fn parse_think_arg(s: &str) -> Result<crate::scenario::model::ThinkSpec, String> {
     crate::scenario::model::parse_think(s)
+}
+
+fn parse_users(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "`{s}`: the number of concurrent users is a whole number above zero"
+        )),
+    }
+}
+
+fn parse_zones(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n >= 2 => Ok(n),
+        _ => Err(format!(
+            "`{s}`: surviving the loss of a zone needs a whole number of at least 2 zones"
+        )),
+    }
 }
 
 fn parse_positive(s: &str) -> Result<f64, String> {

@@ -83,7 +83,7 @@ pub fn svg(points: &[Point], fit: &Fit) -> String {
         by = H - 10.0,
         my = TOP + ph / 2.0
     );
-    if let Some(p) = u.peak_exact().filter(|p| *p <= x_top) {
+    if let Some(p) = u.peak_concurrency().filter(|p| *p <= x_top) {
         let xx = px(p);
         let _ = write!(
             s,
@@ -91,7 +91,7 @@ pub fn svg(points: &[Point], fit: &Fit) -> String {
             b = TOP + ph,
             tx = xx + 4.0,
             ty = TOP + 12.0,
-            n = esc(&label(p.floor().max(1.0)))
+            n = esc(&label(p))
         );
     }
     let mut d = String::new();

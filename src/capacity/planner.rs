@@ -101,7 +101,7 @@ pub fn make(req: &Request) -> Result<Plan, String> {
     let asked_demand = req.users.is_some();
     let asked_reading =
         req.at_concurrency.is_some() || req.at_throughput.is_some() || req.at_latency.is_some();
-    if req.points.is_empty() && !asked_demand && !asked_fleet {
+    if req.points.is_empty() && !asked_demand && !asked_fleet && req.per_instance_rps.is_none() {
         return Err("nothing to plan: give measurements (--points FILE.csv or a summary.json) and/or a population (--users N --think-time Z --response-time R, or --scenario FILE with a `capacity:` block); see `stampede plan --help`".into());
     }
     let mut assumptions = req.point_notes.clone();
