@@ -41,7 +41,8 @@ pub fn plan_command(args: PlanArgs) -> Result<i32, Failure> {
                 daily_active,
                 peak_concurrent,
             } => format!(
-                "{file}: {registered_users} registered × {}% daily active × {}% of those at the peak",
+                "{file}: {} registered × {}% daily active × {}% of those at the peak",
+                planner::group(registered_users as f64, 0),
                 planner::group(daily_active * 100.0, 2),
                 planner::group(peak_concurrent * 100.0, 2)
             ),

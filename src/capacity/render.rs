@@ -54,10 +54,13 @@ pub fn text(p: &Plan) -> String {
             }
         }
         let n = f.max_n;
+        let bound = match u.bound {
+            "linear" => "nearly linear (the two terms add up to less than 0.05)".to_string(),
+            b => format!("{b}-bound"),
+        };
         let _ = writeln!(
             s,
-            "  {}-bound at N = {}: contention σ(N−1) = {:.3}, coherency κN(N−1) = {:.3}",
-            u.bound,
+            "  {bound} at N = {}: contention σ(N−1) = {:.3}, coherency κN(N−1) = {:.3}",
             group(n, 2),
             f.usl.sigma * (n - 1.0),
             f.usl.kappa * n * (n - 1.0)

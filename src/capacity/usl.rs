@@ -57,7 +57,7 @@ pub enum Bound {
     /// κN(N−1) > σ(N−1): the cost of keeping workers consistent (cache coherency, chatty
     /// synchronisation); throughput falls past N*.
     Coherency,
-    /// Both terms are zero: linear scaling in the measured range.
+    /// Both terms together are below 0.05: throughput within ~5 % of linear scaling.
     Linear,
 }
 
@@ -144,11 +144,12 @@ impl Usl {
         Some(n / r)
     }
 
-    /// Which term dominates the denominator at concurrency `n`.
+    /// Which term dominates the denominator at concurrency `n`; `Linear` when the two add
+    /// up to less than 0.05 (X(n) within about 5 % of λn).
     pub fn bound_at(&self, n: f64) -> Bound {
         let contention = self.sigma * (n - 1.0);
         let coherency = self.kappa * n * (n - 1.0);
-        if contention <= 0.0 && coherency <= 0.0 {
+        if contention + coherency < 0.05 {
             Bound::Linear
         } else if contention >= coherency {
             Bound::Contention
@@ -242,5 +243,6 @@ mod tests {
         assert_eq!(u.bound_at(32.0), Bound::Contention);
         assert_eq!(u.bound_at(60.0), Bound::Coherency);
         assert_eq!(SETS[3].bound_at(10.0), Bound::Linear);
+        assert_eq!(SETS[2].bound_at(1.4), Bound::Linear); // 0.1 · 0.4 = 0.04
     }
 }
