@@ -263,6 +263,13 @@ fn stepped_run_summary_gives_one_point_per_plateau() {
     assert!((u["sigma"].as_f64().unwrap() - 0.1).abs() < 0.01, "{u}");
     assert!((u["lambda"].as_f64().unwrap() - 500.0).abs() < 5.0, "{u}");
 
+    // An open-model run's VU counts are not concurrency: the plan says so.
+    let mut open = summary.clone();
+    open["executor"] = "constant-arrival-rate".into();
+    let path = write(&dir, "open.json", &open.to_string());
+    let v = json_of(&["plan", &path_str(&path), "--json"]);
+    assert!(v["warnings"].to_string().contains("open-model run"), "{v}");
+
     let junk = write(&dir, "junk.json", "{\"timeline\": [1, 2]}");
     let o = stampede(&["plan", &path_str(&junk)]);
     assert_eq!(o.status.code(), Some(2));

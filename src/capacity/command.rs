@@ -18,6 +18,7 @@ pub fn plan_command(args: PlanArgs) -> Result<i32, Failure> {
     let mut req = Request {
         points: measured.points.clone(),
         point_notes: measured.notes.clone(),
+        point_warnings: measured.warnings.clone(),
         response_time: args.response_time,
         headroom: args.headroom,
         redundancy: args.redundancy,

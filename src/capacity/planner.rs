@@ -16,6 +16,8 @@ pub struct Request {
     pub points: Vec<Point>,
     /// What the points are (from the reader).
     pub point_notes: Vec<String>,
+    /// Doubts about the points (from the reader).
+    pub point_warnings: Vec<String>,
     /// Concurrent users, and where the number came from.
     pub users: Option<(f64, String)>,
     pub think: Option<(ThinkSpec, String)>,
@@ -105,7 +107,7 @@ pub fn make(req: &Request) -> Result<Plan, String> {
         return Err("nothing to plan: give measurements (--points FILE.csv or a summary.json) and/or a population (--users N --think-time Z --response-time R, or --scenario FILE with a `capacity:` block); see `stampede plan --help`".into());
     }
     let mut assumptions = req.point_notes.clone();
-    let mut warnings = Vec::new();
+    let mut warnings = req.point_warnings.clone();
 
     let fit = if req.points.is_empty() {
         None

@@ -22,6 +22,8 @@ pub struct Measured {
     pub points: Vec<Point>,
     /// What each point is, for the plan's assumptions.
     pub notes: Vec<String>,
+    /// Doubts about the points, for the plan's warnings.
+    pub warnings: Vec<String>,
     /// A breakpoint run's highest passing stair, req/s.
     pub max_sustainable_rps: Option<f64>,
     pub knee_rps: Option<f64>,
@@ -105,6 +107,8 @@ struct Summary {
     timeline: Vec<Second>,
     #[serde(default)]
     duration_s: Option<f64>,
+    #[serde(default)]
+    executor: String,
 }
 
 #[derive(Deserialize)]
@@ -150,7 +154,13 @@ pub fn from_summary(path: &Path) -> Result<Measured, String> {
     if let Some(cap) = s.capacity.filter(|c| !c.steps.is_empty()) {
         return Ok(from_stairs(&file, cap));
     }
-    let m = from_timeline(&file, &s.timeline, s.duration_s);
+    let mut m = from_timeline(&file, &s.timeline, s.duration_s);
+    if s.executor.contains("arrival-rate") {
+        m.warnings.push(format!(
+            "{file} is an open-model run ({}): its VU counts are VUs started, not concurrency; a breakpoint run or a stepped closed-model run measures scalability",
+            s.executor
+        ));
+    }
     if m.points.is_empty() {
         return Err(format!(
             "{file}: no measurements to fit: neither `capacity.steps` (a breakpoint run) nor VU plateaus of 2 s or more in `timeline` (a stepped run)"
@@ -185,11 +195,27 @@ fn from_stairs(file: &str, cap: CapacityPart) -> Measured {
         (0, _) => "median latency (p50; the stairs carry no mean)",
         _ => "mean latency where the stair has it, else p50",
     };
+    let mut notes = vec![format!(
+        "{} stairs of the breakpoint run {file}: throughput = achieved req/s, concurrency = requests in flight = achieved req/s × {latency} (Little's law)",
+        points.len()
+    )];
+    let mut warnings = Vec::new();
+    match cap.max_sustainable_rps {
+        Some(x) => notes.push(format!(
+            "the breakpoint run's max sustainable rate (highest stair within the SLA): {x:.1} req/s"
+        )),
+        None => warnings.push(format!(
+            "{file}: no stair passed, so the run gives no max sustainable rate"
+        )),
+    }
+    if let Some(k) = cap.knee_rps {
+        notes.push(format!(
+            "the breakpoint run's knee (marginal throughput per offered request below 0.5): {k:.1} req/s"
+        ));
+    }
     Measured {
-        notes: vec![format!(
-            "{} stairs of the breakpoint run {file}: throughput = achieved req/s, concurrency = requests in flight = achieved req/s × {latency} (Little's law)",
-            points.len()
-        )],
+        notes,
+        warnings,
         points,
         max_sustainable_rps: cap.max_sustainable_rps,
         knee_rps: cap.knee_rps,
