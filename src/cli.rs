@@ -48,6 +48,10 @@ pub enum Command {
     /// Work with saved reports: make report.html again, or compare two runs.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Capacity plan: fit the Universal Scalability Law to measurements, turn a user population
+    /// into a request rate (Little's law), and size the fleet.
+    #[command(after_help = PLAN_HELP)]
+    Plan(PlanArgs),
     /// Start the built-in target and run a ~15 s demo against it: no setup needed.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo(DemoArgs),
@@ -169,6 +173,114 @@ pub struct DemoArgs {
     /// Multiply the demo's durations by F (0.2 runs it in ~3 s).
     #[arg(long, value_name = "F", hide = true)]
     pub time_scale: Option<f64>,
+}
+
+const PLAN_HELP: &str = "Examples:
+  # 100,000 concurrent users thinking 3 s, 200 ms responses, 2,400 req/s per instance,
+  # 30 % headroom, N+1 → 31,250 req/s and 20 instances
+  stampede plan --users 100000 --think-time 3s --response-time 200ms \\
+      --per-instance-rps 2400 --headroom 30% --redundancy 1
+
+  # the population from a scenario's `capacity:` block, surviving the loss of one of 3 zones
+  stampede plan --scenario examples/capacity.yaml --response-time 200ms \\
+      --per-instance-rps 2400 --headroom 30% --redundancy 1 --zones 3
+
+  # fit the USL to measured points (CSV with the header `concurrency,throughput`) and chart it
+  stampede plan --points examples/data/usl-points.csv --chart usl.svg
+
+  # from a run: a breakpoint run (its stairs, and its max sustainable rate per instance)
+  # or a stepped closed-model run (its VU plateaus)
+  stampede plan reports/breakpoint-20261123-101500/summary.json --users 100000 \\
+      --think-time between(1s,5s) --response-time 200ms --headroom 30% --redundancy 1 --json
+
+Formulas: required_rps = N / (Z + R) with Z the mean think time (between(1s,5s) → 3 s);
+in_flight = required_rps × R; instances = ⌈required_rps / ((1 − H) · X₁)⌉ + r; with --zones Z:
+⌈(needed + r) / (Z − 1)⌉ per zone, Z × that in all. USL: X(N) = λN / (1 + σ(N−1) + κN(N−1)),
+N* = ⌊√((1−σ)/κ)⌋. Details: docs/capacity-planning.md.
+
+Exit codes: 0 a plan was made · 2 bad usage, unreadable input or a bad CSV row (FILE:LINE)";
+
+/// `stampede plan` inputs. Values are parsed here; `capacity::command` reads the files.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A summary.json of a breakpoint run (its stairs) or of a stepped closed-model run (its
+    /// VU plateaus): the measurements for the USL fit.
+    #[arg(value_name = "SUMMARY.json")]
+    pub summary: Option<PathBuf>,
+    /// Measurements as CSV with the header `concurrency,throughput`.
+    #[arg(long, value_name = "FILE.csv", conflicts_with = "summary")]
+    pub points: Option<PathBuf>,
+    /// A scenario whose `capacity:` block gives the users and think time.
+    #[arg(long, value_name = "FILE.yaml")]
+    pub scenario: Option<PathBuf>,
+    /// Concurrent users at the peak (over the scenario's).
+    #[arg(long, value_name = "N", value_parser = parse_users)]
+    pub users: Option<u64>,
+    /// Mean pause between a user's requests: `3s`, `200ms`, `constant(2s)`, `between(1s,5s)`
+    /// (mean 3 s) or `pacing(5s)` (over the scenario's).
+    #[arg(long, value_name = "THINK", value_parser = parse_think_arg)]
+    pub think_time: Option<crate::scenario::model::ThinkSpec>,
+    /// Mean response time to plan for, e.g. `200ms`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub response_time: Option<Duration>,
+    /// Requests per second one instance sustains within the SLA (default: a breakpoint
+    /// summary's max sustainable rate).
+    #[arg(long, value_name = "X", value_parser = parse_positive)]
+    pub per_instance_rps: Option<f64>,
+    /// Share of each instance kept free: `30%` or `0.3` (default 0).
+    #[arg(long, value_name = "H", value_parser = crate::capacity::fleet::parse_headroom)]
+    pub headroom: Option<f64>,
+    /// Spare instances on top of those needed (N+r; default 0).
+    #[arg(long, value_name = "r")]
+    pub redundancy: Option<u32>,
+    /// Spread over Z zones and survive the loss of any one.
+    #[arg(long, value_name = "Z", value_parser = parse_zones)]
+    pub zones: Option<u32>,
+    /// Read the fitted curve at this concurrency.
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub at_concurrency: Option<f64>,
+    /// The concurrency the fitted curve needs for this throughput (per second).
+    #[arg(long, value_name = "X", value_parser = parse_positive)]
+    pub at_throughput: Option<f64>,
+    /// The throughput the fitted curve gives at this mean time in the system, e.g. `50ms`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub at_latency: Option<Duration>,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a chart of the measured points and the fitted curve (`.svg` or `.html`).
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
+}
+
+fn parse_think_arg(s: &str) -> Result<crate::scenario::model::ThinkSpec, String> {
+    crate::scenario::model::parse_think(s)
+}
+
+fn parse_users(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "`{s}`: the number of concurrent users is a whole number above zero"
+        )),
+    }
+}
+
+fn parse_zones(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n >= 2 => Ok(n),
+        _ => Err(format!(
+            "`{s}`: surviving the loss of a zone needs a whole number of at least 2 zones"
+        )),
+    }
+}
+
+fn parse_positive(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err(format!("`{s}` must be above zero")),
+        Err(_) => Err(format!("`{s}` is not a number")),
+    }
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {

@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: scenario → plan → engine → metrics → (progress, SLA verdict, reports).
 
+pub mod capacity;
 pub mod cli;
 pub mod engine;
 pub mod metrics;
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> i32 {
         .map(|_| exit::OK)
         .map_err(Failure::Tool),
         Command::Demo(args) => runner::demo_command(args),
+        Command::Plan(args) => capacity::command::plan_command(args),
         Command::Report(cmd) => runner::report_command(cmd),
     };
     match result {

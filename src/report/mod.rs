@@ -8,7 +8,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
-mod svg;
+pub(crate) mod svg;
 pub mod text;
 pub mod timeline;
 

@@ -17,7 +17,7 @@ const TOP: f64 = 28.0;
 const BOTTOM: f64 = 34.0;
 
 /// A "nice" upper bound and step for an axis reaching `max`.
-fn nice_scale(max: f64) -> (f64, f64) {
+pub(crate) fn nice_scale(max: f64) -> (f64, f64) {
     if !(max.is_finite()) || max <= 0.0 {
         return (1.0, 0.25);
     }
@@ -38,7 +38,7 @@ fn nice_scale(max: f64) -> (f64, f64) {
     ((max / step).ceil().max(1.0) * step, step)
 }
 
-fn label(v: f64) -> String {
+pub(crate) fn label(v: f64) -> String {
     if v >= 1_000_000.0 {
         format!("{:.1}M", v / 1_000_000.0)
     } else if v >= 10_000.0 {
@@ -54,7 +54,7 @@ fn label(v: f64) -> String {
     }
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

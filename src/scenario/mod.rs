@@ -1,6 +1,7 @@
 //! Scenario files: YAML → typed model → validated `Plan`. Every problem is reported as
 //! `FILE:LINE:COLUMN: message` before any traffic is sent.
 
+pub mod capacity;
 pub mod duration;
 mod journey;
 pub mod locate;
@@ -303,6 +304,7 @@ impl Builder<'_> {
         default_name: &str,
         ov: &Overrides,
     ) -> Result<Plan, ScenarioError> {
+        capacity::validate(&raw, self.file, &self.loc)?;
         let name = raw
             .name
             .clone()

@@ -27,6 +27,21 @@ pub struct RawScenario {
     /// CSV data feeds (`{{data.FEED.COLUMN}}`).
     #[serde(default)]
     pub data: IndexMap<String, RawFeed>,
+    /// Who the users are, for `stampede plan` (a run ignores it).
+    pub capacity: Option<RawCapacity>,
+}
+
+/// `capacity:`: the user population a scenario stands for (see docs/capacity-planning.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapacity {
+    pub registered_users: Option<u64>,
+    /// A share of the registered users active on a day (`10%`).
+    pub daily_active: Option<Share>,
+    /// A share of the daily active users online at the peak (`10%`), or a number of users.
+    pub peak_concurrent: Option<ShareOrCount>,
+    /// Think time between requests; `load.think_time` when absent.
+    pub think_time: Option<ThinkSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,6 +218,108 @@ impl<'de> Deserialize<'de> for Dur {
             fn visit_f64<E: de::Error>(self, n: f64) -> Result<Dur, E> {
                 Err(E::custom(format!(
                     "duration `{n}` needs a unit, e.g. `{n}s`"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A share written `10%` (or a number in (0, 1]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Share(pub f64);
+
+/// `12%` → 0.12; refuses what is not in (0 %, 100 %].
+pub fn parse_percent(text: &str) -> Result<f64, String> {
+    let s = text.trim();
+    let Some(num) = s.strip_suffix('%') else {
+        return Err(format!(
+            "`{s}` is not a share: write a percentage such as `10%`"
+        ));
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a percentage such as `10%`"))?;
+    check_share(v / 100.0, s)
+}
+
+fn check_share(v: f64, shown: &str) -> Result<f64, String> {
+    if v.is_finite() && v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "`{shown}` is not a share above 0 % and at most 100 %"
+        ))
+    }
+}
+
+impl<'de> Deserialize<'de> for Share {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Share;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a share such as `10%`")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Share, E> {
+                parse_percent(s).map(Share).map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Share, E> {
+                check_share(v, &v.to_string()).map(Share).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Share, E> {
+                check_share(v as f64, &v.to_string())
+                    .map(Share)
+                    .map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Share, E> {
+                check_share(v as f64, &v.to_string())
+                    .map(Share)
+                    .map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `10%` (or a number below 1): a share; a whole number: that many users.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ShareOrCount {
+    Share(f64),
+    Count(u64),
+}
+
+impl<'de> Deserialize<'de> for ShareOrCount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ShareOrCount;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a share such as `10%` or a number of users such as `5000`")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ShareOrCount, E> {
+                parse_percent(s).map(ShareOrCount::Share).map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ShareOrCount, E> {
+                if v > 0.0 && v < 1.0 {
+                    Ok(ShareOrCount::Share(v))
+                } else {
+                    Err(E::custom(format!(
+                        "`{v}`: a number of users is a whole number (`5000`); a share is written `10%`"
+                    )))
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ShareOrCount, E> {
+                if v == 0 {
+                    Err(E::custom("peak_concurrent must be above zero"))
+                } else {
+                    Ok(ShareOrCount::Count(v))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ShareOrCount, E> {
+                Err(E::custom(format!(
+                    "`{v}`: a number of users must be above zero"
                 )))
             }
         }

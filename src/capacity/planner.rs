@@ -1,0 +1,430 @@
+//! The plan: the USL fit, the demand (Little's law) and the fleet, put together from what was
+//! asked, with every assumption and warning written down. No I/O here: `command.rs` reads
+//! the inputs and prints; `render.rs` writes the text.
+
+use super::Point;
+use super::fit::{Fit, fit};
+use super::fleet::{self, FleetInput};
+use super::little::{self, Demand};
+use crate::scenario::model::ThinkSpec;
+use serde::Serialize;
+use std::time::Duration;
+
+/// Everything `stampede plan` was given, already read and parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub points: Vec<Point>,
+    /// What the points are (from the reader).
+    pub point_notes: Vec<String>,
+    /// Doubts about the points (from the reader).
+    pub point_warnings: Vec<String>,
+    /// Concurrent users, and where the number came from.
+    pub users: Option<(f64, String)>,
+    pub think: Option<(ThinkSpec, String)>,
+    pub response_time: Option<Duration>,
+    /// Per-instance rate, and where it came from.
+    pub per_instance_rps: Option<(f64, String)>,
+    pub headroom: Option<f64>,
+    pub redundancy: Option<u32>,
+    pub zones: Option<u32>,
+    pub at_concurrency: Option<f64>,
+    pub at_throughput: Option<f64>,
+    pub at_latency: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UslOut {
+    pub sigma: f64,
+    pub kappa: f64,
+    pub lambda: f64,
+    /// ⌊√((1−σ)/κ)⌋; null when κ = 0 (no peak).
+    pub peak_concurrency: Option<f64>,
+    pub peak_throughput: Option<f64>,
+    pub r_squared: f64,
+    /// `contention`, `coherency` or `linear`, at the largest measured concurrency.
+    pub bound: &'static str,
+    /// λ/σ, the level X approaches when κ = 0.
+    pub ceiling_throughput: Option<f64>,
+    pub points: usize,
+    pub max_measured_concurrency: f64,
+}
+
+/// A point read off the fitted curve.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reading {
+    pub concurrency: f64,
+    pub throughput: f64,
+    /// N / X(N), the mean time in the system.
+    pub latency_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DemandOut {
+    pub users: f64,
+    pub think_time_s: f64,
+    pub response_time_s: f64,
+    pub cycle_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetOut {
+    pub per_instance_rps: f64,
+    pub headroom: f64,
+    pub usable_per_instance_rps: f64,
+    pub needed: u64,
+    pub redundancy: u32,
+    pub zones: Option<u32>,
+    pub per_zone: Option<u64>,
+}
+
+/// The plan, as `--json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub usl: Option<UslOut>,
+    pub at_concurrency: Option<Reading>,
+    pub at_throughput: Option<Reading>,
+    pub at_latency: Option<Reading>,
+    pub required_rps: Option<f64>,
+    pub in_flight: Option<f64>,
+    pub instances: Option<u64>,
+    pub demand: Option<DemandOut>,
+    pub fleet: Option<FleetOut>,
+    pub assumptions: Vec<String>,
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub fit: Option<Fit>,
+    #[serde(skip)]
+    pub demand_detail: Option<Demand>,
+}
+
+/// Build the plan. `Err` is a usage problem (exit 2).
+pub fn make(req: &Request) -> Result<Plan, String> {
+    let asked_fleet = req.headroom.is_some() || req.redundancy.is_some() || req.zones.is_some();
+    let asked_demand = req.users.is_some();
+    let asked_reading =
+        req.at_concurrency.is_some() || req.at_throughput.is_some() || req.at_latency.is_some();
+    if req.points.is_empty() && !asked_demand && !asked_fleet && req.per_instance_rps.is_none() {
+        return Err("nothing to plan: give measurements (--points FILE.csv or a summary.json) and/or a population (--users N --think-time Z --response-time R, or --scenario FILE with a `capacity:` block); see `stampede plan --help`".into());
+    }
+    let mut assumptions = req.point_notes.clone();
+    let mut warnings = req.point_warnings.clone();
+
+    let fit = if req.points.is_empty() {
+        None
+    } else {
+        match fit(&req.points) {
+            Ok(f) => Some(f),
+            Err(e) if asked_demand || asked_fleet => {
+                warnings.push(format!("no scalability fit: {e}"));
+                None
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    };
+    if asked_reading && fit.is_none() {
+        return Err("--at-concurrency, --at-throughput and --at-latency read the fitted curve: give measurements (--points FILE.csv or a summary.json)".into());
+    }
+    let usl = fit.map(|f| usl_out(&f, &mut assumptions, &mut warnings));
+    let mut readings = [None, None, None];
+    if let Some(f) = fit {
+        readings = read_curve(&f, req, &mut warnings);
+    }
+
+    let demand = match (&req.users, &req.think, req.response_time) {
+        (None, None, None) => None,
+        (None, _, _) => {
+            return Err("--think-time and --response-time size a population: give --users N (or --scenario FILE with a `capacity:` block)".into());
+        }
+        (Some(_), None, _) => {
+            return Err("Little's law needs a think time: give --think-time (e.g. `3s` or `between(1s,5s)`), or set `think_time` in the scenario's `capacity:` or `load:`".into());
+        }
+        (Some(_), Some(_), None) => {
+            return Err("Little's law needs the response time you plan for: give --response-time (e.g. `200ms`)".into());
+        }
+        (Some((n, n_from)), Some((t, t_from)), Some(r)) => {
+            let d = little::demand(*n, *t, r)?;
+            assumptions.push(format!("{} concurrent users ({n_from})", group(*n, 0)));
+            assumptions.push(format!("{} ({t_from})", d.think_note));
+            assumptions.push(format!(
+                "response time {} (--response-time), one request per think cycle",
+                crate::scenario::duration::format_duration(r)
+            ));
+            Some(d)
+        }
+    };
+
+    let fleet = match (&demand, &req.per_instance_rps) {
+        (Some(d), Some((x1, x1_from))) => {
+            let input = FleetInput {
+                required_rps: d.required_rps,
+                per_instance_rps: *x1,
+                headroom: req.headroom.unwrap_or(0.0),
+                redundancy: req.redundancy.unwrap_or(0),
+                zones: req.zones,
+            };
+            let f = fleet::size(&input)?;
+            assumptions.push(format!(
+                "one instance sustains {} req/s ({x1_from})",
+                group(*x1, 1)
+            ));
+            if req.headroom.is_none() {
+                assumptions.push("no headroom (give --headroom 30% to keep some)".into());
+            }
+            if req.redundancy.is_none() {
+                assumptions.push("no spare instances (give --redundancy 1 for N+1)".into());
+            }
+            Some((input, f))
+        }
+        (None, _) if asked_fleet || req.per_instance_rps.is_some() => {
+            return Err("sizing a fleet needs the required rate: give --users N --think-time Z --response-time R (or --scenario FILE with a `capacity:` block)".into());
+        }
+        (Some(_), None) if asked_fleet => {
+            return Err("sizing a fleet needs what one instance sustains: give --per-instance-rps X, or a breakpoint run's summary.json".into());
+        }
+        _ => None,
+    };
+    if demand.is_some() && fleet.is_none() {
+        assumptions.push(
+            "fleet not sized: give --per-instance-rps X (or a breakpoint summary.json)".into(),
+        );
+    }
+    let [at_concurrency, at_throughput, at_latency] = readings;
+    Ok(Plan {
+        usl,
+        at_concurrency,
+        at_throughput,
+        at_latency,
+        required_rps: demand.as_ref().map(|d| d.required_rps),
+        in_flight: demand.as_ref().map(|d| d.in_flight),
+        instances: fleet.as_ref().map(|(_, f)| f.instances),
+        demand: demand.as_ref().map(|d| DemandOut {
+            users: d.users,
+            think_time_s: d.think_mean_s,
+            response_time_s: d.response_s,
+            cycle_s: d.cycle_s,
+        }),
+        fleet: fleet.map(|(i, f)| FleetOut {
+            per_instance_rps: i.per_instance_rps,
+            headroom: i.headroom,
+            usable_per_instance_rps: f.usable_per_instance,
+            needed: f.needed,
+            redundancy: i.redundancy,
+            zones: f.zones.map(|z| z.0),
+            per_zone: f.zones.map(|z| z.1),
+        }),
+        assumptions,
+        warnings,
+        fit,
+        demand_detail: demand,
+    })
+}
+
+fn usl_out(f: &Fit, assumptions: &mut Vec<String>, warnings: &mut Vec<String>) -> UslOut {
+    let u = f.usl;
+    let peak = u.peak_concurrency();
+    assumptions.push(
+        "the USL is fitted by least squares on relative errors; σ and κ are kept within [0, 1]"
+            .into(),
+    );
+    if let Some(p) = u.peak_exact()
+        && p > 2.0 * f.max_n
+    {
+        warnings.push(format!(
+            "the peak N* = {} is beyond 2× the largest measured concurrency ({}): it is an extrapolation; measure closer to it before relying on it",
+            group(p.floor(), 0),
+            group(f.max_n, 1)
+        ));
+    }
+    if f.points < 6 {
+        warnings.push(format!(
+            "only {} points: three coefficients from so few measurements are loosely determined",
+            f.points
+        ));
+    }
+    if f.r_squared < 0.9 {
+        warnings.push(format!(
+            "R² = {:.3}: the USL describes these measurements poorly (mixed runs, noise, or a limit the model does not have)",
+            f.r_squared
+        ));
+    }
+    if u.sigma >= 1.0 || u.kappa >= 1.0 {
+        warnings.push("a coefficient sits on its bound of 1: the fit is not trustworthy".into());
+    }
+    UslOut {
+        sigma: u.sigma,
+        kappa: u.kappa,
+        lambda: u.lambda,
+        peak_concurrency: peak,
+        peak_throughput: peak.map(|n| u.throughput(n)),
+        r_squared: f.r_squared,
+        bound: u.bound_at(f.max_n).as_str(),
+        ceiling_throughput: u.ceiling(),
+        points: f.points,
+        max_measured_concurrency: f.max_n,
+    }
+}
+
+/// `--at-concurrency`, `--at-throughput`, `--at-latency`, with the extrapolation warning.
+fn read_curve(f: &Fit, req: &Request, warnings: &mut Vec<String>) -> [Option<Reading>; 3] {
+    let u = f.usl;
+    let reading = |n: f64| Reading {
+        concurrency: n,
+        throughput: u.throughput(n),
+        latency_ms: u.latency(n) * 1000.0,
+    };
+    let max_n = f.max_n;
+    let check = |n: f64, what: &str, warnings: &mut Vec<String>| {
+        if n > 2.0 * max_n {
+            warnings.push(format!(
+                "{what}: concurrency {} is beyond 2× the largest measured ({}); the model is extrapolating",
+                group(n, 1),
+                group(max_n, 1)
+            ));
+        }
+    };
+    let a = req.at_concurrency.map(|n| {
+        check(n, "--at-concurrency", warnings);
+        reading(n)
+    });
+    let b = match req.at_throughput {
+        None => None,
+        Some(x) => match u.concurrency_for(x) {
+            Some(n) => {
+                check(n, "--at-throughput", warnings);
+                Some(reading(n))
+            }
+            None => {
+                warnings.push(format!(
+                    "--at-throughput {}: above anything the fitted curve reaches",
+                    group(x, 1)
+                ));
+                None
+            }
+        },
+    };
+    let c = match req.at_latency {
+        None => None,
+        Some(r) => {
+            let secs = r.as_secs_f64();
+            match u.throughput_at_latency(secs) {
+                Some(x) => {
+                    let n = x * secs;
+                    check(n, "--at-latency", warnings);
+                    Some(reading(n))
+                }
+                None => {
+                    warnings.push(format!(
+                        "--at-latency {}: below the time one request takes alone (1/λ = {:.2} ms), or not reachable",
+                        crate::scenario::duration::format_duration(r),
+                        1000.0 / u.lambda
+                    ));
+                    None
+                }
+            }
+        }
+    };
+    [a, b, c]
+}
+
+/// `31250.0` → `31,250`; `1680.5` with 1 decimal → `1,680.5`.
+pub fn group(v: f64, decimals: usize) -> String {
+    let s = format!("{:.*}", decimals, v.abs());
+    let (int, frac) = s.split_once('.').map_or((s.as_str(), ""), |(i, f)| (i, f));
+    let mut out = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    let frac = frac.trim_end_matches('0');
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    if v < 0.0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::parse_think;
+
+    fn issue_request() -> Request {
+        Request {
+            users: Some((100_000.0, "--users".into())),
+            think: Some((parse_think("3s").unwrap(), "--think-time".into())),
+            response_time: Some(Duration::from_millis(200)),
+            per_instance_rps: Some((2400.0, "--per-instance-rps".into())),
+            headroom: Some(0.3),
+            redundancy: Some(1),
+            ..Request::default()
+        }
+    }
+
+    #[test]
+    fn the_issue_example() {
+        let p = make(&issue_request()).unwrap();
+        assert_eq!(p.required_rps, Some(31_250.0));
+        assert_eq!(p.in_flight, Some(6_250.0));
+        assert_eq!(p.instances, Some(20));
+        assert!(p.usl.is_none());
+    }
+
+    #[test]
+    fn missing_pieces_are_usage_errors() {
+        assert!(
+            make(&Request::default())
+                .unwrap_err()
+                .contains("nothing to plan")
+        );
+        let mut r = issue_request();
+        r.response_time = None;
+        assert!(make(&r).unwrap_err().contains("--response-time"));
+        let mut r = issue_request();
+        r.per_instance_rps = None;
+        assert!(make(&r).unwrap_err().contains("--per-instance-rps"));
+        let r = Request {
+            at_concurrency: Some(3.0),
+            users: issue_request().users,
+            think: issue_request().think,
+            response_time: Some(Duration::from_millis(1)),
+            ..Request::default()
+        };
+        assert!(make(&r).unwrap_err().contains("read the fitted curve"));
+    }
+
+    #[test]
+    fn extrapolation_is_flagged() {
+        let u = crate::capacity::usl::Usl {
+            sigma: 0.02,
+            kappa: 0.0002,
+            lambda: 100.0,
+        };
+        let points = (1..=8)
+            .map(|n| Point {
+                concurrency: n as f64,
+                throughput: u.throughput(n as f64),
+            })
+            .collect();
+        let r = Request {
+            points,
+            at_concurrency: Some(20.0),
+            at_throughput: Some(u.throughput(4.0)),
+            ..Request::default()
+        };
+        let p = make(&r).unwrap();
+        assert!(p.warnings.iter().any(|w| w.contains("--at-concurrency")));
+        assert!(p.warnings.iter().any(|w| w.contains("the peak N*")));
+        let at = p.at_throughput.unwrap();
+        assert!((at.concurrency - 4.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(group(31_250.0, 0), "31,250");
+        assert_eq!(group(1_680.5, 1), "1,680.5");
+        assert_eq!(group(999.0, 2), "999");
+        assert_eq!(group(1_234_567.0, 0), "1,234,567");
+    }
+}
