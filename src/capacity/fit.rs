@@ -248,6 +248,21 @@ mod tests {
             assert!(rel(n_fit, n_true) < 0.10, "N* {n_fit} vs {n_true}");
             let x_true = u.throughput(u.peak_concurrency().unwrap());
             let x_fit = g.throughput(g.peak_concurrency().unwrap());
+            println!(
+                "true σ={} κ={} λ={} N*={} X(N*)={x_true:.1} | fitted σ={:.5} ({:+.1}%) κ={:.6} ({:+.1}%) λ={:.2} ({:+.2}%) N*={} X(N*)={x_fit:.1} R²={:.4}",
+                u.sigma,
+                u.kappa,
+                u.lambda,
+                u.peak_concurrency().unwrap(),
+                g.sigma,
+                (g.sigma / u.sigma - 1.0) * 100.0,
+                g.kappa,
+                (g.kappa / u.kappa - 1.0) * 100.0,
+                g.lambda,
+                (g.lambda / u.lambda - 1.0) * 100.0,
+                g.peak_concurrency().unwrap(),
+                f.r_squared
+            );
             assert!(rel(x_fit, x_true) < 0.03, "X(N*) {x_fit} vs {x_true}");
             assert!(f.r_squared > 0.98, "R² {}", f.r_squared);
         }
