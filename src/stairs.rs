@@ -20,6 +20,7 @@ pub struct StairResult {
     /// Requests per second completed in the judged part.
     pub requests_per_s: f64,
     pub vus_max: u32,
+    pub avg_ms: Option<f64>,
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
@@ -182,6 +183,7 @@ impl Judge {
             achieved_rps: achieved,
             requests_per_s: requests as f64 / secs,
             vus_max,
+            avg_ms: (!overall.duration.is_empty()).then(|| overall.duration.mean() / 1000.0),
             p50_ms: q(0.50),
             p95_ms: q(0.95),
             p99_ms: q(0.99),
@@ -228,6 +230,7 @@ mod tests {
             achieved_rps: achieved,
             requests_per_s: achieved,
             vus_max: 0,
+            avg_ms: None,
             p50_ms: None,
             p95_ms: None,
             p99_ms: None,

@@ -124,7 +124,7 @@ pub fn make(req: &Request) -> Result<Plan, String> {
     if asked_reading && fit.is_none() {
         return Err("--at-concurrency, --at-throughput and --at-latency read the fitted curve: give measurements (--points FILE.csv or a summary.json)".into());
     }
-    let usl = fit.map(|f| usl_out(&f, &mut assumptions, &mut warnings));
+    let usl = fit.map(|f| usl_out(&f, &req.points, &mut assumptions, &mut warnings));
     let mut readings = [None, None, None];
     if let Some(f) = fit {
         readings = read_curve(&f, req, &mut warnings);
@@ -175,7 +175,14 @@ pub fn make(req: &Request) -> Result<Plan, String> {
             }
             Some((input, f))
         }
-        (None, _) if asked_fleet || req.per_instance_rps.is_some() => {
+        // A rate read from a breakpoint summary alone does not ask for a fleet; the flag does.
+        (None, _)
+            if asked_fleet
+                || req
+                    .per_instance_rps
+                    .as_ref()
+                    .is_some_and(|(_, from)| from == "--per-instance-rps") =>
+        {
             return Err("sizing a fleet needs the required rate: give --users N --think-time Z --response-time R (or --scenario FILE with a `capacity:` block)".into());
         }
         (Some(_), None) if asked_fleet => {
@@ -219,7 +226,12 @@ pub fn make(req: &Request) -> Result<Plan, String> {
     })
 }
 
-fn usl_out(f: &Fit, assumptions: &mut Vec<String>, warnings: &mut Vec<String>) -> UslOut {
+fn usl_out(
+    f: &Fit,
+    points: &[super::Point],
+    assumptions: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> UslOut {
     let u = f.usl;
     let peak = u.peak_concurrency();
     assumptions.push(
@@ -233,6 +245,31 @@ fn usl_out(f: &Fit, assumptions: &mut Vec<String>, warnings: &mut Vec<String>) -
             "the peak N* = {} is beyond 2× the largest measured concurrency ({}): it is an extrapolation; measure closer to it before relying on it",
             group(p.floor(), 0),
             group(f.max_n, 1)
+        ));
+    }
+    // A peak inside the measured range but with no measurement near it (a gap between, say, an
+    // unloaded and a saturated point) is drawn by the model alone.
+    if let Some(p) = u.peak_exact()
+        && p <= 2.0 * f.max_n
+        && !points
+            .iter()
+            .any(|m| m.concurrency >= p / 2.0 && m.concurrency <= p * 2.0)
+    {
+        let below = points
+            .iter()
+            .map(|m| m.concurrency)
+            .filter(|&n| n < p)
+            .fold(0.0, f64::max);
+        let above = points
+            .iter()
+            .map(|m| m.concurrency)
+            .filter(|&n| n > p)
+            .fold(f64::INFINITY, f64::min);
+        warnings.push(format!(
+            "no measurement lies near the peak N* = {} (the nearest are at N = {} and {}): X(N*) comes from the model alone; measure between them",
+            group(p.floor(), 0),
+            group(below, 1),
+            group(above, 1)
         ));
     }
     if f.points < 6 {

@@ -329,6 +329,7 @@ fn capacity(c: &crate::stairs::Capacity) -> Value {
             "achieved_rps": round3(s.achieved_rps),
             "requests_per_s": round3(s.requests_per_s),
             "vus_max": s.vus_max,
+            "avg_ms": opt(s.avg_ms),
             "p50_ms": opt(s.p50_ms),
             "p95_ms": opt(s.p95_ms),
             "p99_ms": opt(s.p99_ms),
