@@ -50,7 +50,7 @@ pub fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Run(args) => runner::run_command(args),
         Command::Validate(args) => runner::validate_command(args),
-        Command::Target(args) => target::serve_forever(args.addr, args.stall)
+        Command::Target(args) => target::serve_forever(&args)
             .map(|_| exit::OK)
             .map_err(Failure::Tool),
         Command::Demo(args) => runner::demo_command(args),

@@ -46,6 +46,7 @@ fn overrides(a: &OverrideArgs) -> Overrides {
         scale: a.scale,
         time_scale: a.time_scale,
         env: a.env.clone(),
+        insecure: a.insecure,
     }
 }
 

@@ -7,14 +7,17 @@
 //! and parsed in place, so an idle VU holds no buffer at all.
 
 use super::http1::{Capture, Feed, Response};
-use crate::metrics::{ErrorKind, Sample};
+use crate::metrics::{ErrorKind, Sample, TlsReason};
 use std::cell::RefCell;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
+use tokio_rustls::client::TlsStream;
 
 /// What every VU's client shares (read-only).
 pub struct ClientConfig {
@@ -27,6 +30,15 @@ pub struct ClientConfig {
     pub wire: Vec<Vec<super::http1::Encoded>>,
     /// The Host header value.
     pub host: String,
+    /// Set for an `https://` target.
+    pub tls: Option<super::tls::Tls>,
+}
+
+/// An open connection to the target: plain TCP, or TLS over it (boxed: a TLS session is large,
+/// and an idle VU should stay small).
+pub enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
 }
 
 /// A worker's read buffer, shared by all its VUs: a VU borrows it only inside a synchronous read.
@@ -47,7 +59,7 @@ impl Default for Scratch {
 /// Connections shared by a worker's VUs (`http.connections: pooled`): at most `size` open or in
 /// use at once; a VU waits for a free one (`http_req_blocked`).
 pub struct Pool {
-    idle: RefCell<Vec<TcpStream>>,
+    idle: RefCell<Vec<Conn>>,
     permits: tokio::sync::Semaphore,
 }
 
@@ -72,7 +84,7 @@ pub struct Outgoing<'a> {
 
 /// One VU's connection.
 pub struct Client {
-    conn: Option<TcpStream>,
+    conn: Option<Conn>,
     /// Which of the target's (and source) addresses to use: spreads VUs over all of them.
     index: usize,
 }
@@ -95,13 +107,22 @@ impl Client {
     }
 
     /// Open a connection (boxed: the connect future is large and rare, and a VU's task should
-    /// stay small while it thinks).
-    async fn connect(&mut self, cfg: &ClientConfig, deadline: Instant) -> Result<(), ErrorKind> {
+    /// stay small while it thinks), and shake hands for TLS. The TCP connect is timed into
+    /// `sample.connecting`, the handshake into `sample.tls_handshaking`.
+    async fn connect(
+        &mut self,
+        cfg: &ClientConfig,
+        deadline: Instant,
+        sample: &mut Sample,
+    ) -> Result<(), ErrorKind> {
         let addr = cfg.addrs[self.index % cfg.addrs.len()];
         let local = (!cfg.local_ips.is_empty())
             .then(|| cfg.local_ips[(self.index / cfg.addrs.len().max(1)) % cfg.local_ips.len()]);
+        let started = Instant::now();
         let connect = Box::pin(open(addr, local));
-        let stream = match tokio::time::timeout_at(deadline, connect).await {
+        let result = tokio::time::timeout_at(deadline, connect).await;
+        sample.connecting += started.elapsed();
+        let stream = match result {
             Err(_) => return Err(ErrorKind::ConnectTimeout),
             Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 return Err(ErrorKind::ConnectRefused);
@@ -110,8 +131,28 @@ impl Client {
             Ok(Ok(s)) => s,
         };
         let _ = stream.set_nodelay(true);
-        self.conn = Some(stream);
-        Ok(())
+        let Some(tls) = &cfg.tls else {
+            self.conn = Some(Conn::Plain(stream));
+            return Ok(());
+        };
+        let started = Instant::now();
+        let handshake = Box::pin(tls.connector.connect(tls.server_name.clone(), stream));
+        let result = tokio::time::timeout_at(deadline, handshake).await;
+        sample.tls_handshaking += started.elapsed();
+        match result {
+            Err(_) => {
+                sample.tls_reason = Some(TlsReason::HandshakeTimeout);
+                Err(ErrorKind::Tls)
+            }
+            Ok(Err(e)) => {
+                sample.tls_reason = Some(super::tls::classify(&e));
+                Err(ErrorKind::Tls)
+            }
+            Ok(Ok(s)) => {
+                self.conn = Some(Conn::Tls(Box::new(s)));
+                Ok(())
+            }
+        }
     }
 
     /// Send one request on a connection from `pool` (waiting for one if all are busy), or on the
@@ -158,8 +199,7 @@ impl Client {
         let mut retry = self.conn.is_some();
         loop {
             if self.conn.is_none() {
-                let r = self.connect(cfg, deadline).await;
-                sample.connecting += start.elapsed();
+                let r = self.connect(cfg, deadline, &mut sample).await;
                 if let Err(kind) = r {
                     sample.error = Some(kind);
                     return (sample, Response::new());
@@ -173,15 +213,30 @@ impl Client {
             let mut resp = Response::capturing(out.capture);
             let mut first_byte = None;
             let mut received = 0u64;
-            let exchange = exchange(
-                conn,
-                scratch,
-                &out,
-                &mut resp,
-                &mut first_byte,
-                &mut received,
-            );
-            let result = tokio::time::timeout_at(deadline, exchange).await;
+            let result = match conn {
+                Conn::Plain(conn) => {
+                    let exchange = exchange(
+                        conn,
+                        scratch,
+                        &out,
+                        &mut resp,
+                        &mut first_byte,
+                        &mut received,
+                    );
+                    tokio::time::timeout_at(deadline, exchange).await
+                }
+                Conn::Tls(conn) => {
+                    let exchange = exchange_tls(
+                        conn,
+                        scratch,
+                        &out,
+                        &mut resp,
+                        &mut first_byte,
+                        &mut received,
+                    );
+                    tokio::time::timeout_at(deadline, exchange).await
+                }
+            };
             sample.received += received;
             match result {
                 Err(_) => {
@@ -281,22 +336,10 @@ async fn exchange(
         conn.readable().await.map_err(|_| Failed::Io {
             answered: first_byte.is_some(),
         })?;
-        let fed = {
+        let done = {
             let mut buf = scratch.0.borrow_mut();
             match conn.try_read(&mut buf) {
-                Ok(0) => {
-                    if first_byte.is_none() {
-                        return Err(Failed::Io { answered: false });
-                    }
-                    return resp.eof().map_err(|_| Failed::Io { answered: true });
-                }
-                Ok(n) => {
-                    if first_byte.is_none() {
-                        *first_byte = Some(Instant::now());
-                    }
-                    *received += n as u64;
-                    resp.feed(&buf[..n], out.head)
-                }
+                Ok(n) => take(&buf[..n], out, resp, first_byte, received)?,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(_) => {
                     return Err(Failed::Io {
@@ -305,12 +348,81 @@ async fn exchange(
                 }
             }
         };
-        match fed {
-            Ok(Feed::More) => {}
-            // Bytes after the response without a request for them: the connection is out of step.
-            Ok(Feed::Done { extra }) if extra > 0 => return Err(Failed::Protocol),
-            Ok(Feed::Done { .. }) => return Ok(()),
-            Err(_) => return Err(Failed::Protocol),
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// Feed what one read gave (empty: the peer closed) to the response; true when it is complete.
+#[inline]
+fn take(
+    data: &[u8],
+    out: &Outgoing<'_>,
+    resp: &mut Response,
+    first_byte: &mut Option<Instant>,
+    received: &mut u64,
+) -> Result<bool, Failed> {
+    if data.is_empty() {
+        if first_byte.is_none() {
+            return Err(Failed::Io { answered: false });
+        }
+        return resp
+            .eof()
+            .map(|()| true)
+            .map_err(|_| Failed::Io { answered: true });
+    }
+    if first_byte.is_none() {
+        *first_byte = Some(Instant::now());
+    }
+    *received += data.len() as u64;
+    match resp.feed(data, out.head) {
+        Ok(Feed::More) => Ok(false),
+        // Bytes after the response without a request for them: the connection is out of step.
+        Ok(Feed::Done { extra }) if extra > 0 => Err(Failed::Protocol),
+        Ok(Feed::Done { .. }) => Ok(true),
+        Err(_) => Err(Failed::Protocol),
+    }
+}
+
+/// `exchange` over TLS. The decrypted bytes are read into the worker's scratch buffer inside
+/// one synchronous poll, so the buffer is never held across an await. `received` counts
+/// plaintext bytes (TLS records add some 22–40 bytes each on the wire).
+async fn exchange_tls(
+    conn: &mut TlsStream<TcpStream>,
+    scratch: &Scratch,
+    out: &Outgoing<'_>,
+    resp: &mut Response,
+    first_byte: &mut Option<Instant>,
+    received: &mut u64,
+) -> Result<(), Failed> {
+    conn.write_all(out.wire)
+        .await
+        .map_err(|_| Failed::Io { answered: false })?;
+    conn.flush()
+        .await
+        .map_err(|_| Failed::Io { answered: false })?;
+    loop {
+        let done = std::future::poll_fn(|cx| {
+            let mut buf = scratch.0.borrow_mut();
+            let mut rb = tokio::io::ReadBuf::new(&mut buf[..]);
+            match Pin::new(&mut *conn).poll_read(cx, &mut rb) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(())) => {
+                    Poll::Ready(take(rb.filled(), out, resp, first_byte, received))
+                }
+                // A peer that closes without close_notify: the end of the stream all the same.
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Poll::Ready(take(&[], out, resp, first_byte, received))
+                }
+                Poll::Ready(Err(_)) => Poll::Ready(Err(Failed::Io {
+                    answered: first_byte.is_some(),
+                })),
+            }
+        })
+        .await?;
+        if done {
+            return Ok(());
         }
     }
 }

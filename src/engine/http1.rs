@@ -157,6 +157,8 @@ pub struct Capture {
     pub cookies: bool,
     /// The body, de-chunked.
     pub body: bool,
+    /// The `Location` header (to follow redirects).
+    pub location: bool,
 }
 
 /// The response so far.
@@ -258,8 +260,12 @@ impl Response {
             let mut chunked = false;
             let keep_all = self.capture.headers;
             let keep_cookies = self.capture.cookies;
+            let keep_location = self.capture.location;
             for h in r.headers.iter() {
-                if keep_all || (keep_cookies && h.name.eq_ignore_ascii_case("set-cookie")) {
+                if keep_all
+                    || (keep_cookies && h.name.eq_ignore_ascii_case("set-cookie"))
+                    || (keep_location && h.name.eq_ignore_ascii_case("location"))
+                {
                     self.headers
                         .push((h.name.to_ascii_lowercase(), h.value.to_vec()));
                 }
@@ -570,6 +576,7 @@ mod tests {
                 headers: true,
                 cookies: true,
                 body: true,
+                location: false,
             });
             let _ = r.feed(&resp[..cut], false).expect("valid");
             assert_eq!(r.feed(&resp[cut..], false), Ok(Feed::Done { extra: 0 }));

@@ -3,6 +3,8 @@
 
 pub mod client;
 pub mod http1;
+pub mod redirect;
+pub mod tls;
 pub mod vu;
 pub mod worker;
 
@@ -60,6 +62,15 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
     let seed = fastrand::u64(..);
     let mut threads = Vec::new();
     let mut next_id = 0;
+    // One TLS configuration for the whole run: its session cache is shared by every VU.
+    let tls = if plan.target.tls {
+        Some(
+            tls::setup(&plan.target, &plan.http.tls, plan.http.version)
+                .map_err(std::io::Error::other)?,
+        )
+    } else {
+        None
+    };
     for run in plan.runs() {
         // An open-model worker needs at least one VU of its own.
         let workers = match run.load.arrival() {
@@ -81,6 +92,10 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
             timeout: run.http.timeout,
             wire,
             host,
+            tls: tls.as_ref().map(|t| tls::Tls {
+                connector: t.connector.clone(),
+                server_name: t.server_name.clone(),
+            }),
         });
         let shared_taken = Arc::new(std::sync::atomic::AtomicU64::new(0));
         for id in 0..workers {

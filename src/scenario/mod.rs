@@ -5,6 +5,7 @@ pub mod duration;
 mod journey;
 pub mod locate;
 pub mod model;
+mod protocol;
 
 use crate::plan::template::{Escape, Part, Template};
 use crate::plan::{
@@ -53,6 +54,8 @@ pub struct Overrides {
     pub time_scale: Option<f64>,
     /// `--env NAME=VALUE`: values of `{{env.NAME}}` over the process environment.
     pub env: Vec<(String, String)>,
+    /// `--insecure`: accept any TLS certificate.
+    pub insecure: bool,
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a typo of it.
@@ -339,11 +342,16 @@ impl Builder<'_> {
             Some(a) => Some(self.auth(&mut scope, a, "http.auth")?),
             None => None,
         };
+        let tls = self.tls(&raw.http, &target, ov)?;
+        let (version, max_redirects) = self.protocol(&raw.http, &target)?;
         let http = HttpOptions {
             timeout,
             headers,
             local_ips,
             connections,
+            tls,
+            max_redirects,
+            version,
         };
         // One scenario (top-level `load` + `flows`), or several under `scenarios:`.
         let mut parts: Vec<(String, &RawLoad, &[RawFlow])> = Vec::new();
