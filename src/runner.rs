@@ -459,6 +459,15 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             plan.target.url()
         );
     }
+    if plan.target.tls && plan.http.tls.insecure {
+        // Loud on purpose, and even with --quiet: nothing about the server is verified.
+        eprintln!(
+            "WARNING: TLS certificate verification is OFF (--insecure / http.tls.insecure): \
+             any certificate from {} is accepted, including a forged one. Use for test setups only; \
+             prefer http.tls.ca_file.",
+            plan.target.url()
+        );
+    }
     let workers = opts.workers.unwrap_or_else(engine::default_workers);
     let eng = engine::start(plan.clone(), addrs, workers).context("cannot start the engine")?;
     let control: Arc<Control> = eng.control.clone();

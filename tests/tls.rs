@@ -1,0 +1,275 @@
+//! End to end over HTTPS: the real binary against `stampede target --tls` (a certificate signed
+//! by a CA generated at start), and redirects.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+fn metric<'a>(s: &'a Value, name: &str) -> &'a Value {
+    &s["metrics"][name]
+}
+
+fn count(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+/// A scenario against `url` with `vus` VUs for `secs`, with an `http:` block and steps.
+fn scenario(url: &str, vus: u32, secs: u32, http: &str, steps: &str) -> String {
+    format!(
+        "name: tls\ntarget: {url}\nhttp: {http}\nload: {{ executor: constant-vus, vus: {vus}, duration: {secs}s, graceful_stop: 2s }}\nflows:\n  - steps:\n{steps}"
+    )
+}
+
+fn check_schema(summary: &Value) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/summary.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let errors: Vec<String> = validator
+        .iter_errors(summary)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "summary.json breaks its schema: {errors:#?}"
+    );
+}
+
+#[test]
+fn without_the_ca_every_request_fails_as_tls_and_the_run_says_why() {
+    let t = Target::start_tls();
+    let s = Scenario::new(&scenario(
+        &t.url,
+        2,
+        1,
+        "{}",
+        "      - { name: fast, get: /fast }\n",
+    ));
+    let o = run(&s, &[]);
+    let out = text(&o);
+    let sum = s.summary();
+    let reqs = count(&metric(&sum, "http_reqs")["count"]);
+    assert!(reqs > 0, "{out}");
+    assert_eq!(count(&sum["errors"]["tls"]), reqs, "{out}");
+    assert_eq!(count(&sum["tls_errors"]["unknown_issuer"]), reqs);
+    assert!(
+        out.contains(&format!(
+            "all {} requests failed: tls (invalid peer certificate: UnknownIssuer) — pass http.tls.ca_file or --insecure",
+            thousands(reqs)
+        )),
+        "{out}"
+    );
+    assert_eq!(count(&t.served()["requests"]), 0);
+    check_schema(&sum);
+
+    // The right CA but another name: a name mismatch.
+    std::fs::copy(t.ca.as_ref().unwrap(), s.dir.path().join("ca.pem")).unwrap();
+    std::fs::write(
+        &s.file,
+        scenario(
+            &t.url,
+            1,
+            1,
+            "{ tls: { ca_file: ca.pem, server_name: wrong.example } }",
+            "      - { name: fast, get: /fast }\n",
+        ),
+    )
+    .unwrap();
+    let o = run(&s, &[]);
+    let sum = s.summary();
+    let reqs = count(&metric(&sum, "http_reqs")["count"]);
+    assert!(reqs > 0);
+    assert_eq!(
+        count(&sum["tls_errors"]["name_mismatch"]),
+        reqs,
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("NotValidForName"), "{}", text(&o));
+
+    // --insecure: everything goes through, with a warning.
+    std::fs::write(
+        &s.file,
+        scenario(&t.url, 1, 1, "{}", "      - { name: fast, get: /fast }\n"),
+    )
+    .unwrap();
+    let o = run(&s, &["--insecure"]);
+    let sum = s.summary();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(count(&metric(&sum, "http_reqs")["count"]) > 0);
+    assert_eq!(count(&metric(&sum, "http_req_failed")["passes"]), 0);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("WARNING: TLS certificate verification is OFF"),
+        "{}",
+        text(&o)
+    );
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn with_the_ca_file_all_succeed_over_tls13_http11_with_one_handshake_per_vu() {
+    let t = Target::start_tls();
+    let s = Scenario::new(&scenario(
+        &t.url,
+        5,
+        2,
+        "{ tls: { ca_file: ca.pem } }",
+        "      - { name: fast, get: /fast, expect: { status: 200 } }\n",
+    ));
+    // Relative to the scenario file.
+    std::fs::copy(t.ca.as_ref().unwrap(), s.dir.path().join("ca.pem")).unwrap();
+    let o = run(&s, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sum = s.summary();
+    let reqs = count(&metric(&sum, "http_reqs")["count"]);
+    assert!(reqs > 200, "requests ≫ VUs: {reqs}");
+    assert_eq!(count(&metric(&sum, "http_req_failed")["passes"]), 0);
+    let served = t.served();
+    assert_eq!(count(&served["requests"]), reqs);
+    // Per-VU keep-alive connections: one handshake per VU, not per request.
+    assert_eq!(count(&served["tls_handshakes"]), 5, "{served}");
+    assert_eq!(served["tls_versions"], serde_json::json!({"TLSv1_3": 5}));
+    assert_eq!(served["alpn"], serde_json::json!({"http/1.1": 5}));
+    assert_eq!(count(&served["http_versions"]["HTTP/1.1"]), reqs);
+    // The trend: one value per request, zero for those on a reused connection (k6's way).
+    let hs = metric(&sum, "http_req_tls_handshaking");
+    assert_eq!(count(&hs["count"]), reqs);
+    assert!(hs["max"].as_f64().unwrap() > 0.0, "{hs}");
+    assert_eq!(hs["p(90)"].as_f64(), Some(0.0), "{hs}");
+    assert!(sum["histograms"]["http_req_tls_handshaking"].is_string());
+    check_schema(&sum);
+    assert!(
+        text(&o).contains("tls_handshaking ... 5 handshakes for"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn reconnecting_vus_resume_their_tls_sessions_unless_told_not_to() {
+    let t = Target::start_tls();
+    // /close ends each connection: every request needs a new handshake.
+    let s = Scenario::new(&scenario(
+        &t.url,
+        2,
+        1,
+        "{ tls: { ca_file: ca.pem } }",
+        "      - { name: close, get: /close }\n",
+    ));
+    std::fs::copy(t.ca.as_ref().unwrap(), s.dir.path().join("ca.pem")).unwrap();
+    let o = run(&s, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reqs = count(&metric(&s.summary(), "http_reqs")["count"]);
+    let served = t.served();
+    assert_eq!(count(&served["tls_handshakes"]), reqs, "{served}");
+    assert!(
+        count(&served["tls_resumed"]) * 2 > reqs,
+        "most reconnects resume: {served}"
+    );
+
+    let _ = t.get("/__reset");
+    std::fs::write(
+        &s.file,
+        scenario(
+            &t.url,
+            2,
+            1,
+            "{ tls: { ca_file: ca.pem, resumption: false } }",
+            "      - { name: close, get: /close }\n",
+        ),
+    )
+    .unwrap();
+    let o = run(&s, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let served = t.served();
+    assert!(count(&served["tls_handshakes"]) > 0);
+    assert_eq!(count(&served["tls_resumed"]), 0, "{served}");
+}
+
+#[test]
+fn a_301_is_followed_to_its_200_and_max_redirects_0_shows_the_301() {
+    let t = Target::start();
+    let s = Scenario::new(&scenario(
+        &t.url,
+        2,
+        1,
+        "{}",
+        "      - { name: moved, get: \"/redirect?to=/fast&code=301\", expect: { status: 200 } }\n",
+    ));
+    let o = run(&s, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sum = s.summary();
+    let reqs = count(&metric(&sum, "http_reqs{step:moved}")["count"]);
+    let iterations = count(&metric(&sum, "iterations")["count"]);
+    assert_eq!(
+        count(&metric(&sum, "http_req_failed")["passes"]),
+        0,
+        "{}",
+        text(&o)
+    );
+    // Each hop is a request of the step.
+    assert_eq!(reqs, 2 * iterations);
+    assert_eq!(count(&sum["status_codes"]["301"]), iterations);
+    assert_eq!(count(&sum["status_codes"]["200"]), iterations);
+    let served = t.served();
+    assert_eq!(count(&served["by_path"]["/redirect"]), iterations);
+    assert_eq!(count(&served["by_path"]["/fast"]), iterations);
+
+    // Never follow: the step sees the 301 (and its expectation of 200 fails).
+    std::fs::write(
+        &s.file,
+        scenario(
+            &t.url,
+            1,
+            1,
+            "{ max_redirects: 0 }",
+            "      - { name: moved, get: \"/redirect?to=/fast&code=301\", expect: { status: 200 } }\n      - { name: seen, get: \"/redirect?to=/fast&code=301\", expect: { status: 301 } }\n",
+        ),
+    )
+    .unwrap();
+    let o = run(&s, &[]);
+    let sum = s.summary();
+    let moved = count(&metric(&sum, "http_reqs{step:moved}")["count"]);
+    assert!(moved > 0);
+    assert_eq!(
+        count(&metric(&sum, "http_req_failed{step:moved}")["passes"]),
+        moved,
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        count(&metric(&sum, "http_req_failed{step:seen}")["passes"]),
+        0
+    );
+    assert_eq!(count(&sum["status_codes"]["200"]), 0);
+}
+
+#[test]
+fn a_missing_ca_file_is_a_located_scenario_error() {
+    let s = Scenario::new(
+        "target: https://127.0.0.1:1\nhttp:\n  tls:\n    ca_file: nowhere.pem\nload: { vus: 1, duration: 1s }\nflows:\n  - steps: [ { get: / } ]\n",
+    );
+    let o = stampede(&["validate", s.file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("scenario.yaml:4:14: cannot read"),
+        "{}",
+        text(&o)
+    );
+}
