@@ -273,3 +273,66 @@ fn a_missing_ca_file_is_a_located_scenario_error() {
         text(&o)
     );
 }
+
+#[test]
+fn version_2_speaks_http2_over_tls_and_auto_picks_it_by_alpn() {
+    let t = Target::start_tls();
+    for (version, vus) in [("\"2\"", 3), ("auto", 2)] {
+        let _ = t.get("/__reset");
+        let s = Scenario::new(&scenario(
+            &t.url,
+            vus,
+            1,
+            &format!("{{ version: {version}, tls: {{ ca_file: ca.pem }} }}"),
+            "      - { name: json, get: /json, expect: { status: 200, json: { \"$.id\": 42 } } }\n      - { name: moved, get: \"/redirect?to=/fast\", expect: { status: 200 } }\n",
+        ));
+        std::fs::copy(t.ca.as_ref().unwrap(), s.dir.path().join("ca.pem")).unwrap();
+        let o = run(&s, &[]);
+        assert_eq!(o.status.code(), Some(0), "{version}: {}", text(&o));
+        let sum = s.summary();
+        let reqs = count(&metric(&sum, "http_reqs")["count"]);
+        assert!(reqs > 50, "{version}: {reqs}");
+        assert_eq!(count(&metric(&sum, "http_req_failed")["passes"]), 0);
+        assert!(count(&metric(&sum, "checks")["passes"]) > 0);
+        let served = t.served();
+        assert_eq!(
+            count(&served["http_versions"]["HTTP/2.0"]),
+            reqs,
+            "{version}: {served}"
+        );
+        assert_eq!(served["alpn"], serde_json::json!({ "h2": vus }), "{served}");
+        assert_eq!(count(&served["tls_handshakes"]), u64::from(vus));
+    }
+}
+
+#[test]
+fn h2c_speaks_http2_over_cleartext_when_allowed() {
+    let t = Target::start_with(&["--h2c"], None);
+    let s = Scenario::new(&scenario(
+        &t.url,
+        2,
+        1,
+        "{ version: \"2\", h2c: true }",
+        "      - { name: fast, get: /fast, expect: { status: 200 } }\n",
+    ));
+    let o = run(&s, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reqs = count(&metric(&s.summary(), "http_reqs")["count"]);
+    assert!(reqs > 50);
+    assert_eq!(count(&t.served()["http_versions"]["HTTP/2.0"]), reqs);
+    // Without the flag, HTTP/2 over http:// is refused before any traffic.
+    std::fs::write(
+        &s.file,
+        scenario(
+            &t.url,
+            1,
+            1,
+            "{ version: \"2\" }",
+            "      - { get: /fast }\n",
+        ),
+    )
+    .unwrap();
+    let o = stampede(&["validate", s.file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("http.h2c: true"), "{}", text(&o));
+}

@@ -32,6 +32,10 @@ pub struct ClientConfig {
     pub host: String,
     /// Set for an `https://` target.
     pub tls: Option<super::tls::Tls>,
+    /// `scheme://authority`, for HTTP/2 request URIs.
+    pub origin: String,
+    /// Speak HTTP/2 over cleartext (prior knowledge).
+    pub h2c: bool,
 }
 
 /// An open connection to the target: plain TCP, or TLS over it (boxed: a TLS session is large,
@@ -39,6 +43,8 @@ pub struct ClientConfig {
 pub enum Conn {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// HTTP/2 (over TLS by ALPN, or h2c): requests are streams of the connection.
+    H2(super::h2::Sender),
 }
 
 /// A worker's read buffer, shared by all its VUs: a VU borrows it only inside a synchronous read.
@@ -132,7 +138,15 @@ impl Client {
         };
         let _ = stream.set_nodelay(true);
         let Some(tls) = &cfg.tls else {
-            self.conn = Some(Conn::Plain(stream));
+            self.conn = Some(if cfg.h2c {
+                Conn::H2(
+                    Box::pin(super::h2::handshake(stream))
+                        .await
+                        .map_err(|_| ErrorKind::Protocol)?,
+                )
+            } else {
+                Conn::Plain(stream)
+            });
             return Ok(());
         };
         let started = Instant::now();
@@ -147,6 +161,13 @@ impl Client {
             Ok(Err(e)) => {
                 sample.tls_reason = Some(super::tls::classify(&e));
                 Err(ErrorKind::Tls)
+            }
+            Ok(Ok(s)) if s.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                let sender = Box::pin(super::h2::handshake(s))
+                    .await
+                    .map_err(|_| ErrorKind::Protocol)?;
+                self.conn = Some(Conn::H2(sender));
+                Ok(())
             }
             Ok(Ok(s)) => {
                 self.conn = Some(Conn::Tls(Box::new(s)));
@@ -225,16 +246,34 @@ impl Client {
                     );
                     tokio::time::timeout_at(deadline, exchange).await
                 }
+                // Boxed, so the cleartext path's VUs stay as small as they were.
                 Conn::Tls(conn) => {
-                    let exchange = exchange_tls(
+                    let exchange = Box::pin(exchange_tls(
                         conn,
                         scratch,
                         &out,
                         &mut resp,
                         &mut first_byte,
                         &mut received,
-                    );
+                    ));
                     tokio::time::timeout_at(deadline, exchange).await
+                }
+                Conn::H2(sender) => {
+                    let exchange = Box::pin(super::h2::exchange(
+                        sender,
+                        &cfg.origin,
+                        &out,
+                        &mut resp,
+                        &mut first_byte,
+                        &mut received,
+                    ));
+                    tokio::time::timeout_at(deadline, exchange).await.map(|r| {
+                        r.map_err(|f| match f {
+                            super::h2::Failed::Unanswered => Failed::Io { answered: false },
+                            super::h2::Failed::Broken => Failed::Io { answered: true },
+                            super::h2::Failed::Request => Failed::Protocol,
+                        })
+                    })
                 }
             };
             sample.received += received;

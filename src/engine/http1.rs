@@ -208,6 +208,14 @@ impl Response {
             .map(|(_, v)| v.as_slice())
     }
 
+    /// A response read by another parser (HTTP/2): its status, the headers kept and the body.
+    pub fn complete(&mut self, status: u16, headers: Vec<(String, Vec<u8>)>, body: Vec<u8>) {
+        self.status = status;
+        self.headers = headers;
+        self.body_bytes = body;
+        self.body = Some(Body::Length(0));
+    }
+
     /// True once the status line and headers have been parsed.
     pub fn has_head(&self) -> bool {
         self.body.is_some()

@@ -2,6 +2,7 @@
 //! per-second metric snapshots. It knows nothing of dashboards, thresholds or report formats.
 
 pub mod client;
+pub mod h2;
 pub mod http1;
 pub mod redirect;
 pub mod tls;
@@ -91,6 +92,8 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
             local_ips: run.http.local_ips.clone(),
             timeout: run.http.timeout,
             wire,
+            origin: format!("{}://{host}", run.target.scheme()),
+            h2c: !run.target.tls && run.http.version == crate::plan::HttpVersion::Http2,
             host,
             tls: tls.as_ref().map(|t| tls::Tls {
                 connector: t.connector.clone(),
