@@ -288,9 +288,15 @@ impl Target {
                 };
                 let accepted =
                     tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
-                let Ok(Ok(stream)) = accepted else {
-                    stats.tls_failed.fetch_add(1, Ordering::Relaxed);
-                    return;
+                let stream = match accepted {
+                    Ok(Ok(s)) => s,
+                    // Closed before a ClientHello: a reachability probe (stampede's preflight
+                    // connects and closes), not a failed handshake.
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return,
+                    _ => {
+                        stats.tls_failed.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
                 };
                 let (_, conn) = stream.get_ref();
                 let version = tls::version_name(conn.protocol_version());

@@ -336,3 +336,24 @@ fn h2c_speaks_http2_over_cleartext_when_allowed() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("http.h2c: true"), "{}", text(&o));
 }
+
+#[test]
+fn pooled_http2_connections_carry_many_vus_streams_at_once() {
+    let t = Target::start_tls();
+    let s = Scenario::new(&scenario(
+        &t.url,
+        10,
+        1,
+        "{ version: \"2\", connections: pooled, max_connections: 2, tls: { ca_file: ca.pem } }",
+        "      - { name: slow, get: \"/delay?ms=20\", expect: { status: 200 } }\n",
+    ));
+    std::fs::copy(t.ca.as_ref().unwrap(), s.dir.path().join("ca.pem")).unwrap();
+    let o = run(&s, &["--workers", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reqs = count(&metric(&s.summary(), "http_reqs")["count"]);
+    let served = t.served();
+    assert_eq!(count(&served["tls_handshakes"]), 2, "{served}");
+    assert_eq!(count(&served["http_versions"]["HTTP/2.0"]), reqs);
+    // 10 VUs on 2 connections, 20 ms each: far more than 2 requests per 20 ms went through.
+    assert!(reqs > 250, "streams were shared: {reqs} requests in 1 s");
+}

@@ -36,6 +36,8 @@ pub struct ClientConfig {
     pub origin: String,
     /// Speak HTTP/2 over cleartext (prior knowledge).
     pub h2c: bool,
+    /// Connections may turn out to be HTTP/2 (h2c, or ALPN may pick h2).
+    pub may_h2: bool,
 }
 
 /// An open connection to the target: plain TCP, or TLS over it (boxed: a TLS session is large,
@@ -63,10 +65,16 @@ impl Default for Scratch {
 }
 
 /// Connections shared by a worker's VUs (`http.connections: pooled`): at most `size` open or in
-/// use at once; a VU waits for a free one (`http_req_blocked`).
+/// use at once; a VU waits for a free one (`http_req_blocked`). HTTP/2 connections are shared
+/// differently: each keeps its permit for good and joins `h2`, where every VU may send on it at
+/// once, as streams (up to the server's concurrent-stream limit, beyond which hyper queues
+/// them); new connections are opened while permits remain.
 pub struct Pool {
     idle: RefCell<Vec<Conn>>,
     permits: tokio::sync::Semaphore,
+    h2: RefCell<Vec<super::h2::Sender>>,
+    /// Woken when a connection joins `h2`.
+    h2_added: tokio::sync::Notify,
 }
 
 impl Pool {
@@ -74,6 +82,36 @@ impl Pool {
         Pool {
             idle: RefCell::new(Vec::new()),
             permits: tokio::sync::Semaphore::new(size.max(1)),
+            h2: RefCell::new(Vec::new()),
+            h2_added: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// One of the pool's HTTP/2 connections for VU `index`, when no new connection may be
+    /// opened. Closed ones leave the list and give their permit back.
+    fn shared_h2(&self, index: usize) -> Option<super::h2::Sender> {
+        let mut list = self.h2.borrow_mut();
+        let before = list.len();
+        list.retain(|s| !s.is_closed());
+        if list.len() < before {
+            self.permits.add_permits(before - list.len());
+        }
+        if list.is_empty() || self.permits.available_permits() > 0 {
+            return None;
+        }
+        Some(list[index % list.len()].clone())
+    }
+
+    /// Keep a connection for the next VU: an HTTP/2 one joins the shared list with its permit.
+    fn put(&self, conn: Conn, permit: tokio::sync::SemaphorePermit<'_>) {
+        match conn {
+            Conn::H2(s) if !s.is_closed() => {
+                permit.forget();
+                self.h2.borrow_mut().push(s);
+                self.h2_added.notify_waiters();
+            }
+            Conn::H2(_) => {}
+            c => self.idle.borrow_mut().push(c),
         }
     }
 }
@@ -189,17 +227,40 @@ impl Client {
             return self.request(cfg, scratch, out).await;
         };
         let asked = Instant::now();
-        let Ok(_permit) = pool.permits.acquire().await else {
-            // The semaphore is never closed; this arm keeps the type total.
-            let mut s = Sample::failed(ErrorKind::Connect);
-            s.blocked = asked.elapsed();
-            return (s, Response::new());
+        let permit = loop {
+            if cfg.may_h2
+                && let Some(sender) = pool.shared_h2(self.index)
+            {
+                self.conn = Some(Conn::H2(sender));
+                let blocked = asked.elapsed();
+                let (mut sample, resp) = self.request(cfg, scratch, out).await;
+                // The shared connection stays in the list (a replacement opened because it had
+                // closed is not kept: the list's permits open new ones).
+                self.conn = None;
+                sample.blocked = blocked;
+                return (sample, resp);
+            }
+            let acquired = if cfg.may_h2 {
+                tokio::select! {
+                    p = pool.permits.acquire() => p,
+                    () = pool.h2_added.notified() => continue,
+                }
+            } else {
+                pool.permits.acquire().await
+            };
+            let Ok(permit) = acquired else {
+                // The semaphore is never closed; this arm keeps the type total.
+                let mut s = Sample::failed(ErrorKind::Connect);
+                s.blocked = asked.elapsed();
+                return (s, Response::new());
+            };
+            break permit;
         };
         let blocked = asked.elapsed();
         self.conn = pool.idle.borrow_mut().pop();
         let (mut sample, resp) = self.request(cfg, scratch, out).await;
         if let Some(conn) = self.conn.take() {
-            pool.idle.borrow_mut().push(conn);
+            pool.put(conn, permit);
         }
         sample.blocked = blocked;
         (sample, resp)

@@ -94,6 +94,8 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
             wire,
             origin: format!("{}://{host}", run.target.scheme()),
             h2c: !run.target.tls && run.http.version == crate::plan::HttpVersion::Http2,
+            may_h2: run.http.version == crate::plan::HttpVersion::Http2
+                || (run.target.tls && run.http.version == crate::plan::HttpVersion::Auto),
             host,
             tls: tls.as_ref().map(|t| tls::Tls {
                 connector: t.connector.clone(),
