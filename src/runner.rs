@@ -168,9 +168,10 @@ pub fn describe(plan: &Plan) -> String {
         return describe_one(plan, "");
     }
     let mut s = format!(
-        "  name:       {}\n  target:     {}\n",
+        "  name:       {}\n  target:     {}{}\n",
         plan.name,
-        plan.target.url()
+        plan.target.url(),
+        protocol_note(plan)
     );
     for ((name, _), part) in plan.scenarios.iter().zip(&plan.parts) {
         s.push_str(&format!("  scenario {name}:\n"));
@@ -191,6 +192,49 @@ pub fn describe(plan: &Plan) -> String {
         s.push('\n');
     }
     s
+}
+
+/// How the target is spoken to, when it is not plain HTTP/1.1 with the defaults.
+fn protocol_note(plan: &Plan) -> String {
+    use crate::plan::HttpVersion;
+    let h = &plan.http;
+    let mut parts: Vec<String> = Vec::new();
+    match (h.version, plan.target.tls) {
+        (HttpVersion::Http1, true) => parts.push("HTTP/1.1 over TLS".into()),
+        (HttpVersion::Http2, true) => parts.push("HTTP/2 over TLS".into()),
+        (HttpVersion::Auto, true) => parts.push("HTTP/2 or 1.1 by ALPN over TLS".into()),
+        (HttpVersion::Http2, false) => parts.push("HTTP/2 cleartext (h2c)".into()),
+        _ => {}
+    }
+    if plan.target.tls {
+        parts.push(if h.tls.insecure {
+            "certificate NOT verified".into()
+        } else if h.tls.ca.is_some() {
+            "verified against http.tls.ca_file".into()
+        } else {
+            "verified against the system roots".into()
+        });
+        if let Some(n) = &h.tls.server_name {
+            parts.push(format!("server name {n}"));
+        }
+        if h.tls.client_cert.is_some() {
+            parts.push("client certificate".into());
+        }
+        if !h.tls.resumption {
+            parts.push("no session resumption".into());
+        }
+    }
+    if h.max_redirects != 10 {
+        parts.push(match h.max_redirects {
+            0 => "redirects not followed".into(),
+            n => format!("up to {n} redirects"),
+        });
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
 }
 
 fn describe_one(plan: &Plan, indent: &str) -> String {
@@ -256,9 +300,10 @@ fn describe_one(plan: &Plan, indent: &str) -> String {
         Think::Pacing(d) => format!("pacing({})", format_duration(d)),
     };
     s.push_str(&format!(
-        "  name:       {}\n  target:     {}\n{indent}  load:       {load}\n{indent}  think time: {think}\n",
+        "  name:       {}\n  target:     {}{}\n{indent}  load:       {load}\n{indent}  think time: {think}\n",
         plan.name,
-        plan.target.url()
+        plan.target.url(),
+        protocol_note(plan)
     ));
     for f in &plan.flows {
         s.push_str(&format!(
