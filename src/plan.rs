@@ -288,6 +288,8 @@ pub struct HttpOptions {
     pub tls: TlsOptions,
     /// Redirects followed per step (0: never).
     pub max_redirects: u32,
+    /// `http.resolve`: (host, port) → address, used instead of DNS (as curl's `--resolve`).
+    pub resolve: Vec<(String, u16, std::net::IpAddr)>,
     pub version: HttpVersion,
 }
 
@@ -896,6 +898,7 @@ mod tests {
                 tls: TlsOptions::default(),
                 max_redirects: 10,
                 version: HttpVersion::Http1,
+                resolve: Vec::new(),
             },
             load: ramp(),
             think: Think::None,

@@ -337,15 +337,23 @@ fn describe_one(plan: &Plan, indent: &str) -> String {
 /// Resolve the target and check that it accepts connections, before any load is sent.
 fn preflight(plan: &Plan) -> Result<Vec<SocketAddr>, Failure> {
     let url = plan.target.url();
-    let addrs: Vec<SocketAddr> = (plan.target.host.as_str(), plan.target.port)
-        .to_socket_addrs()
-        .map_err(|e| {
-            Failure::Usage(format!(
-                "{}: cannot resolve target {url}: {e}",
-                plan.target_origin
-            ))
-        })?
-        .collect();
+    let overridden = plan
+        .http
+        .resolve
+        .iter()
+        .find(|(h, p, _)| h.eq_ignore_ascii_case(&plan.target.host) && *p == plan.target.port);
+    let addrs: Vec<SocketAddr> = match overridden {
+        Some((_, port, ip)) => Ok(vec![SocketAddr::new(*ip, *port)]),
+        None => (plan.target.host.as_str(), plan.target.port)
+            .to_socket_addrs()
+            .map(|a| a.collect()),
+    }
+    .map_err(|e| {
+        Failure::Usage(format!(
+            "{}: cannot resolve target {url}: {e}",
+            plan.target_origin
+        ))
+    })?;
     if addrs.is_empty() {
         return Err(Failure::Usage(format!(
             "{}: target {url} resolves to no address",

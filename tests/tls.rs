@@ -357,3 +357,26 @@ fn pooled_http2_connections_carry_many_vus_streams_at_once() {
     // 10 VUs on 2 connections, 20 ms each: far more than 2 requests per 20 ms went through.
     assert!(reqs > 250, "streams were shared: {reqs} requests in 1 s");
 }
+
+#[test]
+fn resolve_sends_a_host_name_to_a_given_address() {
+    let t = Target::start_tls();
+    let port = t.addr.rsplit_once(':').unwrap().1;
+    // The name does not exist in DNS: only `http.resolve` makes it reachable. The certificate
+    // holds `localhost`, checked through `server_name`.
+    let s = Scenario::new(&scenario(
+        &format!("https://api.stampede.test:{port}"),
+        1,
+        1,
+        &format!(
+            "{{ resolve: {{ \"api.stampede.test:{port}\": 127.0.0.1 }}, tls: {{ ca_file: ca.pem, server_name: localhost }} }}"
+        ),
+        "      - { name: fast, get: /fast, expect: { status: 200 } }\n",
+    ));
+    std::fs::copy(t.ca.as_ref().unwrap(), s.dir.path().join("ca.pem")).unwrap();
+    let o = run(&s, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sum = s.summary();
+    assert!(count(&metric(&sum, "http_reqs")["count"]) > 10);
+    assert_eq!(count(&metric(&sum, "http_req_failed")["passes"]), 0);
+}

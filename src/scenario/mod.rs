@@ -344,6 +344,7 @@ impl Builder<'_> {
         };
         let tls = self.tls(&raw.http, &target, ov)?;
         let (version, max_redirects) = self.protocol(&raw.http, &target)?;
+        let resolve = self.resolve(&raw.http)?;
         let http = HttpOptions {
             timeout,
             headers,
@@ -352,6 +353,7 @@ impl Builder<'_> {
             tls,
             max_redirects,
             version,
+            resolve,
         };
         // One scenario (top-level `load` + `flows`), or several under `scenarios:`.
         let mut parts: Vec<(String, &RawLoad, &[RawFlow])> = Vec::new();

@@ -86,6 +86,9 @@ pub struct RawHttp {
     pub h2c: Option<bool>,
     /// Redirects followed per step (default 10; 0 = never).
     pub max_redirects: Option<u32>,
+    /// `HOST:PORT: IP` overrides of name resolution, as curl's `--resolve`.
+    #[serde(default)]
+    pub resolve: IndexMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

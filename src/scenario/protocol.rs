@@ -133,6 +133,39 @@ impl Builder<'_> {
     }
 }
 
+impl Builder<'_> {
+    /// `http.resolve: { "HOST:PORT": IP }`.
+    pub(super) fn resolve(
+        &self,
+        http: &RawHttp,
+    ) -> Result<Vec<(String, u16, std::net::IpAddr)>, ScenarioError> {
+        let mut out = Vec::new();
+        for (key, ip) in &http.resolve {
+            let bad = |m: String| self.at_key("http.resolve", m);
+            let (host, port) = key
+                .rsplit_once(':')
+                .and_then(|(h, p)| {
+                    Some((
+                        h.trim_start_matches('[').trim_end_matches(']'),
+                        p.parse::<u16>().ok()?,
+                    ))
+                })
+                .ok_or_else(|| {
+                    bad(format!(
+                        "http.resolve key `{key}` is not HOST:PORT (e.g. \"api.example.com:443\")"
+                    ))
+                })?;
+            let ip: std::net::IpAddr = ip.trim().parse().map_err(|_| {
+                bad(format!(
+                    "http.resolve: `{ip}` (for {key}) is not an IP address"
+                ))
+            })?;
+            out.push((host.to_ascii_lowercase(), port, ip));
+        }
+        Ok(out)
+    }
+}
+
 fn certificates(pem: &[u8]) -> Result<(), String> {
     let mut n = 0;
     for c in CertificateDer::pem_slice_iter(pem) {
