@@ -6,7 +6,7 @@
 //! | `/fast` | 200 `ok` at once |
 //! | `/delay?ms=N[&jitter=J]` | 200 after N ms (plus a uniform 0..J ms) |
 //! | `/status?code=N[&rate=F]` | status N (with `rate`, only for a fraction F of requests, else 200) |
-//! | `/json` | a small JSON document |
+//! | `/json` | a small JSON document (gzip or deflate when Accept-Encoding asks for it) |
 //! | `/echo` | the request body back, with its content type |
 //! | `/reset` | closes the connection without answering |
 //! | `/close` | 200 `bye` with `Connection: close`, then closes the connection |
@@ -410,6 +410,23 @@ fn token_user(token: &str) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
+/// `body` gzip- or deflate-compressed when `accept` (Accept-Encoding) allows it (`/json`).
+fn compress(body: &[u8], accept: &str) -> Option<(&'static str, Vec<u8>)> {
+    use std::io::Write;
+    let wants = |e: &str| accept.split(',').any(|t| t.trim().starts_with(e));
+    if wants("gzip") {
+        let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        w.write_all(body).ok()?;
+        return Some(("gzip", w.finish().ok()?));
+    }
+    if wants("deflate") {
+        let mut w = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        w.write_all(body).ok()?;
+        return Some(("deflate", w.finish().ok()?));
+    }
+    None
+}
+
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *r.status_mut() = status;
@@ -487,10 +504,23 @@ async fn handle(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Fu
             }
         }
         "/json" => {
-            let mut r = text(
-                StatusCode::OK,
-                r#"{"id":42,"name":"stampede","items":[1,2,3]}"#,
-            );
+            let body: &'static str = r#"{"id":42,"name":"stampede","items":[1,2,3]}"#;
+            let accept = req
+                .headers()
+                .get(http::header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let mut r = match compress(body.as_bytes(), accept) {
+                Some((enc, bytes)) => {
+                    let mut r = Response::new(Full::new(Bytes::from(bytes)));
+                    r.headers_mut().insert(
+                        http::header::CONTENT_ENCODING,
+                        http::HeaderValue::from_static(enc),
+                    );
+                    r
+                }
+                None => text(StatusCode::OK, body),
+            };
             r.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("application/json"),

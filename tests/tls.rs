@@ -380,3 +380,29 @@ fn resolve_sends_a_host_name_to_a_given_address() {
     assert!(count(&metric(&sum, "http_reqs")["count"]) > 10);
     assert_eq!(count(&metric(&sum, "http_req_failed")["passes"]), 0);
 }
+
+#[test]
+fn compressed_bodies_are_decoded_for_checks() {
+    let t = Target::start();
+    for enc in ["gzip", "deflate"] {
+        let s = Scenario::new(&scenario(
+            &t.url,
+            1,
+            1,
+            &format!("{{ compression: {enc} }}"),
+            "      - name: json\n        get: /json\n        expect: { status: 200, json: { \"$.id\": 42 }, header: { content-encoding: ENC } }\n"
+                .replace("ENC", enc)
+                .as_str(),
+        ));
+        let o = run(&s, &[]);
+        assert_eq!(o.status.code(), Some(0), "{enc}: {}", text(&o));
+        let sum = s.summary();
+        assert!(count(&metric(&sum, "checks")["passes"]) > 10);
+        assert_eq!(
+            count(&metric(&sum, "checks")["fails"]),
+            0,
+            "{enc}: {}",
+            text(&o)
+        );
+    }
+}

@@ -228,7 +228,8 @@ fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample
     if !step.needs_response() {
         return;
     }
-    let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body_bytes).ok();
+    let body = super::encoding::decode(resp.header("content-encoding"), &resp.body_bytes);
+    let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     let render = |t: &crate::plan::template::Template, vu: &mut Vu| -> Vec<u8> {
         let mut out = Vec::new();
         let env = Env {
@@ -246,7 +247,7 @@ fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample
         let ok = match &c.kind {
             CheckKind::BodyContains(t) => {
                 let want = render(t, vu);
-                want.is_empty() || resp.body_bytes.windows(want.len()).any(|w| w == want)
+                want.is_empty() || body.windows(want.len()).any(|w| w == want)
             }
             CheckKind::Json(path, want) => {
                 let found = json.as_ref().and_then(|v| path.query(v).first().cloned());
@@ -281,7 +282,7 @@ fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample
                 })
             }),
             Extractor::Regex(re) => {
-                let text = String::from_utf8_lossy(&resp.body_bytes);
+                let text = String::from_utf8_lossy(&body);
                 re.captures(&text).map(|c| {
                     let m = c.get(1).or_else(|| c.get(0)).map_or("", |m| m.as_str());
                     Bytes::copy_from_slice(m.as_bytes())

@@ -331,7 +331,12 @@ impl Builder<'_> {
         if timeout.is_zero() {
             return Err(self.at_value("http.timeout", "http.timeout must be above zero"));
         }
-        let headers = self.headers(&raw.http.headers, "http.headers", &HeaderMap::new())?;
+        let mut headers = self.headers(&raw.http.headers, "http.headers", &HeaderMap::new())?;
+        if let Some(enc) = self.compression(&raw.http)?
+            && !headers.contains_key(http::header::ACCEPT_ENCODING)
+        {
+            headers.insert(http::header::ACCEPT_ENCODING, HeaderValue::from_static(enc));
+        }
         let connections = self.connections(&raw.http)?;
         let local_ips = match &raw.http.local_ips {
             None => Vec::new(),

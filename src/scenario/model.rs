@@ -86,6 +86,8 @@ pub struct RawHttp {
     pub h2c: Option<bool>,
     /// Redirects followed per step (default 10; 0 = never).
     pub max_redirects: Option<u32>,
+    /// `gzip`, `br`, `deflate` or `none`: sent as Accept-Encoding, kept bodies decoded.
+    pub compression: Option<String>,
     /// `HOST:PORT: IP` overrides of name resolution, as curl's `--resolve`.
     #[serde(default)]
     pub resolve: IndexMap<String, String>,

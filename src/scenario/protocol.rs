@@ -134,6 +134,25 @@ impl Builder<'_> {
 }
 
 impl Builder<'_> {
+    /// `http.compression`: the Accept-Encoding to send, if any.
+    pub(super) fn compression(
+        &self,
+        http: &RawHttp,
+    ) -> Result<Option<&'static str>, ScenarioError> {
+        Ok(match http.compression.as_deref().map(str::trim) {
+            None | Some("none") => None,
+            Some("gzip") => Some("gzip"),
+            Some("br") => Some("br"),
+            Some("deflate") => Some("deflate"),
+            Some(other) => {
+                return Err(self.at_value(
+                    "http.compression",
+                    format!("unknown http.compression `{other}`: use gzip, br, deflate or none"),
+                ));
+            }
+        })
+    }
+
     /// `http.resolve: { "HOST:PORT": IP }`.
     pub(super) fn resolve(
         &self,
