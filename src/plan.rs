@@ -288,9 +288,29 @@ pub struct HttpOptions {
     pub tls: TlsOptions,
     /// Redirects followed per step (0: never).
     pub max_redirects: u32,
+    /// Where connections go through, as CONNECT tunnels (`http.proxy`, or the environment).
+    pub proxy: Option<Proxy>,
     /// `http.resolve`: (host, port) → address, used instead of DNS (as curl's `--resolve`).
     pub resolve: Vec<(String, u16, std::net::IpAddr)>,
     pub version: HttpVersion,
+}
+
+/// An HTTP proxy that connections tunnel through (CONNECT).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Proxy {
+    pub host: String,
+    pub port: u16,
+    /// The `Proxy-Authorization` value, from `user:password@` in the proxy URL.
+    pub authorization: Option<String>,
+    /// Where it was set: `http.proxy` or the environment variable's name.
+    pub origin: String,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The credentials stay out of logs.
+        write!(f, "Proxy({}:{} from {})", self.host, self.port, self.origin)
+    }
 }
 
 /// Which HTTP version to speak.
@@ -899,6 +919,7 @@ mod tests {
                 max_redirects: 10,
                 version: HttpVersion::Http1,
                 resolve: Vec::new(),
+                proxy: None,
             },
             load: ramp(),
             think: Think::None,

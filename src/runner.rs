@@ -224,6 +224,9 @@ fn protocol_note(plan: &Plan) -> String {
             parts.push("no session resumption".into());
         }
     }
+    if let Some(p) = &h.proxy {
+        parts.push(format!("via proxy {}:{} from {}", p.host, p.port, p.origin));
+    }
     if h.max_redirects != 10 {
         parts.push(match h.max_redirects {
             0 => "redirects not followed".into(),
@@ -334,8 +337,29 @@ fn describe_one(plan: &Plan, indent: &str) -> String {
     s
 }
 
-/// Resolve the target and check that it accepts connections, before any load is sent.
+/// Resolve the target (or its proxy) and check that it accepts connections, before any load
+/// is sent.
 fn preflight(plan: &Plan) -> Result<Vec<SocketAddr>, Failure> {
+    if let Some(p) = &plan.http.proxy {
+        let addrs: Vec<SocketAddr> = (p.host.as_str(), p.port)
+            .to_socket_addrs()
+            .map_err(|e| {
+                Failure::Usage(format!(
+                    "{}: cannot resolve proxy {}:{}: {e}",
+                    p.origin, p.host, p.port
+                ))
+            })?
+            .collect();
+        for a in &addrs {
+            if TcpStream::connect_timeout(a, Duration::from_secs(3)).is_ok() {
+                return Ok(addrs);
+            }
+        }
+        return Err(Failure::Usage(format!(
+            "{}: proxy {}:{} is unreachable",
+            p.origin, p.host, p.port
+        )));
+    }
     let url = plan.target.url();
     let overridden = plan
         .http

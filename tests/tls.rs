@@ -406,3 +406,103 @@ fn compressed_bodies_are_decoded_for_checks() {
         );
     }
 }
+
+/// A CONNECT proxy on loopback (a thread per connection) counting the tunnels it opened; with
+/// `refuse`, it answers 403 instead.
+fn connect_proxy(refuse: bool) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let tunnels = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = tunnels.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut client) = conn else { continue };
+            let counted = counted.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let Some(to) = text
+                    .strip_prefix("CONNECT ")
+                    .and_then(|r| r.split_whitespace().next())
+                else {
+                    return;
+                };
+                if refuse {
+                    let _ =
+                        client.write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+                    return;
+                }
+                let Ok(upstream) = std::net::TcpStream::connect(to) else {
+                    return;
+                };
+                counted.fetch_add(1, Ordering::SeqCst);
+                client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let (mut c_in, mut u_out) =
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c_in, &mut u_out);
+                    let _ = u_out.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut u_in, mut c_out) = (upstream, client);
+                let _ = std::io::copy(&mut u_in, &mut c_out);
+                let _ = c_out.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (addr, tunnels)
+}
+
+#[test]
+fn https_goes_through_an_http_proxy_as_connect_tunnels() {
+    let t = Target::start_tls();
+    let (proxy, tunnels) = connect_proxy(false);
+    let s = Scenario::new(&scenario(
+        &t.url,
+        3,
+        1,
+        &format!("{{ proxy: \"http://{proxy}\", tls: {{ ca_file: ca.pem }} }}"),
+        "      - { name: fast, get: /fast, expect: { status: 200 } }\n",
+    ));
+    std::fs::copy(t.ca.as_ref().unwrap(), s.dir.path().join("ca.pem")).unwrap();
+    let o = run(&s, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reqs = count(&metric(&s.summary(), "http_reqs")["count"]);
+    assert!(reqs > 30);
+    assert_eq!(count(&t.served()["requests"]), reqs);
+    // One tunnel per VU connection.
+    assert_eq!(tunnels.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+    let (refusing, _) = connect_proxy(true);
+    std::fs::write(
+        &s.file,
+        scenario(
+            &t.url,
+            1,
+            1,
+            &format!("{{ proxy: \"http://{refusing}\", tls: {{ ca_file: ca.pem }} }}"),
+            "      - { name: fast, get: /fast }\n",
+        ),
+    )
+    .unwrap();
+    let o = run(&s, &[]);
+    let sum = s.summary();
+    let reqs = count(&metric(&sum, "http_reqs")["count"]);
+    assert!(reqs > 0);
+    assert_eq!(count(&sum["errors"]["proxy_error"]), reqs, "{}", text(&o));
+    assert!(
+        text(&o).contains("requests failed: proxy_error"),
+        "{}",
+        text(&o)
+    );
+}

@@ -38,6 +38,16 @@ pub struct ClientConfig {
     pub h2c: bool,
     /// Connections may turn out to be HTTP/2 (h2c, or ALPN may pick h2).
     pub may_h2: bool,
+    /// Through a proxy: `addrs` are the proxy's, and each connection is a CONNECT tunnel.
+    pub tunnel: Option<Tunnel>,
+}
+
+/// A CONNECT tunnel through an HTTP proxy.
+pub struct Tunnel {
+    /// `host:port` of the target.
+    pub authority: String,
+    /// `Proxy-Authorization` value.
+    pub authorization: Option<String>,
 }
 
 /// An open connection to the target: plain TCP, or TLS over it (boxed: a TLS session is large,
@@ -166,7 +176,7 @@ impl Client {
         let connect = Box::pin(open(addr, local));
         let result = tokio::time::timeout_at(deadline, connect).await;
         sample.connecting += started.elapsed();
-        let stream = match result {
+        let mut stream = match result {
             Err(_) => return Err(ErrorKind::ConnectTimeout),
             Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 return Err(ErrorKind::ConnectRefused);
@@ -175,6 +185,17 @@ impl Client {
             Ok(Ok(s)) => s,
         };
         let _ = stream.set_nodelay(true);
+        if let Some(t) = &cfg.tunnel {
+            // The tunnel is part of connecting.
+            let started = Instant::now();
+            let r = tokio::time::timeout_at(deadline, Box::pin(tunnel(&mut stream, t))).await;
+            sample.connecting += started.elapsed();
+            match r {
+                Err(_) => return Err(ErrorKind::ConnectTimeout),
+                Ok(Err(())) => return Err(ErrorKind::Proxy),
+                Ok(Ok(())) => {}
+            }
+        }
         let Some(tls) = &cfg.tls else {
             self.conn = Some(if cfg.h2c {
                 Conn::H2(
@@ -379,6 +400,40 @@ impl Client {
                 }
             }
             return (sample, resp);
+        }
+    }
+}
+
+/// Ask the proxy on `stream` for a tunnel to the target (`CONNECT host:port`); any 2xx opens it.
+async fn tunnel(stream: &mut TcpStream, t: &Tunnel) -> Result<(), ()> {
+    use tokio::io::AsyncReadExt;
+    let mut req = format!("CONNECT {a} HTTP/1.1\r\nhost: {a}\r\n", a = t.authority);
+    if let Some(auth) = &t.authorization {
+        req.push_str(&format!("proxy-authorization: {auth}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).await.map_err(|_| ())?;
+    // The proxy says nothing more after its answer until we speak, so reading past the head
+    // cannot swallow the target's bytes.
+    let mut head = Vec::with_capacity(256);
+    let mut chunk = [0u8; 512];
+    loop {
+        let n = stream.read(&mut chunk).await.map_err(|_| ())?;
+        if n == 0 {
+            return Err(());
+        }
+        head.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut resp = httparse::Response::new(&mut headers);
+        match resp.parse(&head) {
+            Ok(httparse::Status::Complete(_)) => {
+                return match resp.code {
+                    Some(c) if (200..300).contains(&c) => Ok(()),
+                    _ => Err(()),
+                };
+            }
+            Ok(httparse::Status::Partial) if head.len() < 16 * 1024 => {}
+            _ => return Err(()),
         }
     }
 }

@@ -95,6 +95,18 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
             wire,
             origin: format!("{}://{host}", run.target.scheme()),
             h2c: !run.target.tls && run.http.version == crate::plan::HttpVersion::Http2,
+            tunnel: run.http.proxy.as_ref().map(|p| client::Tunnel {
+                authority: format!(
+                    "{}:{}",
+                    if run.target.host.contains(':') {
+                        format!("[{}]", run.target.host)
+                    } else {
+                        run.target.host.clone()
+                    },
+                    run.target.port
+                ),
+                authorization: p.authorization.clone(),
+            }),
             may_h2: run.http.version == crate::plan::HttpVersion::Http2
                 || (run.target.tls && run.http.version == crate::plan::HttpVersion::Auto),
             host,

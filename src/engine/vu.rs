@@ -57,6 +57,7 @@ fn ends_iteration(e: Option<ErrorKind>) -> bool {
                 | ErrorKind::Reset
                 | ErrorKind::Protocol
                 | ErrorKind::Tls
+                | ErrorKind::Proxy
         )
     )
 }

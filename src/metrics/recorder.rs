@@ -27,10 +27,12 @@ pub enum ErrorKind {
     Extract,
     /// The TLS handshake failed (the reason is counted in `Recorder::tls_reasons`).
     Tls,
+    /// The proxy refused or failed to open a tunnel (CONNECT) to the target.
+    Proxy,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::Connect,
@@ -41,6 +43,7 @@ impl ErrorKind {
         ErrorKind::Check,
         ErrorKind::Extract,
         ErrorKind::Tls,
+        ErrorKind::Proxy,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +58,7 @@ impl ErrorKind {
             ErrorKind::Check => "check_failed",
             ErrorKind::Extract => "extract",
             ErrorKind::Tls => "tls",
+            ErrorKind::Proxy => "proxy_error",
         }
     }
 

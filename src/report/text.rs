@@ -226,6 +226,9 @@ pub fn render(r: &RunReport) -> String {
         let hint = match kind {
             ErrorKind::Tls => top_tls_reason(res).and_then(|r| r.hint()),
             ErrorKind::ConnectRefused => Some("is the target running on that port?"),
+            ErrorKind::Proxy => Some(
+                "the proxy refused the CONNECT tunnel: check http.proxy / HTTPS_PROXY / NO_PROXY",
+            ),
             _ => None,
         };
         let _ = writeln!(

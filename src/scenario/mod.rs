@@ -350,6 +350,7 @@ impl Builder<'_> {
         let tls = self.tls(&raw.http, &target, ov)?;
         let (version, max_redirects) = self.protocol(&raw.http, &target)?;
         let resolve = self.resolve(&raw.http)?;
+        let proxy = self.proxy(&raw.http, &target)?;
         let http = HttpOptions {
             timeout,
             headers,
@@ -359,6 +360,7 @@ impl Builder<'_> {
             max_redirects,
             version,
             resolve,
+            proxy,
         };
         // One scenario (top-level `load` + `flows`), or several under `scenarios:`.
         let mut parts: Vec<(String, &RawLoad, &[RawFlow])> = Vec::new();

@@ -88,6 +88,8 @@ pub struct RawHttp {
     pub max_redirects: Option<u32>,
     /// `gzip`, `br`, `deflate` or `none`: sent as Accept-Encoding, kept bodies decoded.
     pub compression: Option<String>,
+    /// `http://[user:password@]HOST:PORT`, or `none` to ignore HTTP(S)_PROXY.
+    pub proxy: Option<String>,
     /// `HOST:PORT: IP` overrides of name resolution, as curl's `--resolve`.
     #[serde(default)]
     pub resolve: IndexMap<String, String>,

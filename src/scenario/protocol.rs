@@ -4,7 +4,7 @@
 
 use super::model::RawHttp;
 use super::{Builder, Overrides, ScenarioError};
-use crate::plan::{HttpVersion, Pem, Target, TlsOptions};
+use crate::plan::{HttpVersion, Pem, Proxy, Target, TlsOptions};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
@@ -153,6 +153,57 @@ impl Builder<'_> {
         })
     }
 
+    /// `http.proxy`, else `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` (either case) unless
+    /// `NO_PROXY` lists the host. Loopback targets use a proxy only when `http.proxy` says so.
+    pub(super) fn proxy(
+        &self,
+        http: &RawHttp,
+        target: &Target,
+    ) -> Result<Option<Proxy>, ScenarioError> {
+        let (url, origin) = match http.proxy.as_deref().map(str::trim) {
+            Some("none") | Some("") => return Ok(None),
+            Some(u) => (u.to_string(), "http.proxy".to_string()),
+            None => {
+                let loopback = target.host.eq_ignore_ascii_case("localhost")
+                    || target
+                        .host
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback());
+                if loopback {
+                    return Ok(None);
+                }
+                let names: &[&str] = if target.tls {
+                    &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+                } else {
+                    &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+                };
+                let found = names.iter().find_map(|n| {
+                    std::env::var(n)
+                        .ok()
+                        .filter(|v| !v.trim().is_empty())
+                        .map(|v| (v, n.to_string()))
+                });
+                let Some((url, name)) = found else {
+                    return Ok(None);
+                };
+                let no_proxy = std::env::var("NO_PROXY")
+                    .or_else(|_| std::env::var("no_proxy"))
+                    .unwrap_or_default();
+                if bypassed(&no_proxy, &target.host) {
+                    return Ok(None);
+                }
+                (url, name)
+            }
+        };
+        parse_proxy(&url, &origin).map(Some).map_err(|m| {
+            if origin == "http.proxy" {
+                self.at_value("http.proxy", m)
+            } else {
+                self.err_at(None, format!("${origin}: {m}"))
+            }
+        })
+    }
+
     /// `http.resolve: { "HOST:PORT": IP }`.
     pub(super) fn resolve(
         &self,
@@ -185,6 +236,65 @@ impl Builder<'_> {
     }
 }
 
+/// Does `NO_PROXY` (comma-separated names, `.suffix`es, `*`) exclude `host`?
+fn bypassed(no_proxy: &str, host: &str) -> bool {
+    no_proxy.split(',').map(str::trim).any(|entry| {
+        let entry = entry.split_once(':').map_or(entry, |(h, _)| h);
+        let entry = entry.trim_start_matches('.');
+        entry == "*"
+            || (!entry.is_empty()
+                && (host.eq_ignore_ascii_case(entry)
+                    || host
+                        .to_ascii_lowercase()
+                        .ends_with(&format!(".{}", entry.to_ascii_lowercase()))))
+    })
+}
+
+/// `http://[user:password@]host:port` (or without the scheme).
+fn parse_proxy(url: &str, origin: &str) -> Result<Proxy, String> {
+    let rest = if let Some(r) = url.strip_prefix("http://") {
+        r
+    } else if url.starts_with("https://") || url.starts_with("socks") {
+        return Err(format!(
+            "proxy `{url}`: only http:// proxies are supported (tunnels with CONNECT)"
+        ));
+    } else {
+        url
+    };
+    let rest = rest.trim_end_matches('/');
+    let (userinfo, hostport) = match rest.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, rest),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("proxy `{url}`: bad port `{p}`"))?,
+        ),
+        _ => (hostport, 80),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains('/') {
+        return Err(format!(
+            "proxy `{url}` is not http://HOST:PORT (e.g. http://proxy.internal:3128)"
+        ));
+    }
+    let authorization = userinfo.map(|u| {
+        use base64::Engine as _;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(u.as_bytes())
+        )
+    });
+    Ok(Proxy {
+        host: host.to_string(),
+        port,
+        authorization,
+        origin: origin.to_string(),
+    })
+}
+
 fn certificates(pem: &[u8]) -> Result<(), String> {
     let mut n = 0;
     for c in CertificateDer::pem_slice_iter(pem) {
@@ -195,4 +305,31 @@ fn certificates(pem: &[u8]) -> Result<(), String> {
         return Err("no certificate (-----BEGIN CERTIFICATE-----) in the file".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_proxy_matches_names_and_suffixes() {
+        assert!(bypassed("example.com", "example.com"));
+        assert!(bypassed(" .example.com,other", "api.example.com"));
+        assert!(bypassed("example.com:443", "api.EXAMPLE.com"));
+        assert!(bypassed("*", "anything"));
+        assert!(!bypassed("example.com", "notexample.com"));
+        assert!(!bypassed("", "example.com"));
+    }
+
+    #[test]
+    fn proxy_urls() {
+        let p = parse_proxy("http://u:p@proxy.internal:3128/", "HTTPS_PROXY").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("proxy.internal", 3128));
+        assert_eq!(p.authorization.as_deref(), Some("Basic dTpw"));
+        assert!(!format!("{p:?}").contains("dTpw"));
+        let p = parse_proxy("10.0.0.1:8080", "http.proxy").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("10.0.0.1", 8080));
+        assert!(parse_proxy("https://proxy:443", "x").is_err());
+        assert!(parse_proxy("http://proxy:x", "x").is_err());
+    }
 }
