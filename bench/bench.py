@@ -2,7 +2,7 @@
 """stampede's benchmark against wrk (and hyper/reqwest probes), pinned the same way in the same
 run: nginx from ../shared/bench/target.sh on CPU 0, every load generator on CPU 1.
 
-Usage: bench/run.sh [closed|clients|templated|delay10|think10k|pooled50k|all] [RUNS]
+Usage: bench/run.sh [closed|clients|templated|delay10|think10k|pooled50k|https|all] [RUNS]
 
 Prints Markdown tables: each figure beside its peer's from the same run, ratios, and medians
 over RUNS runs. Needs wrk and nginx (apt-get install -y wrk nginx libnginx-mod-http-echo).
@@ -190,6 +190,85 @@ def pooled50k(runs):
           f"RSS {statistics.median(rss):.1f} MiB (limit 256)")
 
 
+HTTPS_PORT = 8443
+NGINX_TLS = """
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+daemon on;
+events {{ worker_connections 10000; }}
+http {{
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 120s;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {dir}/cert.pem;
+    ssl_certificate_key {dir}/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location = /fast {{ default_type text/plain; return 200 "ok"; }}
+  }}
+}}
+"""
+
+
+def nginx_tls(action):
+    """nginx with TLS (a self-signed certificate made here) on 127.0.0.1:8443, pinned to CPU 0."""
+    d = os.path.join(TMP, "nginx-tls")
+    if action == "stop":
+        pid = os.path.join(d, "nginx.pid")
+        if os.path.exists(pid):
+            subprocess.run(["kill", open(pid).read().strip()], check=False)
+        return
+    os.makedirs(d, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", os.path.join(d, "key.pem"), "-out", os.path.join(d, "cert.pem")],
+                   check=True, capture_output=True)
+    conf = os.path.join(d, "nginx.conf")
+    open(conf, "w").write(NGINX_TLS.format(dir=d, port=HTTPS_PORT))
+    subprocess.run(["taskset", "-c", "0", "nginx", "-c", conf], check=True)
+
+
+def oha(url, conns, secs):
+    out_file = os.path.join(TMP, "oha.json")
+    _, cpu, rss = timed(["sh", "-c", f"oha -z {secs}s -c {conns} --no-tui --insecure --output-format json "
+                                     f"{url} > {out_file}"])
+    d = json.load(open(out_file))
+    n = sum(d["statusCodeDistribution"].values())
+    return {"requests": n, "rps": n / secs, "cpu_us": cpu * 1e6 / max(n, 1), "rss": rss}
+
+
+def https(runs):
+    if shutil.which("oha") is None:
+        print("\n(https suite skipped: oha not found; cargo install oha --locked)")
+        return
+    nginx_tls("start")
+    try:
+        ratios, cpu_s, cpu_o = [], [], []
+        for i in range(runs):
+            print(f"\n### HTTPS keep-alive, 50 connections (one TLS 1.3 handshake each), /fast, 8 s — run {i + 1}\n")
+            print("| tool | req/s | ratio vs oha | CPU-µs/req | max RSS MiB |")
+            print("|---|---|---|---|---|")
+            o = oha(f"https://127.0.0.1:{HTTPS_PORT}/fast", 50, 8)
+            row("oha", o, None)
+            s = stampede("bench/https-50.yaml", 8)
+            ratios.append(row("stampede", s, o))
+            cpu_s.append(s["cpu_us"])
+            cpu_o.append(o["cpu_us"])
+        print(f"\n**https-50** medians of {runs} runs: stampede/oha {statistics.median(ratios):.2f}× "
+              f"(goal ≥ 0.9×); CPU-µs per request stampede {statistics.median(cpu_s):.2f}, "
+              f"oha {statistics.median(cpu_o):.2f}")
+    finally:
+        nginx_tls("stop")
+
+
 def main():
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -206,6 +285,7 @@ def main():
             "delay10": delay10,
             "think10k": think10k,
             "pooled50k": pooled50k,
+            "https": https,
         }
         for name, f in suites.items():
             if what in (name, "all"):

@@ -110,6 +110,10 @@ pub struct OverrideArgs {
     /// Values from the environment are never written to reports.
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env_arg)]
     pub env: Vec<(String, String)>,
+    /// Accept any TLS certificate of an https:// target (self-signed, expired, wrong name):
+    /// nothing is verified. For test setups only.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 fn parse_env_arg(s: &str) -> Result<(String, String), String> {
@@ -160,6 +164,20 @@ pub struct TargetArgs {
     /// How long `/work` takes to serve one request.
     #[arg(long, default_value = "3ms", value_name = "DURATION", value_parser = parse_duration_arg)]
     pub work_time: Duration,
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with a certificate generated at start for
+    /// localhost, 127.0.0.1 and ::1; the CA that signed it is written as PEM (see --ca-out) and
+    /// its path printed.
+    #[arg(long)]
+    pub tls: bool,
+    /// Where to write the CA certificate with --tls (default: $TMPDIR/stampede-target-PORT-ca.pem).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca_out: Option<PathBuf>,
+    /// Accept HTTP/2 over cleartext (h2c, prior knowledge) besides HTTP/1.1.
+    #[arg(long, conflicts_with = "tls")]
+    pub h2c: bool,
+    /// Print a line per TLS connection: version, ALPN protocol, full or resumed handshake.
+    #[arg(long)]
+    pub log_connections: bool,
 }
 
 #[derive(Debug, Args)]

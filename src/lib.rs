@@ -52,13 +52,9 @@ pub fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Run(args) => runner::run_command(args),
         Command::Validate(args) => runner::validate_command(args),
-        Command::Target(args) => target::serve_forever(
-            args.addr,
-            args.stall,
-            target::Work::new(args.work_slots, args.work_time),
-        )
-        .map(|_| exit::OK)
-        .map_err(Failure::Tool),
+        Command::Target(args) => target::serve_forever(&args)
+            .map(|_| exit::OK)
+            .map_err(Failure::Tool),
         Command::Demo(args) => runner::demo_command(args),
         Command::Plan(args) => capacity::command::plan_command(args),
         Command::Report(cmd) => runner::report_command(cmd),

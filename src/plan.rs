@@ -192,9 +192,12 @@ pub struct Check {
     pub kind: CheckKind,
 }
 
-/// Where requests go: scheme `http`, host, port, and a base path that step paths are appended to.
+/// Where requests go: scheme (`http` or `https`), host, port, and a base path that step paths
+/// are appended to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// `https://`: connections use TLS.
+    pub tls: bool,
     pub host: String,
     pub port: u16,
     /// Base path without a trailing slash ("" for none).
@@ -202,22 +205,18 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parse `http://host[:port][/base]`.
+    /// Parse `http[s]://host[:port][/base]`.
     pub fn parse(url: &str) -> Result<Target, String> {
         let url = url.trim();
         let uri: http::Uri = url
             .parse()
             .map_err(|e| format!("malformed target URL `{url}`: {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(format!(
-                    "target `{url}`: https is not supported yet; use an http:// target"
-                ));
-            }
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
             Some(other) => {
                 return Err(format!(
-                    "target `{url}`: unsupported scheme `{other}` (expected http://)"
+                    "target `{url}`: unsupported scheme `{other}` (expected http:// or https://)"
                 ));
             }
             None => {
@@ -225,7 +224,7 @@ impl Target {
                     "malformed target URL `{url}`: write it with a scheme, e.g. `http://{url}`"
                 ));
             }
-        }
+        };
         let host = uri
             .host()
             .filter(|h| !h.is_empty())
@@ -234,7 +233,7 @@ impl Target {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
-        let port = uri.port_u16().unwrap_or(80);
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         if uri.query().is_some() {
             return Err(format!(
                 "target `{url}`: a query string belongs on a step's path, not on the target"
@@ -242,6 +241,7 @@ impl Target {
         }
         let base_path = uri.path().trim_end_matches('/').to_string();
         Ok(Target {
+            tls,
             host,
             port,
             base_path,
@@ -255,7 +255,7 @@ impl Target {
         } else {
             self.host.clone()
         };
-        if self.port == 80 {
+        if self.port == self.default_port() {
             host
         } else {
             format!("{host}:{}", self.port)
@@ -263,7 +263,15 @@ impl Target {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}{}", self.authority(), self.base_path)
+        format!("{}://{}{}", self.scheme(), self.authority(), self.base_path)
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+
+    pub fn default_port(&self) -> u16 {
+        if self.tls { 443 } else { 80 }
     }
 }
 
@@ -276,6 +284,83 @@ pub struct HttpOptions {
     /// Source addresses to spread connections over (empty: the kernel chooses).
     pub local_ips: Vec<std::net::IpAddr>,
     pub connections: Connections,
+    /// How to speak TLS to an `https://` target.
+    pub tls: TlsOptions,
+    /// Redirects followed per step (0: never).
+    pub max_redirects: u32,
+    /// Where connections go through, as CONNECT tunnels (`http.proxy`, or the environment).
+    pub proxy: Option<Proxy>,
+    /// `http.resolve`: (host, port) → address, used instead of DNS (as curl's `--resolve`).
+    pub resolve: Vec<(String, u16, std::net::IpAddr)>,
+    pub version: HttpVersion,
+}
+
+/// An HTTP proxy that connections tunnel through (CONNECT).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Proxy {
+    pub host: String,
+    pub port: u16,
+    /// The `Proxy-Authorization` value, from `user:password@` in the proxy URL.
+    pub authorization: Option<String>,
+    /// Where it was set: `http.proxy` or the environment variable's name.
+    pub origin: String,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The credentials stay out of logs.
+        write!(f, "Proxy({}:{} from {})", self.host, self.port, self.origin)
+    }
+}
+
+/// Which HTTP version to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// HTTP/1.1 (ALPN `http/1.1` over TLS).
+    #[default]
+    Http1,
+    /// HTTP/2: over TLS via ALPN `h2`; over cleartext as h2c with prior knowledge.
+    Http2,
+    /// Whatever the server picks by ALPN (`h2` preferred); HTTP/1.1 over cleartext.
+    Auto,
+}
+
+/// PEM text read from a file of the scenario (certificates, keys). Its `Debug` shows only the
+/// size, so a private key never lands in a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pem(pub Vec<u8>);
+
+impl std::fmt::Debug for Pem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes of PEM>", self.0.len())
+    }
+}
+
+/// `http.tls` (and `--insecure`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Trust these CA certificates instead of the system roots (`ca_file`).
+    pub ca: Option<Pem>,
+    /// Accept any certificate (`insecure: true` or `--insecure`).
+    pub insecure: bool,
+    /// A client certificate chain and its key (mutual TLS).
+    pub client_cert: Option<(Pem, Pem)>,
+    /// The name sent as SNI and checked against the certificate (default: the target host).
+    pub server_name: Option<String>,
+    /// Resume TLS sessions on reconnect (default true, as browsers do).
+    pub resumption: bool,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        TlsOptions {
+            ca: None,
+            insecure: false,
+            client_cert: None,
+            server_name: None,
+            resumption: true,
+        }
+    }
 }
 
 /// Who owns the TCP connections.
@@ -863,7 +948,17 @@ mod tests {
         assert_eq!(t6.host, "::1");
         assert_eq!(t6.authority(), "[::1]:9000");
         assert!(Target::parse("127.0.0.1:8080").is_err());
-        assert!(Target::parse("https://x").unwrap_err().contains("https"));
+        let s = Target::parse("https://example.com/api").unwrap();
+        assert!(s.tls);
+        assert_eq!(s.port, 443);
+        assert_eq!(s.authority(), "example.com");
+        assert_eq!(s.url(), "https://example.com/api");
+        assert_eq!(
+            Target::parse("https://example.com:8443")
+                .unwrap()
+                .authority(),
+            "example.com:8443"
+        );
         assert!(Target::parse("ftp://x").is_err());
         assert!(Target::parse("http://").is_err());
     }
@@ -888,6 +983,11 @@ mod tests {
                 headers: HeaderMap::new(),
                 local_ips: Vec::new(),
                 connections: Connections::PerVu,
+                tls: TlsOptions::default(),
+                max_redirects: 10,
+                version: HttpVersion::Http1,
+                resolve: Vec::new(),
+                proxy: None,
             },
             load: ramp(),
             think: Think::None,

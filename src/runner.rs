@@ -47,6 +47,7 @@ fn overrides(a: &OverrideArgs) -> Overrides {
         scale: a.scale,
         time_scale: a.time_scale,
         env: a.env.clone(),
+        insecure: a.insecure,
     }
 }
 
@@ -168,9 +169,10 @@ pub fn describe(plan: &Plan) -> String {
         return describe_one(plan, "");
     }
     let mut s = format!(
-        "  name:       {}\n  target:     {}\n",
+        "  name:       {}\n  target:     {}{}\n",
         plan.name,
-        plan.target.url()
+        plan.target.url(),
+        protocol_note(plan)
     );
     for ((name, _), part) in plan.scenarios.iter().zip(&plan.parts) {
         s.push_str(&format!("  scenario {name}:\n"));
@@ -191,6 +193,52 @@ pub fn describe(plan: &Plan) -> String {
         s.push('\n');
     }
     s
+}
+
+/// How the target is spoken to, when it is not plain HTTP/1.1 with the defaults.
+fn protocol_note(plan: &Plan) -> String {
+    use crate::plan::HttpVersion;
+    let h = &plan.http;
+    let mut parts: Vec<String> = Vec::new();
+    match (h.version, plan.target.tls) {
+        (HttpVersion::Http1, true) => parts.push("HTTP/1.1 over TLS".into()),
+        (HttpVersion::Http2, true) => parts.push("HTTP/2 over TLS".into()),
+        (HttpVersion::Auto, true) => parts.push("HTTP/2 or 1.1 by ALPN over TLS".into()),
+        (HttpVersion::Http2, false) => parts.push("HTTP/2 cleartext (h2c)".into()),
+        _ => {}
+    }
+    if plan.target.tls {
+        parts.push(if h.tls.insecure {
+            "certificate NOT verified".into()
+        } else if h.tls.ca.is_some() {
+            "verified against http.tls.ca_file".into()
+        } else {
+            "verified against the system roots".into()
+        });
+        if let Some(n) = &h.tls.server_name {
+            parts.push(format!("server name {n}"));
+        }
+        if h.tls.client_cert.is_some() {
+            parts.push("client certificate".into());
+        }
+        if !h.tls.resumption {
+            parts.push("no session resumption".into());
+        }
+    }
+    if let Some(p) = &h.proxy {
+        parts.push(format!("via proxy {}:{} from {}", p.host, p.port, p.origin));
+    }
+    if h.max_redirects != 10 {
+        parts.push(match h.max_redirects {
+            0 => "redirects not followed".into(),
+            n => format!("up to {n} redirects"),
+        });
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
 }
 
 fn describe_one(plan: &Plan, indent: &str) -> String {
@@ -271,9 +319,10 @@ fn describe_one(plan: &Plan, indent: &str) -> String {
         Think::Pacing(d) => format!("pacing({})", format_duration(d)),
     };
     s.push_str(&format!(
-        "  name:       {}\n  target:     {}\n{indent}  load:       {load}\n{indent}  think time: {think}\n",
+        "  name:       {}\n  target:     {}{}\n{indent}  load:       {load}\n{indent}  think time: {think}\n",
         plan.name,
-        plan.target.url()
+        plan.target.url(),
+        protocol_note(plan)
     ));
     for f in &plan.flows {
         s.push_str(&format!(
@@ -304,18 +353,47 @@ fn describe_one(plan: &Plan, indent: &str) -> String {
     s
 }
 
-/// Resolve the target and check that it accepts connections, before any load is sent.
+/// Resolve the target (or its proxy) and check that it accepts connections, before any load
+/// is sent.
 fn preflight(plan: &Plan) -> Result<Vec<SocketAddr>, Failure> {
+    if let Some(p) = &plan.http.proxy {
+        let addrs: Vec<SocketAddr> = (p.host.as_str(), p.port)
+            .to_socket_addrs()
+            .map_err(|e| {
+                Failure::Usage(format!(
+                    "{}: cannot resolve proxy {}:{}: {e}",
+                    p.origin, p.host, p.port
+                ))
+            })?
+            .collect();
+        for a in &addrs {
+            if TcpStream::connect_timeout(a, Duration::from_secs(3)).is_ok() {
+                return Ok(addrs);
+            }
+        }
+        return Err(Failure::Usage(format!(
+            "{}: proxy {}:{} is unreachable",
+            p.origin, p.host, p.port
+        )));
+    }
     let url = plan.target.url();
-    let addrs: Vec<SocketAddr> = (plan.target.host.as_str(), plan.target.port)
-        .to_socket_addrs()
-        .map_err(|e| {
-            Failure::Usage(format!(
-                "{}: cannot resolve target {url}: {e}",
-                plan.target_origin
-            ))
-        })?
-        .collect();
+    let overridden = plan
+        .http
+        .resolve
+        .iter()
+        .find(|(h, p, _)| h.eq_ignore_ascii_case(&plan.target.host) && *p == plan.target.port);
+    let addrs: Vec<SocketAddr> = match overridden {
+        Some((_, port, ip)) => Ok(vec![SocketAddr::new(*ip, *port)]),
+        None => (plan.target.host.as_str(), plan.target.port)
+            .to_socket_addrs()
+            .map(|a| a.collect()),
+    }
+    .map_err(|e| {
+        Failure::Usage(format!(
+            "{}: cannot resolve target {url}: {e}",
+            plan.target_origin
+        ))
+    })?;
     if addrs.is_empty() {
         return Err(Failure::Usage(format!(
             "{}: target {url} resolves to no address",
@@ -490,6 +568,15 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             plan.peak_vus(),
             format_duration(plan.planned_duration()),
             format_duration(plan.graceful_stop()),
+            plan.target.url()
+        );
+    }
+    if plan.target.tls && plan.http.tls.insecure {
+        // Loud on purpose, and even with --quiet: nothing about the server is verified.
+        eprintln!(
+            "WARNING: TLS certificate verification is OFF (--insecure / http.tls.insecure): \
+             any certificate from {} is accepted, including a forged one. Use for test setups only; \
+             prefer http.tls.ca_file.",
             plan.target.url()
         );
     }

@@ -6,7 +6,7 @@
 //! | `/fast` | 200 `ok` at once |
 //! | `/delay?ms=N[&jitter=J]` | 200 after N ms (plus a uniform 0..J ms) |
 //! | `/status?code=N[&rate=F]` | status N (with `rate`, only for a fraction F of requests, else 200) |
-//! | `/json` | a small JSON document |
+//! | `/json` | a small JSON document (gzip or deflate when Accept-Encoding asks for it) |
 //! | `/echo` | the request body back, with its content type |
 //! | `/reset` | closes the connection without answering |
 //! | `/close` | 200 `bye` with `Connection: close`, then closes the connection |
@@ -15,7 +15,8 @@
 //! | `/session` | 200 `{"user"}` with the `session` cookie from /login, else 401 |
 //! | `/basic` | 200 `{"user"}` with any basic auth, else 401 |
 //! | `/seen?key=K` | 200; counts K (in `/__stats` `seen`) |
-//! | `/__stats` | JSON counts of the requests served, by path (not counted itself), and of connections: accepted, most open at once, by source address |
+//! | `/redirect?to=PATH[&code=N]` | redirect (default 302) to PATH |
+//! | `/__stats` | JSON counts of the requests served, by path (not counted itself) and HTTP version, and of connections: accepted, most open at once, by source address; with `--tls`, handshakes (full and resumed), TLS versions and ALPN protocols |
 //! | `/__reset` | zeroes those counts |
 
 use bytes::Bytes;
@@ -29,7 +30,10 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+
+pub mod tls;
 
 /// Counts of what the target served.
 #[derive(Default)]
@@ -43,6 +47,32 @@ pub struct Stats {
     by_peer: Mutex<BTreeMap<String, u64>>,
     /// `/seen?key=K` counts by K.
     seen: Mutex<BTreeMap<String, u64>>,
+    /// Requests by HTTP version (`HTTP/1.1`, `HTTP/2.0`).
+    http_versions: Mutex<BTreeMap<String, u64>>,
+    /// TLS handshakes completed, of which resumed; failed handshakes.
+    tls_handshakes: AtomicU64,
+    tls_resumed: AtomicU64,
+    tls_failed: AtomicU64,
+    /// Completed handshakes by TLS version (`TLSv1_3`) and by ALPN protocol (`h2`, `http/1.1`,
+    /// `none`).
+    tls_versions: Mutex<BTreeMap<String, u64>>,
+    alpn: Mutex<BTreeMap<String, u64>>,
+}
+
+fn bump(m: &Mutex<BTreeMap<String, u64>>, key: &str) {
+    if let Ok(mut m) = m.lock() {
+        *m.entry(key.to_string()).or_default() += 1;
+    }
+}
+
+fn read(m: &Mutex<BTreeMap<String, u64>>) -> BTreeMap<String, u64> {
+    m.lock().map(|m| m.clone()).unwrap_or_default()
+}
+
+fn clear(m: &Mutex<BTreeMap<String, u64>>) {
+    if let Ok(mut m) = m.lock() {
+        m.clear();
+    }
 }
 
 /// Counts a connection as open while it lives.
@@ -84,16 +114,30 @@ impl Stats {
         }
     }
 
+    /// Count a completed TLS handshake: version, ALPN protocol, full or resumed.
+    fn handshake(&self, version: &str, alpn: &str, resumed: bool) {
+        self.tls_handshakes.fetch_add(1, Ordering::Relaxed);
+        if resumed {
+            self.tls_resumed.fetch_add(1, Ordering::Relaxed);
+        }
+        bump(&self.tls_versions, version);
+        bump(&self.alpn, alpn);
+    }
+
     fn to_json(&self) -> String {
-        let by_path = self.by_path.lock().map(|m| m.clone()).unwrap_or_default();
-        let by_peer = self.by_peer.lock().map(|m| m.clone()).unwrap_or_default();
         serde_json::json!({
             "requests": self.total(),
-            "by_path": by_path,
+            "by_path": read(&self.by_path),
+            "http_versions": read(&self.http_versions),
             "connections": self.connections.load(Ordering::Relaxed),
             "open_peak": self.open_peak.load(Ordering::Relaxed),
-            "by_peer": by_peer,
-            "seen": self.seen.lock().map(|m| m.clone()).unwrap_or_default(),
+            "by_peer": read(&self.by_peer),
+            "seen": read(&self.seen),
+            "tls_handshakes": self.tls_handshakes.load(Ordering::Relaxed),
+            "tls_resumed": self.tls_resumed.load(Ordering::Relaxed),
+            "tls_failed": self.tls_failed.load(Ordering::Relaxed),
+            "tls_versions": read(&self.tls_versions),
+            "alpn": read(&self.alpn),
         })
         .to_string()
     }
@@ -112,6 +156,12 @@ impl Stats {
         if let Ok(mut m) = self.seen.lock() {
             m.clear();
         }
+        clear(&self.http_versions);
+        self.tls_handshakes.store(0, Ordering::Relaxed);
+        self.tls_resumed.store(0, Ordering::Relaxed);
+        self.tls_failed.store(0, Ordering::Relaxed);
+        clear(&self.tls_versions);
+        clear(&self.alpn);
     }
 }
 
@@ -211,6 +261,12 @@ pub struct Target {
     pub stats: Arc<Stats>,
     stall: Option<(Stall, std::time::Instant)>,
     work: Arc<Work>,
+    /// Serve HTTPS (HTTP/1.1 or HTTP/2 by ALPN).
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Serve HTTP/2 over cleartext (h2c, prior knowledge) besides HTTP/1.1.
+    h2c: bool,
+    /// Print a line per TLS connection (version, ALPN, resumed).
+    log_connections: bool,
 }
 
 impl Target {
@@ -230,7 +286,27 @@ impl Target {
             stats: Arc::new(Stats::default()),
             stall: None,
             work: Arc::new(Work::default()),
+            tls: None,
+            h2c: false,
+            log_connections: false,
         })
+    }
+
+    /// Serve HTTPS with this acceptor.
+    pub fn tls(mut self, acceptor: Option<tokio_rustls::TlsAcceptor>) -> Self {
+        self.tls = acceptor;
+        self
+    }
+
+    /// Accept HTTP/2 over cleartext too.
+    pub fn h2c(mut self, on: bool) -> Self {
+        self.h2c = on;
+        self
+    }
+
+    pub fn log_connections(mut self, on: bool) -> Self {
+        self.log_connections = on;
+        self
     }
 
     /// Stall every response as `stall` says, from now on.
@@ -263,32 +339,107 @@ impl Target {
             let _ = stream.set_nodelay(true);
             let stats = self.stats.clone();
             let stall = self.stall;
+            let tls = self.tls.clone();
+            let h2c = self.h2c;
+            let log = self.log_connections;
             let work = self.work.clone();
             tokio::spawn(async move {
                 let _open = OpenConn::new(stats.clone(), peer.ip());
-                let svc = hyper::service::service_fn(move |req| {
-                    let stats = stats.clone();
-                    let work = work.clone();
-                    async move {
-                        if req.uri().path() == "/work" {
-                            work.serve().await;
-                        }
-                        if let Some((stall, since)) = stall {
-                            let wait = stall.wait(since.elapsed());
-                            if !wait.is_zero() && !req.uri().path().starts_with("/__") {
-                                tokio::time::sleep(wait).await;
-                            }
-                        }
-                        handle(req, stats).await
+                let Some(acceptor) = tls else {
+                    let proto = if h2c { Proto::Auto } else { Proto::Http1 };
+                    serve_connection(stream, proto, stats, stall, work).await;
+                    return;
+                };
+                let accepted =
+                    tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+                let stream = match accepted {
+                    Ok(Ok(s)) => s,
+                    // Closed before a ClientHello: a reachability probe (stampede's preflight
+                    // connects and closes), not a failed handshake.
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return,
+                    _ => {
+                        stats.tls_failed.fetch_add(1, Ordering::Relaxed);
+                        return;
                     }
+                };
+                let (_, conn) = stream.get_ref();
+                let version = tls::version_name(conn.protocol_version());
+                let alpn = conn.alpn_protocol().map_or("none".to_string(), |p| {
+                    String::from_utf8_lossy(p).into_owned()
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+                let resumed = conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+                stats.handshake(&version, &alpn, resumed);
+                if log {
+                    use std::io::Write;
+                    let _ = writeln!(
+                        std::io::stdout(),
+                        "tls connection from {peer}: {version}, alpn {alpn}, {} handshake",
+                        if resumed { "resumed" } else { "full" }
+                    );
+                }
+                let proto = if alpn == "h2" {
+                    Proto::Http2
+                } else {
+                    Proto::Http1
+                };
+                serve_connection(stream, proto, stats, stall, work).await;
             });
         }
     }
+}
+
+/// Which HTTP a connection speaks.
+#[derive(Clone, Copy)]
+enum Proto {
+    Http1,
+    Http2,
+    /// HTTP/1.1, or HTTP/2 when the client starts with its preface (h2c).
+    Auto,
+}
+
+/// Serve one connection until it closes.
+async fn serve_connection<I>(
+    io: I,
+    proto: Proto,
+    stats: Arc<Stats>,
+    stall: Option<(Stall, std::time::Instant)>,
+    work: Arc<Work>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| {
+        let stats = stats.clone();
+        let work = work.clone();
+        async move {
+            if req.uri().path() == "/work" {
+                work.serve().await;
+            }
+            if let Some((stall, since)) = stall {
+                let wait = stall.wait(since.elapsed());
+                if !wait.is_zero() && !req.uri().path().starts_with("/__") {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            handle(req, stats).await
+        }
+    });
+    let io = TokioIo::new(io);
+    let exec = hyper_util::rt::TokioExecutor::new();
+    let _ = match proto {
+        Proto::Http1 => hyper::server::conn::http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(io, svc)
+            .await
+            .map_err(|e| e.to_string()),
+        Proto::Http2 => hyper::server::conn::http2::Builder::new(exec)
+            .serve_connection(io, svc)
+            .await
+            .map_err(|e| e.to_string()),
+        Proto::Auto => hyper_util::server::conn::auto::Builder::new(exec)
+            .serve_connection(io, svc)
+            .await
+            .map_err(|e| e.to_string()),
+    };
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
@@ -328,6 +479,23 @@ fn token_user(token: &str) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
+/// `body` gzip- or deflate-compressed when `accept` (Accept-Encoding) allows it (`/json`).
+fn compress(body: &[u8], accept: &str) -> Option<(&'static str, Vec<u8>)> {
+    use std::io::Write;
+    let wants = |e: &str| accept.split(',').any(|t| t.trim().starts_with(e));
+    if wants("gzip") {
+        let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        w.write_all(body).ok()?;
+        return Some(("gzip", w.finish().ok()?));
+    }
+    if wants("deflate") {
+        let mut w = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        w.write_all(body).ok()?;
+        return Some(("deflate", w.finish().ok()?));
+    }
+    None
+}
+
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *r.status_mut() = status;
@@ -346,6 +514,9 @@ impl std::error::Error for Drop {}
 
 async fn handle(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Full<Bytes>>, Drop> {
     let path = req.uri().path().to_string();
+    if !path.starts_with("/__") {
+        bump(&stats.http_versions, &format!("{:?}", req.version()));
+    }
     let query = req.uri().query().unwrap_or("").to_string();
     match path.as_str() {
         "/__stats" => {
@@ -402,10 +573,23 @@ async fn handle(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Fu
             }
         }
         "/json" => {
-            let mut r = text(
-                StatusCode::OK,
-                r#"{"id":42,"name":"stampede","items":[1,2,3]}"#,
-            );
+            let body: &'static str = r#"{"id":42,"name":"stampede","items":[1,2,3]}"#;
+            let accept = req
+                .headers()
+                .get(http::header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let mut r = match compress(body.as_bytes(), accept) {
+                Some((enc, bytes)) => {
+                    let mut r = Response::new(Full::new(Bytes::from(bytes)));
+                    r.headers_mut().insert(
+                        http::header::CONTENT_ENCODING,
+                        http::HeaderValue::from_static(enc),
+                    );
+                    r
+                }
+                None => text(StatusCode::OK, body),
+            };
             r.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("application/json"),
@@ -498,6 +682,19 @@ async fn handle(req: Request<Incoming>, stats: Arc<Stats>) -> Result<Response<Fu
                 None => text(StatusCode::UNAUTHORIZED, "basic auth required"),
             }
         }
+        "/redirect" => {
+            let to = query_param(&query, "to").unwrap_or("/fast");
+            let code = query_param(&query, "code")
+                .and_then(|v| v.parse::<u16>().ok())
+                .filter(|c| (300..400).contains(c))
+                .and_then(|c| StatusCode::from_u16(c).ok())
+                .unwrap_or(StatusCode::FOUND);
+            let mut r = text(code, "redirect");
+            if let Ok(v) = http::HeaderValue::from_str(to) {
+                r.headers_mut().insert(http::header::LOCATION, v);
+            }
+            r
+        }
         "/seen" => {
             if let Some(k) = query_param(&query, "key") {
                 stats.see(k);
@@ -533,7 +730,8 @@ pub fn spawn_background(
 }
 
 /// Serve in the foreground until Ctrl-C (`stampede target`).
-pub fn serve_forever(addr: SocketAddr, stall: Option<Stall>, work: Work) -> anyhow::Result<()> {
+pub fn serve_forever(args: &crate::cli::TargetArgs) -> anyhow::Result<()> {
+    let (addr, stall) = (args.addr, args.stall);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -541,23 +739,47 @@ pub fn serve_forever(addr: SocketAddr, stall: Option<Stall>, work: Work) -> anyh
         let target = Target::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?
-            .stall(stall);
-        let limit = work.limit();
+            .stall(stall)
+            .h2c(args.h2c)
+            .log_connections(args.log_connections);
+        let work = crate::target::Work::new(args.work_slots, args.work_time);
         let work_line = format!(
             "\n/work: {} slots × {} each: saturates at {:.0} req/s",
             work.slots.lock().map_or(1, |s| s.len()),
             crate::scenario::duration::format_duration(work.time),
-            limit
+            work.limit()
         );
         let target = target.work(work);
         let local = target.local_addr()?;
+        let (target, tls_line) = if args.tls {
+            let generated = tls::generate()
+                .map_err(|e| anyhow::anyhow!("cannot generate a certificate: {e}"))?;
+            let path = args.ca_out.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("stampede-target-{}-ca.pem", local.port()))
+            });
+            generated
+                .write_ca(&path)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            let acceptor = generated
+                .acceptor()
+                .map_err(|e| anyhow::anyhow!("TLS setup: {e}"))?;
+            let line = format!(
+                "\nCA certificate: {} (pass it as http.tls.ca_file; the certificate holds {})",
+                path.display(),
+                tls::NAMES.join(", ")
+            );
+            (target.tls(Some(acceptor)), line)
+        } else {
+            (target, String::new())
+        };
         let stats = target.stats.clone();
         use std::io::Write;
         // Write errors are ignored: whoever started us may have stopped reading our output.
         let _ = writeln!(
             std::io::stdout(),
-            "stampede target listening on http://{local}\n\
-             endpoints: /fast /delay?ms=N[&jitter=J] /status?code=N[&rate=F] /json /echo /reset /close /login /me /session /basic /seen?key=K /work /__stats /__reset{work_line}{}",
+            "stampede target listening on {}://{local}{tls_line}\n\
+             endpoints: /fast /delay?ms=N[&jitter=J] /status?code=N[&rate=F] /json /echo /reset /close /login /me /session /basic /seen?key=K /redirect?to=PATH&code=N /work /__stats /__reset{work_line}{}",
+            if args.tls { "https" } else { "http" },
             stall.map_or(String::new(), |s| format!(
                 "\nstalling: every response held during the first {} of every {}",
                 crate::scenario::duration::format_duration(s.hold),

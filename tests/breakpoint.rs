@@ -10,7 +10,7 @@ fn a_breakpoint_run_finds_the_limit_of_a_saturating_service_and_stops_there() {
     // 4 slots × 3 ms: at most 4 requests in service, each exactly 3 ms → 1,333 req/s.
     let (slots, service_ms) = (4.0, 3.0);
     let limit = slots / (service_ms / 1000.0);
-    let t = Target::start_with(&["--work-slots", "4", "--work-time", "3ms"]);
+    let t = Target::start_with(&["--work-slots", "4", "--work-time", "3ms"], None);
     let s = Scenario::new(&format!(
         "target: {}\n\
          load: {{ executor: breakpoint, start_rate: 200, step_rate: 200, step_duration: 5s, \

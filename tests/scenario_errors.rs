@@ -113,9 +113,9 @@ fn bad_or_unreachable_targets() {
         &["target"],
     );
     refused(
-        &format!("target: https://127.0.0.1:9\n{rest}"),
+        &format!("target: ftp://127.0.0.1:9\n{rest}"),
         "1:9",
-        &["https"],
+        &["unsupported scheme `ftp`", "https://"],
     );
     // Reachability is checked by `run` only (validate sends nothing), before any traffic.
     let s = Scenario::new(&format!("target: http://127.0.0.1:9\n{rest}"));

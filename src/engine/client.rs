@@ -7,14 +7,17 @@
 //! and parsed in place, so an idle VU holds no buffer at all.
 
 use super::http1::{Capture, Feed, Response};
-use crate::metrics::{ErrorKind, Sample};
+use crate::metrics::{ErrorKind, Sample, TlsReason};
 use std::cell::RefCell;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
+use tokio_rustls::client::TlsStream;
 
 /// What every VU's client shares (read-only).
 pub struct ClientConfig {
@@ -27,6 +30,33 @@ pub struct ClientConfig {
     pub wire: Vec<Vec<super::http1::Encoded>>,
     /// The Host header value.
     pub host: String,
+    /// Set for an `https://` target.
+    pub tls: Option<super::tls::Tls>,
+    /// `scheme://authority`, for HTTP/2 request URIs.
+    pub origin: String,
+    /// Speak HTTP/2 over cleartext (prior knowledge).
+    pub h2c: bool,
+    /// Connections may turn out to be HTTP/2 (h2c, or ALPN may pick h2).
+    pub may_h2: bool,
+    /// Through a proxy: `addrs` are the proxy's, and each connection is a CONNECT tunnel.
+    pub tunnel: Option<Tunnel>,
+}
+
+/// A CONNECT tunnel through an HTTP proxy.
+pub struct Tunnel {
+    /// `host:port` of the target.
+    pub authority: String,
+    /// `Proxy-Authorization` value.
+    pub authorization: Option<String>,
+}
+
+/// An open connection to the target: plain TCP, or TLS over it (boxed: a TLS session is large,
+/// and an idle VU should stay small).
+pub enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// HTTP/2 (over TLS by ALPN, or h2c): requests are streams of the connection.
+    H2(super::h2::Sender),
 }
 
 /// A worker's read buffer, shared by all its VUs: a VU borrows it only inside a synchronous read.
@@ -45,10 +75,16 @@ impl Default for Scratch {
 }
 
 /// Connections shared by a worker's VUs (`http.connections: pooled`): at most `size` open or in
-/// use at once; a VU waits for a free one (`http_req_blocked`).
+/// use at once; a VU waits for a free one (`http_req_blocked`). HTTP/2 connections are shared
+/// differently: each keeps its permit for good and joins `h2`, where every VU may send on it at
+/// once, as streams (up to the server's concurrent-stream limit, beyond which hyper queues
+/// them); new connections are opened while permits remain.
 pub struct Pool {
-    idle: RefCell<Vec<TcpStream>>,
+    idle: RefCell<Vec<Conn>>,
     permits: tokio::sync::Semaphore,
+    h2: RefCell<Vec<super::h2::Sender>>,
+    /// Woken when a connection joins `h2`.
+    h2_added: tokio::sync::Notify,
 }
 
 impl Pool {
@@ -56,6 +92,36 @@ impl Pool {
         Pool {
             idle: RefCell::new(Vec::new()),
             permits: tokio::sync::Semaphore::new(size.max(1)),
+            h2: RefCell::new(Vec::new()),
+            h2_added: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// One of the pool's HTTP/2 connections for VU `index`, when no new connection may be
+    /// opened. Closed ones leave the list and give their permit back.
+    fn shared_h2(&self, index: usize) -> Option<super::h2::Sender> {
+        let mut list = self.h2.borrow_mut();
+        let before = list.len();
+        list.retain(|s| !s.is_closed());
+        if list.len() < before {
+            self.permits.add_permits(before - list.len());
+        }
+        if list.is_empty() || self.permits.available_permits() > 0 {
+            return None;
+        }
+        Some(list[index % list.len()].clone())
+    }
+
+    /// Keep a connection for the next VU: an HTTP/2 one joins the shared list with its permit.
+    fn put(&self, conn: Conn, permit: tokio::sync::SemaphorePermit<'_>) {
+        match conn {
+            Conn::H2(s) if !s.is_closed() => {
+                permit.forget();
+                self.h2.borrow_mut().push(s);
+                self.h2_added.notify_waiters();
+            }
+            Conn::H2(_) => {}
+            c => self.idle.borrow_mut().push(c),
         }
     }
 }
@@ -72,7 +138,7 @@ pub struct Outgoing<'a> {
 
 /// One VU's connection.
 pub struct Client {
-    conn: Option<TcpStream>,
+    conn: Option<Conn>,
     /// Which of the target's (and source) addresses to use: spreads VUs over all of them.
     index: usize,
 }
@@ -95,13 +161,22 @@ impl Client {
     }
 
     /// Open a connection (boxed: the connect future is large and rare, and a VU's task should
-    /// stay small while it thinks).
-    async fn connect(&mut self, cfg: &ClientConfig, deadline: Instant) -> Result<(), ErrorKind> {
+    /// stay small while it thinks), and shake hands for TLS. The TCP connect is timed into
+    /// `sample.connecting`, the handshake into `sample.tls_handshaking`.
+    async fn connect(
+        &mut self,
+        cfg: &ClientConfig,
+        deadline: Instant,
+        sample: &mut Sample,
+    ) -> Result<(), ErrorKind> {
         let addr = cfg.addrs[self.index % cfg.addrs.len()];
         let local = (!cfg.local_ips.is_empty())
             .then(|| cfg.local_ips[(self.index / cfg.addrs.len().max(1)) % cfg.local_ips.len()]);
+        let started = Instant::now();
         let connect = Box::pin(open(addr, local));
-        let stream = match tokio::time::timeout_at(deadline, connect).await {
+        let result = tokio::time::timeout_at(deadline, connect).await;
+        sample.connecting += started.elapsed();
+        let mut stream = match result {
             Err(_) => return Err(ErrorKind::ConnectTimeout),
             Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 return Err(ErrorKind::ConnectRefused);
@@ -110,8 +185,54 @@ impl Client {
             Ok(Ok(s)) => s,
         };
         let _ = stream.set_nodelay(true);
-        self.conn = Some(stream);
-        Ok(())
+        if let Some(t) = &cfg.tunnel {
+            // The tunnel is part of connecting.
+            let started = Instant::now();
+            let r = tokio::time::timeout_at(deadline, Box::pin(tunnel(&mut stream, t))).await;
+            sample.connecting += started.elapsed();
+            match r {
+                Err(_) => return Err(ErrorKind::ConnectTimeout),
+                Ok(Err(())) => return Err(ErrorKind::Proxy),
+                Ok(Ok(())) => {}
+            }
+        }
+        let Some(tls) = &cfg.tls else {
+            self.conn = Some(if cfg.h2c {
+                Conn::H2(
+                    Box::pin(super::h2::handshake(stream))
+                        .await
+                        .map_err(|_| ErrorKind::Protocol)?,
+                )
+            } else {
+                Conn::Plain(stream)
+            });
+            return Ok(());
+        };
+        let started = Instant::now();
+        let handshake = Box::pin(tls.connector.connect(tls.server_name.clone(), stream));
+        let result = tokio::time::timeout_at(deadline, handshake).await;
+        sample.tls_handshaking += started.elapsed();
+        match result {
+            Err(_) => {
+                sample.tls_reason = Some(TlsReason::HandshakeTimeout);
+                Err(ErrorKind::Tls)
+            }
+            Ok(Err(e)) => {
+                sample.tls_reason = Some(super::tls::classify(&e));
+                Err(ErrorKind::Tls)
+            }
+            Ok(Ok(s)) if s.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                let sender = Box::pin(super::h2::handshake(s))
+                    .await
+                    .map_err(|_| ErrorKind::Protocol)?;
+                self.conn = Some(Conn::H2(sender));
+                Ok(())
+            }
+            Ok(Ok(s)) => {
+                self.conn = Some(Conn::Tls(Box::new(s)));
+                Ok(())
+            }
+        }
     }
 
     /// Send one request on a connection from `pool` (waiting for one if all are busy), or on the
@@ -127,17 +248,40 @@ impl Client {
             return self.request(cfg, scratch, out).await;
         };
         let asked = Instant::now();
-        let Ok(_permit) = pool.permits.acquire().await else {
-            // The semaphore is never closed; this arm keeps the type total.
-            let mut s = Sample::failed(ErrorKind::Connect);
-            s.blocked = asked.elapsed();
-            return (s, Response::new());
+        let permit = loop {
+            if cfg.may_h2
+                && let Some(sender) = pool.shared_h2(self.index)
+            {
+                self.conn = Some(Conn::H2(sender));
+                let blocked = asked.elapsed();
+                let (mut sample, resp) = self.request(cfg, scratch, out).await;
+                // The shared connection stays in the list (a replacement opened because it had
+                // closed is not kept: the list's permits open new ones).
+                self.conn = None;
+                sample.blocked = blocked;
+                return (sample, resp);
+            }
+            let acquired = if cfg.may_h2 {
+                tokio::select! {
+                    p = pool.permits.acquire() => p,
+                    () = pool.h2_added.notified() => continue,
+                }
+            } else {
+                pool.permits.acquire().await
+            };
+            let Ok(permit) = acquired else {
+                // The semaphore is never closed; this arm keeps the type total.
+                let mut s = Sample::failed(ErrorKind::Connect);
+                s.blocked = asked.elapsed();
+                return (s, Response::new());
+            };
+            break permit;
         };
         let blocked = asked.elapsed();
         self.conn = pool.idle.borrow_mut().pop();
         let (mut sample, resp) = self.request(cfg, scratch, out).await;
         if let Some(conn) = self.conn.take() {
-            pool.idle.borrow_mut().push(conn);
+            pool.put(conn, permit);
         }
         sample.blocked = blocked;
         (sample, resp)
@@ -158,8 +302,7 @@ impl Client {
         let mut retry = self.conn.is_some();
         loop {
             if self.conn.is_none() {
-                let r = self.connect(cfg, deadline).await;
-                sample.connecting += start.elapsed();
+                let r = self.connect(cfg, deadline, &mut sample).await;
                 if let Err(kind) = r {
                     sample.error = Some(kind);
                     return (sample, Response::new());
@@ -173,15 +316,48 @@ impl Client {
             let mut resp = Response::capturing(out.capture);
             let mut first_byte = None;
             let mut received = 0u64;
-            let exchange = exchange(
-                conn,
-                scratch,
-                &out,
-                &mut resp,
-                &mut first_byte,
-                &mut received,
-            );
-            let result = tokio::time::timeout_at(deadline, exchange).await;
+            let result = match conn {
+                Conn::Plain(conn) => {
+                    let exchange = exchange(
+                        conn,
+                        scratch,
+                        &out,
+                        &mut resp,
+                        &mut first_byte,
+                        &mut received,
+                    );
+                    tokio::time::timeout_at(deadline, exchange).await
+                }
+                // Boxed, so the cleartext path's VUs stay as small as they were.
+                Conn::Tls(conn) => {
+                    let exchange = Box::pin(exchange_tls(
+                        conn,
+                        scratch,
+                        &out,
+                        &mut resp,
+                        &mut first_byte,
+                        &mut received,
+                    ));
+                    tokio::time::timeout_at(deadline, exchange).await
+                }
+                Conn::H2(sender) => {
+                    let exchange = Box::pin(super::h2::exchange(
+                        sender,
+                        &cfg.origin,
+                        &out,
+                        &mut resp,
+                        &mut first_byte,
+                        &mut received,
+                    ));
+                    tokio::time::timeout_at(deadline, exchange).await.map(|r| {
+                        r.map_err(|f| match f {
+                            super::h2::Failed::Unanswered => Failed::Io { answered: false },
+                            super::h2::Failed::Broken => Failed::Io { answered: true },
+                            super::h2::Failed::Request => Failed::Protocol,
+                        })
+                    })
+                }
+            };
             sample.received += received;
             match result {
                 Err(_) => {
@@ -224,6 +400,40 @@ impl Client {
                 }
             }
             return (sample, resp);
+        }
+    }
+}
+
+/// Ask the proxy on `stream` for a tunnel to the target (`CONNECT host:port`); any 2xx opens it.
+async fn tunnel(stream: &mut TcpStream, t: &Tunnel) -> Result<(), ()> {
+    use tokio::io::AsyncReadExt;
+    let mut req = format!("CONNECT {a} HTTP/1.1\r\nhost: {a}\r\n", a = t.authority);
+    if let Some(auth) = &t.authorization {
+        req.push_str(&format!("proxy-authorization: {auth}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).await.map_err(|_| ())?;
+    // The proxy says nothing more after its answer until we speak, so reading past the head
+    // cannot swallow the target's bytes.
+    let mut head = Vec::with_capacity(256);
+    let mut chunk = [0u8; 512];
+    loop {
+        let n = stream.read(&mut chunk).await.map_err(|_| ())?;
+        if n == 0 {
+            return Err(());
+        }
+        head.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut resp = httparse::Response::new(&mut headers);
+        match resp.parse(&head) {
+            Ok(httparse::Status::Complete(_)) => {
+                return match resp.code {
+                    Some(c) if (200..300).contains(&c) => Ok(()),
+                    _ => Err(()),
+                };
+            }
+            Ok(httparse::Status::Partial) if head.len() < 16 * 1024 => {}
+            _ => return Err(()),
         }
     }
 }
@@ -281,22 +491,10 @@ async fn exchange(
         conn.readable().await.map_err(|_| Failed::Io {
             answered: first_byte.is_some(),
         })?;
-        let fed = {
+        let done = {
             let mut buf = scratch.0.borrow_mut();
             match conn.try_read(&mut buf) {
-                Ok(0) => {
-                    if first_byte.is_none() {
-                        return Err(Failed::Io { answered: false });
-                    }
-                    return resp.eof().map_err(|_| Failed::Io { answered: true });
-                }
-                Ok(n) => {
-                    if first_byte.is_none() {
-                        *first_byte = Some(Instant::now());
-                    }
-                    *received += n as u64;
-                    resp.feed(&buf[..n], out.head)
-                }
+                Ok(n) => take(&buf[..n], out, resp, first_byte, received)?,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(_) => {
                     return Err(Failed::Io {
@@ -305,12 +503,81 @@ async fn exchange(
                 }
             }
         };
-        match fed {
-            Ok(Feed::More) => {}
-            // Bytes after the response without a request for them: the connection is out of step.
-            Ok(Feed::Done { extra }) if extra > 0 => return Err(Failed::Protocol),
-            Ok(Feed::Done { .. }) => return Ok(()),
-            Err(_) => return Err(Failed::Protocol),
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// Feed what one read gave (empty: the peer closed) to the response; true when it is complete.
+#[inline]
+fn take(
+    data: &[u8],
+    out: &Outgoing<'_>,
+    resp: &mut Response,
+    first_byte: &mut Option<Instant>,
+    received: &mut u64,
+) -> Result<bool, Failed> {
+    if data.is_empty() {
+        if first_byte.is_none() {
+            return Err(Failed::Io { answered: false });
+        }
+        return resp
+            .eof()
+            .map(|()| true)
+            .map_err(|_| Failed::Io { answered: true });
+    }
+    if first_byte.is_none() {
+        *first_byte = Some(Instant::now());
+    }
+    *received += data.len() as u64;
+    match resp.feed(data, out.head) {
+        Ok(Feed::More) => Ok(false),
+        // Bytes after the response without a request for them: the connection is out of step.
+        Ok(Feed::Done { extra }) if extra > 0 => Err(Failed::Protocol),
+        Ok(Feed::Done { .. }) => Ok(true),
+        Err(_) => Err(Failed::Protocol),
+    }
+}
+
+/// `exchange` over TLS. The decrypted bytes are read into the worker's scratch buffer inside
+/// one synchronous poll, so the buffer is never held across an await. `received` counts
+/// plaintext bytes (TLS records add some 22–40 bytes each on the wire).
+async fn exchange_tls(
+    conn: &mut TlsStream<TcpStream>,
+    scratch: &Scratch,
+    out: &Outgoing<'_>,
+    resp: &mut Response,
+    first_byte: &mut Option<Instant>,
+    received: &mut u64,
+) -> Result<(), Failed> {
+    conn.write_all(out.wire)
+        .await
+        .map_err(|_| Failed::Io { answered: false })?;
+    conn.flush()
+        .await
+        .map_err(|_| Failed::Io { answered: false })?;
+    loop {
+        let done = std::future::poll_fn(|cx| {
+            let mut buf = scratch.0.borrow_mut();
+            let mut rb = tokio::io::ReadBuf::new(&mut buf[..]);
+            match Pin::new(&mut *conn).poll_read(cx, &mut rb) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(())) => {
+                    Poll::Ready(take(rb.filled(), out, resp, first_byte, received))
+                }
+                // A peer that closes without close_notify: the end of the stream all the same.
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Poll::Ready(take(&[], out, resp, first_byte, received))
+                }
+                Poll::Ready(Err(_)) => Poll::Ready(Err(Failed::Io {
+                    answered: first_byte.is_some(),
+                })),
+            }
+        })
+        .await?;
+        if done {
+            return Ok(());
         }
     }
 }

@@ -157,6 +157,8 @@ pub struct Capture {
     pub cookies: bool,
     /// The body, de-chunked.
     pub body: bool,
+    /// The `Location` header (to follow redirects).
+    pub location: bool,
 }
 
 /// The response so far.
@@ -204,6 +206,14 @@ impl Response {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_slice())
+    }
+
+    /// A response read by another parser (HTTP/2): its status, the headers kept and the body.
+    pub fn complete(&mut self, status: u16, headers: Vec<(String, Vec<u8>)>, body: Vec<u8>) {
+        self.status = status;
+        self.headers = headers;
+        self.body_bytes = body;
+        self.body = Some(Body::Length(0));
     }
 
     /// True once the status line and headers have been parsed.
@@ -258,8 +268,12 @@ impl Response {
             let mut chunked = false;
             let keep_all = self.capture.headers;
             let keep_cookies = self.capture.cookies;
+            let keep_location = self.capture.location;
             for h in r.headers.iter() {
-                if keep_all || (keep_cookies && h.name.eq_ignore_ascii_case("set-cookie")) {
+                if keep_all
+                    || (keep_cookies && h.name.eq_ignore_ascii_case("set-cookie"))
+                    || (keep_location && h.name.eq_ignore_ascii_case("location"))
+                {
                     self.headers
                         .push((h.name.to_ascii_lowercase(), h.value.to_vec()));
                 }
@@ -570,6 +584,7 @@ mod tests {
                 headers: true,
                 cookies: true,
                 body: true,
+                location: false,
             });
             let _ = r.feed(&resp[..cut], false).expect("valid");
             assert_eq!(r.feed(&resp[cut..], false), Ok(Feed::Done { extra: 0 }));

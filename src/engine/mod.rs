@@ -2,7 +2,11 @@
 //! per-second metric snapshots. It knows nothing of dashboards, thresholds or report formats.
 
 pub mod client;
+pub mod encoding;
+pub mod h2;
 pub mod http1;
+pub mod redirect;
+pub mod tls;
 pub mod vu;
 pub mod worker;
 
@@ -60,6 +64,15 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
     let seed = fastrand::u64(..);
     let mut threads = Vec::new();
     let mut next_id = 0;
+    // One TLS configuration for the whole run: its session cache is shared by every VU.
+    let tls = if plan.target.tls {
+        Some(
+            tls::setup(&plan.target, &plan.http.tls, plan.http.version)
+                .map_err(std::io::Error::other)?,
+        )
+    } else {
+        None
+    };
     for run in plan.runs() {
         // An open-model worker needs at least one VU of its own.
         let workers = match run.load.arrival() {
@@ -80,7 +93,27 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
             local_ips: run.http.local_ips.clone(),
             timeout: run.http.timeout,
             wire,
+            origin: format!("{}://{host}", run.target.scheme()),
+            h2c: !run.target.tls && run.http.version == crate::plan::HttpVersion::Http2,
+            tunnel: run.http.proxy.as_ref().map(|p| client::Tunnel {
+                authority: format!(
+                    "{}:{}",
+                    if run.target.host.contains(':') {
+                        format!("[{}]", run.target.host)
+                    } else {
+                        run.target.host.clone()
+                    },
+                    run.target.port
+                ),
+                authorization: p.authorization.clone(),
+            }),
+            may_h2: run.http.version == crate::plan::HttpVersion::Http2
+                || (run.target.tls && run.http.version == crate::plan::HttpVersion::Auto),
             host,
+            tls: tls.as_ref().map(|t| tls::Tls {
+                connector: t.connector.clone(),
+                server_name: t.server_name.clone(),
+            }),
         });
         let shared_taken = Arc::new(std::sync::atomic::AtomicU64::new(0));
         for id in 0..workers {

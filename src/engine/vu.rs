@@ -6,6 +6,7 @@
 use super::Control;
 use super::client::{Client, ClientConfig, Outgoing, Pool, Scratch};
 use super::http1::{self, Capture, Response};
+use super::redirect;
 use super::worker::WorkerState;
 use crate::metrics::{ErrorKind, Recorder, Sample};
 use crate::plan::template::{Expr, RenderEnv, uuid_v4};
@@ -55,6 +56,8 @@ fn ends_iteration(e: Option<ErrorKind>) -> bool {
                 | ErrorKind::RequestTimeout
                 | ErrorKind::Reset
                 | ErrorKind::Protocol
+                | ErrorKind::Tls
+                | ErrorKind::Proxy
         )
     )
 }
@@ -201,9 +204,8 @@ impl RenderEnv for Env<'_> {
     }
 }
 
-/// Checks, then extraction, on a response the step kept; sets the sample's error for the first
-/// failure.
-fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample, resp: &Response) {
+/// Keep the cookies a response sets (with the jar on).
+fn take_cookies(ctx: &VuContext, vu: &mut Vu, resp: &Response) {
     if ctx.plan.cookies {
         for (name, value) in &resp.headers {
             if name == "set-cookie" {
@@ -211,6 +213,12 @@ fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample
             }
         }
     }
+}
+
+/// Checks, then extraction, on a response the step kept; sets the sample's error for the first
+/// failure.
+fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample, resp: &Response) {
+    take_cookies(ctx, vu, resp);
     if sample.status.is_none() {
         return;
     }
@@ -221,7 +229,8 @@ fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample
     if !step.needs_response() {
         return;
     }
-    let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body_bytes).ok();
+    let body = super::encoding::decode(resp.header("content-encoding"), &resp.body_bytes);
+    let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     let render = |t: &crate::plan::template::Template, vu: &mut Vu| -> Vec<u8> {
         let mut out = Vec::new();
         let env = Env {
@@ -239,7 +248,7 @@ fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample
         let ok = match &c.kind {
             CheckKind::BodyContains(t) => {
                 let want = render(t, vu);
-                want.is_empty() || resp.body_bytes.windows(want.len()).any(|w| w == want)
+                want.is_empty() || body.windows(want.len()).any(|w| w == want)
             }
             CheckKind::Json(path, want) => {
                 let found = json.as_ref().and_then(|v| path.query(v).first().cloned());
@@ -274,7 +283,7 @@ fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample
                 })
             }),
             Extractor::Regex(re) => {
-                let text = String::from_utf8_lossy(&resp.body_bytes);
+                let text = String::from_utf8_lossy(&body);
                 re.captures(&text).map(|c| {
                     let m = c.get(1).or_else(|| c.get(0)).map_or("", |m| m.as_str());
                     Bytes::copy_from_slice(m.as_bytes())
@@ -356,17 +365,20 @@ async fn iteration(
         } else {
             &encoded.wire
         };
+        let max_redirects = plan.http.max_redirects;
+        let capture = Capture {
+            headers: step.needs_response(),
+            body: step.needs_response(),
+            cookies: plan.cookies,
+            location: max_redirects > 0,
+        };
         let out = Outgoing {
             wire,
             head: step.method == http::Method::HEAD,
             expect_status: step.expect_status.as_deref(),
-            capture: Capture {
-                headers: step.needs_response(),
-                body: step.needs_response(),
-                cookies: plan.cookies,
-            },
+            capture,
         };
-        let (mut sample, resp) = vu
+        let (mut sample, mut resp) = vu
             .client
             .request_via(ctx.pool.as_ref(), &ctx.client, &ctx.scratch, out)
             .await;
@@ -376,6 +388,50 @@ async fn iteration(
         {
             // From the intended start (wrk2's rule), never less than the exchange itself.
             sample.duration = Some(d.max(Instant::now().saturating_duration_since(t)));
+        }
+        // Redirects: each hop is a request of this step; `expect`, checks and extraction apply
+        // to the final response only.
+        let mut hops = 0;
+        let mut previous = match sample.status {
+            Some(s) if max_redirects > 0 && redirect::is_redirect(s) => wire.to_vec(),
+            _ => Vec::new(),
+        };
+        while hops < max_redirects
+            && let Some(status) = sample.status.filter(|s| redirect::is_redirect(*s))
+        {
+            let Some(hop) = resp
+                .header("location")
+                .and_then(|loc| redirect::next(status, loc, &previous, &plan.target))
+            else {
+                break;
+            };
+            take_cookies(ctx, vu, &resp);
+            let cookie = if plan.cookies {
+                vu.cookie_header()
+            } else {
+                None
+            };
+            let mut next = Vec::new();
+            if !redirect::request(&previous, &hop, cookie.as_deref(), &mut next) {
+                break;
+            }
+            if sample.error == Some(ErrorKind::Status) {
+                sample.error = None;
+            }
+            ctx.recorder.borrow_mut().record(step.metric, &sample);
+            let out = Outgoing {
+                wire: &next,
+                head: next.starts_with(b"HEAD "),
+                expect_status: step.expect_status.as_deref(),
+                capture,
+            };
+            (sample, resp) = vu
+                .client
+                .request_via(ctx.pool.as_ref(), &ctx.client, &ctx.scratch, out)
+                .await;
+            sample.uncorrected = sample.duration;
+            previous = next;
+            hops += 1;
         }
         after_response(ctx, vu, step, &mut sample, &resp);
         ctx.recorder.borrow_mut().record(step.metric, &sample);

@@ -366,6 +366,7 @@ impl Source<'_> {
             "http_req_duration" => trend_value(&stats.duration, agg),
             "http_req_waiting" => trend_value(&stats.waiting, agg),
             "http_req_connecting" => trend_value(&stats.connecting, agg),
+            "http_req_tls_handshaking" => trend_value(&stats.tls_handshaking, agg),
             "http_req_blocked" => trend_value(&stats.blocked, agg),
             "http_req_duration_uncorrected" => trend_value(&stats.uncorrected, agg),
             "schedule_lag" => trend_value(&self.total.schedule_lag, agg),

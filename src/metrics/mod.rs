@@ -6,4 +6,4 @@ pub mod catalog;
 pub mod recorder;
 
 pub use aggregate::{Aggregator, RunResult, Snapshot, TimelinePoint};
-pub use recorder::{ErrorKind, Recorder, Sample, StepStats};
+pub use recorder::{ErrorKind, Recorder, Sample, StepStats, TlsReason};

@@ -25,10 +25,14 @@ pub enum ErrorKind {
     Check,
     /// A value to extract was not in the response.
     Extract,
+    /// The TLS handshake failed (the reason is counted in `Recorder::tls_reasons`).
+    Tls,
+    /// The proxy refused or failed to open a tunnel (CONNECT) to the target.
+    Proxy,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::Connect,
@@ -38,6 +42,8 @@ impl ErrorKind {
         ErrorKind::Status,
         ErrorKind::Check,
         ErrorKind::Extract,
+        ErrorKind::Tls,
+        ErrorKind::Proxy,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +57,110 @@ impl ErrorKind {
             ErrorKind::Status => "unexpected_status",
             ErrorKind::Check => "check_failed",
             ErrorKind::Extract => "extract",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Proxy => "proxy_error",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a TLS handshake failed: the certificate problems people meet, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsReason {
+    /// The chain does not lead to a trusted root (self-signed, private CA).
+    UnknownIssuer,
+    /// The certificate is not valid for the name asked for (SNI / `server_name`).
+    NameMismatch,
+    Expired,
+    NotYetValid,
+    Revoked,
+    /// Any other certificate problem (bad encoding, wrong usage, bad signature).
+    BadCertificate,
+    /// The server sent a TLS alert (e.g. it wants a client certificate, or no common version).
+    AlertReceived,
+    /// Client and server share no protocol version, cipher suite or ALPN protocol.
+    Incompatible,
+    /// The peer does not speak TLS (e.g. a plain-HTTP port) or sent a broken message.
+    NotTls,
+    /// The handshake did not finish within `http.timeout`.
+    HandshakeTimeout,
+    /// The connection closed or failed during the handshake.
+    HandshakeIo,
+    Other,
+}
+
+impl TlsReason {
+    pub const ALL: [TlsReason; 12] = [
+        TlsReason::UnknownIssuer,
+        TlsReason::NameMismatch,
+        TlsReason::Expired,
+        TlsReason::NotYetValid,
+        TlsReason::Revoked,
+        TlsReason::BadCertificate,
+        TlsReason::AlertReceived,
+        TlsReason::Incompatible,
+        TlsReason::NotTls,
+        TlsReason::HandshakeTimeout,
+        TlsReason::HandshakeIo,
+        TlsReason::Other,
+    ];
+
+    /// The key in `summary.json`'s `tls_errors`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsReason::UnknownIssuer => "unknown_issuer",
+            TlsReason::NameMismatch => "name_mismatch",
+            TlsReason::Expired => "expired",
+            TlsReason::NotYetValid => "not_yet_valid",
+            TlsReason::Revoked => "revoked",
+            TlsReason::BadCertificate => "bad_certificate",
+            TlsReason::AlertReceived => "alert_received",
+            TlsReason::Incompatible => "incompatible",
+            TlsReason::NotTls => "not_tls",
+            TlsReason::HandshakeTimeout => "handshake_timeout",
+            TlsReason::HandshakeIo => "handshake_io",
+            TlsReason::Other => "other",
+        }
+    }
+
+    /// What went wrong, in rustls's words where it has them.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TlsReason::UnknownIssuer => "invalid peer certificate: UnknownIssuer",
+            TlsReason::NameMismatch => "invalid peer certificate: NotValidForName",
+            TlsReason::Expired => "invalid peer certificate: Expired",
+            TlsReason::NotYetValid => "invalid peer certificate: NotValidYet",
+            TlsReason::Revoked => "invalid peer certificate: Revoked",
+            TlsReason::BadCertificate => "invalid peer certificate",
+            TlsReason::AlertReceived => "the server sent a TLS alert",
+            TlsReason::Incompatible => {
+                "no protocol version, cipher suite or ALPN protocol in common"
+            }
+            TlsReason::NotTls => "the server does not speak TLS on this port",
+            TlsReason::HandshakeTimeout => "handshake timed out",
+            TlsReason::HandshakeIo => "connection lost during the handshake",
+            TlsReason::Other => "handshake failed",
+        }
+    }
+
+    /// What to do about it.
+    pub fn hint(self) -> Option<&'static str> {
+        match self {
+            TlsReason::UnknownIssuer => Some("pass http.tls.ca_file or --insecure"),
+            TlsReason::NameMismatch => {
+                Some("set http.tls.server_name to a name the certificate holds, or pass --insecure")
+            }
+            TlsReason::Expired | TlsReason::NotYetValid => {
+                Some("renew the certificate (or check the clock), or pass --insecure")
+            }
+            TlsReason::NotTls => Some("use an http:// target for a plain-HTTP port"),
+            TlsReason::AlertReceived => {
+                Some("the server may want a client certificate (http.tls.client_cert / client_key)")
+            }
+            _ => None,
         }
     }
 
@@ -87,6 +197,8 @@ pub struct StepStats {
     pub duration: Histogram<u64>,
     pub waiting: Histogram<u64>,
     pub connecting: Histogram<u64>,
+    /// TLS handshake time (zero for requests on a reused connection, and without TLS).
+    pub tls_handshaking: Histogram<u64>,
     /// Time waiting for a free pooled connection.
     pub blocked: Histogram<u64>,
     /// Request durations from the actual send (`duration` runs from the intended start of an
@@ -105,6 +217,7 @@ impl Default for StepStats {
             duration: new_histogram(),
             waiting: new_histogram(),
             connecting: new_histogram(),
+            tls_handshaking: new_histogram(),
             blocked: new_histogram(),
             uncorrected: new_histogram(),
             requests: 0,
@@ -121,6 +234,7 @@ impl StepStats {
         let _ = self.duration.add(&other.duration);
         let _ = self.waiting.add(&other.waiting);
         let _ = self.connecting.add(&other.connecting);
+        let _ = self.tls_handshaking.add(&other.tls_handshaking);
         let _ = self.blocked.add(&other.blocked);
         let _ = self.uncorrected.add(&other.uncorrected);
         self.checks_passed += other.checks_passed;
@@ -133,6 +247,7 @@ impl StepStats {
         self.duration.reset();
         self.waiting.reset();
         self.connecting.reset();
+        self.tls_handshaking.reset();
         self.blocked.reset();
         self.uncorrected.reset();
         self.checks_passed = 0;
@@ -155,8 +270,12 @@ pub struct Sample {
     pub waiting: Option<Duration>,
     /// Time spent opening a TCP connection for this request (zero when one was reused).
     pub connecting: Duration,
+    /// Time spent in the TLS handshake for this request (zero when the connection was reused).
+    pub tls_handshaking: Duration,
     pub status: Option<u16>,
     pub error: Option<ErrorKind>,
+    /// Why, when `error` is `Tls`.
+    pub tls_reason: Option<TlsReason>,
     pub sent: u64,
     pub received: u64,
 }
@@ -188,6 +307,8 @@ pub struct Recorder {
     /// Passes and failures of each check (by check id).
     pub checks: Vec<[u64; 2]>,
     pub errors: [u64; ErrorKind::ALL.len()],
+    /// TLS failures by reason.
+    pub tls_reasons: [u64; TlsReason::ALL.len()],
 }
 
 impl Recorder {
@@ -207,6 +328,7 @@ impl Recorder {
             data_received: 0,
             status: vec![0; 1000],
             errors: [0; ErrorKind::ALL.len()],
+            tls_reasons: [0; TlsReason::ALL.len()],
         }
     }
 
@@ -226,10 +348,14 @@ impl Recorder {
             record(&mut st.waiting, w);
         }
         record(&mut st.connecting, s.connecting);
+        record(&mut st.tls_handshaking, s.tls_handshaking);
         record(&mut st.blocked, s.blocked);
         if let Some(kind) = s.error {
             st.failures += 1;
             self.errors[kind.index()] += 1;
+            if kind == ErrorKind::Tls {
+                self.tls_reasons[s.tls_reason.unwrap_or(TlsReason::Other).index()] += 1;
+            }
         }
         if let Some(code) = s.status
             && let Some(c) = self.status.get_mut(code as usize)
@@ -279,6 +405,9 @@ impl Recorder {
         for (a, b) in self.errors.iter_mut().zip(&other.errors) {
             *a += b;
         }
+        for (a, b) in self.tls_reasons.iter_mut().zip(&other.tls_reasons) {
+            *a += b;
+        }
         if self.checks.len() < other.checks.len() {
             self.checks.resize(other.checks.len(), [0; 2]);
         }
@@ -302,6 +431,7 @@ impl Recorder {
         self.data_received = 0;
         self.status.iter_mut().for_each(|c| *c = 0);
         self.errors = [0; ErrorKind::ALL.len()];
+        self.tls_reasons = [0; TlsReason::ALL.len()];
         self.checks.iter_mut().for_each(|c| *c = [0; 2]);
         out
     }
@@ -325,6 +455,10 @@ impl Recorder {
 
     pub fn error_count(&self, kind: ErrorKind) -> u64 {
         self.errors[kind.index()]
+    }
+
+    pub fn tls_reason_count(&self, reason: TlsReason) -> u64 {
+        self.tls_reasons[reason.index()]
     }
 }
 

@@ -46,6 +46,7 @@ fn histograms(res: &crate::metrics::RunResult) -> Map<String, Value> {
             ("http_req_duration_uncorrected", s.uncorrected.clone()),
             ("http_req_waiting", s.waiting.clone()),
             ("http_req_connecting", s.connecting.clone()),
+            ("http_req_tls_handshaking", s.tls_handshaking.clone()),
             ("http_req_blocked", s.blocked.clone()),
         ]
     };
@@ -109,6 +110,7 @@ fn step_metric(name: &str, s: &StepStats, res: &RunResult) -> Option<Value> {
         "http_req_duration" => trend(&s.duration),
         "http_req_waiting" => trend(&s.waiting),
         "http_req_connecting" => trend(&s.connecting),
+        "http_req_tls_handshaking" => trend(&s.tls_handshaking),
         "http_req_blocked" => trend(&s.blocked),
         "http_req_duration_uncorrected" => trend(&s.uncorrected),
         "http_reqs" => counter(s.requests, res),
@@ -254,6 +256,12 @@ pub fn summary(r: &RunReport) -> Value {
         .into_iter()
         .map(|(k, n)| (k.name().to_string(), json!(n)))
         .collect();
+    let tls_errors: Map<String, Value> = crate::metrics::TlsReason::ALL
+        .iter()
+        .map(|k| (*k, res.total.tls_reason_count(*k)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| (k.name().to_string(), json!(n)))
+        .collect();
     let status: Map<String, Value> = res
         .total
         .status
@@ -301,6 +309,7 @@ pub fn summary(r: &RunReport) -> Value {
         "thresholds": thresholds,
         "steps": steps,
         "errors": errors,
+        "tls_errors": tls_errors,
         "histograms": histograms(res),
         "checks": r.checks.iter().map(|c| json!({
             "step": c.step,

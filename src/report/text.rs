@@ -1,7 +1,7 @@
 //! The summary printed in the terminal after a run: per-step table, totals, errors, thresholds.
 
 use super::RunReport;
-use crate::metrics::StepStats;
+use crate::metrics::{ErrorKind, RunResult, StepStats, TlsReason};
 use crate::scenario::duration::format_duration;
 use std::fmt::Write;
 
@@ -123,6 +123,33 @@ pub fn render(r: &RunReport) -> String {
         thousands(res.overall.requests),
         res.rate(res.overall.requests)
     );
+    if r.target.starts_with("https://") {
+        // Requests on a reused connection record a zero handshake (k6's convention).
+        let h = &res.overall.tls_handshaking;
+        let n = h.count_between(1, u64::MAX);
+        let _ = writeln!(
+            out,
+            "  tls_handshaking ... {} handshakes for {} requests{}",
+            thousands(n),
+            thousands(res.overall.requests),
+            if n > 0 {
+                let mut hs = hdrhistogram::Histogram::<u64>::new(3)
+                    .unwrap_or_else(|_| unreachable!("3 significant digits are valid"));
+                hs.auto(true);
+                for v in h.iter_recorded().filter(|v| v.value_iterated_to() > 0) {
+                    let _ = hs.record_n(v.value_iterated_to(), v.count_at_value());
+                }
+                format!(
+                    ", each p50 {} p95 {} max {}",
+                    ms(hs.value_at_quantile(0.5)),
+                    ms(hs.value_at_quantile(0.95)),
+                    ms(hs.max())
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     let _ = writeln!(
         out,
         "  iterations ........ {} ({:.1}/s)",
@@ -186,11 +213,35 @@ pub fn render(r: &RunReport) -> String {
         thousands(failed),
         thousands(res.overall.requests)
     );
-    let errors: Vec<String> = res
+    let by_kind: Vec<(ErrorKind, u64)> = res
         .errors_by_kind()
         .into_iter()
         .filter(|(_, n)| *n > 0)
-        .map(|(k, n)| format!("{} {}", k.name(), thousands(n)))
+        .collect();
+    // Every request failed the same way: say so plainly, with what to do about it.
+    if failed > 0
+        && failed == res.overall.requests
+        && let [(kind, _)] = by_kind.as_slice()
+    {
+        let hint = match kind {
+            ErrorKind::Tls => top_tls_reason(res).and_then(|r| r.hint()),
+            ErrorKind::ConnectRefused => Some("is the target running on that port?"),
+            ErrorKind::Proxy => Some(
+                "the proxy refused the CONNECT tunnel: check http.proxy / HTTPS_PROXY / NO_PROXY",
+            ),
+            _ => None,
+        };
+        let _ = writeln!(
+            out,
+            "  all {} requests failed: {}{}",
+            thousands(failed),
+            error_label(res, *kind),
+            hint.map_or(String::new(), |h| format!(" — {h}"))
+        );
+    }
+    let errors: Vec<String> = by_kind
+        .iter()
+        .map(|(k, n)| format!("{} {}", error_label(res, *k), thousands(*n)))
         .collect();
     let (passes, fails) = r
         .checks
@@ -315,6 +366,33 @@ fn capacity(out: &mut String, c: &crate::stairs::Capacity) {
         rate(c.max_sustainable_rps),
         rate(c.knee_rps)
     );
+}
+
+/// The most frequent TLS failure reason of a run.
+fn top_tls_reason(res: &RunResult) -> Option<TlsReason> {
+    TlsReason::ALL
+        .iter()
+        .map(|r| (*r, res.total.tls_reason_count(*r)))
+        .filter(|(_, n)| *n > 0)
+        .max_by_key(|(_, n)| *n)
+        .map(|(r, _)| r)
+}
+
+/// An error kind's name; for `tls`, with its reasons (`tls (invalid peer certificate:
+/// UnknownIssuer)`).
+fn error_label(res: &RunResult, kind: ErrorKind) -> String {
+    if kind != ErrorKind::Tls {
+        return kind.name().to_string();
+    }
+    let reasons: Vec<&str> = TlsReason::ALL
+        .iter()
+        .filter(|r| res.total.tls_reason_count(**r) > 0)
+        .map(|r| r.describe())
+        .collect();
+    if reasons.is_empty() {
+        return kind.name().to_string();
+    }
+    format!("tls ({})", reasons.join("; "))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod duration;
 mod journey;
 pub mod locate;
 pub mod model;
+mod protocol;
 
 use crate::plan::template::{Escape, Part, Template};
 use crate::plan::{
@@ -55,6 +56,8 @@ pub struct Overrides {
     pub time_scale: Option<f64>,
     /// `--env NAME=VALUE`: values of `{{env.NAME}}` over the process environment.
     pub env: Vec<(String, String)>,
+    /// `--insecure`: accept any TLS certificate.
+    pub insecure: bool,
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a typo of it.
@@ -332,7 +335,12 @@ impl Builder<'_> {
         if timeout.is_zero() {
             return Err(self.at_value("http.timeout", "http.timeout must be above zero"));
         }
-        let headers = self.headers(&raw.http.headers, "http.headers", &HeaderMap::new())?;
+        let mut headers = self.headers(&raw.http.headers, "http.headers", &HeaderMap::new())?;
+        if let Some(enc) = self.compression(&raw.http)?
+            && !headers.contains_key(http::header::ACCEPT_ENCODING)
+        {
+            headers.insert(http::header::ACCEPT_ENCODING, HeaderValue::from_static(enc));
+        }
         let connections = self.connections(&raw.http)?;
         let local_ips = match &raw.http.local_ips {
             None => Vec::new(),
@@ -343,11 +351,20 @@ impl Builder<'_> {
             Some(a) => Some(self.auth(&mut scope, a, "http.auth")?),
             None => None,
         };
+        let tls = self.tls(&raw.http, &target, ov)?;
+        let (version, max_redirects) = self.protocol(&raw.http, &target)?;
+        let resolve = self.resolve(&raw.http)?;
+        let proxy = self.proxy(&raw.http, &target)?;
         let http = HttpOptions {
             timeout,
             headers,
             local_ips,
             connections,
+            tls,
+            max_redirects,
+            version,
+            resolve,
+            proxy,
         };
         // One scenario (top-level `load` + `flows`), or several under `scenarios:`.
         let mut parts: Vec<(String, &RawLoad, &[RawFlow])> = Vec::new();

@@ -93,6 +93,33 @@ pub struct RawHttp {
     /// A cookie jar per VU (default true).
     pub cookies: Option<bool>,
     pub auth: Option<RawAuth>,
+    /// TLS settings for an `https://` target.
+    pub tls: Option<RawTls>,
+    /// `"1.1"` (default), `"2"` or `"auto"`; a bare YAML number is accepted too.
+    pub version: Option<serde_yaml_ng::Value>,
+    /// Allow HTTP/2 over cleartext (h2c with prior knowledge) for `version: "2"` on http://.
+    pub h2c: Option<bool>,
+    /// Redirects followed per step (default 10; 0 = never).
+    pub max_redirects: Option<u32>,
+    /// `gzip`, `br`, `deflate` or `none`: sent as Accept-Encoding, kept bodies decoded.
+    pub compression: Option<String>,
+    /// `http://[user:password@]HOST:PORT`, or `none` to ignore HTTP(S)_PROXY.
+    pub proxy: Option<String>,
+    /// `HOST:PORT: IP` overrides of name resolution, as curl's `--resolve`.
+    #[serde(default)]
+    pub resolve: IndexMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// PEM file of CA certificates to trust instead of the system roots.
+    pub ca_file: Option<String>,
+    pub insecure: Option<bool>,
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    pub server_name: Option<String>,
+    pub resumption: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

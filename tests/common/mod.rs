@@ -15,15 +15,27 @@ pub struct Target {
     _stdout: BufReader<std::process::ChildStdout>,
     pub url: String,
     pub addr: String,
+    /// With `--tls`: the CA certificate the target wrote (PEM).
+    pub ca: Option<PathBuf>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Target {
     pub fn start() -> Target {
-        Target::start_with(&[])
+        Self::start_with(&[], None)
     }
 
-    /// `stampede target` with extra flags (e.g. `--work-slots 4`).
-    pub fn start_with(extra: &[&str]) -> Target {
+    /// `stampede target --tls`, its CA written into a temporary folder.
+    pub fn start_tls() -> Target {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let ca_arg = ca.to_str().unwrap().to_string();
+        let mut t = Self::start_with(&["--tls", "--ca-out", &ca_arg], Some(ca));
+        t._dir = Some(dir);
+        t
+    }
+
+    pub fn start_with(extra: &[&str], ca: Option<PathBuf>) -> Target {
         let mut child = Command::new(BIN)
             .args(["target", "--addr", "127.0.0.1:0"])
             .args(extra)
@@ -37,37 +49,90 @@ impl Target {
         reader.read_line(&mut line).expect("read target banner");
         let url = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
             .unwrap_or_else(|| panic!("no URL in banner {line:?}"))
             .to_string();
-        let addr = url.trim_start_matches("http://").to_string();
+        let addr = url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .to_string();
+        if let Some(ca) = &ca {
+            let mut l = String::new();
+            reader.read_line(&mut l).expect("read the CA line");
+            assert!(l.contains(ca.to_str().unwrap()), "CA path in {l:?}");
+        }
         Target {
             child,
             _stdout: reader,
             url,
             addr,
+            ca,
+            _dir: None,
         }
     }
 
-    /// Plain HTTP GET on a fresh connection; returns the body.
+    /// GET on a fresh connection (over TLS, trusting the target's CA, with `--tls`); returns
+    /// the body.
     pub fn get(&self, path: &str) -> String {
         let mut s = TcpStream::connect(&self.addr).expect("connect to target");
-        write!(
-            s,
+        let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
             self.addr
-        )
-        .unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).unwrap();
+        );
+        let mut resp = Vec::new();
+        match &self.ca {
+            None => {
+                s.write_all(req.as_bytes()).unwrap();
+                s.read_to_end(&mut resp).unwrap();
+            }
+            Some(ca) => {
+                use rustls::pki_types::{CertificateDer, pem::PemObject};
+                let mut roots = rustls::RootCertStore::empty();
+                for c in CertificateDer::pem_file_iter(ca).unwrap() {
+                    roots.add(c.unwrap()).unwrap();
+                }
+                let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+                let cfg = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .unwrap()
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                let name = "127.0.0.1".try_into().unwrap();
+                let mut conn =
+                    rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).unwrap();
+                let mut tls = rustls::Stream::new(&mut conn, &mut s);
+                tls.write_all(req.as_bytes()).unwrap();
+                // The server may close without close_notify: what was read is the answer.
+                let _ = tls.read_to_end(&mut resp);
+            }
+        }
+        let resp = String::from_utf8_lossy(&resp).into_owned();
         resp.split_once("\r\n\r\n")
             .map(|(_, b)| b.to_string())
             .unwrap_or_default()
     }
 
-    /// Requests the target served (its own count), excluding /__stats itself.
+    /// Requests the target served (its own count), excluding /__stats itself. With `--tls`,
+    /// the handshake of this very probe is taken out of the TLS counts.
     pub fn served(&self) -> serde_json::Value {
-        serde_json::from_str(&self.get("/__stats")).expect("stats JSON")
+        let mut v: serde_json::Value =
+            serde_json::from_str(&self.get("/__stats")).expect("stats JSON");
+        if self.ca.is_some() {
+            let dec = |x: &mut serde_json::Value| {
+                if let Some(n) = x.as_u64() {
+                    *x = (n - 1).into();
+                }
+            };
+            dec(&mut v["tls_handshakes"]);
+            dec(&mut v["alpn"]["none"]);
+            dec(&mut v["tls_versions"]["TLSv1_3"]);
+            for k in ["tls_versions", "alpn"] {
+                if let Some(m) = v[k].as_object_mut() {
+                    m.retain(|_, n| n.as_u64() != Some(0));
+                }
+            }
+        }
+        v
     }
 }
 

@@ -1,0 +1,212 @@
+//! TLS for the engine's connections (rustls with the ring provider: no OpenSSL, no cmake).
+//!
+//! One `ClientConfig` per run, shared by every worker and VU: its session cache is what lets a
+//! VU that reconnects resume its TLS session, as a browser does (`http.tls.resumption: false`
+//! turns that off). Certificates are verified against the system roots, or against
+//! `http.tls.ca_file` instead; `--insecure` accepts any certificate but still checks the
+//! handshake signatures. Handshake failures are classified by reason (`TlsReason`).
+
+use crate::metrics::TlsReason;
+use crate::plan::{HttpVersion, Target, TlsOptions};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use std::sync::Arc;
+
+/// What a VU's client needs to open TLS connections to the target.
+pub struct Tls {
+    pub connector: tokio_rustls::TlsConnector,
+    /// SNI and the name the certificate must hold: `http.tls.server_name`, else the URL host.
+    pub server_name: ServerName<'static>,
+}
+
+/// ALPN protocols offered for an HTTP version.
+pub fn alpn(version: HttpVersion) -> Vec<Vec<u8>> {
+    match version {
+        HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+        HttpVersion::Http2 => vec![b"h2".to_vec()],
+        HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+    }
+}
+
+/// The run's TLS client configuration for `target`.
+pub fn setup(target: &Target, opts: &TlsOptions, version: HttpVersion) -> Result<Tls, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    let builder = if opts.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+    } else {
+        builder.with_root_certificates(roots(opts)?)
+    };
+    let mut config = match &opts.client_cert {
+        Some((cert, key)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert.0)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("http.tls.client_cert: {e}"))?;
+            let key = PrivateKeyDer::from_pem_slice(&key.0)
+                .map_err(|e| format!("http.tls.client_key: {e}"))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("http.tls.client_cert/client_key: {e}"))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = alpn(version);
+    config.resumption = if opts.resumption {
+        // Room for a ticket per VU of a big run.
+        rustls::client::Resumption::in_memory_sessions(4096)
+    } else {
+        rustls::client::Resumption::disabled()
+    };
+    let name = opts
+        .server_name
+        .clone()
+        .unwrap_or_else(|| target.host.clone());
+    let server_name = ServerName::try_from(name.clone())
+        .map_err(|_| format!("`{name}` is not a valid TLS server name"))?;
+    Ok(Tls {
+        connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        server_name,
+    })
+}
+
+/// `ca_file`'s certificates, else the system's trusted roots.
+fn roots(opts: &TlsOptions) -> Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(pem) = &opts.ca {
+        for cert in CertificateDer::pem_slice_iter(&pem.0) {
+            let cert = cert.map_err(|e| format!("http.tls.ca_file: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("http.tls.ca_file: {e}"))?;
+        }
+        return Ok(roots);
+    }
+    let found = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(found.certs);
+    if roots.is_empty() {
+        return Err(
+            "no trusted root certificates found on this system (install ca-certificates), \
+             or pass http.tls.ca_file"
+                .into(),
+        );
+    }
+    Ok(roots)
+}
+
+/// Why a handshake failed, from the error tokio-rustls returned.
+pub fn classify(e: &std::io::Error) -> TlsReason {
+    let Some(err) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
+        return TlsReason::HandshakeIo;
+    };
+    use rustls::Error as E;
+    match err {
+        E::InvalidCertificate(c) => match c {
+            CertificateError::UnknownIssuer => TlsReason::UnknownIssuer,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                TlsReason::NameMismatch
+            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                TlsReason::Expired
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                TlsReason::NotYetValid
+            }
+            CertificateError::Revoked => TlsReason::Revoked,
+            _ => TlsReason::BadCertificate,
+        },
+        E::AlertReceived(_) => TlsReason::AlertReceived,
+        E::PeerIncompatible(_) | E::NoApplicationProtocol => TlsReason::Incompatible,
+        E::InvalidMessage(_)
+        | E::InappropriateMessage { .. }
+        | E::InappropriateHandshakeMessage { .. } => TlsReason::NotTls,
+        _ => TlsReason::Other,
+    }
+}
+
+/// `--insecure`: any certificate is accepted; handshake signatures are still checked.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_certificate_errors() {
+        let wrap = |e: rustls::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        assert_eq!(
+            classify(&wrap(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))),
+            TlsReason::UnknownIssuer
+        );
+        assert_eq!(
+            classify(&wrap(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName
+            ))),
+            TlsReason::NameMismatch
+        );
+        assert_eq!(
+            classify(&wrap(rustls::Error::InvalidCertificate(
+                CertificateError::Expired
+            ))),
+            TlsReason::Expired
+        );
+        assert_eq!(
+            classify(&std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
+            TlsReason::HandshakeIo
+        );
+    }
+}
