@@ -9,7 +9,8 @@ use crate::report::{self, CheckReport, RunReport, StepInfo};
 use crate::scenario::duration::format_duration;
 use crate::scenario::{self, Overrides};
 use crate::sla;
-use crate::tui::progress::Progress;
+use crate::tui::state::{Phase, Publisher};
+use crate::tui::{Mode, Views};
 use crate::{Failure, exit};
 use anyhow::Context as _;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -35,6 +36,8 @@ fn say(text: &str) {
 pub struct RunOptions {
     pub out: Option<PathBuf>,
     pub quiet: bool,
+    /// No dashboard even on a terminal (a progress bar instead).
+    pub no_tui: bool,
     pub workers: Option<usize>,
 }
 
@@ -56,6 +59,7 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
         &RunOptions {
             out: args.out,
             quiet: args.quiet,
+            no_tui: args.no_tui,
             workers: args.workers,
         },
     )
@@ -148,6 +152,7 @@ pub fn demo_command(args: DemoArgs) -> Result<i32, Failure> {
         &RunOptions {
             out: args.out,
             quiet: args.quiet,
+            no_tui: args.no_tui,
             workers: None,
         },
     )
@@ -400,16 +405,19 @@ fn interrupts() -> &'static Arc<AtomicUsize> {
     static COUNT: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
     COUNT.get_or_init(|| {
         let count = Arc::new(AtomicUsize::new(0));
-        if let Ok(mut signals) = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]) {
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ]) {
             let c = count.clone();
-            let _ = std::thread::Builder::new().name("stampede-signals".into()).spawn(move || {
-                for _ in signals.forever() {
-                    let n = c.fetch_add(1, Ordering::SeqCst) + 1;
-                    if n == 1 {
-                        eprintln!("\nstopping: letting VUs finish their iteration (Ctrl-C again to stop at once)");
+            // The run loop tells the user (through its live view, which may own the terminal).
+            let _ = std::thread::Builder::new()
+                .name("stampede-signals".into())
+                .spawn(move || {
+                    for _ in signals.forever() {
+                        c.fetch_add(1, Ordering::SeqCst);
                     }
-                }
-            });
+                });
         }
         count
     })
@@ -462,7 +470,16 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     let eng = engine::start(plan.clone(), addrs, workers).context("cannot start the engine")?;
     let control: Arc<Control> = eng.control.clone();
     let mut agg = Aggregator::new(eng.workers, plan.step_names.len());
-    let mut progress = Progress::new();
+    let mut views = Views::start(
+        Mode::detect(opts.quiet, opts.no_tui),
+        plan.planned_duration(),
+        control.clone(),
+        interrupts.clone(),
+        eng.started,
+    );
+    let mut publisher = Publisher::new(plan.clone(), eng.started);
+    let mut outcomes: Vec<sla::Outcome> = Vec::new();
+    let mut shown_phase = Phase::Running;
     let mut interrupted = false;
     let mut aborted_by: Option<String> = None;
     let mut last_second = 0usize;
@@ -476,41 +493,55 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         if n >= 1 && !interrupted {
             interrupted = true;
             control.stop.store(true, Ordering::SeqCst);
+            views.notice(
+                "stopping: letting VUs finish their iteration (Ctrl-C again to stop at once)",
+            );
         }
-        if n >= 2 {
+        if n >= 2 && !control.hard_stop.load(Ordering::SeqCst) {
             control.hard_stop.store(true, Ordering::SeqCst);
+            views.notice("stopping at once: interrupting running iterations");
         }
-        if agg.timeline.len() != last_second {
+        let elapsed = eng.started.elapsed();
+        let phase = if control.stop.load(Ordering::SeqCst) || elapsed >= plan.planned_duration() {
+            Phase::Stopping
+        } else if control.pause.load(Ordering::Relaxed) {
+            Phase::Paused
+        } else {
+            Phase::Running
+        };
+        let new_second = agg.timeline.len() != last_second;
+        if new_second {
             last_second = agg.timeline.len();
-            let elapsed = eng.started.elapsed();
             let live = LiveObserve {
                 view: agg.view(elapsed),
                 step_names: &plan.step_names,
                 vus_allowed: plan.peak_vus(),
                 scenarios: &plan.scenarios,
             };
-            let mut failing = Vec::new();
-            for t in &plan.thresholds {
-                let o = t.evaluate(&live);
-                if o.observed.is_some() && !o.passed {
-                    failing.push(format!("{} {}", t.metric, t.expression));
-                    if t.abort_on_fail && aborted_by.is_none() && elapsed >= t.delay_abort_eval {
-                        aborted_by = Some(format!("{} {}", t.metric, t.expression));
-                        control.stop.store(true, Ordering::SeqCst);
-                        if !opts.quiet {
-                            eprintln!(
-                                "aborting: threshold {} {} failed (abort_on_fail)",
-                                t.metric, t.expression
-                            );
-                        }
-                    }
+            outcomes = sla::evaluate_all(&plan.thresholds, &live);
+            for o in &outcomes {
+                let t = &o.threshold;
+                if o.observed.is_some()
+                    && !o.passed
+                    && t.abort_on_fail
+                    && aborted_by.is_none()
+                    && elapsed >= t.delay_abort_eval
+                {
+                    aborted_by = Some(format!("{} {}", t.metric, t.expression));
+                    control.stop.store(true, Ordering::SeqCst);
+                    views.notice(&format!(
+                        "aborting: threshold {} {} failed (abort_on_fail)",
+                        t.metric, t.expression
+                    ));
                 }
             }
-            if !opts.quiet {
-                progress.tick(&plan, elapsed, &agg.timeline, &failing);
-            }
+        }
+        if views.active() && (new_second || phase != shown_phase) {
+            shown_phase = phase;
+            views.show(publisher.build(&agg, &outcomes, elapsed, phase, views.current_notice()));
         }
     }
+    views.finish();
     let elapsed = eng.started.elapsed();
     eng.join().map_err(|e| Failure::Tool(anyhow::anyhow!(e)))?;
     let mut result = agg.finish(plan.step_names.clone(), elapsed, plan.peak_vus());
