@@ -33,7 +33,7 @@ impl Bar {
             s.vus,
             s.vus_target,
             rate(s.rps),
-            millis(Some(s.p95_ms)),
+            millis((s.rps > 0.0).then_some(s.p95_ms)),
             s.error_pct()
         );
         let failing = s.failing();

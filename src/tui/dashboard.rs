@@ -221,7 +221,10 @@ fn header(f: &mut Frame, area: Rect, s: &LiveState, ui: &Ui, pal: Pal, wide: boo
     let err = s.error_pct();
     let mut line2 = vec![
         Span::styled(format!("{} req/s", rate(s.rps)), pal.bold()),
-        Span::raw(format!(" · p95 {}", millis(Some(s.p95_ms)))),
+        Span::raw(format!(
+            " · p95 {}",
+            millis((s.rps > 0.0).then_some(s.p95_ms))
+        )),
         Span::raw(format!(" · {} requests · errors ", count(s.requests))),
         Span::styled(
             format!("{err:.2}%"),

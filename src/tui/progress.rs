@@ -21,7 +21,7 @@ pub fn line(s: &LiveState) -> String {
         s.vus,
         s.vus_target,
         rate(s.rps),
-        millis(Some(s.p95_ms)),
+        millis((s.rps > 0.0).then_some(s.p95_ms)),
         s.error_pct()
     );
     if s.dropped > 0 {
