@@ -141,6 +141,13 @@ thresholds:
     std::thread::sleep(Duration::from_millis(600));
     let paused = tmux.screen();
     assert!(paused.contains("PAUSED"), "not paused:\n{paused}");
+    // A whole second later, that second ran no request.
+    std::thread::sleep(Duration::from_millis(1800));
+    let paused = tmux.screen();
+    assert!(
+        paused.contains("│0 req/s"),
+        "requests while paused:\n{paused}"
+    );
     tmux.cmd(&["send-keys", "-t", "run", "p"]);
     std::thread::sleep(Duration::from_millis(600));
     assert!(!tmux.screen().contains("PAUSED"), "still paused");
