@@ -2,7 +2,7 @@
 """stampede's benchmark against wrk (and hyper/reqwest probes), pinned the same way in the same
 run: nginx from ../shared/bench/target.sh on CPU 0, every load generator on CPU 1.
 
-Usage: bench/run.sh [closed|clients|templated|delay10|think10k|pooled50k|https|all] [RUNS]
+Usage: bench/run.sh [closed|clients|templated|delay10|think10k|pooled50k|https|tui|all] [RUNS]
 
 Prints Markdown tables: each figure beside its peer's from the same run, ratios, and medians
 over RUNS runs. Needs wrk and nginx (apt-get install -y wrk nginx libnginx-mod-http-echo).
@@ -269,6 +269,65 @@ def https(runs):
         nginx_tls("stop")
 
 
+def in_tmux(args, secs):
+    """Run stampede (pinned to CPU 1) on a 160x48 tmux terminal; its req/s from summary.json."""
+    import time
+    sock = f"stampede-bench-{os.getpid()}"
+    out_dir = os.path.join(TMP, "tui-run")
+    code = os.path.join(TMP, "tui-code")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    if os.path.exists(code):
+        os.remove(code)
+    tf = os.path.join(TMP, "tui-time")
+    cmd = " ".join(["/usr/bin/time", "-f", "'%U %S'", "-o", tf, "taskset", "-c", "1", STAMPEDE, "run", os.path.join(REPO, "bench/closed-50.yaml"),
+                    "--target", URL, "--out", out_dir, *args])
+    tmux = ["tmux", "-L", sock, "-f", "/dev/null"]
+    subprocess.run([*tmux, "new-session", "-d", "-x", "160", "-y", "48", f"{cmd}; echo $? > {code}"], check=True)
+    try:
+        deadline = time.time() + secs + 30
+        while not os.path.exists(code) and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        subprocess.run([*tmux, "kill-server"], check=False, stderr=subprocess.DEVNULL)
+    try:
+        summary = json.load(open(os.path.join(out_dir, "summary.json")))
+    except FileNotFoundError:
+        sys.exit(f"stampede wrote no summary under tmux ({cmd})")
+    n = summary["metrics"]["http_reqs"]["count"]
+    cpu = sum(float(x) for x in open(tf).read().split()[-2:])
+    return n / secs, cpu * 1e6 / max(n, 1)
+
+
+def tui(runs):
+    """The dashboard's cost: the same closed-50 run on a terminal with the dashboard and with
+    --no-tui (progress bar), alternating; goal: dashboard >= 95 % of --no-tui."""
+    if shutil.which("tmux") is None:
+        sys.exit("tmux not found: apt-get install -y tmux")
+    print("\n### dashboard cost: closed loop, 50 VUs, /fast, 8 s, on a 160x48 tmux terminal\n")
+    print("| run | --no-tui req/s | dashboard req/s | ratio | --no-tui CPU-µs/req | dashboard CPU-µs/req |")
+    print("|---|---|---|---|---|---|")
+    plain, dash, ratios, cpu_a, cpu_b = [], [], [], [], []
+    for i in range(runs):
+        # Alternate which goes first, so a drift in the machine's load does not favour one.
+        if i % 2 == 0:
+            a, ca = in_tmux(["--no-tui"], 8)
+            b, cb = in_tmux([], 8)
+        else:
+            b, cb = in_tmux([], 8)
+            a, ca = in_tmux(["--no-tui"], 8)
+        plain.append(a)
+        dash.append(b)
+        ratios.append(b / a)
+        cpu_a.append(ca)
+        cpu_b.append(cb)
+        print(f"| {i + 1} | {a:,.0f} | {b:,.0f} | {b / a:.3f} | {ca:.2f} | {cb:.2f} |")
+    print(f"\n**tui** medians of {runs} runs: --no-tui {statistics.median(plain):,.0f} req/s, "
+          f"dashboard {statistics.median(dash):,.0f} req/s, ratio of medians "
+          f"{statistics.median(dash) / statistics.median(plain):.3f} (goal >= 0.95), median of ratios "
+          f"{statistics.median(ratios):.3f}; CPU-µs per request --no-tui {statistics.median(cpu_a):.2f}, "
+          f"dashboard {statistics.median(cpu_b):.2f}")
+
+
 def main():
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -286,6 +345,7 @@ def main():
             "think10k": think10k,
             "pooled50k": pooled50k,
             "https": https,
+            "tui": tui,
         }
         for name, f in suites.items():
             if what in (name, "all"):

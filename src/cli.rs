@@ -132,9 +132,13 @@ pub struct RunArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub overrides: OverrideArgs,
-    /// Print only the final summary (no progress lines).
+    /// Print only the final summary (no dashboard, bar or progress lines).
     #[arg(long, short)]
     pub quiet: bool,
+    /// No live dashboard on a terminal: an indicatif progress bar instead. Without a terminal
+    /// (CI) a plain line is printed every 5 s either way.
+    #[arg(long)]
+    pub no_tui: bool,
     /// Engine threads (default: one per core).
     #[arg(long, value_name = "N", hide = true)]
     pub workers: Option<usize>,
@@ -188,6 +192,9 @@ pub struct DemoArgs {
     /// Print only the final summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// No live dashboard on a terminal: a progress bar instead.
+    #[arg(long)]
+    pub no_tui: bool,
     /// Multiply the demo's durations by F (0.2 runs it in ~3 s).
     #[arg(long, value_name = "F", hide = true)]
     pub time_scale: Option<f64>,

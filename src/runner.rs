@@ -10,7 +10,8 @@ use crate::scenario::duration::format_duration;
 use crate::scenario::{self, Overrides};
 use crate::sla;
 use crate::stairs::{Judge, StairResult, StairView};
-use crate::tui::progress::Progress;
+use crate::tui::state::{Phase, Publisher};
+use crate::tui::{Mode, Views};
 use crate::{Failure, exit};
 use anyhow::Context as _;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -36,6 +37,8 @@ fn say(text: &str) {
 pub struct RunOptions {
     pub out: Option<PathBuf>,
     pub quiet: bool,
+    /// No dashboard even on a terminal (a progress bar instead).
+    pub no_tui: bool,
     pub workers: Option<usize>,
 }
 
@@ -58,6 +61,7 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
         &RunOptions {
             out: args.out,
             quiet: args.quiet,
+            no_tui: args.no_tui,
             workers: args.workers,
         },
     )
@@ -150,6 +154,7 @@ pub fn demo_command(args: DemoArgs) -> Result<i32, Failure> {
         &RunOptions {
             out: args.out,
             quiet: args.quiet,
+            no_tui: args.no_tui,
             workers: None,
         },
     )
@@ -494,16 +499,19 @@ fn interrupts() -> &'static Arc<AtomicUsize> {
     static COUNT: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
     COUNT.get_or_init(|| {
         let count = Arc::new(AtomicUsize::new(0));
-        if let Ok(mut signals) = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]) {
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ]) {
             let c = count.clone();
-            let _ = std::thread::Builder::new().name("stampede-signals".into()).spawn(move || {
-                for _ in signals.forever() {
-                    let n = c.fetch_add(1, Ordering::SeqCst) + 1;
-                    if n == 1 {
-                        eprintln!("\nstopping: letting VUs finish their iteration (Ctrl-C again to stop at once)");
+            // The run loop tells the user (through its live view, which may own the terminal).
+            let _ = std::thread::Builder::new()
+                .name("stampede-signals".into())
+                .spawn(move || {
+                    for _ in signals.forever() {
+                        c.fetch_add(1, Ordering::SeqCst);
                     }
-                }
-            });
+                });
         }
         count
     })
@@ -593,7 +601,16 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         scenarios: &plan.scenarios,
         vus_allowed: plan.peak_vus(),
     };
-    let mut progress = Progress::new();
+    let mut views = Views::start(
+        Mode::detect(opts.quiet, opts.no_tui),
+        plan.planned_duration(),
+        control.clone(),
+        interrupts.clone(),
+        eng.started,
+    );
+    let mut publisher = Publisher::new(plan.clone(), eng.started);
+    let mut outcomes: Vec<sla::Outcome> = Vec::new();
+    let mut shown_phase = Phase::Running;
     let mut interrupted = false;
     let mut aborted_by: Option<String> = None;
     let mut last_second = 0usize;
@@ -607,54 +624,64 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         if n >= 1 && !interrupted {
             interrupted = true;
             control.stop.store(true, Ordering::SeqCst);
+            views.notice(
+                "stopping: letting VUs finish their iteration (Ctrl-C again to stop at once)",
+            );
         }
-        if n >= 2 {
+        if n >= 2 && !control.hard_stop.load(Ordering::SeqCst) {
             control.hard_stop.store(true, Ordering::SeqCst);
+            views.notice("stopping at once: interrupting running iterations");
         }
-        if agg.timeline.len() != last_second {
+        let elapsed = eng.started.elapsed();
+        let phase = if control.stop.load(Ordering::SeqCst) || elapsed >= plan.planned_duration() {
+            Phase::Stopping
+        } else if control.pause.load(Ordering::Relaxed) {
+            Phase::Paused
+        } else {
+            Phase::Running
+        };
+        let new_second = agg.timeline.len() != last_second;
+        if new_second {
             last_second = agg.timeline.len();
-            let elapsed = eng.started.elapsed();
             let live = LiveObserve {
                 view: agg.view(elapsed),
                 step_names: &plan.step_names,
                 vus_allowed: plan.peak_vus(),
                 scenarios: &plan.scenarios,
             };
-            let mut failing = Vec::new();
-            for t in &plan.thresholds {
-                let o = t.evaluate(&live);
-                if o.observed.is_some() && !o.passed {
-                    failing.push(format!("{} {}", t.metric, t.expression));
-                    if t.abort_on_fail && aborted_by.is_none() && elapsed >= t.delay_abort_eval {
-                        aborted_by = Some(format!("{} {}", t.metric, t.expression));
-                        control.stop.store(true, Ordering::SeqCst);
-                        if !opts.quiet {
-                            eprintln!(
-                                "aborting: threshold {} {} failed (abort_on_fail)",
-                                t.metric, t.expression
-                            );
-                        }
-                    }
+            outcomes = sla::evaluate_all(&plan.thresholds, &live);
+            for o in &outcomes {
+                let t = &o.threshold;
+                if o.observed.is_some()
+                    && !o.passed
+                    && t.abort_on_fail
+                    && aborted_by.is_none()
+                    && elapsed >= t.delay_abort_eval
+                {
+                    aborted_by = Some(format!("{} {}", t.metric, t.expression));
+                    control.stop.store(true, Ordering::SeqCst);
+                    views.notice(&format!(
+                        "aborting: threshold {} {} failed (abort_on_fail)",
+                        t.metric, t.expression
+                    ));
                 }
-            }
-            if !opts.quiet {
-                progress.tick(&plan, elapsed, &agg.timeline, &failing);
             }
             if let Some(j) = &mut judge {
                 for r in j.judge_ready(&agg, &plan.thresholds, &stair_view) {
-                    if !opts.quiet {
-                        eprintln!("{}", stair_line(&r));
-                    }
+                    views.notice(&stair_line(&r));
                 }
                 if j.broken() && !control.stop.load(Ordering::SeqCst) {
                     control.stop.store(true, Ordering::SeqCst);
-                    if !opts.quiet {
-                        eprintln!("breakpoint found: stopping the run");
-                    }
+                    views.notice("breakpoint found: stopping the run");
                 }
             }
         }
+        if views.active() && (new_second || phase != shown_phase) {
+            shown_phase = phase;
+            views.show(publisher.build(&agg, &outcomes, elapsed, phase, views.current_notice()));
+        }
     }
+    views.finish();
     let elapsed = eng.started.elapsed();
     agg.close_all();
     let capacity = judge.map(|mut j| {

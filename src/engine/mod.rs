@@ -27,6 +27,10 @@ pub struct Control {
     pub stop: AtomicBool,
     /// Stop now: interrupt iterations still running.
     pub hard_stop: AtomicBool,
+    /// Start no new iteration while set (running ones finish). Closed model: VUs stay alive and
+    /// wait. Open model: iterations falling due meanwhile are skipped, not run late (and not
+    /// counted as `dropped_iterations`, which means the generator could not keep up).
+    pub pause: AtomicBool,
 }
 
 /// A running engine.

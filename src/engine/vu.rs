@@ -492,6 +492,13 @@ pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64, initial: b
         if slot >= ctx.state.target.get() {
             return;
         }
+        if ctx.control.pause.load(Ordering::Relaxed) {
+            if !wait_while_paused(&ctx, slot).await {
+                return;
+            }
+            // Paced iterations due during the pause are not caught up in a burst.
+            due = due.max(Instant::now());
+        }
         if !may_iterate(&ctx, &vu) {
             return;
         }
@@ -537,6 +544,17 @@ pub async fn run_open(ctx: Rc<VuContext>, id: u64, seed: u64) {
             }
         }
     }
+}
+
+/// While `control.pause` is set, start nothing: check again every 50 ms. Returns false when this
+/// VU's slot is no longer wanted meanwhile (ramp-down or stop).
+async fn wait_while_paused(ctx: &VuContext, slot: usize) -> bool {
+    while ctx.control.pause.load(Ordering::Relaxed) {
+        if !pause_until(&ctx.state, slot, Instant::now() + Duration::from_millis(50)).await {
+            return false;
+        }
+    }
+    true
 }
 
 /// Sleep on the runtime's timer until `until`. Returns false, early, when this VU's slot is no

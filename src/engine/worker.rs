@@ -284,6 +284,10 @@ async fn run_open(a: &WorkerArgs, ctx: &Rc<VuContext>, arrival: &Arrival, start:
                 break at;
             }
             k += w;
+            if a.control.pause.load(Ordering::Relaxed) {
+                // Paused: this iteration is skipped (resuming must not fire a burst of them).
+                continue;
+            }
             if q.due.borrow().len() >= queue_size {
                 ctx.recorder.borrow_mut().dropped_iterations += 1;
                 continue;

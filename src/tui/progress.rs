@@ -1,85 +1,63 @@
-//! Plain progress lines on stderr: one a second on a terminal, one every 5 s otherwise (CI logs).
+//! Plain progress lines on stderr for logs (CI): one every 5 s, no escape codes at all.
 
-use crate::metrics::TimelinePoint;
-use crate::plan::Plan;
-use crate::scenario::duration::format_duration;
-use std::io::{IsTerminal, Write};
+use super::fmt::{clock, millis, rate};
+use super::state::{LiveState, Phase};
+use std::io::Write;
 use std::time::Duration;
 
+/// One line of progress, e.g.
+/// `[ 00:10 / 01:00] stage 1/3 · vus 50/50 · 1,234 req/s · p95 3.21ms · errors 0.00%`.
+pub fn line(s: &LiveState) -> String {
+    let stage = match (s.phase, s.stage) {
+        (Phase::Paused, _) => " paused".to_string(),
+        (Phase::Stopping, _) | (_, None) => " stopping".to_string(),
+        (_, Some((i, n))) => format!(" stage {}/{n}", i + 1),
+    };
+    let mut line = format!(
+        "[{:>6} / {}]{} · vus {}/{} · {} req/s · p95 {} · errors {:.2}%",
+        clock(s.elapsed),
+        clock(s.planned),
+        stage,
+        s.vus,
+        s.vus_target,
+        rate(s.rps),
+        millis((s.rps > 0.0).then_some(s.p95_ms)),
+        s.error_pct()
+    );
+    if s.dropped > 0 {
+        line.push_str(&format!(" · dropped {}", s.dropped));
+    }
+    let failing = s.failing();
+    if !failing.is_empty() {
+        line.push_str(&format!(" · failing: {}", failing.join(", ")));
+    }
+    line
+}
+
+/// Prints a line when one is due.
 pub struct Progress {
     every: Duration,
     next: Duration,
 }
 
 impl Progress {
-    pub fn new() -> Self {
-        let every = if std::io::stderr().is_terminal() {
-            Duration::from_secs(1)
-        } else {
-            Duration::from_secs(5)
-        };
+    pub fn new(every: Duration) -> Self {
         Progress { every, next: every }
     }
 
-    /// Print a line if one is due. `recent` is the timeline so far; `failing` the thresholds
-    /// failing now.
-    pub fn tick(
-        &mut self,
-        plan: &Plan,
-        elapsed: Duration,
-        recent: &[TimelinePoint],
-        failing: &[String],
-    ) {
-        if elapsed < self.next {
+    pub fn show(&mut self, s: &LiveState) {
+        if s.elapsed < self.next || s.series.is_empty() {
             return;
         }
-        while self.next <= elapsed {
+        while self.next <= s.elapsed {
             self.next += self.every;
         }
-        let Some(last) = recent.last() else { return };
-        let window = &recent[recent
-            .len()
-            .saturating_sub(self.every.as_secs().max(1) as usize)..];
-        let reqs: u64 = window.iter().map(|p| p.requests).sum();
-        let fails: u64 = window.iter().map(|p| p.failures).sum();
-        let rps = reqs as f64 / window.len().max(1) as f64;
-        let err = if reqs > 0 {
-            fails as f64 * 100.0 / reqs as f64
-        } else {
-            0.0
-        };
-        let stage = match plan.load.stage_at(elapsed) {
-            Some(i) => format!(" stage {}", i + 1),
-            None => " stopping".into(),
-        };
-        let total = plan.planned_duration();
-        let at = elapsed.min(total.saturating_sub(Duration::from_millis(1)));
-        let planned_vus: u32 = if plan.parts.is_empty() {
-            plan.load.vus_at(at)
-        } else {
-            plan.parts.iter().map(|p| p.load.vus_at(at)).sum()
-        };
-        let mut line = format!(
-            "[{:>6} / {}]{} vus {}/{} · {:.0} req/s · p95 {:.1}ms · errors {:.2}%",
-            format_duration(Duration::from_secs(elapsed.as_secs())),
-            format_duration(total),
-            stage,
-            last.vus,
-            planned_vus,
-            rps,
-            last.p95_ms,
-            err
-        );
-        if !failing.is_empty() {
-            line.push_str(&format!(" · failing: {}", failing.join(", ")));
-        }
         let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "{line}");
+        let _ = writeln!(e, "{}", line(s));
     }
-}
 
-impl Default for Progress {
-    fn default() -> Self {
-        Self::new()
+    pub fn notice(&mut self, text: &str) {
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "{text}");
     }
 }

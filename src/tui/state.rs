@@ -1,0 +1,359 @@
+//! `LiveState`: a small, owned picture of a running test that the live views (dashboard,
+//! progress bar, plain lines) render. The runner builds one after each aggregation update with
+//! a `Publisher` and hands it over; the views never touch the aggregator or the engine.
+
+use crate::metrics::Aggregator;
+use crate::metrics::aggregate::ms;
+use crate::plan::Plan;
+use crate::sla::Outcome;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The most seconds of history the charts keep (one hour).
+pub const SERIES_CAP: usize = 3600;
+
+/// One second of the run, as the charts draw it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SecondPoint {
+    pub second: u64,
+    /// Requests completed in this second.
+    pub rps: f64,
+    /// What the arrival schedule asks for in this second, in requests (see `TargetKind`).
+    pub target_rps: Option<f64>,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub vus: u32,
+}
+
+/// Where the "target" line of the req/s chart comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// Closed model: the target is a number of VUs, not a rate; no target line.
+    Vus,
+    /// Open model: iterations per second from the schedule × requests per iteration.
+    Rate,
+    /// Several scenarios, some closed: the target line covers the open ones only.
+    PartialRate,
+}
+
+/// One row of the per-step table. Latencies cover the run so far; `rps` the last second.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepRow {
+    pub name: String,
+    pub requests: u64,
+    pub rps: f64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub errors: u64,
+}
+
+/// Whether a threshold may stop the run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Abort {
+    /// No `abort_on_fail`.
+    Off,
+    /// A failure now stops the run.
+    Armed,
+    /// `delay_abort_eval` has not passed yet: armed in this long.
+    In(Duration),
+}
+
+/// One row of the thresholds panel, evaluated live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdRow {
+    /// `http_req_duration{step:home}`
+    pub metric: String,
+    /// `p(95) < 500ms`
+    pub expression: String,
+    /// `12.34ms`, or `no data`.
+    pub observed: String,
+    /// `None` while there is nothing to judge yet.
+    pub passed: Option<bool>,
+    pub abort: Abort,
+}
+
+impl ThresholdRow {
+    pub fn label(&self) -> String {
+        format!("{} {}", self.metric, self.expression)
+    }
+}
+
+/// What the run is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Running,
+    /// New iterations are held (the `p` key).
+    Paused,
+    /// The schedule ended or a stop was asked: running iterations finish within `graceful_stop`.
+    Stopping,
+}
+
+/// Everything a live view shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveState {
+    pub name: String,
+    pub executor: String,
+    pub target_url: String,
+    /// When the engine started (views run their clock from it).
+    pub started: Instant,
+    /// Elapsed when this state was built.
+    pub elapsed: Duration,
+    pub planned: Duration,
+    pub graceful_stop: Duration,
+    /// Current stage (0-based) and the number of stages; `None` past the schedule.
+    pub stage: Option<(usize, usize)>,
+    pub phase: Phase,
+    pub vus: u32,
+    /// VUs the schedule asks for now (pre-allocated VUs for arrival-rate executors).
+    pub vus_target: u32,
+    pub vus_max: u32,
+    pub dropped: u64,
+    pub requests: u64,
+    pub failures: u64,
+    /// Requests in the last complete second.
+    pub rps: f64,
+    /// p95 of the last complete second.
+    pub p95_ms: f64,
+    pub target_kind: TargetKind,
+    pub series: Vec<SecondPoint>,
+    /// Status codes seen, by code.
+    pub status: Vec<(u16, u64)>,
+    /// Failures by kind (only kinds seen).
+    pub errors: Vec<(&'static str, u64)>,
+    pub steps: Vec<StepRow>,
+    pub thresholds: Vec<ThresholdRow>,
+    /// The last thing worth telling (stopping, aborting).
+    pub notice: Option<String>,
+}
+
+impl LiveState {
+    /// Failures as a percentage of requests so far.
+    pub fn error_pct(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.failures as f64 * 100.0 / self.requests as f64
+        }
+    }
+
+    /// Thresholds failing now, as `metric expression`.
+    pub fn failing(&self) -> Vec<String> {
+        self.thresholds
+            .iter()
+            .filter(|t| t.passed == Some(false))
+            .map(ThresholdRow::label)
+            .collect()
+    }
+}
+
+/// Builds `LiveState`s for one run; keeps the chart series between builds so each build adds
+/// only the seconds completed since the last.
+pub struct Publisher {
+    plan: Arc<Plan>,
+    started: Instant,
+    series: Vec<SecondPoint>,
+    seen: usize,
+    target_kind: TargetKind,
+}
+
+/// Requests per iteration, on average over the flows' weights.
+fn requests_per_iteration(plan: &Plan) -> f64 {
+    let total: u64 = plan.flows.iter().map(|f| f.weight as u64).sum();
+    if total == 0 {
+        return 1.0;
+    }
+    plan.flows
+        .iter()
+        .map(|f| f.weight as f64 * f.steps.len() as f64)
+        .sum::<f64>()
+        / total as f64
+}
+
+impl Publisher {
+    pub fn new(plan: Arc<Plan>, started: Instant) -> Self {
+        let runs = plan.runs();
+        let open = runs.iter().filter(|p| p.load.arrival().is_some()).count();
+        let target_kind = if open == 0 {
+            TargetKind::Vus
+        } else if open == runs.len() {
+            TargetKind::Rate
+        } else {
+            TargetKind::PartialRate
+        };
+        Publisher {
+            plan,
+            started,
+            series: Vec::new(),
+            seen: 0,
+            target_kind,
+        }
+    }
+
+    /// Requests the arrival schedules ask for during second `second` (the interval
+    /// `(second-1, second]`), or `None` for a closed-model plan.
+    fn target_in_second(&self, second: u64) -> Option<f64> {
+        if self.target_kind == TargetKind::Vus {
+            return None;
+        }
+        let (a, b) = (
+            Duration::from_secs(second.saturating_sub(1)),
+            Duration::from_secs(second),
+        );
+        Some(
+            self.plan
+                .runs()
+                .iter()
+                .filter_map(|p| {
+                    p.load.arrival().map(|arr| {
+                        (arr.arrivals_until(b) - arr.arrivals_until(a)) * requests_per_iteration(p)
+                    })
+                })
+                .sum(),
+        )
+    }
+
+    fn stage(&self, t: Duration) -> Option<(usize, usize)> {
+        use crate::plan::Load;
+        let count = |p: &Plan| match &p.load {
+            Load::RampingVus { stages, .. } => stages.len(),
+            Load::RampingArrivalRate(a) => a.stages.len(),
+            _ => 1,
+        };
+        if self.plan.parts.is_empty() {
+            self.plan.load.stage_at(t).map(|i| (i, count(&self.plan)))
+        } else {
+            // Several scenarios: the longest one's stage.
+            let longest = self.plan.parts.iter().max_by_key(|p| p.load.duration())?;
+            longest.load.stage_at(t).map(|i| (i, count(longest)))
+        }
+    }
+
+    /// A picture of the run now. `outcomes` are the thresholds as last evaluated.
+    pub fn build(
+        &mut self,
+        agg: &Aggregator,
+        outcomes: &[Outcome],
+        elapsed: Duration,
+        phase: Phase,
+        notice: Option<String>,
+    ) -> LiveState {
+        for p in agg.timeline.iter().skip(self.seen) {
+            self.series.push(SecondPoint {
+                second: p.second,
+                rps: p.requests as f64,
+                target_rps: self.target_in_second(p.second),
+                p50_ms: p.p50_ms,
+                p95_ms: p.p95_ms,
+                p99_ms: p.p99_ms,
+                vus: p.vus,
+            });
+        }
+        self.seen = agg.timeline.len();
+        if self.series.len() > SERIES_CAP {
+            let cut = self.series.len() - SERIES_CAP;
+            self.series.drain(..cut);
+        }
+        let plan = &self.plan;
+        let planned = plan.planned_duration();
+        let at = elapsed.min(planned.saturating_sub(Duration::from_millis(1)));
+        let vus_target: u32 = plan.runs().iter().map(|p| p.load.vus_at(at)).sum();
+        let last = agg.timeline.last();
+        let total = &agg.total;
+        let q = |h: &hdrhistogram::Histogram<u64>, f: f64| {
+            (!h.is_empty()).then(|| ms(h.value_at_quantile(f)))
+        };
+        let steps = plan
+            .step_names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let st = total.steps.get(i);
+                StepRow {
+                    name: name.clone(),
+                    requests: st.map_or(0, |s| s.requests),
+                    rps: last
+                        .and_then(|p| p.steps.get(i))
+                        .map_or(0.0, |s| s.requests as f64),
+                    p50_ms: st.and_then(|s| q(&s.duration, 0.50)),
+                    p95_ms: st.and_then(|s| q(&s.duration, 0.95)),
+                    p99_ms: st.and_then(|s| q(&s.duration, 0.99)),
+                    errors: st.map_or(0, |s| s.failures),
+                }
+            })
+            .collect();
+        let thresholds = outcomes
+            .iter()
+            .map(|o| {
+                let t = &o.threshold;
+                ThresholdRow {
+                    metric: t.metric.to_string(),
+                    expression: t.expression.clone(),
+                    observed: o.observed_display(),
+                    passed: o.observed.map(|_| o.passed),
+                    abort: if !t.abort_on_fail {
+                        Abort::Off
+                    } else if elapsed >= t.delay_abort_eval {
+                        Abort::Armed
+                    } else {
+                        Abort::In(t.delay_abort_eval - elapsed)
+                    },
+                }
+            })
+            .collect();
+        LiveState {
+            name: plan.name.clone(),
+            executor: plan.executor_label(),
+            target_url: plan.target.url(),
+            started: self.started,
+            elapsed,
+            planned,
+            graceful_stop: plan.graceful_stop(),
+            stage: self.stage(elapsed),
+            phase,
+            vus: last.map_or(0, |p| p.vus),
+            vus_target: if elapsed < planned { vus_target } else { 0 },
+            vus_max: plan.peak_vus(),
+            dropped: total.dropped_iterations,
+            requests: total.requests(),
+            failures: total.failures(),
+            rps: last.map_or(0.0, |p| p.requests as f64),
+            p95_ms: last.map_or(0.0, |p| p.p95_ms),
+            target_kind: self.target_kind,
+            series: self.series.clone(),
+            status: total
+                .status
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(code, n)| (code as u16, *n))
+                .collect(),
+            errors: crate::metrics::ErrorKind::ALL
+                .iter()
+                .map(|k| (k.name(), total.error_count(*k)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            steps,
+            thresholds,
+            notice,
+        }
+    }
+}
+
+/// The latest state, handed from the runner to the dashboard thread (latest wins; the lock is
+/// held only to swap or clone an `Arc`).
+#[derive(Clone, Default)]
+pub struct Slot(Arc<Mutex<Option<Arc<LiveState>>>>);
+
+impl Slot {
+    pub fn publish(&self, state: LiveState) {
+        if let Ok(mut s) = self.0.lock() {
+            *s = Some(Arc::new(state));
+        }
+    }
+
+    pub fn latest(&self) -> Option<Arc<LiveState>> {
+        self.0.lock().ok().and_then(|s| s.clone())
+    }
+}
