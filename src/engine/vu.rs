@@ -503,7 +503,9 @@ pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64, initial: b
             return;
         }
         let intended = matches!(plan.think, Think::Pacing(_)).then_some(due);
-        if !iteration(&ctx, &mut vu, intended, Some(slot)).await {
+        // Boxed: the iteration's future (request, TLS, HTTP/2, redirects) is large, and a VU
+        // that thinks between iterations should hold only its own small state.
+        if !Box::pin(iteration(&ctx, &mut vu, intended, Some(slot))).await {
             return;
         }
         if slot >= ctx.state.target.get() {
@@ -532,7 +534,7 @@ pub async fn run_open(ctx: Rc<VuContext>, id: u64, seed: u64) {
         let next = q.due.borrow_mut().pop_front();
         match next {
             Some(t) => {
-                if !iteration(&ctx, &mut vu, Some(t), None).await {
+                if !Box::pin(iteration(&ctx, &mut vu, Some(t), None)).await {
                     return;
                 }
             }
