@@ -292,6 +292,8 @@ pub struct HttpOptions {
     pub proxy: Option<Proxy>,
     /// `http.resolve`: (host, port) → address, used instead of DNS (as curl's `--resolve`).
     pub resolve: Vec<(String, u16, std::net::IpAddr)>,
+    /// Look the target's name up again this often (`http.dns_ttl`, default 5m; zero: never).
+    pub dns_ttl: Duration,
     pub version: HttpVersion,
 }
 
@@ -987,6 +989,7 @@ mod tests {
                 max_redirects: 10,
                 version: HttpVersion::Http1,
                 resolve: Vec::new(),
+                dns_ttl: Duration::from_secs(300),
                 proxy: None,
             },
             load: ramp(),

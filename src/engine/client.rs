@@ -21,7 +21,8 @@ use tokio_rustls::client::TlsStream;
 
 /// What every VU's client shares (read-only).
 pub struct ClientConfig {
-    pub addrs: Vec<SocketAddr>,
+    /// Where connections go (the target's addresses, re-resolved every `http.dns_ttl`).
+    pub addrs: std::sync::Arc<super::dns::Addrs>,
     /// Source addresses to spread connections over (empty: let the kernel choose).
     pub local_ips: Vec<IpAddr>,
     pub timeout: Duration,
@@ -169,9 +170,13 @@ impl Client {
         deadline: Instant,
         sample: &mut Sample,
     ) -> Result<(), ErrorKind> {
-        let addr = cfg.addrs[self.index % cfg.addrs.len()];
+        let addrs = cfg.addrs.get();
+        if addrs.is_empty() {
+            return Err(ErrorKind::Connect);
+        }
+        let addr = addrs[self.index % addrs.len()];
         let local = (!cfg.local_ips.is_empty())
-            .then(|| cfg.local_ips[(self.index / cfg.addrs.len().max(1)) % cfg.local_ips.len()]);
+            .then(|| cfg.local_ips[(self.index / addrs.len()) % cfg.local_ips.len()]);
         let started = Instant::now();
         let connect = Box::pin(open(addr, local));
         let result = tokio::time::timeout_at(deadline, connect).await;

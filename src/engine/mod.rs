@@ -2,6 +2,7 @@
 //! per-second metric snapshots. It knows nothing of dashboards, thresholds or report formats.
 
 pub mod client;
+pub mod dns;
 pub mod encoding;
 pub mod h2;
 pub mod http1;
@@ -58,6 +59,34 @@ pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The name to look up again every `http.dns_ttl`: the proxy's or the target's host, unless it
+/// is an IP address, an `http.resolve` override, or re-resolution is off (`dns_ttl: 0s`).
+fn refreshed_name(plan: &Plan) -> Option<(String, u16)> {
+    if plan.http.dns_ttl.is_zero() {
+        return None;
+    }
+    let (host, port) = match &plan.http.proxy {
+        Some(p) => (p.host.clone(), p.port),
+        None => {
+            let t = &plan.target;
+            let overridden = plan
+                .http
+                .resolve
+                .iter()
+                .any(|(h, p, _)| h.eq_ignore_ascii_case(&t.host) && *p == t.port);
+            if overridden {
+                return None;
+            }
+            (t.host.clone(), t.port)
+        }
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    Some((host, port))
+}
+
 /// Start `plan` against `addrs` (the target's resolved addresses) on `workers` threads per
 /// scenario (a multi-scenario plan runs each of its scenarios on threads of its own, all
 /// reporting into one stream of snapshots and obeying one `Control`).
@@ -68,6 +97,11 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
     let seed = fastrand::u64(..);
     let mut threads = Vec::new();
     let mut next_id = 0;
+    // One list of addresses for every scenario's VUs, kept fresh every `http.dns_ttl`.
+    let addrs = Arc::new(dns::Addrs::new(addrs));
+    if let Some((host, port)) = refreshed_name(&plan) {
+        dns::spawn_refresher(&addrs, plan.http.dns_ttl, dns::system_lookup(host, port))?;
+    }
     // One TLS configuration for the whole run: its session cache is shared by every VU.
     let tls = if plan.target.tls {
         Some(

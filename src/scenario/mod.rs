@@ -354,6 +354,7 @@ impl Builder<'_> {
         let tls = self.tls(&raw.http, &target, ov)?;
         let (version, max_redirects) = self.protocol(&raw.http, &target)?;
         let resolve = self.resolve(&raw.http)?;
+        let dns_ttl = raw.http.dns_ttl.map_or(Duration::from_secs(300), |d| d.0);
         let proxy = self.proxy(&raw.http, &target)?;
         let http = HttpOptions {
             timeout,
@@ -364,6 +365,7 @@ impl Builder<'_> {
             max_redirects,
             version,
             resolve,
+            dns_ttl,
             proxy,
         };
         // One scenario (top-level `load` + `flows`), or several under `scenarios:`.

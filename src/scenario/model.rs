@@ -108,6 +108,8 @@ pub struct RawHttp {
     /// `HOST:PORT: IP` overrides of name resolution, as curl's `--resolve`.
     #[serde(default)]
     pub resolve: IndexMap<String, String>,
+    /// Re-resolve the target's name this often (default 5m; `0s`: resolve once at start).
+    pub dns_ttl: Option<Dur>,
 }
 
 #[derive(Debug, Default, Deserialize)]
