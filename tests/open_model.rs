@@ -87,6 +87,14 @@ fn check_stall_truth(sum: &Value) {
     assert_eq!(metric(sum, "dropped_iterations", "count"), 0.0);
     let got90 = metric(sum, "http_req_duration", "p(90)");
     let got99 = metric(sum, "http_req_duration", "p(99)");
+    // Shown with --nocapture: the figures beside the truth they are judged against.
+    eprintln!(
+        "stall 1s/5s at 500/s: p90 {got90:.1} ms (truth {p90}), p99 {got99:.1} ms (truth {p99}), \
+         iterations {}, dropped {}, vus max {}",
+        metric(sum, "iterations", "count"),
+        metric(sum, "dropped_iterations", "count"),
+        metric(sum, "vus", "max")
+    );
     assert!(
         (p90 - 100.0..=p90 + 100.0).contains(&got90),
         "p90 {got90} vs truth {p90}"
@@ -135,6 +143,7 @@ fn constant_arrival_rate_runs_every_due_iteration() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let sum = s.summary();
     let n = metric(&sum, "iterations", "count");
+    eprintln!("constant-arrival-rate 5000/s for 10 s: {n} iterations (schedule 50,000)");
     assert!(
         (n - 50_000.0).abs() <= 250.0,
         "{n} iterations, schedule says 50,000"
@@ -164,6 +173,10 @@ fn ramping_arrival_rate_follows_the_schedule_second_by_second() {
             .find(|p| p["second"] == s)
             .and_then(|p| p["iterations"].as_f64())
             .unwrap_or(0.0);
+        eprintln!(
+            "ramping 0→4000/s, second {s}: {got} iterations, schedule {want} ({:+.2} %)",
+            (got - want) / want * 100.0
+        );
         assert!(
             (got - want).abs() <= (want * 0.02).max(4.0),
             "second {s}: {got} iterations, schedule says {want}"
