@@ -100,7 +100,12 @@ pub struct OverrideArgs {
     /// Run this long (with --vus: constant-vus; alone: stages stretched to this total), e.g. 30s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub duration: Option<Duration>,
-    /// Multiply every VU target by F (0.01 turns 50k VUs into 500), for smoke runs of big profiles.
+    /// Iterations per second (open model). With --duration: a constant-arrival-rate run of any
+    /// scenario (--vus then sets max_vus); alone: an arrival-rate schedule rescaled to peak at R.
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Multiply every VU target by F (0.01 turns 50k VUs into 500), and every rate of an
+    /// arrival-rate executor, for smoke runs of big profiles.
     #[arg(long, value_name = "F")]
     pub scale: Option<f64>,
     /// Multiply every duration of the schedule by F (0.05 turns 10m into 30s).

@@ -47,6 +47,7 @@ fn overrides(a: &OverrideArgs) -> Overrides {
         target: a.target.clone(),
         vus: a.vus,
         duration: a.duration,
+        rate: a.rate,
         scale: a.scale,
         time_scale: a.time_scale,
         env: a.env.clone(),

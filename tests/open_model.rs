@@ -89,7 +89,7 @@ fn check_stall_truth(sum: &Value) {
     let got99 = metric(sum, "http_req_duration", "p(99)");
     // Shown with --nocapture: the figures beside the truth they are judged against.
     eprintln!(
-        "stall 1s/5s at 500/s: p90 {got90:.1} ms (truth {p90}), p99 {got99:.1} ms (truth {p99}), \
+        "stall 1s/5s at 500/s: p90 {got90:.1} ms (truth {p90:.0}), p99 {got99:.1} ms (truth {p99:.0}), \
          iterations {}, dropped {}, vus max {}",
         metric(sum, "iterations", "count"),
         metric(sum, "dropped_iterations", "count"),
@@ -215,4 +215,51 @@ fn pacing_starts_iterations_on_the_period_and_reports_overruns_as_lag() {
     let corrected = metric(&sum, "http_req_duration", "max");
     assert!(raw < 400.0, "uncorrected max {raw}");
     assert!(corrected > 1000.0, "corrected max {corrected}");
+}
+
+#[test]
+fn rate_flag_turns_any_scenario_into_an_arrival_rate_run_or_rescales_one() {
+    let _one = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let t = Target::start();
+    // A closed-model scenario, run at 300 iterations/s for 3 s instead.
+    let s = Scenario::new(&format!(
+        "target: {}\nload: {{ vus: 5, duration: 30s }}\nflows:\n  - steps: [ {{ get: /fast }} ]\n",
+        t.url
+    ));
+    let o = run(&s, &["--rate", "300", "--duration", "3s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sum = s.summary();
+    assert_eq!(sum["executor"], "constant-arrival-rate");
+    let n = metric(&sum, "iterations", "count");
+    eprintln!("--rate 300 --duration 3s: {n} iterations (schedule 900)");
+    assert!(
+        (n - 900.0).abs() <= 9.0,
+        "{n} iterations, schedule says 900"
+    );
+    assert_eq!(Some(n as u64), t.served()["requests"].as_u64());
+
+    // An arrival-rate schedule (0 → 100/s over 4 s) rescaled to peak at 400/s: 800 in all.
+    let s = Scenario::new(&format!(
+        "target: {}\nload: {{ executor: ramping-arrival-rate, stages: [ {{ duration: 4s, target: 100 }} ], \
+         pre_allocated_vus: 5, max_vus: 20 }}\nflows:\n  - steps: [ {{ get: /fast }} ]\n",
+        t.url
+    ));
+    let o = run(&s, &["--rate", "400"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let n = metric(&s.summary(), "iterations", "count");
+    assert!(
+        (n - 800.0).abs() <= 8.0,
+        "{n} iterations, schedule says 800"
+    );
+
+    // Without --duration a closed-model scenario has no rate to rescale: exit 2, nothing sent.
+    let before = t.served()["requests"].as_u64();
+    let s = Scenario::new(&format!(
+        "target: {}\nload: {{ vus: 5, duration: 3s }}\nflows:\n  - steps: [ {{ get: /fast }} ]\n",
+        t.url
+    ));
+    let o = run(&s, &["--rate", "300"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("add --duration"), "{}", text(&o));
+    assert_eq!(t.served()["requests"].as_u64(), before);
 }

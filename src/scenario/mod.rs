@@ -50,6 +50,8 @@ pub struct Overrides {
     pub target: Option<String>,
     pub vus: Option<u32>,
     pub duration: Option<Duration>,
+    /// `--rate`: iterations per second (open model; see `apply_rate`).
+    pub rate: Option<f64>,
     /// Multiplies every VU target.
     pub scale: Option<f64>,
     /// Multiplies every duration of the load schedule (stages, duration, graceful stops).
@@ -1281,17 +1283,89 @@ fn step_path(path: &str, target: &Target) -> Result<String, String> {
     ))
 }
 
-/// Apply --vus/--duration/--scale/--time-scale to the schedule.
-fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
-    let scale_vus = |v: u32, f: f64| -> u32 {
-        if v == 0 {
-            0
-        } else {
-            ((v as f64 * f).round() as u32).max(1)
+fn scale_vus(v: u32, f: f64) -> u32 {
+    if v == 0 {
+        0
+    } else {
+        ((v as f64 * f).round() as u32).max(1)
+    }
+}
+
+/// Multiply an open-model schedule's rates by `f`, and its VUs and queue with them.
+fn scale_arrival(a: &mut crate::plan::Arrival, f: f64) {
+    a.start_rate *= f;
+    for s in a.stages.iter_mut() {
+        s.target *= f;
+    }
+    a.pre_allocated_vus = scale_vus(a.pre_allocated_vus, f);
+    a.max_vus = scale_vus(a.max_vus, f).max(a.pre_allocated_vus);
+    a.queue_size = scale_vus(a.queue_size, f);
+}
+
+/// The most VUs `--rate R --duration D` starts when `--vus` does not say: enough for a second
+/// of latency at that rate, at most 10,000, and never fewer than the scenario's own peak.
+const RATE_DEFAULT_MAX_VUS: f64 = 10_000.0;
+
+/// `--rate R` (iterations per second). With `--duration D` (and optionally `--vus N` as the most
+/// VUs), any executor becomes `constant-arrival-rate` at R for D, as `--vus` with `--duration`
+/// makes a `constant-vus` run. Alone, it rescales an arrival-rate schedule to peak at R (its
+/// VUs in proportion, unless `--vus` sets `max_vus`).
+fn apply_rate(load: &mut Load, rate: f64, ov: &Overrides) -> Result<(), String> {
+    use crate::plan::{Arrival, RateStage};
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(format!(
+            "--rate must be a positive number of iterations per second, got {rate}"
+        ));
+    }
+    if let Some(duration) = ov.duration {
+        let max_vus = ov
+            .vus
+            .unwrap_or_else(|| (rate.ceil().min(RATE_DEFAULT_MAX_VUS) as u32).max(load.max_vus()));
+        if max_vus == 0 {
+            return Err("--vus must be at least 1 with --rate".into());
         }
-    };
+        *load = Load::ConstantArrivalRate(Arrival {
+            start_rate: rate,
+            stages: vec![RateStage {
+                duration,
+                target: rate,
+            }],
+            pre_allocated_vus: max_vus.min(((rate / 10.0).ceil() as u32).max(10)),
+            max_vus,
+            queue_size: ((rate * 5.0).ceil() as u32).max(1000),
+            graceful_stop: load.graceful_stop(),
+            stairs: None,
+        });
+        return Ok(());
+    }
+    match load {
+        Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) if a.stairs.is_none() => {
+            let peak = a.stages.iter().map(|s| s.target).fold(a.start_rate, f64::max);
+            if peak <= 0.0 {
+                return Err("--rate: this schedule's rate is 0 throughout; give --duration to run a constant rate instead".into());
+            }
+            scale_arrival(a, rate / peak);
+            if let Some(vus) = ov.vus {
+                a.max_vus = vus.max(1);
+                a.pre_allocated_vus = a.pre_allocated_vus.min(a.max_vus);
+            }
+            Ok(())
+        }
+        Load::ConstantArrivalRate(_) | Load::RampingArrivalRate(_) => Err(
+            "--rate: a breakpoint run climbs by its own stairs (start_rate, step_rate, max_rate); use --scale to scale them, or --rate with --duration for a constant rate".into(),
+        ),
+        _ => Err(format!(
+            "--rate {rate} sets an arrival rate, but this scenario's executor is a closed model (VUs); add --duration to run constant-arrival-rate at {rate}/s instead"
+        )),
+    }
+}
+
+/// Apply --rate/--vus/--duration/--scale/--time-scale to the schedule.
+fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
     let scale_d = |d: Duration, f: f64| Duration::from_secs_f64(d.as_secs_f64() * f);
-    if let (Some(vus), Some(duration)) = (ov.vus, ov.duration) {
+    if let Some(rate) = ov.rate {
+        apply_rate(load, rate, ov)?;
+    } else if let (Some(vus), Some(duration)) = (ov.vus, ov.duration) {
         *load = Load::ConstantVus {
             vus,
             duration,
@@ -1302,7 +1376,7 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
             Load::PerVuIterations(it) | Load::SharedIterations(it) => it.vus = vus,
             Load::ConstantArrivalRate(_) | Load::RampingArrivalRate(_) => {
                 return Err(format!(
-                    "--vus {vus} sets the VUs of constant-vus/ramping-vus; an arrival-rate executor's load is its rate: use --scale (or --vus with --duration to run constant-vus instead)"
+                    "--vus {vus} sets the VUs of constant-vus/ramping-vus; an arrival-rate executor's load is its rate: use --rate or --scale (or --vus with --duration to run constant-vus instead)"
                 ));
             }
             Load::ConstantVus { vus: v, .. } => *v = vus,
@@ -1357,15 +1431,7 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
             Load::PerVuIterations(it) | Load::SharedIterations(it) => {
                 it.vus = scale_vus(it.vus, f);
             }
-            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
-                a.start_rate *= f;
-                for s in a.stages.iter_mut() {
-                    s.target *= f;
-                }
-                a.pre_allocated_vus = scale_vus(a.pre_allocated_vus, f);
-                a.max_vus = scale_vus(a.max_vus, f).max(a.pre_allocated_vus);
-                a.queue_size = scale_vus(a.queue_size, f);
-            }
+            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => scale_arrival(a, f),
             Load::ConstantVus { vus, .. } => *vus = scale_vus(*vus, f),
             Load::RampingVus {
                 start_vus, stages, ..
