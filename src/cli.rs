@@ -102,14 +102,14 @@ pub struct OverrideArgs {
     pub duration: Option<Duration>,
     /// Iterations per second (open model). With --duration: a constant-arrival-rate run of any
     /// scenario (--vus then sets max_vus); alone: an arrival-rate schedule rescaled to peak at R.
-    #[arg(long, value_name = "R")]
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Multiply every VU target by F (0.01 turns 50k VUs into 500), and every rate of an
     /// arrival-rate executor, for smoke runs of big profiles.
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub scale: Option<f64>,
     /// Multiply every duration of the schedule by F (0.05 turns 10m into 30s).
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub time_scale: Option<f64>,
     /// Set `{{env.NAME}}` for templates (repeatable; wins over the process environment).
     /// Values from the environment are never written to reports.
