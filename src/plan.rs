@@ -733,6 +733,8 @@ pub enum Think {
     None,
     Constant(Duration),
     Between(Duration, Duration),
+    /// Exponentially distributed pauses with this mean.
+    Exponential(Duration),
     /// Start an iteration every so often (closed model): the pause is what is left of the
     /// period; an overrun shows as `schedule_lag`, not as a shifted schedule.
     Pacing(Duration),
@@ -752,6 +754,8 @@ impl Think {
                     lo + Duration::from_nanos(rng.u64(0..=span))
                 }
             }
+            // Inverse transform: -mean · ln(1 − U), U uniform in [0, 1) (at most ~37 × mean).
+            Think::Exponential(mean) => mean.mul_f64(-(1.0 - rng.f64()).ln()),
         }
     }
 
@@ -761,6 +765,7 @@ impl Think {
             Think::None => Duration::ZERO,
             Think::Constant(d) => d,
             Think::Between(lo, hi) => (lo + hi) / 2,
+            Think::Exponential(mean) => mean,
             // A whole iteration cycle: think plus response time.
             Think::Pacing(d) => d,
         }
@@ -830,6 +835,21 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exponential_think_times_have_the_mean_and_the_spread_of_the_distribution() {
+        let t = Think::Exponential(Duration::from_secs(3));
+        let mut rng = fastrand::Rng::with_seed(7);
+        let n = 200_000;
+        let draws: Vec<f64> = (0..n).map(|_| t.sample(&mut rng).as_secs_f64()).collect();
+        let mean = draws.iter().sum::<f64>() / n as f64;
+        // Exponential: mean = 3 s, and P(X > mean) = e^-1 ≈ 36.8 %, P(X > 3 · mean) = e^-3 ≈ 5 %.
+        let above = |x: f64| draws.iter().filter(|&&d| d > x).count() as f64 / n as f64;
+        assert!((mean - 3.0).abs() < 0.03, "mean {mean}");
+        assert!((above(3.0) - (-1f64).exp()).abs() < 0.005, "{}", above(3.0));
+        assert!((above(9.0) - (-3f64).exp()).abs() < 0.003, "{}", above(9.0));
+        assert_eq!(t.mean(), Duration::from_secs(3));
+    }
 
     fn ramp() -> Load {
         Load::RampingVus {

@@ -322,6 +322,7 @@ fn describe_one(plan: &Plan, indent: &str) -> String {
         Think::None => "none".to_string(),
         Think::Constant(d) => format!("constant({})", format_duration(d)),
         Think::Between(a, b) => format!("between({}, {})", format_duration(a), format_duration(b)),
+        Think::Exponential(d) => format!("exponential({})", format_duration(d)),
         Think::Pacing(d) => format!("pacing({})", format_duration(d)),
     };
     s.push_str(&format!(

@@ -58,6 +58,15 @@ pub fn demand(users: f64, think: ThinkSpec, response: Duration) -> Result<Demand
                 ),
             )
         }
+        ThinkSpec::Exponential(mean) => (
+            mean.as_secs_f64(),
+            mean.as_secs_f64() + r,
+            format!(
+                "think time exponential({}): mean {}",
+                format_duration(mean),
+                format_duration(mean)
+            ),
+        ),
         ThinkSpec::Pacing(p) => {
             let period = p.as_secs_f64();
             let cycle = period.max(r);

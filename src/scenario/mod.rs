@@ -1250,6 +1250,8 @@ fn think(spec: ThinkSpec) -> Think {
         ThinkSpec::Constant(d) if d.is_zero() => Think::None,
         ThinkSpec::Constant(d) => Think::Constant(d),
         ThinkSpec::Between(a, b) => Think::Between(a, b),
+        ThinkSpec::Exponential(d) if d.is_zero() => Think::None,
+        ThinkSpec::Exponential(d) => Think::Exponential(d),
         ThinkSpec::Pacing(d) => Think::Pacing(d),
     }
 }

@@ -361,6 +361,8 @@ impl<'de> Deserialize<'de> for ShareOrCount {
 pub enum ThinkSpec {
     Constant(Duration),
     Between(Duration, Duration),
+    /// Exponentially distributed pauses with this mean (memoryless, as Poisson arrivals).
+    Exponential(Duration),
     Pacing(Duration),
 }
 
@@ -377,6 +379,9 @@ pub fn parse_think(text: &str) -> Result<ThinkSpec, String> {
             return Err(format!("`{s}`: the pacing period must be above zero"));
         }
         return Ok(ThinkSpec::Pacing(d));
+    }
+    if let Some(arg) = call("exponential") {
+        return Ok(ThinkSpec::Exponential(parse_duration(arg)?));
     }
     if let Some(arg) = call("constant") {
         return Ok(ThinkSpec::Constant(parse_duration(arg)?));
@@ -398,7 +403,7 @@ pub fn parse_think(text: &str) -> Result<ThinkSpec, String> {
     }
     if s.contains('(') {
         return Err(format!(
-            "unknown think time `{s}`: use `constant(1s)`, `between(1s, 5s)` or `pacing(2s)`"
+            "unknown think time `{s}`: use `constant(1s)`, `between(1s, 5s)`, `exponential(3s)` or `pacing(2s)`"
         ));
     }
     parse_duration(s)
@@ -444,6 +449,11 @@ mod tests {
             parse_think("250ms"),
             Ok(ThinkSpec::Constant(Duration::from_millis(250)))
         );
+        assert_eq!(
+            parse_think("exponential(3s)"),
+            Ok(ThinkSpec::Exponential(Duration::from_secs(3)))
+        );
+        assert!(parse_think("exponential(soon)").is_err());
         assert!(parse_think("between(5s, 1s)").is_err());
         assert!(parse_think("between(1s)").is_err());
         assert!(
