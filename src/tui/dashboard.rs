@@ -11,7 +11,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Block, Cell, Chart, Clear, Dataset, GraphType, Paragraph, Row, Table,
+    Axis, Block, Cell, Chart, Clear, Dataset, GraphType, LegendPosition, Paragraph, Row, Table,
 };
 use std::time::Duration;
 
@@ -344,6 +344,7 @@ fn rps_chart(f: &mut Frame, area: Rect, s: &LiveState, ui: &Ui, pal: Pal) {
     );
     f.render_widget(
         Chart::new(sets)
+            .legend_position(Some(LegendPosition::TopLeft))
             .block(Block::bordered().title(title))
             .x_axis(x_axis(pts, pal, area.height >= CHART_LABELS))
             .y_axis(y_axis(max, "req/s", pal)),
@@ -387,6 +388,7 @@ fn latency_chart(f: &mut Frame, area: Rect, s: &LiveState, ui: &Ui, pal: Pal) {
     ];
     f.render_widget(
         Chart::new(sets)
+            .legend_position(Some(LegendPosition::TopLeft))
             .block(Block::bordered().title(if area.width < 60 {
                 " latency p50/p95/p99 "
             } else {
