@@ -70,6 +70,20 @@ fn wrong_types_and_bad_durations() {
         "5:15",
         &["lower bound"],
     );
+    refused(
+        &format!(
+            "{HEAD}http: {{ dns_ttl: soon }}\nload: {{ vus: 1, duration: 5s, think_time: exponential(1m) }}\nflows: [ {{ steps: [ {{ get: / }} ] }} ]\n"
+        ),
+        "2:18",
+        &["http.dns_ttl", "invalid duration"],
+    );
+    refused(
+        &format!(
+            "{HEAD}load:\n  vus: 1\n  duration: 5s\n  think_time: exponential(3)\nflows: [ {{ steps: [ {{ get: / }} ] }} ]\n"
+        ),
+        "5:15",
+        &["needs a unit"],
+    );
 }
 
 #[test]
