@@ -44,6 +44,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The address `http.resolve` gives the target's host and port, if it overrides DNS.
+    pub fn resolve_override(&self) -> Option<std::net::SocketAddr> {
+        self.http
+            .resolve
+            .iter()
+            .find(|(h, p, _)| h.eq_ignore_ascii_case(&self.target.host) && *p == self.target.port)
+            .map(|(_, port, ip)| std::net::SocketAddr::new(*ip, *port))
+    }
+
     /// The plans to run at once: the scenarios of a multi-scenario file, or this one.
     pub fn runs(self: &Arc<Self>) -> Vec<Arc<Plan>> {
         if self.parts.is_empty() {

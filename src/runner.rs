@@ -384,13 +384,8 @@ fn preflight(plan: &Plan) -> Result<Vec<SocketAddr>, Failure> {
         )));
     }
     let url = plan.target.url();
-    let overridden = plan
-        .http
-        .resolve
-        .iter()
-        .find(|(h, p, _)| h.eq_ignore_ascii_case(&plan.target.host) && *p == plan.target.port);
-    let addrs: Vec<SocketAddr> = match overridden {
-        Some((_, port, ip)) => Ok(vec![SocketAddr::new(*ip, *port)]),
+    let addrs: Vec<SocketAddr> = match plan.resolve_override() {
+        Some(a) => Ok(vec![a]),
         None => (plan.target.host.as_str(), plan.target.port)
             .to_socket_addrs()
             .map(|a| a.collect()),

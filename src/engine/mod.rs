@@ -68,16 +68,10 @@ fn refreshed_name(plan: &Plan) -> Option<(String, u16)> {
     let (host, port) = match &plan.http.proxy {
         Some(p) => (p.host.clone(), p.port),
         None => {
-            let t = &plan.target;
-            let overridden = plan
-                .http
-                .resolve
-                .iter()
-                .any(|(h, p, _)| h.eq_ignore_ascii_case(&t.host) && *p == t.port);
-            if overridden {
+            if plan.resolve_override().is_some() {
                 return None;
             }
-            (t.host.clone(), t.port)
+            (plan.target.host.clone(), plan.target.port)
         }
     };
     let bare = host.trim_start_matches('[').trim_end_matches(']');
