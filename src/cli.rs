@@ -281,6 +281,10 @@ pub struct PlanArgs {
     /// Write a chart of the measured points and the fitted curve (`.svg` or `.html`).
     #[arg(long, value_name = "FILE")]
     pub chart: Option<PathBuf>,
+    /// USL fit: `absolute` least squares on X − X̂, as R's usl package (default), or
+    /// `relative` on (X − X̂)/X.
+    #[arg(long, value_name = "KIND", default_value = "absolute", value_parser = ["absolute", "relative"])]
+    pub fit: String,
 }
 
 fn parse_think_arg(s: &str) -> Result<crate::scenario::model::ThinkSpec, String> {

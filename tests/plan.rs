@@ -19,6 +19,11 @@ fn write(dir: &tempfile::TempDir, name: &str, body: &str) -> PathBuf {
     p
 }
 
+fn close_in(v: &Value, want: f64, tol: f64) {
+    let got = v.as_f64().unwrap_or(f64::NAN);
+    assert!((got - want).abs() <= tol * want.abs(), "{got} vs {want}");
+}
+
 /// X(N) = λN / (1 + σ(N−1) + κN(N−1))
 fn usl(n: f64, sigma: f64, kappa: f64, lambda: f64) -> f64 {
     lambda * n / (1.0 + sigma * (n - 1.0) + kappa * n * (n - 1.0))
@@ -126,7 +131,37 @@ fn points_csv_fits_the_usl_and_draws_the_chart() {
     close("lambda", 1000.0, 1e-4);
     assert_eq!(u["peak_concurrency"], 30.0);
     close("peak_throughput", usl(30.0, 0.05, 0.001, 1000.0), 1e-4);
-    assert!(u["r_squared"].as_f64().unwrap() > 0.9999);
+    // No R² (not valid for a nonlinear regression); the fit, its intervals and the bounds.
+    assert!(u.get("r_squared").is_none(), "{u}");
+    assert_eq!(u["fit"], "absolute");
+    assert_eq!(u["degrees_of_freedom"], 29);
+    assert!((u["t_quantile"].as_f64().unwrap() - 2.045_229_6).abs() < 1e-6);
+    for (key, truth) in [("sigma", 0.05), ("kappa", 0.001), ("lambda", 1000.0)] {
+        let c = &u["coefficients"][key];
+        let (lo, hi) = (c["low"].as_f64().unwrap(), c["high"].as_f64().unwrap());
+        // Rounding to 3 decimals is the only noise: tight intervals around the truth.
+        assert!(lo < hi && hi - lo < 1e-5 * truth, "{key}: {c}");
+        assert!((lo - truth).abs() < 1e-5 * truth, "{key}: {c}");
+        assert!(c["standard_error"].as_f64().unwrap() > 0.0, "{key}: {c}");
+    }
+    // Rounding the throughputs to 3 decimals is all the noise there is.
+    assert!(u["residual_standard_error"].as_f64().unwrap() < 0.01, "{u}");
+    let peak = &u["peak"]["concurrency"];
+    let exact = (0.95f64 / 0.001).sqrt();
+    assert!(
+        (peak["estimate"].as_f64().unwrap() - exact).abs() < 0.01,
+        "{peak}"
+    );
+    let (lo, hi) = (
+        peak["low"].as_f64().unwrap(),
+        peak["high"].as_f64().unwrap(),
+    );
+    assert!(
+        lo < hi && (lo - exact).abs() < 1e-3 && (hi - exact).abs() < 1e-3,
+        "{peak}"
+    );
+    close_in(&u["optimal"]["concurrency"]["estimate"], 20.0, 1e-3);
+    close_in(&u["amdahl_limit"]["estimate"], 20_000.0, 1e-3);
     assert_eq!(u["bound"], "contention");
     assert!(v["required_rps"].is_null() && v["instances"].is_null());
     // The inverse: the concurrency that gives 5,000/s gives it back.
@@ -182,10 +217,100 @@ fn bad_csv_rows_are_located() {
         text(&o)
     );
 
-    let two = write(&dir, "two.csv", "concurrency,throughput\n1,100\n2,190\n");
+    let two = write(
+        &dir,
+        "two.csv",
+        "concurrency,throughput\n1,100\n2,190\n1,101\n2,188\n",
+    );
     let o = stampede(&["plan", "--points", &path_str(&two)]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("3 or more different concurrencies"));
+}
+
+/// Degenerate measurements are refused with exit 2 and a reason, never a NaN.
+#[test]
+fn degenerate_points_exit_2_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "three.csv",
+            "concurrency,throughput\n1,100\n2,190\n4,350\n",
+            "needs 4 or more points (got 3)",
+        ),
+        (
+            "huge.csv",
+            "concurrency,throughput\n1,100\n2,1e308\n4,350\n8,600\n",
+            "too large to compute with",
+        ),
+        (
+            "flat.csv",
+            "concurrency,throughput\n1,100\n2,100\n4,100\n8,100\n",
+            "every point has the same throughput",
+        ),
+    ];
+    for (name, body, want) in cases {
+        let path = write(&dir, name, body);
+        for extra in [&[][..], &["--json"][..], &["--fit", "relative"][..]] {
+            let mut args = vec!["plan", "--points"];
+            let p = path_str(&path);
+            args.push(&p);
+            args.extend_from_slice(extra);
+            let o = stampede(&args);
+            assert_eq!(o.status.code(), Some(2), "{name} {extra:?}: {}", text(&o));
+            assert!(text(&o).contains(want), "{name}: {}", text(&o));
+            assert!(!text(&o).contains("NaN"), "{name}: {}", text(&o));
+        }
+    }
+    let o = stampede(&[
+        "plan",
+        "--points",
+        "examples/data/usl-points.csv",
+        "--fit",
+        "median",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+/// The published reference data sets, through the binary: the default fit gives the published
+/// coefficients (tests/usl_reference.rs has the sources); `--fit relative` does not, and says so.
+#[test]
+fn reference_csvs_give_the_published_fits() {
+    for (file, sigma, kappa, lambda, peak) in [
+        (
+            "examples/data/specsdm91.csv",
+            0.0277285,
+            0.0001044,
+            89.9952330,
+            96.0,
+        ),
+        (
+            "examples/data/schwartz-cisco.csv",
+            0.02671591,
+            7.690945e-4,
+            995.6486,
+            35.0,
+        ),
+    ] {
+        let v = json_of(&["plan", "--points", file, "--json"]);
+        let u = &v["usl"];
+        assert_eq!(u["fit"], "absolute");
+        close_in(&u["sigma"], sigma, 0.01);
+        close_in(&u["kappa"], kappa, 0.01);
+        close_in(&u["lambda"], lambda, 0.01);
+        assert_eq!(u["peak_concurrency"], peak, "{file}");
+        let r = json_of(&["plan", "--points", file, "--fit", "relative", "--json"]);
+        assert_eq!(r["usl"]["fit"], "relative");
+        assert_ne!(r["usl"]["sigma"], u["sigma"]);
+        let o = stampede(&["plan", "--points", file, "--fit", "relative"]);
+        assert!(text(&o).contains("relative residuals"), "{}", text(&o));
+    }
+    let o = stampede(&["plan", "--points", "examples/data/specsdm91.csv"]);
+    let t = text(&o);
+    assert!(
+        t.contains("absolute residuals") && t.contains("residual standard error 82.85 on 4"),
+        "{t}"
+    );
+    assert!(!t.contains("R²"), "{t}");
 }
 
 #[test]
@@ -229,6 +354,20 @@ fn breakpoint_summary_gives_points_and_the_per_instance_rate() {
     assert_eq!(v["required_rps"], 3125.0);
     assert_eq!(v["fleet"]["per_instance_rps"], 1200.0);
     assert_eq!(v["instances"], 6);
+    // The fleet again with the fitted peak X(N*) per instance, and the interval it gives.
+    let ff = &v["fleet_from_fit"];
+    let x = &ff["per_instance_rps"];
+    let peak = (0.97f64 / 0.0005).sqrt();
+    close_in(&x["estimate"], usl(peak, 0.03, 0.0005, 100.0), 1e-3);
+    let (lo, mid, hi) = (
+        ff["instances_low"].as_u64().unwrap(),
+        ff["instances"].as_u64().unwrap(),
+        ff["instances_high"].as_u64().unwrap(),
+    );
+    assert!(lo <= mid && mid <= hi, "{ff}");
+    // ⌈3,125 / (0.75 · X(N*))⌉ + 2.
+    let want = (3125.0 / (0.75 * x["estimate"].as_f64().unwrap())).ceil() as u64 + 2;
+    assert_eq!(mid, want, "{ff}");
     let notes = v["assumptions"].to_string();
     assert!(notes.contains("max sustainable rate"), "{notes}");
     assert!(notes.contains("Little's law"), "{notes}");

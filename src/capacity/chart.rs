@@ -126,7 +126,7 @@ pub fn svg(points: &[Point], fit: &Fit) -> String {
         t1 = lx + 8.0,
         c2 = lx + 78.0,
         t2 = lx + 96.0,
-        fit = esc(&format!("USL fit (R² {:.3})", fit.r_squared))
+        fit = esc(&format!("USL fit ({})", fit.method.as_str()))
     );
     s.push_str("</svg>");
     s
@@ -143,14 +143,16 @@ pub fn html(points: &[Point], fit: &Fit) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>stampede plan</title>\
          <style>body{{font-family:system-ui,sans-serif;margin:2em;color:#111827}}td{{padding:2px 12px}}</style></head><body>\
          <h1>stampede plan</h1>{}<table><tr><td>σ (contention)</td><td>{:.5}</td></tr><tr><td>κ (coherency)</td><td>{:.6}</td></tr>\
-         <tr><td>λ (throughput of one)</td><td>{:.3}/s</td></tr><tr><td>peak</td><td>{}</td></tr><tr><td>R²</td><td>{:.4}</td></tr>\
+         <tr><td>λ (throughput of one)</td><td>{:.3}/s</td></tr><tr><td>peak</td><td>{}</td></tr><tr><td>residual standard error</td><td>{:.4} on {} df ({} fit)</td></tr>\
          <tr><td>points</td><td>{}</td></tr></table></body></html>\n",
         svg(points, fit),
         u.sigma,
         u.kappa,
         u.lambda,
         esc(&peak),
-        fit.r_squared,
+        fit.residual_standard_error,
+        fit.df,
+        fit.method.as_str(),
         points.len()
     )
 }
@@ -173,7 +175,7 @@ mod tests {
                 throughput: u.throughput(n as f64),
             })
             .collect();
-        let f = crate::capacity::fit::fit(&pts).unwrap();
+        let f = crate::capacity::fit::fit(&pts, Default::default()).unwrap();
         let s = svg(&pts, &f);
         assert!(s.starts_with("<svg xmlns"));
         assert_eq!(s.matches("<circle").count(), 33); // 32 points + the legend

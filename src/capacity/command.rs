@@ -1,6 +1,7 @@
 //! `stampede plan`: read the inputs named on the command line, make the plan, print it (text
 //! or `--json`), and draw the chart.
 
+use super::fit::FitMethod;
 use super::planner::{self, Request};
 use super::points::{self, Measured};
 use super::{chart, render};
@@ -26,6 +27,10 @@ pub fn plan_command(args: PlanArgs) -> Result<i32, Failure> {
         at_concurrency: args.at_concurrency,
         at_throughput: args.at_throughput,
         at_latency: args.at_latency,
+        fit_method: match args.fit.as_str() {
+            "relative" => FitMethod::Relative,
+            _ => FitMethod::Absolute,
+        },
         ..Request::default()
     };
     if let Some(path) = &args.scenario {

@@ -1,52 +1,120 @@
 //! Fitting the USL to measured (concurrency, throughput) points by nonlinear least squares.
 //!
-//! Start values come from the data: λ₀ = X/N of the point with the smallest N, then, with λ₀
-//! fixed, the USL is linear in σ and κ — `λ₀N/X − 1 = σ(N−1) + κN(N−1)` — and an ordinary
-//! least-squares solve of that gives σ₀, κ₀ (clamped to [0, 1]). Levenberg–Marquardt
-//! ([`super::lm`]) then minimises the sum of squared *relative* residuals `(X − X̂)/X`:
-//! throughput noise grows with throughput, so each point counts by its relative error rather
-//! than letting the largest throughputs decide alone. σ and κ stay within [0, 1], λ above 0.
-//! R² is reported on the throughputs themselves: `1 − Σ(X − X̂)² / Σ(X − X̄)²`.
+//! **The default fit (`absolute`)** is the one of R's `usl` package (Möding; its default
+//! solver since 2.0.0, `nlxb` from `nlsr`) and of usl4j: bounded least squares on the absolute
+//! residuals `X − X̂`, with σ and κ in [0, 1] and λ ≥ 0. `usl` starts from
+//! `γ₀ = max(X/N)`, `α₀ = 0.01`, `β₀ = 0.0001` (so it needs no measurement at N = 1: λ is
+//! estimated with the rest). This fit starts from that point and from a second one read off
+//! the data (λ₀ = X/N of the smallest N; with λ₀ fixed the USL is linear in σ and κ,
+//! `λ₀N/X − 1 = σ(N−1) + κN(N−1)`, solved by ordinary least squares and clamped to [0, 1]),
+//! runs Levenberg–Marquardt ([`super::lm`]) from both and keeps the lower sum of squares.
+//!
+//! **The relative fit (`--fit relative`)** minimises `Σ((X − X̂)/X)²` instead: each point counts
+//! by its relative error, so the largest throughputs do not decide alone. It is what stampede
+//! did before it matched `usl`; its coefficients differ from the published ones.
+//!
+//! **Uncertainty.** With `J` the (weighted) Jacobian of the fitted values at the solution and
+//! `s² = Σr²/(n − 3)` the residual variance, `cov = s²·(JᵀJ)⁻¹` (as `nls` and `usl` compute it);
+//! the standard errors are the square roots of its diagonal, and the residual standard error
+//! is `s` (in throughput units for the absolute fit, a share for the relative one).
+//!
+//! No R² is given: it is not a valid measure for a nonlinear regression (`usl` removed it in
+//! 3.0.0).
 
 use super::Point;
 use super::lm::{self, Model};
 use super::usl::Usl;
 
+/// Which residuals the fit minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FitMethod {
+    /// `Σ(X − X̂)²`, as R's `usl` package (`nlxb`), usl4j and the literature.
+    #[default]
+    Absolute,
+    /// `Σ((X − X̂)/X)²`.
+    Relative,
+}
+
+impl FitMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FitMethod::Absolute => "absolute",
+            FitMethod::Relative => "relative",
+        }
+    }
+}
+
 /// The result of a fit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fit {
     pub usl: Usl,
-    pub r_squared: f64,
+    pub method: FitMethod,
     /// Number of points fitted.
     pub points: usize,
     /// Smallest and largest measured concurrency.
     pub min_n: f64,
     pub max_n: f64,
+    /// The minimised sum of squared (weighted) residuals.
+    pub sse: f64,
+    /// Residual degrees of freedom, n − 3.
+    pub df: usize,
+    /// `√(sse / df)`.
+    pub residual_standard_error: f64,
+    /// `s²·(JᵀJ)⁻¹` over `[σ, κ, λ]`.
+    pub covariance: [[f64; 3]; 3],
+}
+
+impl Fit {
+    /// Standard errors of `[σ, κ, λ]`.
+    pub fn standard_errors(&self) -> [f64; 3] {
+        std::array::from_fn(|j| self.covariance[j][j].max(0.0).sqrt())
+    }
 }
 
 /// Why no fit could be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FitError {
     #[error(
-        "the USL has three coefficients: it needs points at 3 or more different concurrencies (got {0})"
+        "the USL has three coefficients: fitting them with an error estimate needs 4 or more points (got {0})"
     )]
     TooFewPoints(usize),
+    #[error(
+        "the USL has three coefficients: it needs points at 3 or more different concurrencies (got {0})"
+    )]
+    TooFewConcurrencies(usize),
     #[error("point {0}: concurrency and throughput must be finite and above zero")]
     BadPoint(usize),
+    #[error(
+        "point {0}: concurrency {1:e} and throughput {2:e} are too large to compute with (N²·X overflows)"
+    )]
+    TooLarge(usize, f64, f64),
+    #[error("every point has the same throughput ({0}): there is no scaling to fit")]
+    AllEqual(f64),
+    #[error(
+        "the fit did not converge (stopped after {0} iterations): the points do not follow the USL"
+    )]
+    NoConvergence(usize),
+    #[error(
+        "the coefficients are not determined by these points (the fit's JᵀJ is singular): measure at more, and more different, concurrencies"
+    )]
+    Singular,
 }
 
-struct UslModel<'a>(&'a [Point]);
+/// The USL's residual and gradient at one point, `[σ, κ, λ]`, weighted by `w`.
+struct UslModel<'a> {
+    points: &'a [Point],
+    method: FitMethod,
+}
 
 impl Model<3> for UslModel<'_> {
     fn observations(&self) -> usize {
-        self.0.len()
+        self.points.len()
     }
-    /// Parameters `[σ, κ, λ]`.
     fn point(&self, i: usize, p: &[f64; 3]) -> (f64, [f64; 3]) {
         let Point {
             concurrency: n,
             throughput: x,
-        } = self.0[i];
+        } = self.points[i];
         let u = Usl {
             sigma: p[0],
             kappa: p[1],
@@ -54,50 +122,98 @@ impl Model<3> for UslModel<'_> {
         };
         let d = u.denominator(n);
         let f = u.throughput(n);
-        let w = 1.0 / x;
+        let w = match self.method {
+            FitMethod::Absolute => 1.0,
+            FitMethod::Relative => 1.0 / x,
+        };
         // ∂f/∂σ = −λN(N−1)/D², ∂f/∂κ = −λN·N(N−1)/D², ∂f/∂λ = N/D.
         let dd = -p[2] * n * (n - 1.0) / (d * d);
         ((x - f) * w, [dd * w, dd * n * w, n / d * w])
     }
 }
 
-/// Fit the USL to `points` (at least three different concurrencies).
-pub fn fit(points: &[Point]) -> Result<Fit, FitError> {
+const LOWER: [f64; 3] = [0.0, 0.0, f64::MIN_POSITIVE];
+const UPPER: [f64; 3] = [1.0, 1.0, f64::INFINITY];
+
+/// Fit the USL to `points` (at least four, at three or more different concurrencies).
+pub fn fit(points: &[Point], method: FitMethod) -> Result<Fit, FitError> {
     for (i, p) in points.iter().enumerate() {
         let ok = |v: f64| v.is_finite() && v > 0.0;
         if !ok(p.concurrency) || !ok(p.throughput) {
             return Err(FitError::BadPoint(i + 1));
         }
+        // The Jacobian holds λN·N(N−1)/D²: keep N²·X (and its square, in JᵀJ) finite.
+        let big = p.concurrency * p.concurrency * p.throughput.max(1.0);
+        if !(big * big).is_finite() {
+            return Err(FitError::TooLarge(i + 1, p.concurrency, p.throughput));
+        }
+    }
+    if points.len() < 4 {
+        return Err(FitError::TooFewPoints(points.len()));
     }
     let mut ns: Vec<f64> = points.iter().map(|p| p.concurrency).collect();
     ns.sort_by(f64::total_cmp);
     ns.dedup();
     if ns.len() < 3 {
-        return Err(FitError::TooFewPoints(ns.len()));
+        return Err(FitError::TooFewConcurrencies(ns.len()));
     }
-    let start = start_values(points);
-    let sol = lm::minimise(
-        &UslModel(points),
-        start,
-        &[0.0, 0.0, f64::MIN_POSITIVE],
-        &[1.0, 1.0, f64::INFINITY],
-    );
-    let usl = Usl {
-        sigma: sol.params[0],
-        kappa: sol.params[1],
-        lambda: sol.params[2],
+    let x0 = points[0].throughput;
+    if points.iter().all(|p| p.throughput == x0) {
+        return Err(FitError::AllEqual(x0));
+    }
+    let model = UslModel { points, method };
+    let starts = [usl_start(points), data_start(points)];
+    let sol = starts
+        .iter()
+        .map(|s| lm::minimise(&model, *s, &LOWER, &UPPER))
+        .filter(|s| s.converged)
+        .min_by(|a, b| a.cost.total_cmp(&b.cost));
+    let Some(sol) = sol else {
+        return Err(FitError::NoConvergence(lm_iterations()));
     };
+    let p = sol.params;
+    let df = points.len() - 3;
+    let s2 = sol.cost / df as f64;
+    let inv = lm::invert(lm::normal_matrix(&model, &p)).ok_or(FitError::Singular)?;
+    let covariance: [[f64; 3]; 3] =
+        std::array::from_fn(|j| std::array::from_fn(|k| inv[j][k] * s2));
+    if !(s2.is_finite() && covariance.iter().flatten().all(|v| v.is_finite()))
+        || p.iter().any(|v| !v.is_finite())
+    {
+        return Err(FitError::Singular);
+    }
     Ok(Fit {
-        usl,
-        r_squared: r_squared(&usl, points),
+        usl: Usl {
+            sigma: p[0],
+            kappa: p[1],
+            lambda: p[2],
+        },
+        method,
         points: points.len(),
         min_n: ns[0],
         max_n: ns[ns.len() - 1],
+        sse: sol.cost,
+        df,
+        residual_standard_error: s2.sqrt(),
+        covariance,
     })
 }
 
+fn lm_iterations() -> usize {
+    lm::MAX_ITERATIONS
+}
+
+/// `usl`'s start: `[α₀, β₀, γ₀] = [0.01, 0.0001, max(X/N)]`.
+fn usl_start(points: &[Point]) -> [f64; 3] {
+    let gamma = points
+        .iter()
+        .map(|p| p.throughput / p.concurrency)
+        .fold(0.0, f64::max);
+    [0.01, 0.0001, gamma]
+}
+
 /// `[σ₀, κ₀, λ₀]` from the data (see the module doc).
-fn start_values(points: &[Point]) -> [f64; 3] {
+fn data_start(points: &[Point]) -> [f64; 3] {
     let first = points
         .iter()
         .min_by(|a, b| a.concurrency.total_cmp(&b.concurrency))
@@ -125,21 +241,14 @@ fn start_values(points: &[Point]) -> [f64; 3] {
     } else {
         (0.01, 0.0001)
     };
-    [sigma.clamp(0.0, 1.0), kappa.clamp(0.0, 1.0), lambda]
-}
-
-fn r_squared(u: &Usl, points: &[Point]) -> f64 {
-    let mean = points.iter().map(|p| p.throughput).sum::<f64>() / points.len() as f64;
-    let ss_tot: f64 = points.iter().map(|p| (p.throughput - mean).powi(2)).sum();
-    let ss_res: f64 = points
-        .iter()
-        .map(|p| (p.throughput - u.throughput(p.concurrency)).powi(2))
-        .sum();
-    if ss_tot > 0.0 {
-        1.0 - ss_res / ss_tot
-    } else {
-        f64::NAN
-    }
+    let clean = |v: f64, fallback: f64| {
+        if v.is_finite() {
+            v.clamp(0.0, 1.0)
+        } else {
+            fallback
+        }
+    };
+    [clean(sigma, 0.01), clean(kappa, 0.0001), lambda]
 }
 
 #[cfg(test)]
@@ -196,11 +305,10 @@ mod tests {
                 throughput: u.throughput(n as f64),
             })
             .collect();
-        let f = fit(&pts).unwrap();
+        let f = fit(&pts, FitMethod::Relative).unwrap();
         assert!(rel(f.usl.sigma, 0.05) < 1e-6, "{f:?}");
         assert!(rel(f.usl.kappa, 0.001) < 1e-6, "{f:?}");
         assert!(rel(f.usl.lambda, 1000.0) < 1e-6, "{f:?}");
-        assert!(f.r_squared > 0.999_999);
     }
 
     /// Relative errors of (σ, κ, λ).
@@ -237,7 +345,11 @@ mod tests {
         // N = 1..32, each throughput × (1 + e), e uniform in ±2 %, seed fixed.
         let mut rng = fastrand::Rng::with_seed(7);
         for u in HEADLINE {
-            let f = fit(&synthetic(&u, &mut rng, Noise::Uniform(0.02))).unwrap();
+            let f = fit(
+                &synthetic(&u, &mut rng, Noise::Uniform(0.02)),
+                FitMethod::Relative,
+            )
+            .unwrap();
             let g = f.usl;
             let [es, ek, el] = errors(&g, &u);
             assert!(es < 0.10, "σ {} vs {}", g.sigma, u.sigma);
@@ -249,7 +361,7 @@ mod tests {
             let x_true = u.throughput(u.peak_concurrency().unwrap());
             let x_fit = g.throughput(g.peak_concurrency().unwrap());
             println!(
-                "true σ={} κ={} λ={} N*={} X(N*)={x_true:.1} | fitted σ={:.5} ({:+.1}%) κ={:.6} ({:+.1}%) λ={:.2} ({:+.2}%) N*={} X(N*)={x_fit:.1} R²={:.4}",
+                "true σ={} κ={} λ={} N*={} X(N*)={x_true:.1} | fitted σ={:.5} ({:+.1}%) κ={:.6} ({:+.1}%) λ={:.2} ({:+.2}%) N*={} X(N*)={x_fit:.1} s={:.4}",
                 u.sigma,
                 u.kappa,
                 u.lambda,
@@ -261,10 +373,14 @@ mod tests {
                 g.lambda,
                 (g.lambda / u.lambda - 1.0) * 100.0,
                 g.peak_concurrency().unwrap(),
-                f.r_squared
+                f.residual_standard_error
             );
             assert!(rel(x_fit, x_true) < 0.03, "X(N*) {x_fit} vs {x_true}");
-            assert!(f.r_squared > 0.98, "R² {}", f.r_squared);
+            assert!(
+                f.residual_standard_error < 0.03,
+                "s {}",
+                f.residual_standard_error
+            );
         }
     }
 
@@ -277,9 +393,12 @@ mod tests {
         for _ in 0..HEADLINE.len() {
             let _ = synthetic(&u, &mut rng, Noise::Uniform(0.02)); // the draws used above
         }
-        let g = fit(&synthetic(&u, &mut rng, Noise::Uniform(0.02)))
-            .unwrap()
-            .usl;
+        let g = fit(
+            &synthetic(&u, &mut rng, Noise::Uniform(0.02)),
+            FitMethod::Relative,
+        )
+        .unwrap()
+        .usl;
         let [es, _, el] = errors(&g, &u);
         assert!(es < 0.10, "σ {} vs {}", g.sigma, u.sigma);
         assert!(el < 0.02, "λ {} vs {}", g.lambda, u.lambda);
@@ -306,7 +425,7 @@ mod tests {
             for seed in 0..runs {
                 let mut rng = fastrand::Rng::with_seed(seed);
                 let pts = synthetic(&u, &mut rng, noise);
-                let g = fit(&pts).unwrap().usl;
+                let g = fit(&pts, FitMethod::Relative).unwrap().usl;
                 let sse = |v: &Usl| -> f64 {
                     pts.iter()
                         .map(|p| {
@@ -342,13 +461,49 @@ mod tests {
             concurrency: n,
             throughput: x,
         };
+        let abs = FitMethod::Absolute;
         assert_eq!(
-            fit(&[p(1.0, 10.0), p(2.0, 19.0), p(2.0, 18.0)]),
-            Err(FitError::TooFewPoints(2))
+            fit(&[p(1.0, 10.0), p(2.0, 19.0), p(3.0, 18.0)], abs),
+            Err(FitError::TooFewPoints(3))
         );
         assert_eq!(
-            fit(&[p(1.0, 10.0), p(2.0, 0.0), p(3.0, 18.0)]),
+            fit(
+                &[p(1.0, 10.0), p(2.0, 19.0), p(2.0, 18.0), p(1.0, 9.0)],
+                abs
+            ),
+            Err(FitError::TooFewConcurrencies(2))
+        );
+        assert_eq!(
+            fit(
+                &[p(1.0, 10.0), p(2.0, 0.0), p(3.0, 18.0), p(4.0, 20.0)],
+                abs
+            ),
             Err(FitError::BadPoint(2))
+        );
+        assert_eq!(
+            fit(
+                &[p(1.0, 10.0), p(2.0, f64::NAN), p(3.0, 18.0), p(4.0, 20.0)],
+                abs
+            ),
+            Err(FitError::BadPoint(2))
+        );
+        assert!(matches!(
+            fit(
+                &[p(1.0, 10.0), p(2.0, 1e308), p(3.0, 18.0), p(4.0, 20.0)],
+                abs
+            ),
+            Err(FitError::TooLarge(2, ..))
+        ));
+        assert!(matches!(
+            fit(
+                &[p(1.0, 10.0), p(1e200, 19.0), p(3.0, 18.0), p(4.0, 20.0)],
+                abs
+            ),
+            Err(FitError::TooLarge(2, ..))
+        ));
+        assert_eq!(
+            fit(&[p(1.0, 7.0), p(2.0, 7.0), p(3.0, 7.0), p(4.0, 7.0)], abs),
+            Err(FitError::AllEqual(7.0))
         );
     }
 
@@ -360,8 +515,10 @@ mod tests {
                 throughput: 50.0 * n as f64,
             })
             .collect();
-        let f = fit(&pts).unwrap();
-        assert!(f.usl.sigma < 1e-9 && f.usl.kappa < 1e-9, "{f:?}");
-        assert!(rel(f.usl.lambda, 50.0) < 1e-9);
+        for m in [FitMethod::Absolute, FitMethod::Relative] {
+            let f = fit(&pts, m).unwrap();
+            assert!(f.usl.sigma < 1e-9 && f.usl.kappa < 1e-9, "{f:?}");
+            assert!(rel(f.usl.lambda, 50.0) < 1e-9);
+        }
     }
 }

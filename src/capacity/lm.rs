@@ -26,9 +26,11 @@ pub struct Solution<const P: usize> {
     /// The weighted sum of squared residuals at `params`.
     pub cost: f64,
     pub iterations: usize,
+    /// False when the iteration limit stopped the solver before the cost settled.
+    pub converged: bool,
 }
 
-const MAX_ITERATIONS: usize = 500;
+pub const MAX_ITERATIONS: usize = 500;
 const MAX_TRIES: usize = 30;
 
 fn cost<const P: usize>(m: &impl Model<P>, p: &[f64; P]) -> f64 {
@@ -54,6 +56,7 @@ pub fn minimise<const P: usize>(
     let mut c = cost(m, &p);
     let mut mu = 1e-3;
     let mut iterations = 0;
+    let mut converged = false;
     while iterations < MAX_ITERATIONS {
         iterations += 1;
         let mut a = [[0.0; P]; P];
@@ -105,13 +108,15 @@ pub fn minimise<const P: usize>(
             mu *= 4.0;
         }
         let Some((next, nc)) = accepted else {
-            break; // no step lowers the cost: a minimum (within the bounds)
+            converged = true; // no step lowers the cost: a minimum (within the bounds)
+            break;
         };
         let moved = (0..P).all(|j| (next[j] - p[j]).abs() <= 1e-12 * (p[j].abs() + 1e-12));
         let gain = (c - nc) / c.max(f64::MIN_POSITIVE);
         p = next;
         c = nc;
         if moved || gain < 1e-14 {
+            converged = true;
             break;
         }
     }
@@ -119,7 +124,63 @@ pub fn minimise<const P: usize>(
         params: p,
         cost: c,
         iterations,
+        converged: converged && c.is_finite(),
     }
+}
+
+/// `JᵀJ` at `p`, with `J` the (weighted) model gradient of every observation.
+pub fn normal_matrix<const P: usize>(m: &impl Model<P>, p: &[f64; P]) -> [[f64; P]; P] {
+    let mut a = [[0.0; P]; P];
+    for i in 0..m.observations() {
+        let (_, d) = m.point(i, p);
+        for j in 0..P {
+            for k in 0..P {
+                a[j][k] += d[j] * d[k];
+            }
+        }
+    }
+    a
+}
+
+/// The inverse of `a`, column by column; `None` when `a` is singular or not finite.
+pub fn invert<const P: usize>(a: [[f64; P]; P]) -> Option<[[f64; P]; P]> {
+    // Equilibrate first (D·a·D with D = diag(1/√aᵢᵢ)): the USL's JᵀJ mixes entries of
+    // 10⁻⁸ and 10¹², which elimination alone would treat badly.
+    let d: [f64; P] = std::array::from_fn(|j| {
+        let v = a[j][j];
+        if v > 0.0 && v.is_finite() {
+            1.0 / v.sqrt()
+        } else {
+            f64::NAN
+        }
+    });
+    if d.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let scaled: [[f64; P]; P] =
+        std::array::from_fn(|j| std::array::from_fn(|k| a[j][k] * d[j] * d[k]));
+    let mut inv = [[0.0; P]; P];
+    for col in 0..P {
+        let mut e = [0.0; P];
+        e[col] = 1.0;
+        let x = solve(scaled, e)?;
+        for row in 0..P {
+            inv[row][col] = x[row] * d[row] * d[col];
+        }
+    }
+    // A near-singular matrix gives an inverse that does not undo it.
+    for j in 0..P {
+        for k in 0..P {
+            let v: f64 = (0..P)
+                .map(|m| scaled[j][m] * inv[m][k] / (d[m] * d[k]))
+                .sum();
+            let want = if j == k { 1.0 } else { 0.0 };
+            if !v.is_finite() || (v - want).abs() > 1e-6 {
+                return None;
+            }
+        }
+    }
+    Some(inv)
 }
 
 /// Solve `a·x = b` by Gaussian elimination with partial pivoting; `None` when singular.
@@ -186,6 +247,20 @@ mod tests {
         let s = minimise(&Exp { xs, ys }, [1.0, 0.0], &[0.0, -0.5], &[10.0, 10.0]);
         assert_eq!(s.params[1], -0.5);
         assert!(s.params[0] > 0.0);
+    }
+
+    #[test]
+    fn inverts_badly_scaled_matrices() {
+        let a = [[4e12, 2e3, 1.0], [2e3, 3.0, 1e-5], [1.0, 1e-5, 2e-8]];
+        let inv = invert(a).unwrap();
+        for j in 0..3 {
+            for k in 0..3 {
+                let v: f64 = (0..3).map(|m| a[j][m] * inv[m][k]).sum();
+                let want = if j == k { 1.0 } else { 0.0 };
+                assert!((v - want).abs() < 1e-9, "{j},{k}: {v}");
+            }
+        }
+        assert!(invert([[1.0, 2.0], [2.0, 4.0]]).is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod lm;
 pub mod planner;
 pub mod points;
 pub mod render;
+pub mod uncertainty;
 pub mod usl;
 
 /// One measurement: throughput (per second) at a concurrency.

@@ -3,9 +3,10 @@
 //! the inputs and prints; `render.rs` writes the text.
 
 use super::Point;
-use super::fit::{Fit, fit};
+use super::fit::{Fit, FitMethod, fit};
 use super::fleet::{self, FleetInput};
 use super::little::{self, Demand};
+use super::uncertainty::{self, Interval};
 use crate::scenario::model::ThinkSpec;
 use serde::Serialize;
 use std::time::Duration;
@@ -30,23 +31,72 @@ pub struct Request {
     pub at_concurrency: Option<f64>,
     pub at_throughput: Option<f64>,
     pub at_latency: Option<Duration>,
+    /// Which residuals the USL fit minimises (`--fit`).
+    pub fit_method: FitMethod,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UslOut {
+    /// `absolute` (least squares on X − X̂, as R's `usl`) or `relative` (on (X − X̂)/X).
+    pub fit: &'static str,
     pub sigma: f64,
     pub kappa: f64,
     pub lambda: f64,
+    /// Estimate, standard error and 95 % interval of σ, κ, λ (cut at their bounds).
+    pub coefficients: Coefficients,
+    /// The intervals' level (0.95) and the two-sided Student-t quantile at n − 3 df.
+    pub confidence_level: f64,
+    pub t_quantile: f64,
+    pub degrees_of_freedom: usize,
+    /// `√(Σr²/(n − 3))`: in throughput units for the absolute fit, a share for the relative.
+    pub residual_standard_error: f64,
     /// ⌊√((1−σ)/κ)⌋; null when κ = 0 (no peak).
     pub peak_concurrency: Option<f64>,
+    /// X(⌊N*⌋).
     pub peak_throughput: Option<f64>,
-    pub r_squared: f64,
+    /// N* = √((1−σ)/κ) unrounded and X(N*), with intervals (delta method); null when κ = 0.
+    pub peak: Option<PeakOut>,
+    /// `1/σ`, the `usl` package's optimal load (where the linear and the Amdahl bounds
+    /// cross), and X there; null when σ = 0.
+    pub optimal: Option<PeakOut>,
+    /// `λ/σ`, Amdahl's asymptote; null when σ = 0.
+    pub amdahl_limit: Option<Interval>,
     /// `contention`, `coherency` or `linear`, at the largest measured concurrency.
     pub bound: &'static str,
     /// λ/σ, the level X approaches when κ = 0.
     pub ceiling_throughput: Option<f64>,
     pub points: usize,
     pub max_measured_concurrency: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Coefficients {
+    pub sigma: Interval,
+    pub kappa: Interval,
+    pub lambda: Interval,
+}
+
+/// A concurrency and the throughput there, each with its interval.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeakOut {
+    pub concurrency: Interval,
+    pub throughput: Interval,
+    /// True when the concurrency is beyond 2× the largest measured.
+    pub extrapolated: bool,
+}
+
+/// The fleet if each instance ran at the fitted peak X(N*), with the interval that X(N*)'s
+/// interval gives.
+#[derive(Debug, Clone, Serialize)]
+pub struct FitFleetOut {
+    pub per_instance_rps: Interval,
+    pub headroom: f64,
+    pub redundancy: u32,
+    pub instances: u64,
+    /// From the upper end of X(N*)'s interval.
+    pub instances_low: u64,
+    /// From the lower end; null when that end is at or below zero.
+    pub instances_high: Option<u64>,
 }
 
 /// A point read off the fitted curve.
@@ -89,6 +139,8 @@ pub struct Plan {
     pub instances: Option<u64>,
     pub demand: Option<DemandOut>,
     pub fleet: Option<FleetOut>,
+    /// The fleet sized with the fitted peak X(N*) per instance, with its interval.
+    pub fleet_from_fit: Option<FitFleetOut>,
     pub assumptions: Vec<String>,
     pub warnings: Vec<String>,
     #[serde(skip)]
@@ -112,7 +164,7 @@ pub fn make(req: &Request) -> Result<Plan, String> {
     let fit = if req.points.is_empty() {
         None
     } else {
-        match fit(&req.points) {
+        match fit(&req.points, req.fit_method) {
             Ok(f) => Some(f),
             Err(e) if asked_demand || asked_fleet => {
                 warnings.push(format!("no scalability fit: {e}"));
@@ -124,7 +176,10 @@ pub fn make(req: &Request) -> Result<Plan, String> {
     if asked_reading && fit.is_none() {
         return Err("--at-concurrency, --at-throughput and --at-latency read the fitted curve: give measurements (--points FILE.csv or a summary.json)".into());
     }
-    let usl = fit.map(|f| usl_out(&f, &req.points, &mut assumptions, &mut warnings));
+    let usl = match fit {
+        Some(f) => Some(usl_out(&f, &req.points, &mut assumptions, &mut warnings)?),
+        None => None,
+    };
     let mut readings = [None, None, None];
     if let Some(f) = fit {
         readings = read_curve(&f, req, &mut warnings);
@@ -195,6 +250,10 @@ pub fn make(req: &Request) -> Result<Plan, String> {
             "fleet not sized: give --per-instance-rps X (or a breakpoint summary.json)".into(),
         );
     }
+    let fleet_from_fit = match (&demand, &usl) {
+        (Some(d), Some(u)) => fit_fleet(d.required_rps, u, req, &mut warnings)?,
+        _ => None,
+    };
     let [at_concurrency, at_throughput, at_latency] = readings;
     Ok(Plan {
         usl,
@@ -219,6 +278,7 @@ pub fn make(req: &Request) -> Result<Plan, String> {
             zones: f.zones.map(|z| z.0),
             per_zone: f.zones.map(|z| z.1),
         }),
+        fleet_from_fit,
         assumptions,
         warnings,
         fit,
@@ -231,26 +291,72 @@ fn usl_out(
     points: &[super::Point],
     assumptions: &mut Vec<String>,
     warnings: &mut Vec<String>,
-) -> UslOut {
+) -> Result<UslOut, String> {
     let u = f.usl;
     let peak = u.peak_concurrency();
-    assumptions.push(
-        "the USL is fitted by least squares on relative errors; σ and κ are kept within [0, 1]"
-            .into(),
-    );
+    assumptions.push(match f.method {
+        FitMethod::Absolute => "the USL is fitted by least squares on absolute residuals X − X̂ (as R's usl package); σ and κ are kept within [0, 1], λ ≥ 0".into(),
+        FitMethod::Relative => "the USL is fitted by least squares on relative residuals (X − X̂)/X (--fit relative); σ and κ are kept within [0, 1], λ ≥ 0".into(),
+    });
+    let (Some(t), Some([cs, ck, cl])) = (uncertainty::t_two_sided(f), uncertainty::coefficients(f))
+    else {
+        return Err(format!(
+            "no confidence intervals with {} degrees of freedom: give 4 or more points",
+            f.df
+        ));
+    };
+    assumptions.push(format!(
+        "intervals are {}%: coefficients ± t·SE with SE from the fit's Jacobian (s²·(JᵀJ)⁻¹) and t = {t:.4} (Student t, 0.975, {} degrees of freedom); N*, X(N*), 1/σ, λ/σ and the fleet by the delta method",
+        group(uncertainty::LEVEL * 100.0, 0),
+        f.df
+    ));
+    let max_n = f.max_n;
+    let peak_out = u.peak_exact().and_then(|_| {
+        let n = uncertainty::derived(f, |v| v.peak_exact())?;
+        let x = uncertainty::derived(f, |v| v.peak_exact().map(|n| v.throughput(n)))?;
+        Some(PeakOut {
+            concurrency: n,
+            throughput: x,
+            extrapolated: n.estimate > 2.0 * max_n,
+        })
+    });
+    let optimal = (u.sigma > 0.0)
+        .then(|| {
+            let inv = |v: &super::usl::Usl| (v.sigma > 0.0).then(|| 1.0 / v.sigma);
+            let n = uncertainty::derived(f, inv)?;
+            let x = uncertainty::derived(f, |v| inv(v).map(|n| v.throughput(n)))?;
+            Some(PeakOut {
+                concurrency: n,
+                throughput: x,
+                extrapolated: n.estimate > 2.0 * max_n,
+            })
+        })
+        .flatten();
+    let amdahl_limit = (u.sigma > 0.0)
+        .then(|| uncertainty::derived(f, |v| (v.sigma > 0.0).then(|| v.lambda / v.sigma)))
+        .flatten();
     if let Some(p) = u.peak_exact()
-        && p > 2.0 * f.max_n
+        && p > 2.0 * max_n
     {
         warnings.push(format!(
             "the peak N* = {} is beyond 2× the largest measured concurrency ({}): it is an extrapolation; measure closer to it before relying on it",
             group(p.floor(), 0),
-            group(f.max_n, 1)
+            group(max_n, 1)
+        ));
+    }
+    if let Some(o) = &optimal
+        && o.extrapolated
+    {
+        warnings.push(format!(
+            "the optimal load 1/σ = {} is beyond 2× the largest measured concurrency ({}): it is an extrapolation",
+            group(o.concurrency.estimate, 1),
+            group(max_n, 1)
         ));
     }
     // A peak inside the measured range but with no measurement near it (a gap between, say, an
     // unloaded and a saturated point) is drawn by the model alone.
     if let Some(p) = u.peak_exact()
-        && p <= 2.0 * f.max_n
+        && p <= 2.0 * max_n
         && !points
             .iter()
             .any(|m| m.concurrency >= p / 2.0 && m.concurrency <= p * 2.0)
@@ -272,33 +378,114 @@ fn usl_out(
             group(above, 1)
         ));
     }
+    if let Some(p) = &peak_out
+        && p.concurrency.low <= 0.5 * p.concurrency.estimate
+    {
+        warnings.push(format!(
+            "N* is loosely determined: its {}% interval is [{}, {}]",
+            group(uncertainty::LEVEL * 100.0, 0),
+            group(p.concurrency.low, 1),
+            group(p.concurrency.high, 1)
+        ));
+    }
     if f.points < 6 {
         warnings.push(format!(
-            "only {} points: three coefficients from so few measurements are loosely determined",
+            "only {} points: three coefficients from so few measurements are loosely determined (see the intervals)",
             f.points
         ));
     }
-    if f.r_squared < 0.9 {
+    let mean_x = points.iter().map(|p| p.throughput).sum::<f64>() / points.len() as f64;
+    let spread = match f.method {
+        FitMethod::Absolute => f.residual_standard_error / mean_x,
+        FitMethod::Relative => f.residual_standard_error,
+    };
+    if spread > 0.1 {
         warnings.push(format!(
-            "R² = {:.3}: the USL describes these measurements poorly (mixed runs, noise, or a limit the model does not have)",
-            f.r_squared
+            "the residual standard error is {}% of the mean throughput: the USL describes these measurements poorly (mixed runs, noise, or a limit the model does not have)",
+            group(spread * 100.0, 1)
         ));
     }
     if u.sigma >= 1.0 || u.kappa >= 1.0 {
         warnings.push("a coefficient sits on its bound of 1: the fit is not trustworthy".into());
     }
-    UslOut {
+    for (name, v) in [("σ", u.sigma), ("κ", u.kappa)] {
+        if v == 0.0 {
+            warnings.push(format!(
+                "{name} = 0 sits on its lower bound: its interval is one-sided, and the intervals computed from it understate the uncertainty"
+            ));
+        }
+    }
+    Ok(UslOut {
+        fit: f.method.as_str(),
         sigma: u.sigma,
         kappa: u.kappa,
         lambda: u.lambda,
+        coefficients: Coefficients {
+            sigma: cs,
+            kappa: ck,
+            lambda: cl,
+        },
+        confidence_level: uncertainty::LEVEL,
+        t_quantile: t,
+        degrees_of_freedom: f.df,
+        residual_standard_error: f.residual_standard_error,
         peak_concurrency: peak,
         peak_throughput: peak.map(|n| u.throughput(n)),
-        r_squared: f.r_squared,
-        bound: u.bound_at(f.max_n).as_str(),
+        peak: peak_out,
+        optimal,
+        amdahl_limit,
+        bound: u.bound_at(max_n).as_str(),
         ceiling_throughput: u.ceiling(),
         points: f.points,
-        max_measured_concurrency: f.max_n,
+        max_measured_concurrency: max_n,
+    })
+}
+
+/// The fleet with X(N*) per instance (see [`FitFleetOut`]); `None` when there is no peak.
+fn fit_fleet(
+    required_rps: f64,
+    u: &UslOut,
+    req: &Request,
+    warnings: &mut Vec<String>,
+) -> Result<Option<FitFleetOut>, String> {
+    let Some(peak) = &u.peak else {
+        return Ok(None);
+    };
+    let x = peak.throughput;
+    let size = |per: f64| {
+        fleet::size(&FleetInput {
+            required_rps,
+            per_instance_rps: per,
+            headroom: req.headroom.unwrap_or(0.0),
+            redundancy: req.redundancy.unwrap_or(0),
+            zones: req.zones,
+        })
+        .map(|f| f.instances)
+    };
+    let instances = size(x.estimate)?;
+    let instances_low = size(x.high)?;
+    let instances_high = if x.low > 0.0 {
+        Some(size(x.low)?)
+    } else {
+        warnings.push(
+            "the fitted peak throughput's interval reaches zero: the fleet from the fit has no upper bound".into(),
+        );
+        None
+    };
+    if peak.extrapolated {
+        warnings.push(format!(
+            "the fleet from the fit uses X(N*) at N* = {}, beyond 2× the largest measured concurrency: an extrapolation",
+            group(peak.concurrency.estimate, 1)
+        ));
     }
+    Ok(Some(FitFleetOut {
+        per_instance_rps: x,
+        headroom: req.headroom.unwrap_or(0.0),
+        redundancy: req.redundancy.unwrap_or(0),
+        instances,
+        instances_low,
+        instances_high,
+    }))
 }
 
 /// `--at-concurrency`, `--at-throughput`, `--at-latency`, with the extrapolation warning.

@@ -10,36 +10,82 @@ pub fn text(p: &Plan) -> String {
             s,
             "Scalability: Universal Scalability Law, X(N) = λN / (1 + σ(N−1) + κN(N−1))"
         );
+        let how = match u.fit {
+            "relative" => "least squares on relative residuals (X − X̂)/X, --fit relative",
+            _ => "least squares on absolute residuals X − X̂, as R's usl package",
+        };
         let _ = writeln!(
             s,
-            "  fitted to {} points, concurrency {} to {}",
+            "  fitted to {} points, concurrency {} to {}, by {how}",
             u.points,
             group(f.min_n, 2),
             group(f.max_n, 2)
         );
+        let lvl = group(u.confidence_level * 100.0, 0);
         let _ = writeln!(
             s,
-            "  λ = {:<12} throughput of one (N = 1), per second",
-            fmt_sig(u.lambda)
+            "  {lvl}% intervals: estimate ± t·SE, t = {:.3} (Student t, {} degrees of freedom)",
+            u.t_quantile, u.degrees_of_freedom
         );
+        let c = &u.coefficients;
+        for (name, i, what) in [
+            ("λ", &c.lambda, "throughput of one (N = 1), per second"),
+            (
+                "σ",
+                &c.sigma,
+                "contention: the serialised share of the work",
+            ),
+            (
+                "κ",
+                &c.kappa,
+                "coherency: the cost each pair of workers pays to agree",
+            ),
+        ] {
+            let _ = writeln!(
+                s,
+                "  {name} = {:<10} SE {:<10} [{}, {}]  {what}",
+                fmt_sig(i.estimate),
+                fmt_sig(i.standard_error),
+                fmt_sig(i.low),
+                fmt_sig(i.high)
+            );
+        }
+        let rse_unit = if u.fit == "relative" {
+            format!(
+                "({}% of the throughput)",
+                group(u.residual_standard_error * 100.0, 2)
+            )
+        } else {
+            "(throughput units)".into()
+        };
         let _ = writeln!(
             s,
-            "  σ = {:<12} contention: the serialised share of the work",
-            fmt_sig(u.sigma)
+            "  residual standard error {} on {} degrees of freedom {rse_unit}",
+            fmt_sig(u.residual_standard_error),
+            u.degrees_of_freedom
         );
-        let _ = writeln!(
-            s,
-            "  κ = {:<12} coherency: the cost each pair of workers pays to agree",
-            fmt_sig(u.kappa)
-        );
-        let _ = writeln!(s, "  R² = {:.4}", u.r_squared);
-        match (u.peak_concurrency, u.peak_throughput, u.ceiling_throughput) {
-            (Some(n), Some(x), _) => {
+        match (&u.peak, u.peak_concurrency, u.ceiling_throughput) {
+            (Some(pk), Some(n), _) => {
                 let _ = writeln!(
                     s,
-                    "  peak: N* = ⌊√((1−σ)/κ)⌋ = {} → X(N*) = {}/s; more concurrency than that lowers throughput",
+                    "  peak: N* = √((1−σ)/κ) = {} [{}, {}] → X(N*) = {} [{}, {}]/s{}",
+                    group(pk.concurrency.estimate, 2),
+                    group(pk.concurrency.low, 2),
+                    group(pk.concurrency.high, 2),
+                    group(pk.throughput.estimate, 1),
+                    group(pk.throughput.low, 1),
+                    group(pk.throughput.high, 1),
+                    if pk.extrapolated {
+                        "  (extrapolated)"
+                    } else {
+                        ""
+                    }
+                );
+                let _ = writeln!(
+                    s,
+                    "        ⌊N*⌋ = {} → X = {}/s; more concurrency than that lowers throughput",
                     group(n, 0),
-                    group(x, 1)
+                    group(u.peak_throughput.unwrap_or(f64::NAN), 1)
                 );
             }
             (_, _, Some(c)) => {
@@ -52,6 +98,32 @@ pub fn text(p: &Plan) -> String {
             _ => {
                 let _ = writeln!(s, "  peak: none (σ = κ = 0): linear in the measured range");
             }
+        }
+        if let Some(o) = &u.optimal {
+            let _ = writeln!(
+                s,
+                "  optimal load: 1/σ = {} [{}, {}] → X = {} [{}, {}]/s (where the linear and Amdahl bounds cross){}",
+                group(o.concurrency.estimate, 2),
+                group(o.concurrency.low, 2),
+                group(o.concurrency.high, 2),
+                group(o.throughput.estimate, 1),
+                group(o.throughput.low, 1),
+                group(o.throughput.high, 1),
+                if o.extrapolated {
+                    "  (extrapolated)"
+                } else {
+                    ""
+                }
+            );
+        }
+        if let Some(a) = &u.amdahl_limit {
+            let _ = writeln!(
+                s,
+                "  Amdahl limit: λ/σ = {} [{}, {}]/s (the asymptote with κ = 0)",
+                group(a.estimate, 1),
+                group(a.low, 1),
+                group(a.high, 1)
+            );
         }
         let n = f.max_n;
         let bound = match u.bound {
@@ -139,6 +211,28 @@ pub fn text(p: &Plan) -> String {
                 );
             }
         }
+        s.push('\n');
+    }
+    if let (Some(ff), Some(rps)) = (&p.fleet_from_fit, p.required_rps) {
+        let _ = writeln!(
+            s,
+            "Fleet from the fit (each instance at the fitted peak X(N*))"
+        );
+        let x = &ff.per_instance_rps;
+        let _ = writeln!(
+            s,
+            "  X(N*) = {} [{}, {}] req/s; with headroom {} and r = {}: instances = {} [{}, {}] for {} req/s",
+            group(x.estimate, 1),
+            group(x.low, 1),
+            group(x.high, 1),
+            pct(ff.headroom),
+            ff.redundancy,
+            ff.instances,
+            ff.instances_low,
+            ff.instances_high
+                .map_or("unbounded".into(), |n| n.to_string()),
+            group(rps, 1)
+        );
         s.push('\n');
     }
     if !p.assumptions.is_empty() {
