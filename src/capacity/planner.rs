@@ -306,7 +306,7 @@ fn usl_out(
         ));
     };
     assumptions.push(format!(
-        "intervals are {}%: coefficients ± t·SE with SE from the fit's Jacobian (s²·(JᵀJ)⁻¹) and t = {t:.4} (Student t, 0.975, {} degrees of freedom); N*, X(N*), 1/σ, λ/σ and the fleet by the delta method",
+        "intervals are {}%: coefficients ± t·SE with SE from the fit's Jacobian (s²·(JᵀJ)⁻¹) and t = {t:.4} (Student t, 0.975, {} degrees of freedom); N*, X(N*), 1/σ and λ/σ by the delta method on the log scale, g·exp(±t·SE(g)/g); the fleet from X(N*)'s interval",
         group(uncertainty::LEVEL * 100.0, 0),
         f.df
     ));
@@ -386,6 +386,17 @@ fn usl_out(
             group(uncertainty::LEVEL * 100.0, 0),
             group(p.concurrency.low, 1),
             group(p.concurrency.high, 1)
+        ));
+    }
+    let max_x = points.iter().map(|p| p.throughput).fold(0.0, f64::max);
+    if let Some(p) = &peak_out
+        && p.throughput.estimate > 1.2 * max_x
+    {
+        warnings.push(format!(
+            "the fitted peak X(N*) = {} is {}% above the highest measured throughput ({}): the curve, not a measurement, puts it there",
+            group(p.throughput.estimate, 1),
+            group((p.throughput.estimate / max_x - 1.0) * 100.0, 0),
+            group(max_x, 1)
         ));
     }
     if f.points < 6 {

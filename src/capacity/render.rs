@@ -24,7 +24,7 @@ pub fn text(p: &Plan) -> String {
         let lvl = group(u.confidence_level * 100.0, 0);
         let _ = writeln!(
             s,
-            "  {lvl}% intervals: estimate ± t·SE, t = {:.3} (Student t, {} degrees of freedom)",
+            "  {lvl}% intervals: coefficients ± t·SE, t = {:.3} (Student t, {} degrees of freedom); N*, X(N*), 1/σ, λ/σ by the delta method (log scale)",
             u.t_quantile, u.degrees_of_freedom
         );
         let c = &u.coefficients;
