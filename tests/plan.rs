@@ -304,6 +304,31 @@ fn reference_csvs_give_the_published_fits() {
         let o = stampede(&["plan", "--points", file, "--fit", "relative"]);
         assert!(text(&o).contains("relative residuals"), "{}", text(&o));
     }
+    // A population and no per-instance rate: the fleet is sized with the fitted X(N*) and its
+    // interval. 31,250 req/s over (1 − 30 %) · X(N*) ≈ 8,640 each → 4, + 1 spare = 5.
+    let v = json_of(&[
+        "plan",
+        "--points",
+        "examples/data/schwartz-cisco.csv",
+        "--users",
+        "100000",
+        "--think-time",
+        "3s",
+        "--response-time",
+        "200ms",
+        "--headroom",
+        "30%",
+        "--redundancy",
+        "1",
+        "--json",
+    ]);
+    let ff = &v["fleet_from_fit"];
+    let x = ff["per_instance_rps"]["estimate"].as_f64().unwrap();
+    assert!((x - 12_341.0).abs() < 0.01 * 12_341.0, "{ff}"); // the book's X_max 12341
+    assert_eq!(ff["instances"], 5, "{ff}");
+    assert!(ff["instances_low"].as_u64() <= Some(5) && ff["instances_high"].as_u64() >= Some(5));
+    assert!(v["instances"].is_null() && v["fleet"].is_null());
+
     let o = stampede(&["plan", "--points", "examples/data/specsdm91.csv"]);
     let t = text(&o);
     assert!(

@@ -3,7 +3,7 @@
 //! the inputs and prints; `render.rs` writes the text.
 
 use super::Point;
-use super::fit::{Fit, FitMethod, fit};
+use super::fit::{Fit, FitError, FitMethod, fit};
 use super::fleet::{self, FleetInput};
 use super::little::{self, Demand};
 use super::uncertainty::{self, Interval};
@@ -166,7 +166,11 @@ pub fn make(req: &Request) -> Result<Plan, String> {
     } else {
         match fit(&req.points, req.fit_method) {
             Ok(f) => Some(f),
-            Err(e) if asked_demand || asked_fleet => {
+            // Too few points (a breakpoint run that broke on its second stair) still leave the
+            // demand and the fleet to plan; any other failure means the input is wrong.
+            Err(e @ (FitError::TooFewPoints(_) | FitError::TooFewConcurrencies(_)))
+                if asked_demand || asked_fleet =>
+            {
                 warnings.push(format!("no scalability fit: {e}"));
                 None
             }
@@ -180,6 +184,7 @@ pub fn make(req: &Request) -> Result<Plan, String> {
         Some(f) => Some(usl_out(&f, &req.points, &mut assumptions, &mut warnings)?),
         None => None,
     };
+    let has_peak = usl.as_ref().is_some_and(|u| u.peak.is_some());
     let mut readings = [None, None, None];
     if let Some(f) = fit {
         readings = read_curve(&f, req, &mut warnings);
@@ -240,15 +245,18 @@ pub fn make(req: &Request) -> Result<Plan, String> {
         {
             return Err("sizing a fleet needs the required rate: give --users N --think-time Z --response-time R (or --scenario FILE with a `capacity:` block)".into());
         }
-        (Some(_), None) if asked_fleet => {
-            return Err("sizing a fleet needs what one instance sustains: give --per-instance-rps X, or a breakpoint run's summary.json".into());
+        // With a fitted peak the fleet is sized from X(N*) below (`fleet_from_fit`).
+        (Some(_), None) if asked_fleet && !has_peak => {
+            return Err("sizing a fleet needs what one instance sustains: give --per-instance-rps X, or a breakpoint run's summary.json (or measurements whose fit has a peak)".into());
         }
         _ => None,
     };
     if demand.is_some() && fleet.is_none() {
-        assumptions.push(
-            "fleet not sized: give --per-instance-rps X (or a breakpoint summary.json)".into(),
-        );
+        assumptions.push(if has_peak {
+            "fleet sized from the fit only (each instance at X(N*)): give --per-instance-rps X for a measured per-instance rate".into()
+        } else {
+            "fleet not sized: give --per-instance-rps X (or a breakpoint summary.json)".into()
+        });
     }
     let fleet_from_fit = match (&demand, &usl) {
         (Some(d), Some(u)) => fit_fleet(d.required_rps, u, req, &mut warnings)?,
