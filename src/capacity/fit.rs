@@ -85,7 +85,9 @@ pub enum FitError {
     #[error("point {0}: concurrency and throughput must be finite and above zero")]
     BadPoint(usize),
     #[error(
-        "point {0}: concurrency {1:e} and throughput {2:e} are too large to compute with (N²·X overflows)"
+        "point {0} (concurrency {n}, throughput {x}): too large to compute with (N²·X overflows)",
+        n = short(*.1),
+        x = short(*.2)
     )]
     TooLarge(usize, f64, f64),
     #[error("every point has the same throughput ({0}): there is no scaling to fit")]
@@ -98,6 +100,15 @@ pub enum FitError {
         "the coefficients are not determined by these points (the fit's JᵀJ is singular): measure at more, and more different, concurrencies"
     )]
     Singular,
+}
+
+/// `2`, `1250.5`, or `1e308` for what would print with too many digits.
+fn short(v: f64) -> String {
+    if v.abs() >= 1e15 || (v != 0.0 && v.abs() < 1e-6) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }
 
 /// The USL's residual and gradient at one point, `[σ, κ, λ]`, weighted by `w`.

@@ -249,6 +249,28 @@ mod tests {
         assert!(s.params[0] > 0.0);
     }
 
+    /// r = exp(−p): the cost falls for ever as p grows, so no minimum is ever reached.
+    struct Runaway;
+
+    impl Model<1> for Runaway {
+        fn observations(&self) -> usize {
+            1
+        }
+        fn point(&self, _: usize, p: &[f64; 1]) -> (f64, [f64; 1]) {
+            let e = (-p[0]).exp();
+            (e, [e])
+        }
+    }
+
+    #[test]
+    fn a_minimum_at_infinity_is_not_converged() {
+        let s = minimise(&Runaway, [0.0], &[-1e300], &[1e300]);
+        assert!(!s.converged, "{s:?}");
+        assert_eq!(s.iterations, MAX_ITERATIONS);
+        let s = minimise(&Runaway, [0.0], &[-1e300], &[3.0]);
+        assert!(s.converged && s.params[0] == 3.0, "{s:?}");
+    }
+
     #[test]
     fn inverts_badly_scaled_matrices() {
         let a = [[4e12, 2e3, 1.0], [2e3, 3.0, 1e-5], [1.0, 1e-5, 2e-8]];
