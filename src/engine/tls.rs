@@ -42,7 +42,9 @@ pub fn setup(target: &Target, opts: &TlsOptions, version: HttpVersion) -> Result
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
     } else {
-        builder.with_root_certificates(roots(opts)?)
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Verifier::new(opts, provider)?))
     };
     let mut config = match &opts.client_cert {
         Some((cert, key)) => {
@@ -100,6 +102,163 @@ fn roots(opts: &TlsOptions) -> Result<rustls::RootCertStore, String> {
     Ok(roots)
 }
 
+/// Certificate verification: rustls's WebPKI verifier (system roots, or `ca_file`), plus
+/// pinning: a server certificate that is byte for byte one of `ca_file`'s certificates is
+/// accepted without a chain (a self-signed development certificate, `CA:TRUE` or not), its
+/// validity period and names still checked. Failures carry the precise reason (`Problem`).
+#[derive(Debug)]
+struct Verifier {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    /// `ca_file`'s certificates (empty without `ca_file`).
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+/// Certificate problems rustls has no name of its own for (carried in
+/// `CertificateError::Other`, read back by `classify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Problem {
+    NotInCaFile,
+    CaAsLeaf,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = match self {
+            Problem::NotInCaFile => TlsReason::NotInCaFile,
+            Problem::CaAsLeaf => TlsReason::CaAsLeaf,
+        };
+        f.write_str(r.describe())
+    }
+}
+
+impl std::error::Error for Problem {}
+
+fn problem(p: Problem) -> rustls::Error {
+    rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(Arc::new(p))))
+}
+
+impl Verifier {
+    fn new(opts: &TlsOptions, provider: Arc<CryptoProvider>) -> Result<Self, String> {
+        let roots = roots(opts)?;
+        let webpki =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| format!("TLS setup: {e}"))?;
+        let mut pinned = Vec::new();
+        if let Some(pem) = &opts.ca {
+            for cert in CertificateDer::pem_slice_iter(&pem.0) {
+                pinned.push(cert.map_err(|e| format!("http.tls.ca_file: {e}"))?);
+            }
+        }
+        Ok(Verifier { webpki, pinned })
+    }
+
+    /// A pinned certificate: valid now, and for `name`.
+    fn verify_pinned(
+        end_entity: &CertificateDer<'_>,
+        name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        let bad = || rustls::Error::InvalidCertificate(CertificateError::BadEncoding);
+        let (_, cert) = x509_parser::parse_x509_certificate(end_entity).map_err(|_| bad())?;
+        let validity = cert.validity();
+        let at =
+            |t: i64| UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.max(0) as u64));
+        let secs = now.as_secs() as i64;
+        let (from, until) = (
+            validity.not_before.timestamp(),
+            validity.not_after.timestamp(),
+        );
+        if secs < from {
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidYetContext {
+                    time: now,
+                    not_before: at(from),
+                },
+            ));
+        }
+        if secs > until {
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::ExpiredContext {
+                    time: now,
+                    not_after: at(until),
+                },
+            ));
+        }
+        let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_name(&parsed, name)
+    }
+}
+
+/// True when the certificate says `CA:TRUE`.
+fn is_ca(cert: &CertificateDer<'_>) -> bool {
+    x509_parser::parse_x509_certificate(cert).is_ok_and(|(_, c)| c.is_ca())
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self
+            .pinned
+            .iter()
+            .any(|p| p.as_ref() == end_entity.as_ref())
+        {
+            Self::verify_pinned(end_entity, server_name, now)?;
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map_err(|e| match e {
+                rustls::Error::InvalidCertificate(
+                    CertificateError::UnknownIssuer | CertificateError::Other(_),
+                ) if !self.pinned.is_empty() && (is_ca(end_entity) || is_unknown_issuer(&e)) => {
+                    problem(Problem::NotInCaFile)
+                }
+                rustls::Error::InvalidCertificate(CertificateError::Other(_))
+                    if is_ca(end_entity) =>
+                {
+                    problem(Problem::CaAsLeaf)
+                }
+                e => e,
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+fn is_unknown_issuer(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
+    )
+}
+
 /// Why a handshake failed, from the error tokio-rustls returned.
 pub fn classify(e: &std::io::Error) -> TlsReason {
     let Some(err) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
@@ -107,20 +266,29 @@ pub fn classify(e: &std::io::Error) -> TlsReason {
     };
     use rustls::Error as E;
     match err {
-        E::InvalidCertificate(c) => match c {
-            CertificateError::UnknownIssuer => TlsReason::UnknownIssuer,
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                TlsReason::NameMismatch
+        E::InvalidCertificate(c) => {
+            match c {
+                CertificateError::UnknownIssuer => TlsReason::UnknownIssuer,
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => TlsReason::NameMismatch,
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    TlsReason::Expired
+                }
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    TlsReason::NotYetValid
+                }
+                CertificateError::Revoked => TlsReason::Revoked,
+                CertificateError::InvalidPurpose
+                | CertificateError::InvalidPurposeContext { .. } => TlsReason::InvalidPurpose,
+                CertificateError::BadSignature => TlsReason::BadSignature,
+                CertificateError::Other(o) => match o.0.downcast_ref::<Problem>() {
+                    Some(Problem::NotInCaFile) => TlsReason::NotInCaFile,
+                    Some(Problem::CaAsLeaf) => TlsReason::CaAsLeaf,
+                    None => TlsReason::BadCertificate,
+                },
+                _ => TlsReason::BadCertificate,
             }
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                TlsReason::Expired
-            }
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                TlsReason::NotYetValid
-            }
-            CertificateError::Revoked => TlsReason::Revoked,
-            _ => TlsReason::BadCertificate,
-        },
+        }
         E::AlertReceived(_) => TlsReason::AlertReceived,
         E::PeerIncompatible(_) | E::NoApplicationProtocol => TlsReason::Incompatible,
         E::InvalidMessage(_)

@@ -229,6 +229,9 @@ pub fn render(r: &RunReport) -> String {
             ErrorKind::Proxy => Some(
                 "the proxy refused the CONNECT tunnel: check http.proxy / HTTPS_PROXY / NO_PROXY",
             ),
+            ErrorKind::CrossOriginRedirect => Some(
+                "redirects are followed on the target's origin only: set the target to where it redirects, or http.max_redirects: 0 and expect the 3xx",
+            ),
             _ => None,
         };
         let _ = writeln!(
