@@ -56,15 +56,15 @@ pub fn next(status: u16, location: &[u8], previous: &[u8], target: &Target) -> N
     let Ok(base) = url::Url::parse(&format!("{}://{}", target.scheme(), target.authority())) else {
         return Next::Stay;
     };
-    let Some(current) = std::str::from_utf8(current).ok().and_then(|c| {
-        let (path, query) = c.split_once('?').map_or((c, None), |(p, q)| (p, Some(q)));
-        let mut u = base.clone();
-        u.set_path(path);
-        u.set_query(query);
-        Some(u)
-    }) else {
+    let Ok(current) = std::str::from_utf8(current) else {
         return Next::Stay;
     };
+    let (path, query) = current
+        .split_once('?')
+        .map_or((current, None), |(p, q)| (p, Some(q)));
+    let mut current = base.clone();
+    current.set_path(path);
+    current.set_query(query);
     let Ok(mut dest) = current.join(location) else {
         return Next::Stay;
     };

@@ -153,7 +153,7 @@ pub fn parse(
     let mut offset = 0;
     let mut escape = escape;
     while let Some(open) = rest.find("{{") {
-        lit.extend_from_slice(rest[..open].as_bytes());
+        lit.extend_from_slice(&rest.as_bytes()[..open]);
         if escape == Escape::Path && rest[..open].contains('?') {
             escape = Escape::Query;
         }
