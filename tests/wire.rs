@@ -368,6 +368,7 @@ fn an_openssl_development_certificate_as_ca_file_is_trusted_and_a_wrong_one_says
         text(&o)
     );
     assert_eq!(srv.received().len(), 40, "the server's own count");
+    assert!(sum["tls_certificate"].is_null(), "no failure, no diagnosis");
     // A Secure cookie goes over https.
     let me: Vec<Value> = srv
         .received()
@@ -407,6 +408,20 @@ fn an_openssl_development_certificate_as_ca_file_is_trusted_and_a_wrong_one_says
     assert_eq!(
         count(&sum["tls_errors"]["name_mismatch"]),
         http_reqs(&sum),
+        "{}",
+        text(&o)
+    );
+    // What the certificate holds is printed, and kept in summary.json.
+    let holds =
+        "the server's certificate is for DNS:localhost, IP:127.0.0.1 (subject CN=localhost)";
+    let cert_line = sum["tls_certificate"].as_str().unwrap_or_default();
+    assert!(
+        cert_line.starts_with(holds)
+            && cert_line.contains("CA:TRUE, self-signed; stampede asked for `api.example.com`"),
+        "{cert_line}"
+    );
+    assert!(
+        text(&o).contains(&format!("tls certificate ... {holds}")),
         "{}",
         text(&o)
     );

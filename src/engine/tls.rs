@@ -347,6 +347,128 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     }
 }
 
+/// What the server's certificate says, for a run whose handshakes failed: one handshake to
+/// `addr` that accepts any certificate and keeps it, then its names, validity, `CA:TRUE` and
+/// issuer, against the name asked for. `None` when no certificate could be had in `timeout`.
+pub fn describe_server_certificate(
+    addr: std::net::SocketAddr,
+    target: &Target,
+    opts: &TlsOptions,
+    timeout: std::time::Duration,
+) -> Option<String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Keep(
+            AcceptAnyCertificate(provider),
+            seen.clone(),
+        )))
+        .with_no_client_auth();
+    let name = opts
+        .server_name
+        .clone()
+        .unwrap_or_else(|| target.host.clone());
+    let server_name = ServerName::try_from(name.clone()).ok()?;
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), server_name).ok()?;
+    let mut sock = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
+    sock.set_read_timeout(Some(timeout)).ok()?;
+    sock.set_write_timeout(Some(timeout)).ok()?;
+    while conn.is_handshaking() {
+        if conn.complete_io(&mut sock).is_err() {
+            break;
+        }
+    }
+    let der: CertificateDer<'static> = seen.lock().ok()?.take()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
+    let mut names: Vec<String> = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for n in &san.value.general_names {
+            match n {
+                x509_parser::extensions::GeneralName::DNSName(d) => names.push(format!("DNS:{d}")),
+                x509_parser::extensions::GeneralName::IPAddress(ip) => match ip.len() {
+                    4 => names.push(format!(
+                        "IP:{}",
+                        std::net::Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3])
+                    )),
+                    16 => {
+                        let mut b = [0u8; 16];
+                        b.copy_from_slice(ip);
+                        names.push(format!("IP:{}", std::net::Ipv6Addr::from(b)));
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    let names = if names.is_empty() {
+        "no subjectAltName".to_string()
+    } else {
+        names.join(", ")
+    };
+    let v = cert.validity();
+    let issuer = if cert.issuer() == cert.subject() {
+        "self-signed".to_string()
+    } else {
+        format!("issued by {}", cert.issuer())
+    };
+    Some(format!(
+        "the server's certificate is for {names} (subject {}), valid {} to {}, {}, {issuer}; stampede asked for `{name}`",
+        cert.subject(),
+        v.not_before,
+        v.not_after,
+        if cert.is_ca() { "CA:TRUE" } else { "not a CA" },
+    ))
+}
+
+/// Accepts any certificate and keeps the server's.
+#[derive(Debug)]
+struct Keep(
+    AcceptAnyCertificate,
+    Arc<std::sync::Mutex<Option<CertificateDer<'static>>>>,
+);
+
+impl ServerCertVerifier for Keep {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut seen) = self.1.lock() {
+            *seen = Some(end_entity.clone().into_owned());
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

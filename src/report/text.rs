@@ -272,6 +272,9 @@ pub fn render(r: &RunReport) -> String {
     if !errors.is_empty() {
         let _ = writeln!(out, "  errors ............ {}", errors.join(", "));
     }
+    if let Some(c) = &r.tls_certificate {
+        let _ = writeln!(out, "  tls certificate ... {c}");
+    }
     let codes: Vec<String> = res
         .total
         .status
