@@ -117,6 +117,35 @@ impl Escape {
             out.extend_from_slice(chunk.as_bytes());
         }
     }
+
+    /// Escape, in place, what was appended to `out` from `start` on. Allocates only when the
+    /// value has something to escape (the usual value, an id or a number, has not).
+    pub fn apply_from(self, out: &mut Vec<u8>, start: usize) {
+        let tail = &out[start..];
+        let clean = match self {
+            Escape::Text => true,
+            Escape::Header => !tail.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)),
+            Escape::Json => !tail
+                .iter()
+                .any(|b| *b < 0x20 || *b >= 0x7f || matches!(b, b'"' | b'\\')),
+            Escape::Path | Escape::Query | Escape::PathRaw => {
+                let set = match self {
+                    Escape::Path => PATH_SEGMENT,
+                    Escape::Query => QUERY_COMPONENT,
+                    _ => NEVER_IN_TARGET,
+                };
+                // Borrowed: nothing was encoded.
+                matches!(
+                    std::borrow::Cow::from(percent_encode(tail, set)),
+                    std::borrow::Cow::Borrowed(_)
+                )
+            }
+        };
+        if !clean {
+            let value = out.split_off(start);
+            self.write(&value, out);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -289,11 +318,10 @@ impl Template {
         for p in &self.parts {
             match p {
                 Part::Lit(b) => out.extend_from_slice(b),
-                Part::Expr(e, Escape::Text) => env.value(e, out),
                 Part::Expr(e, esc) => {
-                    let mut v = Vec::new();
-                    env.value(e, &mut v);
-                    esc.write(&v, out);
+                    let start = out.len();
+                    env.value(e, out);
+                    esc.apply_from(out, start);
                 }
             }
         }
