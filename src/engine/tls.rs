@@ -473,6 +473,45 @@ impl ServerCertVerifier for Keep {
 mod tests {
     use super::*;
 
+    /// A self-signed `CA:TRUE` certificate for localhost, valid `from`..`until` days from now.
+    fn pinned_cert(from: i64, until: i64) -> CertificateDer<'static> {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let now = std::time::SystemTime::now();
+        let at = |d: i64| {
+            let dt = std::time::Duration::from_secs(86_400 * d.unsigned_abs());
+            if d < 0 { now - dt } else { now + dt }
+        };
+        let mut p = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.not_before = at(from).into();
+        p.not_after = at(until).into();
+        let key = KeyPair::generate().unwrap();
+        p.self_signed(&key).unwrap().der().clone()
+    }
+
+    #[test]
+    fn a_pinned_certificate_is_still_checked_for_its_dates_and_name() {
+        let now = UnixTime::now();
+        let name = |n: &str| ServerName::try_from(n.to_string()).unwrap();
+        let ok = pinned_cert(-1, 30);
+        assert!(Verifier::verify_pinned(&ok, &name("localhost"), now).is_ok());
+        let wrap = |e: rustls::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        let reason = |cert: &CertificateDer<'_>, n: &str| {
+            classify(&wrap(
+                Verifier::verify_pinned(cert, &name(n), now).unwrap_err(),
+            ))
+        };
+        assert_eq!(reason(&ok, "other.example"), TlsReason::NameMismatch);
+        assert_eq!(
+            reason(&pinned_cert(-30, -1), "localhost"),
+            TlsReason::Expired
+        );
+        assert_eq!(
+            reason(&pinned_cert(1, 30), "localhost"),
+            TlsReason::NotYetValid
+        );
+    }
+
     #[test]
     fn classifies_certificate_errors() {
         let wrap = |e: rustls::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
