@@ -551,6 +551,7 @@ fn stair_line(r: &StairResult) -> String {
 pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     check_limits(&plan, raise_nofile_limit())?;
     let addrs = preflight(&plan)?;
+    let first_addr = addrs.first().copied();
     let started_at = chrono::Local::now();
     let out = opts
         .out
@@ -738,6 +739,22 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             }
         })
         .collect();
+    // Failed handshakes: one more, accepting anything, to say what the certificate holds.
+    let tls_certificate = match first_addr {
+        Some(a)
+            if plan.target.tls
+                && plan.http.proxy.is_none()
+                && result.total.error_count(crate::metrics::ErrorKind::Tls) > 0 =>
+        {
+            crate::engine::tls::describe_server_certificate(
+                a,
+                &plan.target,
+                &plan.http.tls,
+                Duration::from_secs(3),
+            )
+        }
+        _ => None,
+    };
     let rep = RunReport {
         name: plan.name.clone(),
         target: plan.target.url(),
@@ -752,6 +769,7 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         exit_code,
         checks,
         capacity,
+        tls_certificate,
     };
     report::write_all(&rep, &out).map_err(Failure::Tool)?;
     say(&format!(

@@ -59,7 +59,7 @@ fn without_the_ca_every_request_fails_as_tls_and_the_run_says_why() {
     assert_eq!(count(&sum["tls_errors"]["unknown_issuer"]), reqs);
     assert!(
         out.contains(&format!(
-            "all {} requests failed: tls (invalid peer certificate: UnknownIssuer) — pass http.tls.ca_file or --insecure",
+            "all {} requests failed: tls (invalid peer certificate: UnknownIssuer (not issued by a root this system trusts)) — pass http.tls.ca_file or --insecure",
             thousands(reqs)
         )),
         "{out}"

@@ -12,70 +12,75 @@ pub fn is_redirect(status: u16) -> bool {
 /// The next hop of a redirect on the target's origin.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Hop {
-    /// The request-target: path and query.
+    /// The request-target: path and query (never a fragment).
     pub path: Vec<u8>,
     /// Switch to GET and drop the body (303; 301 and 302 after a POST, as browsers do).
     pub to_get: bool,
 }
 
-/// Where a `status` response with `location` sends the `previous` request, if it stays on the
-/// target's origin (redirects elsewhere are not followed: the step sees the 3xx).
-pub fn next(status: u16, location: &[u8], previous: &[u8], target: &Target) -> Option<Hop> {
+/// What a response means for the step.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Not a redirect (or no usable `Location`): the step ends with this response.
+    Stay,
+    /// Follow, on the same connection's origin.
+    Follow(Hop),
+    /// A redirect to another origin (scheme, host or port), which stampede does not follow:
+    /// the `Location` resolved, fragment dropped.
+    CrossOrigin(String),
+}
+
+/// Where a `status` response with `location` sends the `previous` request. The `Location` is
+/// resolved against the URL of `previous` by RFC 3986 (the `url` crate's join: `?x=1`,
+/// `../x`, `//host/x`, absolute URLs), its fragment dropped. Only redirects on the target's
+/// origin are followed: a stampede run addresses one origin.
+pub fn next(status: u16, location: &[u8], previous: &[u8], target: &Target) -> Next {
     if !is_redirect(status) {
-        return None;
+        return Next::Stay;
     }
-    let location = std::str::from_utf8(location).ok()?.trim();
-    if location.is_empty() {
-        return None;
-    }
-    let line_end = previous.iter().position(|b| *b == b'\r')?;
-    let mut parts = previous[..line_end].split(|b| *b == b' ');
-    let method = parts.next()?;
-    let current = parts.next()?;
-    let path = if location.starts_with('/') && !location.starts_with("//") {
-        location.as_bytes().to_vec()
-    } else if location.contains("://") || location.starts_with("//") {
-        let absolute = if location.starts_with("//") {
-            format!("{}:{location}", target.scheme())
-        } else {
-            location.to_string()
-        };
-        let uri: http::Uri = absolute.parse().ok()?;
-        let tls = match uri.scheme_str()? {
-            s if s.eq_ignore_ascii_case("https") => true,
-            s if s.eq_ignore_ascii_case("http") => false,
-            _ => return None,
-        };
-        let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
-        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        if tls != target.tls || !host.eq_ignore_ascii_case(&target.host) || port != target.port {
-            return None;
-        }
-        uri.path_and_query()
-            .map_or(b"/".to_vec(), |pq| pq.as_str().as_bytes().to_vec())
-    } else {
-        // Relative to the current path's folder.
-        let current = current.split(|b| *b == b'?').next().unwrap_or(b"/");
-        let dir = current
-            .iter()
-            .rposition(|b| *b == b'/')
-            .map_or(&b"/"[..], |i| &current[..=i]);
-        let mut p = dir.to_vec();
-        p.extend_from_slice(location.as_bytes());
-        p
+    let Some(location) = std::str::from_utf8(location)
+        .ok()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    else {
+        return Next::Stay;
     };
-    if path
+    let line_end = previous
         .iter()
-        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-    {
-        return None;
+        .position(|b| *b == b'\r')
+        .unwrap_or(previous.len());
+    let mut parts = previous[..line_end].split(|b| *b == b' ');
+    let (Some(method), Some(current)) = (parts.next(), parts.next()) else {
+        return Next::Stay;
+    };
+    let Ok(base) = url::Url::parse(&format!("{}://{}", target.scheme(), target.authority())) else {
+        return Next::Stay;
+    };
+    let Ok(current) = std::str::from_utf8(current) else {
+        return Next::Stay;
+    };
+    let (path, query) = current
+        .split_once('?')
+        .map_or((current, None), |(p, q)| (p, Some(q)));
+    let mut current = base.clone();
+    current.set_path(path);
+    current.set_query(query);
+    let Ok(mut dest) = current.join(location) else {
+        return Next::Stay;
+    };
+    dest.set_fragment(None);
+    if dest.origin() != base.origin() {
+        return Next::CrossOrigin(dest.to_string());
     }
+    let path = dest[url::Position::BeforePath..url::Position::AfterQuery]
+        .as_bytes()
+        .to_vec();
     let to_get = match status {
         303 => method != b"HEAD",
         301 | 302 => method == b"POST",
         _ => false,
     };
-    Some(Hop { path, to_get })
+    Next::Follow(Hop { path, to_get })
 }
 
 /// Write the request for `hop` into `out`, from the `previous` request: its headers (less the
@@ -134,28 +139,51 @@ mod tests {
         b"POST /login HTTP/1.1\r\nhost: h\r\ncontent-type: application/json\r\ncontent-length: 2\r\ncookie: a=1\r\n\r\n{}";
 
     fn path(status: u16, loc: &str, prev: &[u8]) -> Option<String> {
-        next(status, loc.as_bytes(), prev, &target())
-            .map(|h| String::from_utf8_lossy(&h.path).into_owned())
+        match next(status, loc.as_bytes(), prev, &target()) {
+            Next::Follow(h) => Some(String::from_utf8_lossy(&h.path).into_owned()),
+            _ => None,
+        }
     }
 
+    const DEEP: &[u8] = b"GET /a/b/c HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n\r\n";
+
     #[test]
-    fn resolves_locations_on_the_same_origin_only() {
+    fn resolves_locations_by_rfc_3986_on_the_same_origin_only() {
         assert_eq!(path(301, "/fast", GET).as_deref(), Some("/fast"));
         assert_eq!(path(302, "c?y=2", GET).as_deref(), Some("/a/c?y=2"));
+        assert_eq!(path(302, "?x=1", DEEP).as_deref(), Some("/a/b/c?x=1"));
+        assert_eq!(path(302, "../x", DEEP).as_deref(), Some("/a/x"));
+        assert_eq!(path(302, "/x#frag", DEEP).as_deref(), Some("/x"));
+        assert_eq!(path(302, "#only", DEEP).as_deref(), Some("/a/b/c"));
+        assert_eq!(path(302, "/a b", DEEP).as_deref(), Some("/a%20b"));
         assert_eq!(
             path(307, "http://127.0.0.1:8080/z", GET).as_deref(),
             Some("/z")
         );
-        assert_eq!(path(301, "https://127.0.0.1:8080/z", GET), None);
+        assert_eq!(
+            path(307, "//127.0.0.1:8080/s?q", GET).as_deref(),
+            Some("/s?q")
+        );
+        assert_eq!(
+            next(301, b"https://127.0.0.1:8080/z", GET, &target()),
+            Next::CrossOrigin("https://127.0.0.1:8080/z".into())
+        );
+        assert_eq!(
+            next(301, b"//example.com/z#f", GET, &target()),
+            Next::CrossOrigin("http://example.com/z".into())
+        );
         assert_eq!(path(301, "http://example.com/z", GET), None);
-        assert_eq!(path(301, "//example.com/z", GET), None);
         assert_eq!(path(200, "/fast", GET), None);
         assert_eq!(path(304, "/fast", GET), None);
     }
 
     #[test]
     fn post_becomes_get_after_303_301_302_but_not_307() {
-        let hop = next(303, b"/me", POST, &target()).unwrap();
+        let follow = |loc: &[u8]| match next(303, loc, POST, &target()) {
+            Next::Follow(h) => h,
+            other => panic!("{other:?}"),
+        };
+        let hop = follow(b"/me");
         assert!(hop.to_get);
         let mut out = Vec::new();
         assert!(request(POST, &hop, Some(b"a=2"), &mut out));
@@ -163,13 +191,15 @@ mod tests {
             String::from_utf8_lossy(&out),
             "GET /me HTTP/1.1\r\nhost: h\r\ncookie: a=2\r\n\r\n"
         );
-        let hop = next(307, b"/again", POST, &target()).unwrap();
+        let Next::Follow(hop) = next(307, b"/again", POST, &target()) else {
+            panic!("307 is followed")
+        };
         assert!(!hop.to_get);
         assert!(request(POST, &hop, None, &mut out));
         assert_eq!(
             String::from_utf8_lossy(&out),
             "POST /again HTTP/1.1\r\nhost: h\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
         );
-        assert!(next(301, b"/x", GET, &target()).is_some_and(|h| !h.to_get));
+        assert!(matches!(next(301, b"/x", GET, &target()), Next::Follow(h) if !h.to_get));
     }
 }

@@ -5,6 +5,7 @@
 
 use super::Control;
 use super::client::{Client, ClientConfig, Outgoing, Pool, Scratch};
+use super::cookies::{self, Jar};
 use super::http1::{self, Capture, Response};
 use super::redirect;
 use super::worker::WorkerState;
@@ -101,8 +102,8 @@ struct Vu {
     vars: Vec<Bytes>,
     /// The row drawn from each feed for the current iteration.
     rows: Vec<usize>,
-    /// Cookies set by the target: name, value.
-    jar: Vec<(String, String)>,
+    /// Cookies set by the target (allocated at the first `Set-Cookie`).
+    jar: Option<Box<Jar>>,
     /// Request rendering buffers (empty until a templated step or a cookie needs them).
     buf: Vec<u8>,
     body: Vec<u8>,
@@ -117,45 +118,9 @@ impl Vu {
             iteration: 0,
             vars: plan.variables.iter().map(|(_, v)| v.clone()).collect(),
             rows: vec![0; plan.feeds.len()],
-            jar: Vec::new(),
+            jar: None,
             buf: Vec::new(),
             body: Vec::new(),
-        }
-    }
-
-    /// The `cookie` header value for the jar, if it holds any.
-    fn cookie_header(&self) -> Option<Vec<u8>> {
-        if self.jar.is_empty() {
-            return None;
-        }
-        let mut v = Vec::new();
-        for (i, (name, value)) in self.jar.iter().enumerate() {
-            if i > 0 {
-                v.extend_from_slice(b"; ");
-            }
-            v.extend_from_slice(name.as_bytes());
-            v.push(b'=');
-            v.extend_from_slice(value.as_bytes());
-        }
-        Some(v)
-    }
-
-    /// Take `Set-Cookie: name=value; attributes` into the jar (`Max-Age=0` deletes).
-    fn set_cookie(&mut self, header: &[u8]) {
-        let text = String::from_utf8_lossy(header);
-        let mut parts = text.split(';');
-        let Some((name, value)) = parts.next().and_then(|nv| nv.split_once('=')) else {
-            return;
-        };
-        let (name, value) = (name.trim().to_string(), value.trim().to_string());
-        let delete = parts.any(|a| {
-            a.trim().split_once('=').is_some_and(|(k, v)| {
-                k.trim().eq_ignore_ascii_case("max-age") && v.trim().starts_with(['0', '-'])
-            })
-        });
-        self.jar.retain(|(n, _)| *n != name);
-        if !delete {
-            self.jar.push((name, value));
         }
     }
 }
@@ -204,21 +169,36 @@ impl RenderEnv for Env<'_> {
     }
 }
 
-/// Keep the cookies a response sets (with the jar on).
-fn take_cookies(ctx: &VuContext, vu: &mut Vu, resp: &Response) {
-    if ctx.plan.cookies {
-        for (name, value) in &resp.headers {
-            if name == "set-cookie" {
-                vu.set_cookie(value);
-            }
-        }
+/// Keep the cookies a response to the request `wire` sets (with the jar on).
+fn take_cookies(ctx: &VuContext, jar: &mut Option<Box<Jar>>, wire: &[u8], resp: &Response) {
+    if !ctx.plan.cookies {
+        return;
     }
+    let mut set = resp
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "set-cookie")
+        .map(|(_, v)| v.as_slice())
+        .peekable();
+    if set.peek().is_none() {
+        return;
+    }
+    if jar.is_none() {
+        *jar = Jar::new(&ctx.client.origin);
+    }
+    if let Some(j) = jar {
+        j.store(cookies::request_target(wire), set);
+    }
+}
+
+/// The `cookie` header value for the request `wire`, if the jar holds cookies for it.
+fn cookie_for(jar: &Option<Box<Jar>>, wire: &[u8]) -> Option<Vec<u8>> {
+    jar.as_ref()?.header(cookies::request_target(wire))
 }
 
 /// Checks, then extraction, on a response the step kept; sets the sample's error for the first
 /// failure.
 fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample, resp: &Response) {
-    take_cookies(ctx, vu, resp);
     if sample.status.is_none() {
         return;
     }
@@ -336,11 +316,6 @@ async fn iteration(
     }
     for (si, step) in flow.steps.iter().enumerate() {
         let encoded = &ctx.client.wire[fi][si];
-        let cookie = if plan.cookies {
-            vu.cookie_header()
-        } else {
-            None
-        };
         let wire: &[u8] = if step.dynamic.is_some() {
             let env = Env {
                 plan,
@@ -354,13 +329,18 @@ async fn iteration(
                 step,
                 &ctx.client.host,
                 &env,
-                cookie.as_deref(),
+                None,
                 &mut vu.buf,
                 &mut vu.body,
             );
+            // The cookies that apply depend on the rendered path.
+            if let Some(c) = cookie_for(&vu.jar, &vu.buf) {
+                cookies::with_cookie(&vu.buf, &c, &mut vu.body);
+                std::mem::swap(&mut vu.buf, &mut vu.body);
+            }
             &vu.buf
-        } else if let Some(c) = &cookie {
-            http1::with_cookie(encoded, c, &mut vu.buf);
+        } else if let Some(c) = cookie_for(&vu.jar, &encoded.wire) {
+            http1::with_cookie(encoded, &c, &mut vu.buf);
             &vu.buf
         } else {
             &encoded.wire
@@ -399,18 +379,20 @@ async fn iteration(
         while hops < max_redirects
             && let Some(status) = sample.status.filter(|s| redirect::is_redirect(*s))
         {
-            let Some(hop) = resp
-                .header("location")
-                .and_then(|loc| redirect::next(status, loc, &previous, &plan.target))
-            else {
+            let Some(location) = resp.header("location") else {
                 break;
             };
-            take_cookies(ctx, vu, &resp);
-            let cookie = if plan.cookies {
-                vu.cookie_header()
-            } else {
-                None
+            let hop = match redirect::next(status, location, &previous, &plan.target) {
+                redirect::Next::Follow(hop) => hop,
+                redirect::Next::Stay => break,
+                redirect::Next::CrossOrigin(_) => {
+                    // Not followed: the step ends here, failed with the reason named.
+                    sample.error = Some(ErrorKind::CrossOriginRedirect);
+                    break;
+                }
             };
+            take_cookies(ctx, &mut vu.jar, &previous, &resp);
+            let cookie = vu.jar.as_ref().and_then(|j| j.header(&hop.path));
             let mut next = Vec::new();
             if !redirect::request(&previous, &hop, cookie.as_deref(), &mut next) {
                 break;
@@ -432,6 +414,11 @@ async fn iteration(
             sample.uncorrected = sample.duration;
             previous = next;
             hops += 1;
+        }
+        if hops > 0 {
+            take_cookies(ctx, &mut vu.jar, &previous, &resp);
+        } else {
+            take_cookies(ctx, &mut vu.jar, wire, &resp);
         }
         after_response(ctx, vu, step, &mut sample, &resp);
         ctx.recorder.borrow_mut().record(step.metric, &sample);

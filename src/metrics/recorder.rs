@@ -29,10 +29,12 @@ pub enum ErrorKind {
     Tls,
     /// The proxy refused or failed to open a tunnel (CONNECT) to the target.
     Proxy,
+    /// A redirect to another origin (scheme, host or port), which is not followed.
+    CrossOriginRedirect,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::Connect,
@@ -44,6 +46,7 @@ impl ErrorKind {
         ErrorKind::Extract,
         ErrorKind::Tls,
         ErrorKind::Proxy,
+        ErrorKind::CrossOriginRedirect,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +62,7 @@ impl ErrorKind {
             ErrorKind::Extract => "extract",
             ErrorKind::Tls => "tls",
             ErrorKind::Proxy => "proxy_error",
+            ErrorKind::CrossOriginRedirect => "cross_origin_redirect",
         }
     }
 
@@ -90,10 +94,19 @@ pub enum TlsReason {
     /// The connection closed or failed during the handshake.
     HandshakeIo,
     Other,
+    /// With `http.tls.ca_file`: the server's certificate is neither one of its certificates
+    /// (pinned) nor issued by one.
+    NotInCaFile,
+    /// The server's certificate is a CA certificate (`CA:TRUE`), without `ca_file` pinning it.
+    CaAsLeaf,
+    /// The certificate's extended key usage does not allow a TLS server.
+    InvalidPurpose,
+    /// A signature in the chain does not verify.
+    BadSignature,
 }
 
 impl TlsReason {
-    pub const ALL: [TlsReason; 12] = [
+    pub const ALL: [TlsReason; 16] = [
         TlsReason::UnknownIssuer,
         TlsReason::NameMismatch,
         TlsReason::Expired,
@@ -106,6 +119,10 @@ impl TlsReason {
         TlsReason::HandshakeTimeout,
         TlsReason::HandshakeIo,
         TlsReason::Other,
+        TlsReason::NotInCaFile,
+        TlsReason::CaAsLeaf,
+        TlsReason::InvalidPurpose,
+        TlsReason::BadSignature,
     ];
 
     /// The key in `summary.json`'s `tls_errors`.
@@ -123,16 +140,26 @@ impl TlsReason {
             TlsReason::HandshakeTimeout => "handshake_timeout",
             TlsReason::HandshakeIo => "handshake_io",
             TlsReason::Other => "other",
+            TlsReason::NotInCaFile => "not_in_ca_file",
+            TlsReason::CaAsLeaf => "ca_used_as_end_entity",
+            TlsReason::InvalidPurpose => "invalid_purpose",
+            TlsReason::BadSignature => "bad_signature",
         }
     }
 
     /// What went wrong, in rustls's words where it has them.
     pub fn describe(self) -> &'static str {
         match self {
-            TlsReason::UnknownIssuer => "invalid peer certificate: UnknownIssuer",
-            TlsReason::NameMismatch => "invalid peer certificate: NotValidForName",
-            TlsReason::Expired => "invalid peer certificate: Expired",
-            TlsReason::NotYetValid => "invalid peer certificate: NotValidYet",
+            TlsReason::UnknownIssuer => {
+                "invalid peer certificate: UnknownIssuer (not issued by a root this system trusts)"
+            }
+            TlsReason::NameMismatch => {
+                "invalid peer certificate: NotValidForName (the certificate does not name the host asked for)"
+            }
+            TlsReason::Expired => "invalid peer certificate: Expired (past its notAfter date)",
+            TlsReason::NotYetValid => {
+                "invalid peer certificate: NotValidYet (before its notBefore date)"
+            }
             TlsReason::Revoked => "invalid peer certificate: Revoked",
             TlsReason::BadCertificate => "invalid peer certificate",
             TlsReason::AlertReceived => "the server sent a TLS alert",
@@ -143,6 +170,18 @@ impl TlsReason {
             TlsReason::HandshakeTimeout => "handshake timed out",
             TlsReason::HandshakeIo => "connection lost during the handshake",
             TlsReason::Other => "handshake failed",
+            TlsReason::NotInCaFile => {
+                "invalid peer certificate: UnknownIssuer (neither one of the certificates in http.tls.ca_file nor issued by one)"
+            }
+            TlsReason::CaAsLeaf => {
+                "invalid peer certificate: CaUsedAsEndEntity (the server's certificate is a CA certificate, CA:TRUE)"
+            }
+            TlsReason::InvalidPurpose => {
+                "invalid peer certificate: InvalidPurpose (its extended key usage excludes TLS servers)"
+            }
+            TlsReason::BadSignature => {
+                "invalid peer certificate: BadSignature (a signature in the chain does not verify)"
+            }
         }
     }
 
@@ -157,6 +196,18 @@ impl TlsReason {
                 Some("renew the certificate (or check the clock), or pass --insecure")
             }
             TlsReason::NotTls => Some("use an http:// target for a plain-HTTP port"),
+            TlsReason::NotInCaFile => Some(
+                "put the server's certificate itself (pinned) or the CA that issued it in http.tls.ca_file, or pass --insecure",
+            ),
+            TlsReason::CaAsLeaf => Some(
+                "pin that very certificate with http.tls.ca_file, or serve a leaf certificate issued by the CA, or pass --insecure",
+            ),
+            TlsReason::InvalidPurpose => Some(
+                "reissue the certificate with extendedKeyUsage serverAuth (or without the extension), or pass --insecure",
+            ),
+            TlsReason::BadSignature => {
+                Some("the chain is corrupt or mismatched: check the server's certificate chain")
+            }
             TlsReason::AlertReceived => {
                 Some("the server may want a client certificate (http.tls.client_cert / client_key)")
             }

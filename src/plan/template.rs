@@ -2,6 +2,7 @@
 //! literal and variable parts, rendered per request into a VU's buffer.
 
 use bytes::Bytes;
+use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, percent_encode};
 
 /// What a `{{ ... }}` stands for.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,13 +21,131 @@ pub enum Expr {
     Var(usize),
 }
 
-/// How a substituted value is written.
+/// How a substituted value is written: it depends on where the template sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Escape {
-    /// As is (CR and LF removed, so a value cannot break the request's framing in a header).
-    Raw,
+    /// Exactly as it is (bodies, expectations): CR and LF included.
+    Text,
+    /// A header value: CR, LF and NUL removed, so a value cannot add a header or end the head.
+    Header,
+    /// A step's path. Before the first literal `?`, values are percent-encoded as a path
+    /// segment (`/`, `?`, `#`, `%`, spaces, non-ASCII...); after it, as a query component
+    /// (`&`, `=`, `+` too). `{{raw NAME}}` opts out (see `PathRaw`).
+    Path,
+    /// A value after the `?` of a path (set by the parser, not by callers).
+    Query,
+    /// `{{raw NAME}}` in a path: the value's URL syntax (`/`, `?`, `&`, `=`, `%XX`) kept; only
+    /// what can never be in a request-target (controls, space, `"#<>\^{|}`, the backquote,
+    /// non-ASCII) is percent-encoded.
+    PathRaw,
     /// Inside a JSON string: quotes, backslashes and control characters escaped.
     Json,
+}
+
+/// What RFC 3986 allows in a path segment (`pchar`): unreserved, sub-delims, `:` and `@`.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+
+/// A query component, as JavaScript's `encodeURIComponent`: unreserved and `!*'()` kept.
+const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// What can never be in a request-target, whatever the URL means.
+const NEVER_IN_TARGET: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+impl Escape {
+    /// Append `value`, escaped for this context, to `out`.
+    pub fn write(self, value: &[u8], out: &mut Vec<u8>) {
+        let set = match self {
+            Escape::Text => {
+                out.extend_from_slice(value);
+                return;
+            }
+            Escape::Header => {
+                out.extend(
+                    value
+                        .iter()
+                        .copied()
+                        .filter(|b| !matches!(b, b'\r' | b'\n' | 0)),
+                );
+                return;
+            }
+            Escape::Json => {
+                out.extend_from_slice(json_escape(&String::from_utf8_lossy(value)).as_bytes());
+                return;
+            }
+            Escape::Path => PATH_SEGMENT,
+            Escape::Query => QUERY_COMPONENT,
+            Escape::PathRaw => NEVER_IN_TARGET,
+        };
+        for chunk in percent_encode(value, set) {
+            out.extend_from_slice(chunk.as_bytes());
+        }
+    }
+
+    /// Escape, in place, what was appended to `out` from `start` on. Allocates only when the
+    /// value has something to escape (the usual value, an id or a number, has not).
+    pub fn apply_from(self, out: &mut Vec<u8>, start: usize) {
+        let tail = &out[start..];
+        let clean = match self {
+            Escape::Text => true,
+            Escape::Header => !tail.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)),
+            Escape::Json => !tail
+                .iter()
+                .any(|b| *b < 0x20 || *b >= 0x7f || matches!(b, b'"' | b'\\')),
+            Escape::Path | Escape::Query | Escape::PathRaw => {
+                let set = match self {
+                    Escape::Path => PATH_SEGMENT,
+                    Escape::Query => QUERY_COMPONENT,
+                    _ => NEVER_IN_TARGET,
+                };
+                // Borrowed: nothing was encoded.
+                matches!(
+                    std::borrow::Cow::from(percent_encode(tail, set)),
+                    std::borrow::Cow::Borrowed(_)
+                )
+            }
+        };
+        if !clean {
+            let value = out.split_off(start);
+            self.write(&value, out);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,18 +169,23 @@ pub struct Raw<'a> {
 
 /// Split `s` into literal text and `{{ ... }}` expressions, resolving each with `resolve`
 /// (which returns the expression, or a literal for values known at load time such as
-/// `env.NAME`). `escape` applies to every expression.
+/// `env.NAME`). `escape` says where the template sits; in a path, values after a literal `?`
+/// are escaped as query components, and `{{raw NAME}}` keeps a value's URL syntax.
 pub fn parse(
     s: &str,
     escape: Escape,
     mut resolve: impl FnMut(Raw<'_>) -> Result<Resolved, String>,
 ) -> Result<Template, String> {
     let mut parts = Vec::new();
-    let mut lit = String::new();
+    let mut lit: Vec<u8> = Vec::new();
     let mut rest = s;
     let mut offset = 0;
+    let mut escape = escape;
     while let Some(open) = rest.find("{{") {
-        lit.push_str(&rest[..open]);
+        lit.extend_from_slice(&rest.as_bytes()[..open]);
+        if escape == Escape::Path && rest[..open].contains('?') {
+            escape = Escape::Query;
+        }
         let after = &rest[open + 2..];
         let Some(close) = after.find("}}") else {
             return Err(format!(
@@ -69,27 +193,39 @@ pub fn parse(
                 offset + open + 1
             ));
         };
-        let inner = &after[..close];
-        match resolve(Raw {
-            text: inner.trim(),
-            offset: offset + open,
-        })? {
-            Resolved::Literal(v) => match escape {
-                Escape::Raw => lit.push_str(&v),
-                Escape::Json => lit.push_str(&json_escape(&v)),
+        let inner = after[..close].trim();
+        let (text, esc) = match inner
+            .strip_prefix("raw ")
+            .or_else(|| inner.strip_prefix("raw\t"))
+        {
+            Some(name) => match escape {
+                Escape::Path | Escape::Query => (name.trim(), Escape::PathRaw),
+                _ => {
+                    return Err(format!(
+                        "`{{{{{inner}}}}}`: `raw` only applies in a step's path (values in bodies and expectations are kept as they are; header values always lose CR and LF)"
+                    ));
+                }
             },
+            None => (inner, escape),
+        };
+        let inner_start = offset + open;
+        match resolve(Raw {
+            text,
+            offset: inner_start,
+        })? {
+            Resolved::Literal(v) => esc.write(v.as_bytes(), &mut lit),
             Resolved::Expr(e) => {
                 if !lit.is_empty() {
                     parts.push(Part::Lit(Bytes::from(std::mem::take(&mut lit))));
                 }
-                parts.push(Part::Expr(e, escape));
+                parts.push(Part::Expr(e, esc));
             }
         }
         let consumed = open + 2 + close + 2;
         offset += consumed;
         rest = &rest[consumed..];
     }
-    lit.push_str(rest);
+    lit.extend_from_slice(rest.as_bytes());
     if !lit.is_empty() {
         parts.push(Part::Lit(Bytes::from(lit)));
     }
@@ -185,25 +321,7 @@ impl Template {
                 Part::Expr(e, esc) => {
                     let start = out.len();
                     env.value(e, out);
-                    match esc {
-                        Escape::Raw => {
-                            // Keep values from breaking the request's framing.
-                            if out[start..].iter().any(|b| *b == b'\r' || *b == b'\n') {
-                                let v: Vec<u8> = out[start..]
-                                    .iter()
-                                    .copied()
-                                    .filter(|b| *b != b'\r' && *b != b'\n')
-                                    .collect();
-                                out.truncate(start);
-                                out.extend_from_slice(&v);
-                            }
-                        }
-                        Escape::Json => {
-                            let raw = String::from_utf8_lossy(&out[start..]).into_owned();
-                            out.truncate(start);
-                            out.extend_from_slice(json_escape(&raw).as_bytes());
-                        }
-                    }
+                    esc.apply_from(out, start);
                 }
             }
         }
@@ -267,39 +385,85 @@ mod tests {
 
     #[test]
     fn literals_builtins_and_variables() {
-        let t = parse("/u/{{ vu }}/{{name}}?h={{env.HOME}}", Escape::Raw, resolve).unwrap();
+        let t = parse("/u/{{ vu }}/{{name}}?h={{env.HOME}}", Escape::Path, resolve).unwrap();
         assert!(!t.is_static());
         assert_eq!(
             render(&t),
-            "/u/7/a\"bc?h=/home/x",
-            "CR LF dropped in raw values"
+            "/u/7/a%22b%0D%0Ac?h=%2Fhome%2Fx",
+            "path values are percent-encoded as a segment, then as a query component"
         );
         let t = parse("{\"m\":\"{{name}}\"}", Escape::Json, resolve).unwrap();
         assert_eq!(render(&t), "{\"m\":\"a\\\"b\\r\\nc\"}");
-        let t = parse("/plain {{env.HOME}}", Escape::Raw, resolve).unwrap();
+        let t = parse("/plain/{{env.HOME}}", Escape::Path, resolve).unwrap();
         assert!(t.is_static());
-        assert_eq!(t.text().as_deref(), Some("/plain /home/x"));
+        assert_eq!(t.text().as_deref(), Some("/plain/%2Fhome%2Fx"));
+        let t = parse("/plain{{raw env.HOME}}", Escape::Path, resolve).unwrap();
+        assert_eq!(t.text().as_deref(), Some("/plain/home/x"));
+    }
+
+    #[test]
+    fn each_context_escapes_its_own_way() {
+        struct V(&'static [u8]);
+        impl RenderEnv for V {
+            fn value(&self, _: &Expr, out: &mut Vec<u8>) {
+                out.extend_from_slice(self.0);
+            }
+        }
+        let r = |ctx: Escape, tpl: &str, v: &'static [u8]| {
+            let t = parse(tpl, ctx, resolve).unwrap();
+            let mut out = Vec::new();
+            t.render(&V(v), &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let v: &[u8] = "a b/c?d#e%f&g=h+ü\r\nX: y".as_bytes();
+        assert_eq!(
+            r(Escape::Path, "/p/{{name}}", v),
+            "/p/a%20b%2Fc%3Fd%23e%25f&g=h+%C3%BC%0D%0AX:%20y"
+        );
+        assert_eq!(
+            r(Escape::Path, "/p?q={{name}}", v),
+            "/p?q=a%20b%2Fc%3Fd%23e%25f%26g%3Dh%2B%C3%BC%0D%0AX%3A%20y"
+        );
+        assert_eq!(
+            r(Escape::Path, "/p/{{raw name}}", v),
+            "/p/a%20b/c?d%23e%f&g=h+%C3%BC%0D%0AX:%20y",
+            "raw keeps the URL syntax, encodes what cannot be on the wire"
+        );
+        assert_eq!(
+            r(Escape::Header, "t {{name}}", v),
+            "t a b/c?d#e%f&g=h+üX: y"
+        );
+        assert_eq!(
+            r(Escape::Text, "{{name}}", v),
+            "a b/c?d#e%f&g=h+ü\r\nX: y",
+            "bodies and expectations keep CR LF"
+        );
+        assert!(
+            parse("x {{raw name}}", Escape::Header, resolve)
+                .unwrap_err()
+                .contains("only applies in a step's path")
+        );
     }
 
     #[test]
     fn errors_name_the_problem() {
         assert!(
-            parse("/x/{{nope}}", Escape::Raw, resolve)
+            parse("/x/{{nope}}", Escape::Text, resolve)
                 .unwrap_err()
                 .contains("undefined `nope` at 3")
         );
         assert!(
-            parse("/x/{{vu", Escape::Raw, resolve)
+            parse("/x/{{vu", Escape::Text, resolve)
                 .unwrap_err()
                 .contains("no closing")
         );
         assert!(
-            parse("{{random_int(5, 1)}}", Escape::Raw, resolve)
+            parse("{{random_int(5, 1)}}", Escape::Text, resolve)
                 .unwrap_err()
                 .contains("lower bound")
         );
         assert!(
-            parse("{{upper(x)}}", Escape::Raw, resolve)
+            parse("{{upper(x)}}", Escape::Text, resolve)
                 .unwrap_err()
                 .contains("unknown function")
         );

@@ -310,6 +310,7 @@ pub fn summary(r: &RunReport) -> Value {
         "steps": steps,
         "errors": errors,
         "tls_errors": tls_errors,
+        "tls_certificate": r.tls_certificate,
         "histograms": histograms(res),
         "checks": r.checks.iter().map(|c| json!({
             "step": c.step,

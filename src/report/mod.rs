@@ -36,6 +36,8 @@ pub struct RunReport {
     pub checks: Vec<CheckReport>,
     /// What a breakpoint run found, stair by stair.
     pub capacity: Option<crate::stairs::Capacity>,
+    /// When TLS handshakes failed: what the server's certificate says (names, validity, CA).
+    pub tls_certificate: Option<String>,
 }
 
 /// One expectation of one step, and how often it held.

@@ -229,6 +229,9 @@ pub fn render(r: &RunReport) -> String {
             ErrorKind::Proxy => Some(
                 "the proxy refused the CONNECT tunnel: check http.proxy / HTTPS_PROXY / NO_PROXY",
             ),
+            ErrorKind::CrossOriginRedirect => Some(
+                "redirects are followed on the target's origin only: set the target to where it redirects, or http.max_redirects: 0 and expect the 3xx",
+            ),
             _ => None,
         };
         let _ = writeln!(
@@ -268,6 +271,9 @@ pub fn render(r: &RunReport) -> String {
     }
     if !errors.is_empty() {
         let _ = writeln!(out, "  errors ............ {}", errors.join(", "));
+    }
+    if let Some(c) = &r.tls_certificate {
+        let _ = writeln!(out, "  tls certificate ... {c}");
     }
     let codes: Vec<String> = res
         .total

@@ -89,7 +89,7 @@ impl Builder<'_> {
             let text = scalar_text(value)
                 .ok_or_else(|| self.at_value(&path, "a variable's value is text or a number"))?;
             // Initial values may use env (only: nothing else exists before the first request).
-            let t = template::parse(&text, Escape::Raw, |r| {
+            let t = template::parse(&text, Escape::Text, |r| {
                 self.resolve_env(&scope.env, r)
                     .and_then(|v| {
                         v.ok_or_else(|| {
@@ -260,7 +260,7 @@ impl Builder<'_> {
         match (&auth.basic, &auth.bearer) {
             (Some(b), None) => {
                 let mut literal = |text: &str, p: &str| -> Result<String, ScenarioError> {
-                    let t = self.template(scope, text, Escape::Raw, p)?;
+                    let t = self.template(scope, text, Escape::Text, p)?;
                     t.text().ok_or_else(|| {
                         self.at_value(p, "basic auth takes fixed text or `{{env.NAME}}`")
                     })
@@ -272,7 +272,8 @@ impl Builder<'_> {
                 Ok(Template::literal(&format!("Basic {token}")))
             }
             (None, Some(token)) => {
-                let mut t = self.template(scope, token, Escape::Raw, &format!("{path}.bearer"))?;
+                let mut t =
+                    self.template(scope, token, Escape::Header, &format!("{path}.bearer"))?;
                 t.parts
                     .insert(0, template::Part::Lit(Bytes::from_static(b"Bearer ")));
                 Ok(t)
@@ -346,7 +347,7 @@ impl Builder<'_> {
         };
         if let Some(s) = &expect.body_contains {
             let p = format!("{spath}.expect.body_contains");
-            let t = self.template(scope, s, Escape::Raw, &p)?;
+            let t = self.template(scope, s, Escape::Text, &p)?;
             add(
                 scope,
                 CheckKind::BodyContains(t),
@@ -359,7 +360,7 @@ impl Builder<'_> {
                 .map_err(|e| self.at_key(&p, format!("bad JSONPath `{path}`: {e}")))?;
             let (want, shown) = match value {
                 serde_yaml_ng::Value::String(text) => (
-                    Want::Text(self.template(scope, text, Escape::Raw, &p)?),
+                    Want::Text(self.template(scope, text, Escape::Text, &p)?),
                     format!("{text:?}"),
                 ),
                 other => {
@@ -377,7 +378,7 @@ impl Builder<'_> {
         }
         for (name, value) in &expect.header {
             let p = format!("{spath}.expect.header.{name}");
-            let t = self.template(scope, value, Escape::Raw, &p)?;
+            let t = self.template(scope, value, Escape::Text, &p)?;
             add(
                 scope,
                 CheckKind::Header(name.trim().to_ascii_lowercase(), t),

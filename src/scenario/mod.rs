@@ -343,6 +343,13 @@ impl Builder<'_> {
         {
             headers.insert(http::header::ACCEPT_ENCODING, HeaderValue::from_static(enc));
         }
+        // As k6 sends `k6/<version>`; a scenario's own `user-agent` (here or on a step) wins.
+        if !headers.contains_key(http::header::USER_AGENT) {
+            headers.insert(
+                http::header::USER_AGENT,
+                HeaderValue::from_static(concat!("stampede/", env!("CARGO_PKG_VERSION"))),
+            );
+        }
         let connections = self.connections(&raw.http)?;
         let local_ips = match &raw.http.local_ips {
             None => Vec::new(),
@@ -961,7 +968,7 @@ impl Builder<'_> {
             }
         };
         let ppath = format!("{spath}.{key}");
-        let path_t = self.template(scope, &path, Escape::Raw, &ppath)?;
+        let path_t = self.template(scope, &path, Escape::Path, &ppath)?;
         let (full_path, path_t) = match path_t.text() {
             Some(text) => (
                 step_path(&text, target).map_err(|m| self.at_value(&ppath, m))?,
@@ -993,7 +1000,7 @@ impl Builder<'_> {
         let mut static_headers = IndexMap::new();
         for (k, v) in &s.headers {
             let hp = format!("{spath}.headers.{k}");
-            let t = self.template(scope, v, Escape::Raw, &hp)?;
+            let t = self.template(scope, v, Escape::Header, &hp)?;
             match t.text() {
                 Some(text) => {
                     static_headers.insert(k.clone(), text);
@@ -1038,7 +1045,7 @@ impl Builder<'_> {
                 ));
             }
             (Some(b), None) => {
-                let t = self.template(scope, b, Escape::Raw, &format!("{spath}.body"))?;
+                let t = self.template(scope, b, Escape::Text, &format!("{spath}.body"))?;
                 match t.text() {
                     Some(text) => Bytes::from(text),
                     None => {
