@@ -130,6 +130,8 @@ pub enum ProtocolError {
     ChunkTooLarge,
     /// Chunk data not followed by CRLF.
     BadChunkEnd,
+    /// A trailer line with a bare CR or LF.
+    BadTrailer,
     /// The connection closed after some bytes of the head, before its end.
     ClosedInHead,
     /// Bytes after a complete response that no request asked for.
@@ -158,6 +160,7 @@ impl std::fmt::Display for ProtocolError {
             ProtocolError::BadChunkSize => f.write_str("invalid chunk size line"),
             ProtocolError::ChunkTooLarge => f.write_str("chunk size overflows"),
             ProtocolError::BadChunkEnd => f.write_str("chunk data not followed by CRLF"),
+            ProtocolError::BadTrailer => f.write_str("invalid trailer line"),
             ProtocolError::ClosedInHead => {
                 f.write_str("connection closed inside the response head")
             }
@@ -666,6 +669,10 @@ impl Response {
                         }
                         Chunk::Trailer { start, cr } => {
                             i += 1;
+                            if *cr && b != b'\n' || !*cr && b == b'\n' {
+                                // Trailer lines end with CRLF, and nothing else has CR or LF.
+                                return Err(ProtocolError::BadTrailer);
+                            }
                             if b == b'\n' {
                                 if *start {
                                     return Ok(Feed::Done {

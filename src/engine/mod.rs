@@ -6,6 +6,8 @@ pub mod dns;
 pub mod encoding;
 pub mod h2;
 pub mod http1;
+#[cfg(test)]
+mod http1_prop;
 pub mod redirect;
 pub mod tls;
 pub mod vu;

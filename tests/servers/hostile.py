@@ -20,6 +20,7 @@ Modes (what the server does with each request it has read):
   reset         closes with an RST (SO_LINGER 0) after reading the request
   slow-head     the head in small pieces 2 ms apart, then the body
   close-after   answers with `Connection: close` and closes
+  ok            a plain keep-alive `200` (with --conns FILE: one line per connection accepted)
 """
 import argparse
 import socket
@@ -122,6 +123,8 @@ def serve(conn, mode):
                 for i in range(0, len(resp), 7):
                     conn.sendall(resp[i:i + 7])
                     time.sleep(0.002)
+            elif mode == "ok":
+                conn.sendall(ok())
             elif mode == "close-after":
                 conn.sendall(ok(extra=b"Connection: close\r\n"))
                 return
@@ -138,7 +141,9 @@ def main():
     p.add_argument("mode")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--log", default=None)
+    p.add_argument("--conns", default=None)
     a = p.parse_args()
+    conns = open(a.conns, "a") if a.conns else None
     if a.log:
         LOG[0] = open(a.log, "a")
     s = socket.socket()
@@ -148,6 +153,9 @@ def main():
     print(f"listening on {s.getsockname()[1]}", flush=True)
     while True:
         conn, _ = s.accept()
+        if conns:
+            conns.write("connection\n")
+            conns.flush()
         threading.Thread(target=serve, args=(conn, a.mode), daemon=True).start()
 
 
