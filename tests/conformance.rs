@@ -19,6 +19,7 @@ const HOSTILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/hostil
 
 /// A server process, killed when dropped.
 struct Server {
+    name: &'static str,
     child: Child,
     port: u16,
     /// Its access log.
@@ -98,6 +99,7 @@ fn hostile(mode: &str, conns: Option<&Path>) -> Server {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in {line:?}"));
     Server {
+        name: "hostile",
         child,
         port,
         log,
@@ -135,6 +137,26 @@ fn load(server: &Server, yaml: &str, extra: &[&str]) -> (serde_json::Value, i32)
         text(&o)
     );
     (s.summary(), code)
+}
+
+/// What a case saw, printed for the record (`--nocapture`).
+fn report(case: &str, s: &serde_json::Value, server: u64) {
+    eprintln!(
+        "conformance {case}: stampede http_reqs {} · server received {server} · status_codes {} · errors {} · protocol_errors {}",
+        reqs(s),
+        s["status_codes"],
+        serde_json::Value::Object(
+            s["errors"]
+                .as_object()
+                .map(|m| m
+                    .iter()
+                    .filter(|(_, v)| v.as_u64() != Some(0))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect())
+                .unwrap_or_default()
+        ),
+        s["protocol_errors"]
+    );
 }
 
 fn reqs(s: &serde_json::Value) -> u64 {
@@ -189,6 +211,7 @@ fn all_fail_as(mode: &str, kind: &str) -> serde_json::Value {
     let server = hostile(mode, None);
     let (s, _) = load(&server, GET_1S, &[]);
     let received = log_lines(&server.log, reqs(&s)).len() as u64;
+    report(mode, &s, received);
     assert!(received > 0, "{mode}: the server received nothing");
     assert_eq!(reqs(&s), received, "{mode}: http_reqs vs the server's log");
     assert_eq!(errors(&s, kind), received, "{mode}: {}", s["errors"]);
@@ -201,6 +224,7 @@ fn all_succeed(mode: &str) {
     let server = hostile(mode, None);
     let (s, code) = load(&server, GET_1S, &[]);
     let received = log_lines(&server.log, reqs(&s)).len() as u64;
+    report(mode, &s, received);
     assert!(received > 0, "{mode}: the server received nothing");
     assert_eq!(reqs(&s), received, "{mode}: http_reqs vs the server's log");
     assert_eq!(failed(&s), 0, "{mode}: {}", s["errors"]);
@@ -263,6 +287,7 @@ flows:
 ";
     let (s, code) = load(&server, yaml, &[]);
     let received = log_lines(&server.log, reqs(&s)).len() as u64;
+    report(&format!("hang-2pct (exit code {code})"), &s, received);
     let hung = received / 50;
     assert!(hung >= 1, "{received} requests");
     assert_eq!(reqs(&s), received);
@@ -292,6 +317,7 @@ flows:
 ";
     let (s, _) = load(&server, yaml, &[]);
     let received = log_lines(&server.log, reqs(&s)).len() as u64;
+    report("hang-2pct open model", &s, received);
     assert_eq!(reqs(&s), received);
     let due = s["iterations_due"].as_u64().expect("iterations_due");
     let completed = s["metrics"]["iterations"]["count"].as_u64().unwrap_or(0);
@@ -389,11 +415,13 @@ flows:
     let (s, code) = load(&server, yaml, &["--workers", "8"]);
     assert_eq!(code, 0);
     let received = log_lines(&server.log, reqs(&s)).len() as u64;
+    report("ok, pooled, max_connections 2, --workers 8", &s, received);
     assert_eq!(reqs(&s), received);
     let opened = std::fs::read_to_string(conns.path())
         .unwrap_or_default()
         .lines()
         .count();
+    eprintln!("conformance pool: {opened} connections accepted (one is the reachability check)");
     // One more for the reachability check before the run.
     assert!((1..=3).contains(&opened), "{opened} connections opened");
 }
@@ -414,8 +442,8 @@ fn nginx_counts_match_its_access_log() {
         &conf,
         format!(
             "daemon off;\nmaster_process off;\nerror_log {d}/error.log;\npid {d}/nginx.pid;\n\
-             events {{ worker_connections 256; }}\nhttp {{\n  access_log {log} l;\n  \
-             log_format l '$request_method $uri $status';\n  \
+             events {{ worker_connections 256; }}\nhttp {{\n  \
+             log_format l '$request_method $uri $status';\n  access_log {log} l;\n  \
              client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n  \
              uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n  \
              server {{ listen 127.0.0.1:{port}; root {root}; keepalive_requests 50; }}\n}}\n",
@@ -436,6 +464,7 @@ fn nginx_counts_match_its_access_log() {
         .expect("start nginx");
     wait_listening(port, &mut child);
     let server = Server {
+        name: "nginx",
         child,
         port,
         log,
@@ -492,6 +521,7 @@ server.listen(0, '127.0.0.1', () => console.log(`listening on ${server.address()
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in {line:?}"));
     let server = Server {
+        name: "node http",
         child,
         port,
         log,
@@ -518,7 +548,16 @@ flows:
     );
     let (s, code) = load(server, &yaml, &[]);
     assert_eq!(code, 0, "{}", s["errors"]);
-    let lines = log_lines(&server.log, reqs(&s));
+    // Request lines only (Python's http.server also logs a line for each error it sends).
+    let lines: Vec<String> = log_lines(&server.log, reqs(&s))
+        .into_iter()
+        .filter(|l| l.contains("GET "))
+        .collect();
+    report(
+        &format!("{} {ok} {missing}", server.name),
+        &s,
+        lines.len() as u64,
+    );
     assert_eq!(
         reqs(&s),
         lines.len() as u64,
@@ -554,6 +593,7 @@ fn python_http_server_counts_match_its_log() {
         .expect("start python3 -m http.server");
     wait_listening(port, &mut child);
     let server = Server {
+        name: "python http.server",
         child,
         port,
         log,
@@ -588,6 +628,7 @@ fn httpbin_on_gunicorn_counts_match_its_access_log() {
         .expect("start gunicorn");
     wait_listening(port, &mut child);
     let server = Server {
+        name: "httpbin on gunicorn",
         child,
         port,
         log,
