@@ -269,6 +269,33 @@ fn hostile_drop_after_reading_the_second_request_of_each_connection() {
 }
 
 #[test]
+fn hostile_a_connection_closed_while_idle_is_replaced_before_writing() {
+    if !have("python3", &["--version"]) {
+        return;
+    }
+    // The server closes each connection right after its response (without saying so): with a
+    // think time, the close has arrived before the next request, and the check before writing
+    // sees it. Nothing fails, nothing is sent twice.
+    let server = hostile("close-idle", None);
+    let yaml = "
+name: c
+target: TARGET
+load: { vus: 2, duration: 1s, think_time: 20ms }
+flows:
+  - name: f
+    steps:
+      - { name: get, get: /x }
+";
+    let (s, code) = load(&server, yaml, &[]);
+    let received = log_lines(&server.log, reqs(&s)).len() as u64;
+    report("close-idle", &s, received);
+    assert!(received >= 10, "{received}");
+    assert_eq!(reqs(&s), received);
+    assert_eq!(failed(&s), 0, "{}", s["errors"]);
+    assert_eq!(code, 0);
+}
+
+#[test]
 fn hostile_hung_requests_are_interrupted_and_break_the_threshold() {
     if !have("python3", &["--version"]) {
         return;

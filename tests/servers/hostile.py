@@ -20,6 +20,7 @@ Modes (what the server does with each request it has read):
   reset         closes with an RST (SO_LINGER 0) after reading the request
   slow-head     the head in small pieces 2 ms apart, then the body
   close-after   answers with `Connection: close` and closes
+  close-idle    answers (keep-alive, by its headers) then closes the connection at once
   ok            a plain keep-alive `200` (with --conns FILE: one line per connection accepted)
 """
 import argparse
@@ -123,6 +124,9 @@ def serve(conn, mode):
                 for i in range(0, len(resp), 7):
                     conn.sendall(resp[i:i + 7])
                     time.sleep(0.002)
+            elif mode == "close-idle":
+                conn.sendall(ok())
+                return
             elif mode == "ok":
                 conn.sendall(ok())
             elif mode == "close-after":
