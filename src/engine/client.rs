@@ -400,7 +400,9 @@ impl Client {
                 }
                 Failed::Truncated => {
                     // The head arrived: its status is counted.
-                    sample.status = Some(resp.status);
+                    if resp.has_head() {
+                        sample.status = Some(resp.status);
+                    }
                     ErrorKind::BodyTruncated
                 }
                 Failed::Protocol(e) => {
