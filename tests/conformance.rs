@@ -667,3 +667,57 @@ fn httpbin_on_gunicorn_counts_match_its_access_log() {
     let ok = format!("/response-headers?{}", query.join("&"));
     compare_statuses(&server, &ok, "/status/404", 2);
 }
+
+#[test]
+fn hostile_a_second_ctrl_c_records_hung_requests_as_interrupted() {
+    if !have("python3", &["--version"]) {
+        return;
+    }
+    let server = hostile("hang-2pct", None);
+    let s = Scenario::new(&format!(
+        "
+name: c
+target: http://127.0.0.1:{}
+load: {{ vus: 4, duration: 60s, graceful_stop: 60s }}
+flows:
+  - name: f
+    steps:
+      - {{ name: get, get: /x }}
+",
+        server.port
+    ));
+    let child = Command::new(common::BIN)
+        .arg("run")
+        .arg(&s.file)
+        .arg("--out")
+        .arg(s.out())
+        .arg("--quiet")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run stampede");
+    // Wait until at least one request hangs (every 50th), then Ctrl-C twice.
+    let until = Instant::now() + Duration::from_secs(20);
+    while log_lines(&server.log, 0).len() < 60 {
+        assert!(Instant::now() < until, "the server received too little");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: signalling our own child by its PID.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().expect("stampede ends");
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    let sum = s.summary();
+    let received = log_lines(&server.log, reqs(&sum)).len() as u64;
+    report("hang-2pct, Ctrl-C twice", &sum, received);
+    assert_eq!(reqs(&sum), received);
+    assert_eq!(
+        errors(&sum, "interrupted"),
+        received / 50,
+        "{}",
+        sum["errors"]
+    );
+    assert_eq!(failed(&sum), received / 50, "{}", sum["errors"]);
+}
