@@ -252,6 +252,7 @@ fn hostile_drop_after_reading_the_second_request_of_each_connection() {
         );
         let (s, _) = load(&server, &yaml, &[]);
         let received = log_lines(&server.log, reqs(&s)).len() as u64;
+        report(&format!("drop-second {name}"), &s, received);
         assert_eq!(
             reqs(&s),
             received,
