@@ -408,6 +408,27 @@ fn hostile_framing_cases() {
 }
 
 #[test]
+fn hostile_the_connection_is_closed_after_101() {
+    if !have("python3", &["--version"]) {
+        return;
+    }
+    let conns = tempfile::NamedTempFile::new().expect("temp file");
+    let server = hostile("switch", Some(conns.path()));
+    let (s, code) = load(&server, GET_1S, &[]);
+    let received = log_lines(&server.log, reqs(&s)).len() as u64;
+    report("switch (101)", &s, received);
+    assert_eq!(code, 0);
+    assert_eq!(reqs(&s), received);
+    assert_eq!(statuses(&s), BTreeMap::from([(101, received)]));
+    let opened = std::fs::read_to_string(conns.path())
+        .unwrap_or_default()
+        .lines()
+        .count() as u64;
+    // One connection per request, plus the reachability check.
+    assert_eq!(opened, received + 1);
+}
+
+#[test]
 fn hostile_truncated_bodies_keep_their_status() {
     if !have("python3", &["--version"]) {
         return;

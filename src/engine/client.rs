@@ -577,7 +577,8 @@ fn take(
     match resp.feed(data, out.head) {
         Ok(Feed::More) => Ok(false),
         // Bytes after the response without a request for them: the connection is out of step.
-        Ok(Feed::Done { extra }) if extra > 0 => {
+        // (After `101` they are the new protocol's, and the connection is closed anyway.)
+        Ok(Feed::Done { extra }) if extra > 0 && resp.status != 101 => {
             Err(Failed::Protocol(ProtocolError::UnsolicitedBytes))
         }
         Ok(Feed::Done { .. }) => Ok(true),

@@ -21,6 +21,7 @@ Modes (what the server does with each request it has read):
   slow-head     the head in small pieces 2 ms apart, then the body
   close-after   answers with `Connection: close` and closes
   close-idle    answers (keep-alive, by its headers) then closes the connection at once
+  switch        `101 Switching Protocols`, then bytes of the new protocol
   ok            a plain keep-alive `200` (with --conns FILE: one line per connection accepted)
 """
 import argparse
@@ -127,6 +128,8 @@ def serve(conn, mode):
             elif mode == "close-idle":
                 conn.sendall(ok())
                 return
+            elif mode == "switch":
+                conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\nHELLO")
             elif mode == "ok":
                 conn.sendall(ok())
             elif mode == "close-after":
