@@ -304,6 +304,11 @@ pub struct HttpOptions {
     /// Look the target's name up again this often (`http.dns_ttl`, default 5m; zero: never).
     pub dns_ttl: Duration,
     pub version: HttpVersion,
+    /// `http.retry: idempotent`: an idempotent request that got no response byte on a reused
+    /// connection is sent once more, as a request of its own (docs/accounting.md).
+    pub retry_idempotent: bool,
+    /// `http.max_header_lines`: header lines allowed in a response head.
+    pub max_header_lines: u32,
 }
 
 /// An HTTP proxy that connections tunnel through (CONNECT).
@@ -1020,6 +1025,8 @@ mod tests {
                 resolve: Vec::new(),
                 dns_ttl: Duration::from_secs(300),
                 proxy: None,
+                retry_idempotent: false,
+                max_header_lines: 256,
             },
             load: ramp(),
             think: Think::None,

@@ -84,6 +84,24 @@ fn wrong_types_and_bad_durations() {
         "5:15",
         &["needs a unit"],
     );
+    refused(
+        &format!(
+            "{HEAD}http: {{ retry: idempotant }}\nload: {{ vus: 1, duration: 5s }}\nflows: [ {{ steps: [ {{ get: / }} ] }} ]\n"
+        ),
+        "2:16",
+        &[
+            "http.retry",
+            "did you mean `idempotent`",
+            "none or idempotent",
+        ],
+    );
+    refused(
+        &format!(
+            "{HEAD}http: {{ max_header_lines: 0 }}\nload: {{ vus: 1, duration: 5s }}\nflows: [ {{ steps: [ {{ get: / }} ] }} ]\n"
+        ),
+        "2:27",
+        &["http.max_header_lines", "between 1 and 100000"],
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! a request is one `write`, and the response is read into the worker's shared scratch buffer
 //! and parsed in place, so an idle VU holds no buffer at all.
 
-use super::http1::{Capture, Feed, Response};
+use super::http1::{Capture, Feed, ProtocolError, Response};
 use crate::metrics::{ErrorKind, Sample, TlsReason};
 use std::cell::RefCell;
 use std::io;
@@ -41,6 +41,8 @@ pub struct ClientConfig {
     pub may_h2: bool,
     /// Through a proxy: `addrs` are the proxy's, and each connection is a CONNECT tunnel.
     pub tunnel: Option<Tunnel>,
+    /// Header lines allowed in a response head (`http.max_header_lines`).
+    pub max_header_lines: u32,
 }
 
 /// A CONNECT tunnel through an HTTP proxy.
@@ -135,6 +137,9 @@ pub struct Outgoing<'a> {
     pub expect_status: Option<&'a [u16]>,
     /// What of the response to keep.
     pub capture: Capture,
+    /// Set to the time the request's bytes start going out: a request interrupted after that
+    /// is counted as `interrupted` by whoever holds the cell.
+    pub written: Option<&'a std::cell::Cell<Option<Instant>>>,
 }
 
 /// One VU's connection.
@@ -146,11 +151,13 @@ pub struct Client {
 
 /// How an exchange on an open connection failed.
 enum Failed {
-    /// Reading or writing failed; `answered` tells whether any response byte had arrived.
-    Io {
-        answered: bool,
-    },
-    Protocol,
+    /// The peer closed the connection cleanly before any response byte.
+    NoResponse,
+    /// Writing failed, or reading failed before the response head was complete.
+    Reset,
+    /// The head arrived; the connection ended (closed or reset) before the body did.
+    Truncated,
+    Protocol(ProtocolError),
 }
 
 impl Client {
@@ -292,7 +299,9 @@ impl Client {
         (sample, resp)
     }
 
-    /// Send one request and read the whole response.
+    /// Send one request and read the whole response. Every request whose bytes were written
+    /// ends here either with a response or with a failure of a named kind, and is never sent
+    /// again (docs/accounting.md): `http.retry: idempotent` is the caller's business.
     pub async fn request(
         &mut self,
         cfg: &ClientConfig,
@@ -302,110 +311,146 @@ impl Client {
         let start = Instant::now();
         let deadline = start + cfg.timeout;
         let mut sample = Sample::default();
-        // A kept-alive connection the peer closed while we were idle shows up as a failure with
-        // no response byte: that request is sent again once on a fresh connection, uncounted.
-        let mut retry = self.conn.is_some();
-        loop {
-            if self.conn.is_none() {
-                let r = self.connect(cfg, deadline, &mut sample).await;
-                if let Err(kind) = r {
-                    sample.error = Some(kind);
-                    return (sample, Response::new());
-                }
+        // A kept-alive connection the server closed while it was idle (or that holds bytes no
+        // request asked for) is replaced before anything is written on it: nothing is counted.
+        let reused = match self.conn.as_mut().map(alive) {
+            Some(true) => true,
+            Some(false) => {
+                self.conn = None;
+                false
             }
-            let Some(conn) = self.conn.as_mut() else {
-                sample.error = Some(ErrorKind::Connect);
+            None => false,
+        };
+        if self.conn.is_none() {
+            let r = self.connect(cfg, deadline, &mut sample).await;
+            if let Err(kind) = r {
+                sample.error = Some(kind);
                 return (sample, Response::new());
-            };
-            let sent_at = Instant::now();
-            let mut resp = Response::capturing(out.capture);
-            let mut first_byte = None;
-            let mut received = 0u64;
-            let result = match conn {
-                Conn::Plain(conn) => {
-                    let exchange = exchange(
-                        conn,
-                        scratch,
-                        &out,
-                        &mut resp,
-                        &mut first_byte,
-                        &mut received,
-                    );
-                    tokio::time::timeout_at(deadline, exchange).await
-                }
-                // Boxed, so the cleartext path's VUs stay as small as they were.
-                Conn::Tls(conn) => {
-                    let exchange = Box::pin(exchange_tls(
-                        conn,
-                        scratch,
-                        &out,
-                        &mut resp,
-                        &mut first_byte,
-                        &mut received,
-                    ));
-                    tokio::time::timeout_at(deadline, exchange).await
-                }
-                Conn::H2(sender) => {
-                    let exchange = Box::pin(super::h2::exchange(
-                        sender,
-                        &cfg.origin,
-                        &out,
-                        &mut resp,
-                        &mut first_byte,
-                        &mut received,
-                    ));
-                    tokio::time::timeout_at(deadline, exchange).await.map(|r| {
-                        r.map_err(|f| match f {
-                            super::h2::Failed::Unanswered => Failed::Io { answered: false },
-                            super::h2::Failed::Broken => Failed::Io { answered: true },
-                            super::h2::Failed::Request => Failed::Protocol,
-                        })
-                    })
-                }
-            };
-            sample.received += received;
-            match result {
-                Err(_) => {
-                    self.conn = None;
-                    sample.sent += out.wire.len() as u64;
-                    sample.duration = Some(sent_at.elapsed());
-                    sample.error = Some(ErrorKind::RequestTimeout);
-                }
-                Ok(Err(Failed::Io { answered: false })) if retry => {
-                    self.conn = None;
-                    retry = false;
-                    continue;
-                }
-                Ok(Err(f)) => {
-                    self.conn = None;
-                    sample.sent += out.wire.len() as u64;
-                    sample.duration = Some(sent_at.elapsed());
-                    sample.error = Some(match f {
-                        Failed::Io { .. } => ErrorKind::Reset,
-                        Failed::Protocol => ErrorKind::Protocol,
-                    });
-                }
-                Ok(Ok(())) => {
-                    let end = Instant::now();
-                    sample.sent += out.wire.len() as u64;
-                    sample.duration = Some(end - sent_at);
-                    sample.waiting = first_byte.map(|t| t - sent_at);
-                    let status = resp.status;
-                    sample.status = Some(status);
-                    if resp.close {
-                        self.conn = None;
-                    }
-                    let ok = match out.expect_status {
-                        Some(codes) => codes.contains(&status),
-                        None => status < 400,
-                    };
-                    if !ok {
-                        sample.error = Some(ErrorKind::Status);
-                    }
-                }
             }
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            sample.error = Some(ErrorKind::Connect);
+            return (sample, Response::new());
+        };
+        let sent_at = Instant::now();
+        if let Some(w) = out.written {
+            w.set(Some(sent_at));
+        }
+        let mut resp = Response::capturing(out.capture);
+        resp.max_header_lines = cfg.max_header_lines;
+        let mut first_byte = None;
+        let mut received = 0u64;
+        let result = match conn {
+            Conn::Plain(conn) => {
+                let exchange = exchange(
+                    conn,
+                    scratch,
+                    &out,
+                    &mut resp,
+                    &mut first_byte,
+                    &mut received,
+                );
+                tokio::time::timeout_at(deadline, exchange).await
+            }
+            // Boxed, so the cleartext path's VUs stay as small as they were.
+            Conn::Tls(conn) => {
+                let exchange = Box::pin(exchange_tls(
+                    conn,
+                    scratch,
+                    &out,
+                    &mut resp,
+                    &mut first_byte,
+                    &mut received,
+                ));
+                tokio::time::timeout_at(deadline, exchange).await
+            }
+            Conn::H2(sender) => {
+                let exchange = Box::pin(super::h2::exchange(
+                    sender,
+                    &cfg.origin,
+                    &out,
+                    &mut resp,
+                    &mut first_byte,
+                    &mut received,
+                ));
+                tokio::time::timeout_at(deadline, exchange).await.map(|r| {
+                    r.map_err(|f| match f {
+                        super::h2::Failed::Unanswered => Failed::Reset,
+                        super::h2::Failed::Broken => Failed::Truncated,
+                        super::h2::Failed::Request => Failed::Protocol(ProtocolError::Http2),
+                    })
+                })
+            }
+        };
+        sample.received += received;
+        sample.sent += out.wire.len() as u64;
+        let end = Instant::now();
+        sample.duration = Some(end - sent_at);
+        sample.waiting = first_byte.map(|t| t - sent_at);
+        let failure = match result {
+            Err(_) => Some(ErrorKind::RequestTimeout),
+            Ok(Err(f)) => Some(match f {
+                Failed::NoResponse => {
+                    sample.retryable = reused;
+                    ErrorKind::NoResponse
+                }
+                Failed::Reset => {
+                    sample.retryable = reused && first_byte.is_none();
+                    ErrorKind::Reset
+                }
+                Failed::Truncated => {
+                    // The head arrived: its status is counted.
+                    if resp.has_head() {
+                        sample.status = Some(resp.status);
+                    }
+                    ErrorKind::BodyTruncated
+                }
+                Failed::Protocol(e) => {
+                    sample.protocol = Some(e);
+                    ErrorKind::Protocol
+                }
+            }),
+            Ok(Ok(())) => None,
+        };
+        if let Some(kind) = failure {
+            self.conn = None;
+            sample.error = Some(kind);
             return (sample, resp);
         }
+        let status = resp.status;
+        sample.status = Some(status);
+        if resp.close {
+            self.conn = None;
+        }
+        let ok = match out.expect_status {
+            Some(codes) => codes.contains(&status),
+            None => status < 400,
+        };
+        if !ok {
+            sample.error = Some(ErrorKind::Status);
+        }
+        (sample, resp)
+    }
+}
+
+/// Is a kept-alive connection still usable? One non-blocking read: nothing to read (the usual
+/// case) means yes; end of stream, an error or bytes nobody asked for mean no. On a plain
+/// socket this is tokio's `try_read`, which makes no system call at all unless the socket was
+/// reported readable, and then it takes the place of the read that would otherwise find the
+/// socket empty after the write.
+fn alive(conn: &mut Conn) -> bool {
+    match conn {
+        Conn::Plain(s) => {
+            let mut byte = [0u8; 1];
+            matches!(s.try_read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        }
+        Conn::Tls(s) => {
+            let mut byte = [0u8; 1];
+            let mut rb = tokio::io::ReadBuf::new(&mut byte);
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            Pin::new(&mut **s).poll_read(&mut cx, &mut rb).is_pending()
+        }
+        Conn::H2(s) => !s.is_closed(),
     }
 }
 
@@ -489,23 +534,15 @@ async fn exchange(
     first_byte: &mut Option<Instant>,
     received: &mut u64,
 ) -> Result<(), Failed> {
-    conn.write_all(out.wire)
-        .await
-        .map_err(|_| Failed::Io { answered: false })?;
+    conn.write_all(out.wire).await.map_err(|_| Failed::Reset)?;
     loop {
-        conn.readable().await.map_err(|_| Failed::Io {
-            answered: first_byte.is_some(),
-        })?;
+        conn.readable().await.map_err(|_| broken(resp))?;
         let done = {
             let mut buf = scratch.0.borrow_mut();
             match conn.try_read(&mut buf) {
                 Ok(n) => take(&buf[..n], out, resp, first_byte, received)?,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(_) => {
-                    return Err(Failed::Io {
-                        answered: first_byte.is_some(),
-                    });
-                }
+                Err(_) => return Err(broken(resp)),
             }
         };
         if done {
@@ -525,12 +562,13 @@ fn take(
 ) -> Result<bool, Failed> {
     if data.is_empty() {
         if first_byte.is_none() {
-            return Err(Failed::Io { answered: false });
+            return Err(Failed::NoResponse);
         }
-        return resp
-            .eof()
-            .map(|()| true)
-            .map_err(|_| Failed::Io { answered: true });
+        return match resp.eof() {
+            Ok(()) => Ok(true),
+            Err(_) if resp.has_head() => Err(Failed::Truncated),
+            Err(e) => Err(Failed::Protocol(e)),
+        };
     }
     if first_byte.is_none() {
         *first_byte = Some(Instant::now());
@@ -539,9 +577,21 @@ fn take(
     match resp.feed(data, out.head) {
         Ok(Feed::More) => Ok(false),
         // Bytes after the response without a request for them: the connection is out of step.
-        Ok(Feed::Done { extra }) if extra > 0 => Err(Failed::Protocol),
+        // (After `101` they are the new protocol's, and the connection is closed anyway.)
+        Ok(Feed::Done { extra }) if extra > 0 && resp.status != 101 => {
+            Err(Failed::Protocol(ProtocolError::UnsolicitedBytes))
+        }
         Ok(Feed::Done { .. }) => Ok(true),
-        Err(_) => Err(Failed::Protocol),
+        Err(e) => Err(Failed::Protocol(e)),
+    }
+}
+
+/// A read failed: before the head's end the connection was reset; after it, the body was cut.
+fn broken(resp: &Response) -> Failed {
+    if resp.has_head() {
+        Failed::Truncated
+    } else {
+        Failed::Reset
     }
 }
 
@@ -556,12 +606,8 @@ async fn exchange_tls(
     first_byte: &mut Option<Instant>,
     received: &mut u64,
 ) -> Result<(), Failed> {
-    conn.write_all(out.wire)
-        .await
-        .map_err(|_| Failed::Io { answered: false })?;
-    conn.flush()
-        .await
-        .map_err(|_| Failed::Io { answered: false })?;
+    conn.write_all(out.wire).await.map_err(|_| Failed::Reset)?;
+    conn.flush().await.map_err(|_| Failed::Reset)?;
     loop {
         let done = std::future::poll_fn(|cx| {
             let mut buf = scratch.0.borrow_mut();
@@ -575,9 +621,7 @@ async fn exchange_tls(
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     Poll::Ready(take(&[], out, resp, first_byte, received))
                 }
-                Poll::Ready(Err(_)) => Poll::Ready(Err(Failed::Io {
-                    answered: first_byte.is_some(),
-                })),
+                Poll::Ready(Err(_)) => Poll::Ready(Err(broken(resp))),
             }
         })
         .await?;

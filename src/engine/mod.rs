@@ -7,6 +7,8 @@ pub mod dns;
 pub mod encoding;
 pub mod h2;
 pub mod http1;
+#[cfg(test)]
+mod http1_prop;
 pub mod redirect;
 pub mod tls;
 pub mod vu;
@@ -111,6 +113,12 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
         let workers = match run.load.arrival() {
             Some(a) => workers.min(a.max_vus as usize),
             None => workers,
+        };
+        // Each worker keeps its own share of a pool: no more workers than connections, so
+        // `max_connections` holds for the whole run.
+        let workers = match run.http.connections {
+            crate::plan::Connections::Pooled { max } => workers.min(max as usize),
+            crate::plan::Connections::PerVu => workers,
         }
         .max(1);
         let host = run.target.authority();
@@ -142,6 +150,7 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
             }),
             may_h2: run.http.version == crate::plan::HttpVersion::Http2
                 || (run.target.tls && run.http.version == crate::plan::HttpVersion::Auto),
+            max_header_lines: run.http.max_header_lines,
             host,
             tls: tls.as_ref().map(|t| tls::Tls {
                 connector: t.connector.clone(),

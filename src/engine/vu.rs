@@ -56,6 +56,9 @@ fn ends_iteration(e: Option<ErrorKind>) -> bool {
                 | ErrorKind::Connect
                 | ErrorKind::RequestTimeout
                 | ErrorKind::Reset
+                | ErrorKind::NoResponse
+                | ErrorKind::BodyTruncated
+                | ErrorKind::Interrupted
                 | ErrorKind::Protocol
                 | ErrorKind::Tls
                 | ErrorKind::Proxy
@@ -308,6 +311,11 @@ async fn iteration(
             }
         }
     }
+    // Counted in `iterations_interrupted` unless it gets to its end.
+    let mut unfinished = Unfinished {
+        recorder: &ctx.recorder,
+        armed: true,
+    };
     let started = Instant::now();
     if let Some(t) = intended {
         ctx.recorder
@@ -352,16 +360,19 @@ async fn iteration(
             cookies: plan.cookies,
             location: max_redirects > 0,
         };
-        let out = Outgoing {
-            wire,
-            head: step.method == http::Method::HEAD,
-            expect_status: step.expect_status.as_deref(),
-            capture,
-        };
-        let (mut sample, mut resp) = vu
-            .client
-            .request_via(ctx.pool.as_ref(), &ctx.client, &ctx.scratch, out)
-            .await;
+        let (mut sample, mut resp) = send(
+            ctx,
+            &mut vu.client,
+            step.metric,
+            Outgoing {
+                wire,
+                head: step.method == http::Method::HEAD,
+                expect_status: step.expect_status.as_deref(),
+                capture,
+                written: None,
+            },
+        )
+        .await;
         sample.uncorrected = sample.duration;
         if si == 0
             && let (Some(t), Some(d)) = (intended, sample.duration)
@@ -406,11 +417,9 @@ async fn iteration(
                 head: next.starts_with(b"HEAD "),
                 expect_status: step.expect_status.as_deref(),
                 capture,
+                written: None,
             };
-            (sample, resp) = vu
-                .client
-                .request_via(ctx.pool.as_ref(), &ctx.client, &ctx.scratch, out)
-                .await;
+            (sample, resp) = send(ctx, &mut vu.client, step.metric, out).await;
             sample.uncorrected = sample.duration;
             previous = next;
             hops += 1;
@@ -437,11 +446,113 @@ async fn iteration(
             }
         }
     }
+    unfinished.armed = false;
     ctx.recorder
         .borrow_mut()
         .record_iteration(started.elapsed());
     vu.iteration += 1;
     true
+}
+
+/// An iteration under way: if its VU is stopped before the end (its future dropped), it is
+/// counted in `iterations_interrupted`.
+struct Unfinished<'a> {
+    recorder: &'a RefCell<Recorder>,
+    armed: bool,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if self.armed
+            && let Ok(mut r) = self.recorder.try_borrow_mut()
+        {
+            r.iterations_interrupted += 1;
+        }
+    }
+}
+
+/// A request whose bytes went out: if its VU is stopped before the response (its future
+/// dropped), it is recorded as failed `interrupted`, with the time it had waited so far as its
+/// duration (a lower bound of what the response would have taken).
+struct InFlight<'a> {
+    recorder: &'a RefCell<Recorder>,
+    metric: usize,
+    written: Cell<Option<Instant>>,
+    sent: u64,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(t) = self.written.get()
+            && let Ok(mut r) = self.recorder.try_borrow_mut()
+        {
+            let waited = t.elapsed();
+            r.record(
+                self.metric,
+                &Sample {
+                    duration: Some(waited),
+                    uncorrected: Some(waited),
+                    error: Some(ErrorKind::Interrupted),
+                    sent: self.sent,
+                    ..Sample::default()
+                },
+            );
+        }
+    }
+}
+
+/// Methods that may be sent twice with the effect of once (RFC 9110 §9.2.2), by the request
+/// line.
+fn idempotent(wire: &[u8]) -> bool {
+    ["GET ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "TRACE "]
+        .iter()
+        .any(|m| wire.starts_with(m.as_bytes()))
+}
+
+/// Send one request of step `metric` (or one redirect hop of it). A request stopped in flight
+/// is recorded as `interrupted`; with `http.retry: idempotent`, an idempotent request that got
+/// no response byte on a reused connection is recorded as failed and sent once more.
+async fn send(
+    ctx: &VuContext,
+    client: &mut Client,
+    metric: usize,
+    out: Outgoing<'_>,
+) -> (Sample, Response) {
+    let guard = InFlight {
+        recorder: &ctx.recorder,
+        metric,
+        written: Cell::new(None),
+        sent: out.wire.len() as u64,
+    };
+    let (wire, head, expect_status, capture) = (out.wire, out.head, out.expect_status, out.capture);
+    let out = Outgoing {
+        written: Some(&guard.written),
+        ..out
+    };
+    let (mut sample, mut resp) = client
+        .request_via(ctx.pool.as_ref(), &ctx.client, &ctx.scratch, out)
+        .await;
+    guard.written.set(None);
+    if sample.retryable && ctx.plan.http.retry_idempotent && idempotent(wire) {
+        sample.uncorrected = sample.duration;
+        {
+            let mut rec = ctx.recorder.borrow_mut();
+            rec.record(metric, &sample);
+            rec.retries += 1;
+        }
+        let out = Outgoing {
+            wire,
+            head,
+            expect_status,
+            capture,
+            written: Some(&guard.written),
+        };
+        (sample, resp) = client
+            .request_via(ctx.pool.as_ref(), &ctx.client, &ctx.scratch, out)
+            .await;
+        guard.written.set(None);
+    }
+    (sample, resp)
 }
 
 /// May this VU start another iteration of a fixed-work executor?
@@ -522,6 +633,8 @@ pub async fn run_open(ctx: Rc<VuContext>, id: u64, seed: u64) {
         match next {
             Some(t) => {
                 if !Box::pin(iteration(&ctx, &mut vu, Some(t), None)).await {
+                    // A `unique` feed ran out before it started: it never ran.
+                    ctx.recorder.borrow_mut().dropped_iterations += 1;
                     return;
                 }
             }

@@ -288,6 +288,8 @@ async fn run_open(a: &WorkerArgs, ctx: &Rc<VuContext>, arrival: &Arrival, start:
                 // Paused: this iteration is skipped (resuming must not fire a burst of them).
                 continue;
             }
+            // Due: it ends completed, dropped or interrupted (docs/accounting.md).
+            ctx.recorder.borrow_mut().iterations_due += 1;
             if q.due.borrow().len() >= queue_size {
                 ctx.recorder.borrow_mut().dropped_iterations += 1;
                 continue;

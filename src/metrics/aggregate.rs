@@ -371,6 +371,8 @@ impl Source<'_> {
             "http_req_duration_uncorrected" => trend_value(&stats.uncorrected, agg),
             "schedule_lag" => trend_value(&self.total.schedule_lag, agg),
             "dropped_iterations" => counter(self.total.dropped_iterations),
+            "iterations_interrupted" => counter(self.total.iterations_interrupted),
+            "http_req_retries" => counter(self.total.retries),
             "iteration_duration" => trend_value(&self.total.iteration, agg),
             "http_reqs" => counter(stats.requests),
             "iterations" => counter(self.total.iterations),

@@ -38,6 +38,8 @@ pub const METRICS: &[(&str, MetricKind)] = &[
     ("checks", MetricKind::Rate),
     ("iterations", MetricKind::Counter),
     ("dropped_iterations", MetricKind::Counter),
+    ("iterations_interrupted", MetricKind::Counter),
+    ("http_req_retries", MetricKind::Counter),
     ("data_sent", MetricKind::Counter),
     ("data_received", MetricKind::Counter),
     ("vus", MetricKind::Gauge),

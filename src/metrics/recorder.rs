@@ -1,6 +1,7 @@
 //! Per-worker recording: one `Recorder` per engine thread, written without any lock; its
 //! contents are handed to the aggregator once a second and merged there.
 
+use crate::engine::http1::ProtocolError;
 use hdrhistogram::Histogram;
 use std::time::Duration;
 
@@ -31,10 +32,19 @@ pub enum ErrorKind {
     Proxy,
     /// A redirect to another origin (scheme, host or port), which is not followed.
     CrossOriginRedirect,
+    /// The request was written and the peer closed the connection cleanly before sending a
+    /// single byte of a response.
+    NoResponse,
+    /// The response head arrived (its status is counted) but the connection ended before the
+    /// body did.
+    BodyTruncated,
+    /// The request was still waiting for its response when the run stopped (end of
+    /// `graceful_stop`, a second Ctrl-C, `abort_on_fail`, a ramp-down's grace running out).
+    Interrupted,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::Connect,
@@ -47,6 +57,9 @@ impl ErrorKind {
         ErrorKind::Tls,
         ErrorKind::Proxy,
         ErrorKind::CrossOriginRedirect,
+        ErrorKind::NoResponse,
+        ErrorKind::BodyTruncated,
+        ErrorKind::Interrupted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +76,9 @@ impl ErrorKind {
             ErrorKind::Tls => "tls",
             ErrorKind::Proxy => "proxy_error",
             ErrorKind::CrossOriginRedirect => "cross_origin_redirect",
+            ErrorKind::NoResponse => "no_response",
+            ErrorKind::BodyTruncated => "body_truncated",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 
@@ -327,6 +343,11 @@ pub struct Sample {
     pub error: Option<ErrorKind>,
     /// Why, when `error` is `Tls`.
     pub tls_reason: Option<TlsReason>,
+    /// Why, when `error` is `Protocol`.
+    pub protocol: Option<ProtocolError>,
+    /// No response byte arrived on a connection that had served earlier requests: the request
+    /// may be sent again under `http.retry: idempotent`.
+    pub retryable: bool,
     pub sent: u64,
     pub received: u64,
 }
@@ -360,6 +381,15 @@ pub struct Recorder {
     pub errors: [u64; ErrorKind::ALL.len()],
     /// TLS failures by reason.
     pub tls_reasons: [u64; TlsReason::ALL.len()],
+    /// Protocol failures by reason (few distinct ones in practice: a short list).
+    pub protocol_reasons: Vec<(ProtocolError, u64)>,
+    /// Iterations that fell due (open model; paused ones excluded): each one ends completed,
+    /// dropped or interrupted.
+    pub iterations_due: u64,
+    /// Iterations cut short by a stop or a ramp-down (the VU was ended in the middle of one).
+    pub iterations_interrupted: u64,
+    /// Requests sent again under `http.retry: idempotent` (each attempt is also a request).
+    pub retries: u64,
 }
 
 impl Recorder {
@@ -380,6 +410,17 @@ impl Recorder {
             status: vec![0; 1000],
             errors: [0; ErrorKind::ALL.len()],
             tls_reasons: [0; TlsReason::ALL.len()],
+            protocol_reasons: Vec::new(),
+            iterations_due: 0,
+            iterations_interrupted: 0,
+            retries: 0,
+        }
+    }
+
+    fn add_protocol_reason(&mut self, reason: ProtocolError, n: u64) {
+        match self.protocol_reasons.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, c)) => *c += n,
+            None => self.protocol_reasons.push((reason, n)),
         }
     }
 
@@ -406,6 +447,9 @@ impl Recorder {
             self.errors[kind.index()] += 1;
             if kind == ErrorKind::Tls {
                 self.tls_reasons[s.tls_reason.unwrap_or(TlsReason::Other).index()] += 1;
+            }
+            if kind == ErrorKind::Protocol {
+                self.add_protocol_reason(s.protocol.unwrap_or(ProtocolError::Unknown), 1);
             }
         }
         if let Some(code) = s.status
@@ -459,6 +503,12 @@ impl Recorder {
         for (a, b) in self.tls_reasons.iter_mut().zip(&other.tls_reasons) {
             *a += b;
         }
+        for (r, n) in &other.protocol_reasons {
+            self.add_protocol_reason(*r, *n);
+        }
+        self.iterations_due += other.iterations_due;
+        self.iterations_interrupted += other.iterations_interrupted;
+        self.retries += other.retries;
         if self.checks.len() < other.checks.len() {
             self.checks.resize(other.checks.len(), [0; 2]);
         }
@@ -483,6 +533,10 @@ impl Recorder {
         self.status.iter_mut().for_each(|c| *c = 0);
         self.errors = [0; ErrorKind::ALL.len()];
         self.tls_reasons = [0; TlsReason::ALL.len()];
+        self.protocol_reasons.clear();
+        self.iterations_due = 0;
+        self.iterations_interrupted = 0;
+        self.retries = 0;
         self.checks.iter_mut().for_each(|c| *c = [0; 2]);
         out
     }
@@ -510,6 +564,31 @@ impl Recorder {
 
     pub fn tls_reason_count(&self, reason: TlsReason) -> u64 {
         self.tls_reasons[reason.index()]
+    }
+
+    /// Protocol failures by reason, most frequent first (`too many header lines: 300 > 256`).
+    pub fn protocol_reasons(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = self
+            .protocol_reasons
+            .iter()
+            .map(|(r, n)| (r.to_string(), *n))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    /// An error kind's name, with its reasons for `protocol`
+    /// (`protocol (too many header lines: 300 > 256)`).
+    pub fn error_label(&self, kind: ErrorKind) -> String {
+        if kind != ErrorKind::Protocol || self.protocol_reasons.is_empty() {
+            return kind.name().to_string();
+        }
+        let reasons: Vec<String> = self
+            .protocol_reasons()
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        format!("protocol ({})", reasons.join("; "))
     }
 }
 

@@ -134,6 +134,8 @@ fn metrics(r: &RunReport) -> Map<String, Value> {
             ("iterations", _) => Some(counter(res.total.iterations, res)),
             ("schedule_lag", _) => Some(trend(&res.total.schedule_lag)),
             ("dropped_iterations", _) => Some(counter(res.total.dropped_iterations, res)),
+            ("iterations_interrupted", _) => Some(counter(res.total.iterations_interrupted, res)),
+            ("http_req_retries", _) => Some(counter(res.total.retries, res)),
             ("data_sent", _) => Some(counter(res.total.data_sent, res)),
             ("data_received", _) => Some(counter(res.total.data_received, res)),
             ("vus", MetricKind::Gauge) => {
@@ -262,6 +264,12 @@ pub fn summary(r: &RunReport) -> Value {
         .filter(|(_, n)| *n > 0)
         .map(|(k, n)| (k.name().to_string(), json!(n)))
         .collect();
+    let protocol_errors: Map<String, Value> = res
+        .total
+        .protocol_reasons()
+        .into_iter()
+        .map(|(k, n)| (k, json!(n)))
+        .collect();
     let status: Map<String, Value> = res
         .total
         .status
@@ -311,6 +319,8 @@ pub fn summary(r: &RunReport) -> Value {
         "errors": errors,
         "tls_errors": tls_errors,
         "tls_certificate": r.tls_certificate,
+        "protocol_errors": protocol_errors,
+        "iterations_due": r.executor.ends_with("arrival-rate").then_some(res.total.iterations_due),
         "histograms": histograms(res),
         "checks": r.checks.iter().map(|c| json!({
             "step": c.step,

@@ -193,6 +193,29 @@ pub fn render(r: &RunReport) -> String {
             "  dropped_iterations  {}",
             thousands(res.total.dropped_iterations)
         );
+        // Every due iteration is accounted for (docs/accounting.md).
+        let t = &res.total;
+        let _ = writeln!(
+            out,
+            "  iterations due .... {} = {} completed + {} dropped + {} interrupted",
+            thousands(t.iterations_due),
+            thousands(t.iterations),
+            thousands(t.dropped_iterations),
+            thousands(t.iterations_interrupted)
+        );
+    } else if res.total.iterations_interrupted > 0 {
+        let _ = writeln!(
+            out,
+            "  iterations_interrupted {}",
+            thousands(res.total.iterations_interrupted)
+        );
+    }
+    if res.total.retries > 0 {
+        let _ = writeln!(
+            out,
+            "  http_req_retries .. {} (http.retry: idempotent; each attempt is counted in http_reqs)",
+            thousands(res.total.retries)
+        );
     }
     let _ = writeln!(out, "  vus ............... max {}", res.vus_max);
     let _ = writeln!(
@@ -388,7 +411,7 @@ fn top_tls_reason(res: &RunResult) -> Option<TlsReason> {
 /// UnknownIssuer)`).
 fn error_label(res: &RunResult, kind: ErrorKind) -> String {
     if kind != ErrorKind::Tls {
-        return kind.name().to_string();
+        return res.total.error_label(kind);
     }
     let reasons: Vec<&str> = TlsReason::ALL
         .iter()

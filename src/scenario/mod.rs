@@ -1,6 +1,7 @@
 //! Scenario files: YAML → typed model → validated `Plan`. Every problem is reported as
 //! `FILE:LINE:COLUMN: message` before any traffic is sent.
 
+mod accounting;
 pub mod capacity;
 pub mod duration;
 mod journey;
@@ -365,6 +366,7 @@ impl Builder<'_> {
         let resolve = self.resolve(&raw.http)?;
         let dns_ttl = raw.http.dns_ttl.map_or(Duration::from_secs(300), |d| d.0);
         let proxy = self.proxy(&raw.http, &target)?;
+        let (retry_idempotent, max_header_lines) = self.accounting(&raw.http)?;
         let http = HttpOptions {
             timeout,
             headers,
@@ -376,6 +378,8 @@ impl Builder<'_> {
             resolve,
             dns_ttl,
             proxy,
+            retry_idempotent,
+            max_header_lines,
         };
         // One scenario (top-level `load` + `flows`), or several under `scenarios:`.
         let mut parts: Vec<(String, &RawLoad, &[RawFlow])> = Vec::new();

@@ -110,6 +110,11 @@ pub struct RawHttp {
     pub resolve: IndexMap<String, String>,
     /// Re-resolve the target's name this often (default 5m; `0s`: resolve once at start).
     pub dns_ttl: Option<Dur>,
+    /// `idempotent`: send an idempotent request again, once, when a reused connection gave no
+    /// response byte (default `none`: never send a request twice).
+    pub retry: Option<String>,
+    /// Header lines allowed in a response head (default 256).
+    pub max_header_lines: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

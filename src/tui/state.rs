@@ -121,7 +121,7 @@ pub struct LiveState {
     /// Status codes seen, by code.
     pub status: Vec<(u16, u64)>,
     /// Failures by kind (only kinds seen).
-    pub errors: Vec<(&'static str, u64)>,
+    pub errors: Vec<(String, u64)>,
     pub steps: Vec<StepRow>,
     pub thresholds: Vec<ThresholdRow>,
     /// The last thing worth telling (stopping, aborting).
@@ -331,7 +331,7 @@ impl Publisher {
                 .collect(),
             errors: crate::metrics::ErrorKind::ALL
                 .iter()
-                .map(|k| (k.name(), total.error_count(*k)))
+                .map(|k| (total.error_label(*k), total.error_count(*k)))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
             steps,

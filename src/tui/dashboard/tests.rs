@@ -55,7 +55,7 @@ pub(crate) fn fixture(open: bool) -> LiveState {
         },
         series: series(open),
         status: vec![(200, 40_110), (201, 1_087), (500, 37)],
-        errors: vec![("unexpected_status", 37), ("reset", 2)],
+        errors: vec![("unexpected_status".into(), 37), ("reset".into(), 2)],
         steps: vec![
             StepRow {
                 name: "home".into(),
