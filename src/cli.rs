@@ -92,17 +92,22 @@ pub enum ReportCommand {
 #[derive(Debug, Args, Clone, Default)]
 pub struct OverrideArgs {
     /// Send the load here instead of the scenario's `target` (http://HOST:PORT).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "STAMPEDE_TARGET")]
     pub target: Option<String>,
     /// Run this many VUs (with --duration: a constant-vus run; alone: stages scaled to this peak).
-    #[arg(long, value_name = "N")]
+    #[arg(long, short = 'u', value_name = "N", env = "STAMPEDE_VUS")]
     pub vus: Option<u32>,
     /// Run this long (with --vus: constant-vus; alone: stages stretched to this total), e.g. 30s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(long, short = 'd', value_name = "DURATION", value_parser = parse_duration_arg, env = "STAMPEDE_DURATION")]
     pub duration: Option<Duration>,
     /// Iterations per second (open model). With --duration: a constant-arrival-rate run of any
     /// scenario (--vus then sets max_vus); alone: an arrival-rate schedule rescaled to peak at R.
-    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "R",
+        allow_negative_numbers = true,
+        env = "STAMPEDE_RATE"
+    )]
     pub rate: Option<f64>,
     /// Multiply every VU target by F (0.01 turns 50k VUs into 500), and every rate of an
     /// arrival-rate executor, for smoke runs of big profiles.
@@ -113,7 +118,7 @@ pub struct OverrideArgs {
     pub time_scale: Option<f64>,
     /// Set `{{env.NAME}}` for templates (repeatable; wins over the process environment).
     /// Values from the environment are never written to reports.
-    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env_arg)]
+    #[arg(long = "env", short = 'e', value_name = "NAME=VALUE", value_parser = parse_env_arg)]
     pub env: Vec<(String, String)>,
     /// Accept any TLS certificate of an https:// target (self-signed, expired, wrong name):
     /// nothing is verified. For test setups only.
@@ -130,11 +135,11 @@ fn parse_env_arg(s: &str) -> Result<(String, String), String> {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Scenario file (YAML).
+    /// Scenario file (YAML), `-` to read it from standard input, or an http(s):// URL for a
+    /// quick test of that one URL (with -u/-d/--rate).
     pub file: PathBuf,
-    /// Report folder (default: reports/<name>-<timestamp>/).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: crate::output::OutputArgs,
     #[command(flatten)]
     pub overrides: OverrideArgs,
     /// Print only the final summary (no dashboard, bar or progress lines).

@@ -6,6 +6,7 @@ pub mod capacity;
 pub mod cli;
 pub mod engine;
 pub mod metrics;
+pub mod output;
 pub mod plan;
 pub mod report;
 pub mod runner;
@@ -14,6 +15,7 @@ pub mod sla;
 pub mod stairs;
 pub mod target;
 pub mod tui;
+pub mod windows;
 
 use cli::{Cli, Command};
 

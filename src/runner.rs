@@ -36,6 +36,8 @@ fn say(text: &str) {
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub out: Option<PathBuf>,
+    /// `--out KIND=TARGET` live outputs, `--summary-export`, `--tag`, `--no-thresholds`...
+    pub k6: crate::output::args::K6Options,
     pub quiet: bool,
     /// No dashboard even on a terminal (a progress bar instead).
     pub no_tui: bool,
@@ -56,11 +58,13 @@ fn overrides(a: &OverrideArgs) -> Overrides {
 }
 
 pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
-    let plan = scenario::load_file(&args.file, &overrides(&args.overrides))?;
+    let (out, k6) = crate::output::args::K6Options::from_args(&args.output)?;
+    let plan = crate::output::quick::load(&args.file, &overrides(&args.overrides))?;
     execute(
         plan,
         &RunOptions {
-            out: args.out,
+            out,
+            k6,
             quiet: args.quiet,
             no_tui: args.no_tui,
             workers: args.workers,
@@ -157,6 +161,7 @@ pub fn demo_command(args: DemoArgs) -> Result<i32, Failure> {
             quiet: args.quiet,
             no_tui: args.no_tui,
             workers: None,
+            ..RunOptions::default()
         },
     )
 }
@@ -548,7 +553,10 @@ fn stair_line(r: &StairResult) -> String {
 }
 
 /// Run a plan to the end and report; returns the exit code.
-pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
+pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
+    if opts.k6.no_thresholds {
+        plan.thresholds.clear();
+    }
     check_limits(&plan, raise_nofile_limit())?;
     let addrs = preflight(&plan)?;
     let started_at = chrono::Local::now();
@@ -585,12 +593,19 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             plan.target.url()
         );
     }
+    let sinks = crate::output::Opened::open(
+        &opts.k6.outputs,
+        crate::output::run_info(&plan, &opts.k6.tags, &started_at),
+    )
+    .map_err(|e| Failure::Usage(format!("{e:#}")))?;
     let workers = opts.workers.unwrap_or_else(engine::default_workers);
     let eng = engine::start(plan.clone(), addrs, workers).context("cannot start the engine")?;
+    let outputs = sinks.start(eng.workers);
     let control: Arc<Control> = eng.control.clone();
     let mut judge = plan.load.arrival().and_then(Judge::new);
     let mut agg = Aggregator::new(eng.workers, plan.step_names.len());
-    if judge.is_some() {
+    let mut windows = crate::windows::WindowJudge::new(&plan.thresholds);
+    if judge.is_some() || windows.is_some() {
         agg = agg.keep_seconds();
     }
     let stair_view = StairView {
@@ -613,7 +628,10 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     let mut last_second = 0usize;
     loop {
         match eng.snapshots.recv_timeout(Duration::from_millis(100)) {
-            Ok(snap) => agg.add(snap),
+            Ok(snap) => {
+                outputs.offer(&snap);
+                agg.add(snap)
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -647,6 +665,13 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
                 scenarios: &plan.scenarios,
             };
             outcomes = sla::evaluate_all(&plan.thresholds, &live);
+            crate::windows::live(
+                &mut windows,
+                &mut agg,
+                &plan,
+                &mut outcomes,
+                judge.is_some(),
+            );
             for o in &outcomes {
                 let t = &o.threshold;
                 if o.observed.is_some()
@@ -681,6 +706,7 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     views.finish();
     let elapsed = eng.started.elapsed();
     agg.close_all();
+    crate::windows::at_end(&mut windows, &agg, &plan);
     let capacity = judge.map(|mut j| {
         for r in j.judge_ready(&agg, &plan.thresholds, &stair_view) {
             if !opts.quiet {
@@ -690,9 +716,13 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         j.finish()
     });
     eng.join().map_err(|e| Failure::Tool(anyhow::anyhow!(e)))?;
+    let output_notes = outputs.finish();
     let mut result = agg.finish(plan.step_names.clone(), elapsed, plan.peak_vus());
     result.scenarios = plan.scenarios.clone();
-    let outcomes = sla::evaluate_all(&plan.thresholds, &result);
+    let mut outcomes = sla::evaluate_all(&plan.thresholds, &result);
+    if let Some(w) = &windows {
+        w.patch(&mut outcomes);
+    }
     let breached = aborted_by.is_some() || outcomes.iter().any(|o| !o.passed);
     // A breakpoint run is expected to break: it succeeds when it found a sustainable rate.
     let exit_code = if interrupted {
@@ -753,7 +783,11 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         checks,
         capacity,
     };
-    report::write_all(&rep, &out).map_err(Failure::Tool)?;
+    let summary = report::write_all(&rep, &out).map_err(Failure::Tool)?;
+    crate::output::args::write_k6_files(&summary, &opts.k6).map_err(Failure::Tool)?;
+    for n in &output_notes {
+        eprintln!("warning: {n}");
+    }
     say(&format!(
         "{}  report: {}\n",
         report::text::render(&rep),

@@ -45,7 +45,7 @@ pub fn render(s: &Value) -> String {
         num(&s["duration_s"]),
         super::text::thousands(m["http_reqs"]["count"].as_u64().unwrap_or(0)),
         num(&m["http_reqs"]["rate"]),
-        num(&m["http_req_failed"]["rate"]) * 100.0,
+        num(super::rate_of(&m["http_req_failed"])) * 100.0,
         num(&m["http_req_duration"]["p(95)"]),
         s["exit_code"]
     );
