@@ -104,6 +104,7 @@ impl PromSink {
         let listener = TcpListener::bind(addr)
             .map_err(|e| anyhow::anyhow!("--out prometheus={addr}: cannot listen there: {e}"))?;
         let local = listener.local_addr()?;
+        eprintln!("prometheus endpoint: http://{local}/metrics");
         let mut registry = Registry::default();
         let m = Metrics {
             reqs: Family::default(),
