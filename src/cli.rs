@@ -52,6 +52,16 @@ pub enum Command {
     /// into a request rate (Little's law), and size the fleet.
     #[command(after_help = PLAN_HELP)]
     Plan(PlanArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    #[command(
+        after_help = "Examples:\n  stampede completions bash > /etc/bash_completion.d/stampede\n  \
+        stampede completions zsh > \"${fpath[1]}/_stampede\"\n  \
+        stampede completions fish > ~/.config/fish/completions/stampede.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Start the built-in target and run a ~15 s demo against it: no setup needed.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo(DemoArgs),
@@ -100,6 +110,10 @@ pub struct OverrideArgs {
     /// Run this long (with --vus: constant-vus; alone: stages stretched to this total), e.g. 30s.
     #[arg(long, short = 'd', value_name = "DURATION", value_parser = parse_duration_arg, env = "STAMPEDE_DURATION")]
     pub duration: Option<Duration>,
+    /// Run exactly N iterations shared by the VUs (k6's -i: a shared-iterations run with --vus
+    /// VUs, 1 by default; --duration is then its max_duration).
+    #[arg(long, short = 'i', value_name = "N", env = "STAMPEDE_ITERATIONS")]
+    pub iterations: Option<u64>,
     /// Iterations per second (open model). With --duration: a constant-arrival-rate run of any
     /// scenario (--vus then sets max_vus); alone: an arrival-rate schedule rescaled to peak at R.
     #[arg(

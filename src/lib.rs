@@ -60,6 +60,16 @@ pub fn run(cli: Cli) -> i32 {
         Command::Demo(args) => runner::demo_command(args),
         Command::Plan(args) => capacity::command::plan_command(args),
         Command::Report(cmd) => runner::report_command(cmd),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "stampede",
+                &mut std::io::stdout(),
+            );
+            Ok(exit::OK)
+        }
     };
     match result {
         Ok(code) => code,

@@ -54,11 +54,19 @@ fn overrides(a: &OverrideArgs) -> Overrides {
         time_scale: a.time_scale,
         env: a.env.clone(),
         insecure: a.insecure,
+        iterations: a.iterations,
     }
 }
 
 pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
     let (out, k6) = crate::output::args::K6Options::from_args(&args.output)?;
+    if k6.no_color {
+        // SAFETY: nothing else runs yet (the engine, the signal and output threads start later),
+        // so no thread reads the environment while it changes.
+        unsafe { std::env::set_var("NO_COLOR", "1") };
+    }
+    engine::debug::set(k6.http_debug);
+    let debugging = k6.http_debug > 0;
     let plan = crate::output::quick::load(&args.file, &overrides(&args.overrides))?;
     execute(
         plan,
@@ -66,7 +74,7 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
             out,
             k6,
             quiet: args.quiet,
-            no_tui: args.no_tui,
+            no_tui: args.no_tui || debugging,
             workers: args.workers,
         },
     )
@@ -105,7 +113,7 @@ pub fn report_command(cmd: crate::cli::ReportCommand) -> Result<i32, Failure> {
             });
             std::fs::write(&out, report::html::render(&v))
                 .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", out.display())))?;
-            say(&format!("wrote {}", out.display()));
+            say(&format!("wrote {}\n", out.display()));
             Ok(exit::OK)
         }
         ReportCommand::Compare {

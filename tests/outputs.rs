@@ -397,3 +397,37 @@ fn a_url_or_stdin_runs_without_a_scenario_file() {
         5
     );
 }
+
+#[test]
+fn completions_and_http_debug() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = stampede(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0));
+        let s = String::from_utf8_lossy(&o.stdout);
+        assert!(s.contains("summary-export"), "{shell}: {s}");
+    }
+    let t = Target::start();
+    let s = Scenario::new(&format!(
+        r#"
+target: {}
+http: {{ headers: {{ authorization: "Bearer s3cr3t-token" }} }}
+load: {{ executor: shared-iterations, vus: 1, iterations: 2 }}
+flows:
+  - steps: [ {{ name: echo, post: /echo, json: {{ hello: 1 }} }} ]
+"#,
+        t.url
+    ));
+    let o = run(&s, &["--http-debug=full", "-i", "3"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("Request (echo):").count(), 3, "{err}");
+    assert_eq!(
+        err.matches("Response (echo):\nHTTP 200").count(),
+        3,
+        "{err}"
+    );
+    assert!(err.contains("authorization: ***"), "{err}");
+    assert!(!err.contains("s3cr3t"), "the secret is masked: {err}");
+    assert!(err.contains("{\"hello\":1}"), "bodies with =full: {err}");
+    assert_eq!(s.summary()["metrics"]["iterations"]["count"], 3, "-i 3");
+}

@@ -2,6 +2,7 @@
 //! per-second metric snapshots. It knows nothing of dashboards, thresholds or report formats.
 
 pub mod client;
+pub mod debug;
 pub mod dns;
 pub mod encoding;
 pub mod h2;

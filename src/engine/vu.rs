@@ -366,9 +366,10 @@ async fn iteration(
             &encoded.wire
         };
         let max_redirects = plan.http.max_redirects;
+        let dbg = super::debug::level();
         let capture = Capture {
-            headers: step.needs_response(),
-            body: step.needs_response(),
+            headers: step.needs_response() || dbg > 0,
+            body: step.needs_response() || dbg > 1,
             cookies: plan.cookies,
             location: max_redirects > 0,
         };
@@ -382,6 +383,9 @@ async fn iteration(
             .client
             .request_via(ctx.pool.as_ref(), &ctx.client, &ctx.scratch, out)
             .await;
+        if dbg > 0 {
+            super::debug::print(&plan.step_names[step.metric], wire, &sample, &resp);
+        }
         sample.uncorrected = sample.duration;
         if si == 0
             && let (Some(t), Some(d)) = (intended, sample.duration)
@@ -429,6 +433,9 @@ async fn iteration(
                 .client
                 .request_via(ctx.pool.as_ref(), &ctx.client, &ctx.scratch, out)
                 .await;
+            if dbg > 0 {
+                super::debug::print(&plan.step_names[step.metric], &next, &sample, &resp);
+            }
             sample.uncorrected = sample.duration;
             previous = next;
             hops += 1;

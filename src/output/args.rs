@@ -40,6 +40,11 @@ pub struct OutputArgs {
     /// No colours in the terminal output (as NO_COLOR=1).
     #[arg(long, env = "STAMPEDE_NO_COLOR")]
     pub no_color: bool,
+    /// Print every request and response to stderr (`--http-debug`: heads; `--http-debug=full`:
+    /// bodies too), secrets (Authorization, Cookie, Set-Cookie, API keys) masked. Turns the
+    /// dashboard off.
+    #[arg(long, value_name = "full", num_args = 0..=1, default_missing_value = "headers", require_equals = true, value_parser = ["headers", "full"])]
+    pub http_debug: Option<String>,
     /// A tag on every sample of every live output (repeatable), e.g. `--tag env=staging`.
     #[arg(long = "tag", value_name = "NAME=VALUE", value_parser = parse_tag)]
     pub tags: Vec<(String, String)>,
@@ -186,6 +191,8 @@ pub struct K6Options {
     pub no_thresholds: bool,
     pub no_color: bool,
     pub tags: Vec<(String, String)>,
+    /// 0 off, 1 heads, 2 full.
+    pub http_debug: u8,
 }
 
 impl K6Options {
@@ -202,6 +209,11 @@ impl K6Options {
                 no_thresholds: a.no_thresholds,
                 no_color: a.no_color,
                 tags: a.tags.clone(),
+                http_debug: match a.http_debug.as_deref() {
+                    None => 0,
+                    Some("full") => 2,
+                    Some(_) => 1,
+                },
             },
         ))
     }
