@@ -219,3 +219,70 @@ pub fn at_end(judge: &mut Option<WindowJudge>, agg: &Aggregator, plan: &crate::p
     w.update(agg, &plan.thresholds, &view);
     w.finish(agg, &plan.thresholds, &view);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::aggregate::Snapshot;
+    use crate::metrics::recorder::{Recorder, Sample};
+    use crate::sla::MetricRef;
+
+    fn second(s: u64, ms: u64) -> Snapshot {
+        let mut r = Recorder::new(1);
+        for _ in 0..100 {
+            r.record(
+                0,
+                &Sample {
+                    duration: Some(Duration::from_millis(ms)),
+                    status: Some(200),
+                    ..Sample::default()
+                },
+            );
+        }
+        Snapshot {
+            worker: 0,
+            second: s,
+            data: r,
+            vus: 1,
+            vus_peak: 1,
+        }
+    }
+
+    #[test]
+    fn the_worst_sliding_window_is_found_and_named() {
+        let th =
+            |e: &str| Threshold::parse(MetricRef::parse("http_req_duration").unwrap(), e).unwrap();
+        let thresholds = vec![th("p(95) over 3s < 100ms"), th("p(95) < 100ms")];
+        let mut judge = WindowJudge::new(&thresholds).unwrap();
+        let mut agg = Aggregator::new(1, 1).keep_seconds();
+        let names = vec!["s".to_string()];
+        let view = WindowView {
+            step_names: &names,
+            scenarios: &[],
+            vus_allowed: 1,
+        };
+        for s in 1..=20 {
+            // Second 12 is slow: every window holding it fails; the whole run does not.
+            agg.add(second(s, if s == 12 { 900 } else { 10 }));
+            judge.update(&agg, &thresholds, &view);
+            agg.forget_before(judge.needed_from());
+        }
+        let whole = LiveObserve {
+            view: agg.view(Duration::from_secs(20)),
+            step_names: &names,
+            vus_allowed: 1,
+            scenarios: &[],
+        };
+        let mut outcomes = crate::sla::evaluate_all(&thresholds, &whole);
+        judge.patch(&mut outcomes);
+        assert!(!outcomes[0].passed);
+        let (from, to) = outcomes[0].worst_window.unwrap();
+        assert!(from < 12 && to >= 12 && to - from == 3, "{from}–{to}");
+        assert!(outcomes[0].observed.unwrap() > 800.0);
+        assert!(
+            outcomes[1].passed,
+            "the whole run's p95 hides the slow second"
+        );
+        assert!(outcomes[1].worst_window.is_none());
+    }
+}

@@ -1,5 +1,5 @@
 //! stampede's k6-compatible files read by tools we did not write: a real Prometheus scraping
-//! `--out prometheus=`, the `hdrhistogram` PyPI package reading `--out hlog=`, `k6-html-reporter`
+//! `--out prometheus=` and receiving `--out experimental-prometheus-rw=`, the `hdrhistogram` PyPI package reading `--out hlog=`, `k6-html-reporter`
 //! (npm) rendering `--summary-data`, and `jq` running a k6 CI gate on `--summary-export`.
 //!
 //! `.ci/install-20.sh` installs them (Debian's `prometheus` and `jq`, a venv with `hdrhistogram`
@@ -157,6 +157,7 @@ fn k6_and_hdrhistogram_tools_read_what_stampede_writes() {
             ))
             .arg(format!("--storage.tsdb.path={}", d.join("tsdb").display()))
             .arg(format!("--web.listen-address={prom}"))
+            .arg("--web.enable-remote-write-receiver")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -193,6 +194,7 @@ thresholds:
         &[
             &format!("--out=prometheus={endpoint}"),
             &format!("--out=hlog={}", path_str(&hlog)),
+            &format!("--out=experimental-prometheus-rw=http://{prom}/api/v1/write"),
             "--summary-export",
             &path_str(&export),
             "--summary-data",
@@ -211,13 +213,13 @@ thresholds:
     // PromQL: the run's total and p95 exactly, its request rate over the steady seconds.
     let total = promql(
         &prom,
-        r#"sum(max_over_time(k6_http_reqs_total{testid="eco"}[5m]))"#,
+        r#"sum(max_over_time(k6_http_reqs_total{testid="eco",job="stampede"}[5m]))"#,
     )
     .expect("k6_http_reqs_total in Prometheus");
     assert_eq!(total, reqs);
     let p95 = promql(
         &prom,
-        r#"max(last_over_time(k6_http_req_duration_p95{testid="eco",name=""}[5m]))"#,
+        r#"max(last_over_time(k6_http_req_duration_p95{testid="eco",name="",job="stampede"}[5m]))"#,
     )
     .expect("k6_http_req_duration_p95 in Prometheus");
     assert!(
@@ -226,13 +228,37 @@ thresholds:
     );
     let rate = promql(
         &prom,
-        r#"max_over_time(sum(rate(k6_http_reqs_total{testid="eco"}[3s]))[5m:1s])"#,
+        r#"max_over_time(sum(rate(k6_http_reqs_total{testid="eco",job="stampede"}[3s]))[5m:1s])"#,
     )
     .expect("a request rate");
     assert!(
         rate > 300.0 && rate < 500.0,
         "peak per-second rate {rate}/s for 400 requests/s offered (200 iterations/s × 2 steps)"
     );
+
+    // Remote write: the same totals and p95 arrive pushed (no job label). The last second is
+    // stamped at its end, which may be just ahead of now: poll briefly.
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pushed = promql(
+            &prom,
+            r#"sum(max_over_time(k6_http_reqs_total{testid="eco",job=""}[5m]))"#,
+        );
+        if pushed == Some(reqs) {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "remote write: {pushed:?} requests in Prometheus, {reqs} in the summary"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let pushed_p95 = promql(
+        &prom,
+        r#"max(last_over_time(k6_http_req_duration_p95{testid="eco",name="",job=""}[5m]))"#,
+    )
+    .expect("p95 pushed");
+    assert!((pushed_p95 * 1000.0 - p95_ms).abs() <= p95_ms * 0.02);
 
     // hdrhistogram (PyPI): the log's untagged intervals sum to the summary's histogram.
     let out = Command::new(&python)

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 pub struct OutputArgs {
     /// A live output, as k6 names them (repeatable): `json=FILE` (k6 JSON lines), `csv=FILE`
     /// (k6's columns), `prometheus=ADDR` (OpenMetrics scrape endpoint, e.g. 127.0.0.1:9464),
-    /// `hlog=FILE` (HdrHistogram interval log). A value without `=` is the report folder (the
-    /// same as --report-dir).
+    /// `hlog=FILE` (HdrHistogram interval log), `experimental-prometheus-rw=URL` (remote write).
+    /// A value without `=` is the report folder (the same as --report-dir).
     #[arg(
         long = "out",
         short = 'o',
@@ -73,6 +73,8 @@ pub enum OutputKind {
     Csv,
     Prometheus,
     Hlog,
+    /// `experimental-prometheus-rw=URL`
+    RemoteWrite,
 }
 
 /// One `--out KIND=TARGET`.
@@ -89,7 +91,8 @@ pub struct Resolved {
     pub outputs: Vec<OutputSpec>,
 }
 
-const KINDS: &str = "json=FILE, csv=FILE, prometheus=ADDR, hlog=FILE";
+const KINDS: &str =
+    "json=FILE, csv=FILE, prometheus=ADDR, hlog=FILE, experimental-prometheus-rw=URL";
 
 impl OutputArgs {
     pub fn resolve(&self) -> Result<Resolved, String> {
@@ -112,15 +115,15 @@ impl OutputArgs {
                 "csv" => OutputKind::Csv,
                 "prometheus" => OutputKind::Prometheus,
                 "hlog" => OutputKind::Hlog,
-                "experimental-prometheus-rw"
-                | "influxdb"
+                "experimental-prometheus-rw" => OutputKind::RemoteWrite,
+                "influxdb"
                 | "experimental-opentelemetry"
                 | "cloud"
                 | "statsd"
                 | "datadog"
                 | "kafka" => {
                     return Err(format!(
-                        "--out {v}: the `{kind}` output is not built into stampede; use prometheus=ADDR (a scrape endpoint Prometheus reads) or one of {KINDS}"
+                        "--out {v}: the `{kind}` output is not built into stampede; use one of {KINDS}"
                     ));
                 }
                 _ => {
@@ -137,6 +140,9 @@ impl OutputArgs {
                         OutputKind::Json => "json=results.json",
                         OutputKind::Csv => "csv=results.csv",
                         OutputKind::Hlog => "hlog=latency.hlog",
+                        OutputKind::RemoteWrite => {
+                            "experimental-prometheus-rw=http://127.0.0.1:9090/api/v1/write"
+                        }
                     }
                 ));
             }

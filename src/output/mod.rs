@@ -13,6 +13,7 @@ pub mod hlog;
 pub mod json;
 pub mod prometheus;
 pub mod quick;
+pub mod remote_write;
 
 use crate::metrics::aggregate::Snapshot;
 use crate::metrics::recorder::Recorder;
@@ -102,6 +103,9 @@ impl Opened {
                 OutputKind::Hlog => Box::new(hlog::HlogSink::create(&spec.target, info.clone())?),
                 OutputKind::Prometheus => {
                     Box::new(prometheus::PromSink::bind(&spec.target, info.clone())?)
+                }
+                OutputKind::RemoteWrite => {
+                    Box::new(remote_write::RwSink::create(&spec.target, info.clone())?)
                 }
             });
         }

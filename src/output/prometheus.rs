@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-type Labels = Vec<(String, String)>;
+pub type Labels = Vec<(String, String)>;
 type F64Gauge = Gauge<f64, AtomicU64>;
 
 fn buckets() -> Vec<f64> {
@@ -161,22 +161,7 @@ impl PromSink {
                 fam.clone(),
             );
         }
-        let mut run_labels: Labels = Vec::new();
-        if !info.tags.iter().any(|(k, _)| k == "testid") {
-            run_labels.push(("testid".into(), info.test_id.clone()));
-        }
-        run_labels.extend(info.tags.iter().cloned());
-        let step_labels: Vec<Labels> = info
-            .steps
-            .iter()
-            .map(|s| {
-                let mut l = run_labels.clone();
-                l.push(("name".into(), s.name.clone()));
-                l.push(("scenario".into(), s.scenario.clone()));
-                l.push(("method".into(), s.method.clone()));
-                l
-            })
-            .collect();
+        let (run_labels, step_labels) = run_and_step_labels(&info);
         let state = Arc::new(Mutex::new(State {
             registry,
             m,
@@ -315,5 +300,123 @@ impl Sink for PromSink {
             }
         }
         Ok(())
+    }
+}
+
+/// One sample of one series: what remote write sends.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub labels: Labels,
+    pub value: f64,
+}
+
+fn run_and_step_labels(info: &RunInfo) -> (Labels, Vec<Labels>) {
+    let mut run: Labels = Vec::new();
+    if !info.tags.iter().any(|(k, _)| k == "testid") {
+        run.push(("testid".into(), info.test_id.clone()));
+    }
+    run.extend(info.tags.iter().cloned());
+    let steps = info
+        .steps
+        .iter()
+        .map(|s| {
+            let mut l = run.clone();
+            l.push(("name".into(), s.name.clone()));
+            l.push(("scenario".into(), s.scenario.clone()));
+            l.push(("method".into(), s.method.clone()));
+            l
+        })
+        .collect();
+    (run, steps)
+}
+
+/// The run so far as the endpoint's series (same names and labels), for remote write.
+pub struct CumulativeSeries {
+    run: Labels,
+    step_labels: Vec<Labels>,
+    steps: Vec<(u64, u64, u64, u64, Hdr<u64>)>,
+    totals: [u64; 4],
+    vus: f64,
+}
+
+impl CumulativeSeries {
+    pub fn new(info: &RunInfo) -> CumulativeSeries {
+        let (run, step_labels) = run_and_step_labels(info);
+        CumulativeSeries {
+            run,
+            step_labels,
+            steps: Vec::new(),
+            totals: [0; 4],
+            vus: 0.0,
+        }
+    }
+
+    /// Add a second; every series' value after it.
+    pub fn add(&mut self, s: &Second, vus_max: u32) -> Vec<Series> {
+        if self.steps.len() < s.data.steps.len() {
+            self.steps.resize_with(s.data.steps.len(), || {
+                (0, 0, 0, 0, crate::metrics::recorder::new_histogram())
+            });
+        }
+        for (c, d) in self.steps.iter_mut().zip(&s.data.steps) {
+            c.0 += d.requests;
+            c.1 += d.failures;
+            c.2 += d.checks_passed;
+            c.3 += d.checks_failed;
+            let _ = c.4.add(&d.duration);
+        }
+        self.totals[0] += s.data.iterations;
+        self.totals[1] += s.data.data_sent;
+        self.totals[2] += s.data.data_received;
+        self.totals[3] += s.data.dropped_iterations;
+        if s.reported > 0 {
+            self.vus = s.vus as f64;
+        }
+        let mut out = Vec::new();
+        let mut put = |name: &str, labels: &Labels, value: f64| {
+            out.push(Series {
+                name: name.to_string(),
+                labels: labels.clone(),
+                value,
+            })
+        };
+        let mut all = crate::metrics::recorder::new_histogram();
+        for (c, labels) in self.steps.iter().zip(&self.step_labels) {
+            put("k6_http_reqs_total", labels, c.0 as f64);
+            if c.0 > 0 {
+                put("k6_http_req_failed_rate", labels, c.1 as f64 / c.0 as f64);
+            }
+            if c.2 + c.3 > 0 {
+                put("k6_checks_rate", labels, c.2 as f64 / (c.2 + c.3) as f64);
+            }
+            if !c.4.is_empty() {
+                for st in STATS {
+                    put(
+                        &format!("k6_http_req_duration_{st}"),
+                        labels,
+                        stat_value(&c.4, st),
+                    );
+                }
+            }
+            let _ = all.add(&c.4);
+        }
+        let run = self.run.clone();
+        if !all.is_empty() {
+            for st in STATS {
+                put(
+                    &format!("k6_http_req_duration_{st}"),
+                    &run,
+                    stat_value(&all, st),
+                );
+            }
+        }
+        put("k6_iterations_total", &run, self.totals[0] as f64);
+        put("k6_data_sent_total", &run, self.totals[1] as f64);
+        put("k6_data_received_total", &run, self.totals[2] as f64);
+        put("k6_dropped_iterations_total", &run, self.totals[3] as f64);
+        put("k6_vus", &run, self.vus);
+        put("k6_vus_max", &run, vus_max as f64);
+        out
     }
 }
