@@ -431,3 +431,39 @@ flows:
     assert!(err.contains("{\"hello\":1}"), "bodies with =full: {err}");
     assert_eq!(s.summary()["metrics"]["iterations"]["count"], 3, "-i 3");
 }
+
+#[test]
+fn a_dead_output_says_so_and_the_others_and_the_run_go_on() {
+    let t = Target::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("ok.csv");
+    let url = format!("{}/fast", t.url);
+    let o = stampede(&[
+        "run",
+        &url,
+        "-u",
+        "2",
+        "-d",
+        "2s",
+        "--quiet",
+        "--report-dir",
+        &path_str(&dir.path().join("r")),
+        "--out",
+        "json=/dev/full",
+        "--out",
+        &format!("csv={}", path_str(&csv)),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: json (/dev/full):") && err.contains("nothing more is written"),
+        "{err}"
+    );
+    let rows = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("http_reqs,"))
+        .count() as u64;
+    let sum = read_json(&dir.path().join("r/summary.json"));
+    assert_eq!(Some(rows), sum["metrics"]["http_reqs"]["count"].as_u64());
+}
