@@ -30,7 +30,9 @@ pub enum Command {
     /// Run a scenario against its target and write a report folder.
     #[command(after_help = "Examples:\n  stampede run examples/quickstart.yaml\n  \
         stampede run scenarios/peak.yaml --target http://127.0.0.1:8080 --scale 0.01 --time-scale 0.05\n  \
-        stampede run scenarios/normal.yaml --vus 50 --duration 30s --out reports/smoke --quiet\n\n\
+        stampede run scenarios/normal.yaml -u 50 -d 30s --report-dir reports/smoke --quiet\n  \
+        stampede run http://127.0.0.1:8080/fast -u 10 -d 10s          # quick test, no file\n  \
+        stampede run x.yaml --out json=points.json.gz --out prometheus=127.0.0.1:9464 --summary-export k6.json\n\n\
         Exit codes: 0 thresholds met · 99 a threshold breached · 2 invalid scenario or usage · \
         1 the tool failed · 130 interrupted by Ctrl-C (the partial summary is still written).\n\
         Press Ctrl-C once to stop gracefully (VUs finish their iteration), twice to stop at once.")]
