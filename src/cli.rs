@@ -172,7 +172,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Scenario file (YAML).
+    /// Scenario file (YAML), `-` for standard input, or a URL (the quick test `run URL` makes).
     pub file: PathBuf,
     #[command(flatten)]
     pub overrides: OverrideArgs,

@@ -141,7 +141,7 @@ pub fn report_command(cmd: crate::cli::ReportCommand) -> Result<i32, Failure> {
 }
 
 pub fn validate_command(args: ValidateArgs) -> Result<i32, Failure> {
-    let plan = scenario::load_file(&args.file, &overrides(&args.overrides))?;
+    let plan = crate::output::quick::load(&args.file, &overrides(&args.overrides))?;
     say(&format!(
         "{}: valid\n{}",
         args.file.display(),
