@@ -30,7 +30,9 @@ pub enum Command {
     /// Run a scenario against its target and write a report folder.
     #[command(after_help = "Examples:\n  stampede run examples/quickstart.yaml\n  \
         stampede run scenarios/peak.yaml --target http://127.0.0.1:8080 --scale 0.01 --time-scale 0.05\n  \
-        stampede run scenarios/normal.yaml --vus 50 --duration 30s --out reports/smoke --quiet\n\n\
+        stampede run scenarios/normal.yaml -u 50 -d 30s --report-dir reports/smoke --quiet\n  \
+        stampede run http://127.0.0.1:8080/fast -u 10 -d 10s          # quick test, no file\n  \
+        stampede run x.yaml --out json=points.json.gz --out prometheus=127.0.0.1:9464 --summary-export k6.json\n\n\
         Exit codes: 0 thresholds met · 99 a threshold breached · 2 invalid scenario or usage · \
         1 the tool failed · 130 interrupted by Ctrl-C (the partial summary is still written).\n\
         Press Ctrl-C once to stop gracefully (VUs finish their iteration), twice to stop at once.")]
@@ -52,6 +54,16 @@ pub enum Command {
     /// into a request rate (Little's law), and size the fleet.
     #[command(after_help = PLAN_HELP)]
     Plan(PlanArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    #[command(
+        after_help = "Examples:\n  stampede completions bash > /etc/bash_completion.d/stampede\n  \
+        stampede completions zsh > \"${fpath[1]}/_stampede\"\n  \
+        stampede completions fish > ~/.config/fish/completions/stampede.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Start the built-in target and run a ~15 s demo against it: no setup needed.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo(DemoArgs),
@@ -92,17 +104,26 @@ pub enum ReportCommand {
 #[derive(Debug, Args, Clone, Default)]
 pub struct OverrideArgs {
     /// Send the load here instead of the scenario's `target` (http://HOST:PORT).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "STAMPEDE_TARGET")]
     pub target: Option<String>,
     /// Run this many VUs (with --duration: a constant-vus run; alone: stages scaled to this peak).
-    #[arg(long, value_name = "N")]
+    #[arg(long, short = 'u', value_name = "N", env = "STAMPEDE_VUS")]
     pub vus: Option<u32>,
     /// Run this long (with --vus: constant-vus; alone: stages stretched to this total), e.g. 30s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    #[arg(long, short = 'd', value_name = "DURATION", value_parser = parse_duration_arg, env = "STAMPEDE_DURATION")]
     pub duration: Option<Duration>,
+    /// Run exactly N iterations shared by the VUs (k6's -i: a shared-iterations run with --vus
+    /// VUs, 1 by default; --duration is then its max_duration).
+    #[arg(long, short = 'i', value_name = "N", env = "STAMPEDE_ITERATIONS")]
+    pub iterations: Option<u64>,
     /// Iterations per second (open model). With --duration: a constant-arrival-rate run of any
     /// scenario (--vus then sets max_vus); alone: an arrival-rate schedule rescaled to peak at R.
-    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "R",
+        allow_negative_numbers = true,
+        env = "STAMPEDE_RATE"
+    )]
     pub rate: Option<f64>,
     /// Multiply every VU target by F (0.01 turns 50k VUs into 500), and every rate of an
     /// arrival-rate executor, for smoke runs of big profiles.
@@ -113,7 +134,7 @@ pub struct OverrideArgs {
     pub time_scale: Option<f64>,
     /// Set `{{env.NAME}}` for templates (repeatable; wins over the process environment).
     /// Values from the environment are never written to reports.
-    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env_arg)]
+    #[arg(long = "env", short = 'e', value_name = "NAME=VALUE", value_parser = parse_env_arg)]
     pub env: Vec<(String, String)>,
     /// Accept any TLS certificate of an https:// target (self-signed, expired, wrong name):
     /// nothing is verified. For test setups only.
@@ -130,11 +151,11 @@ fn parse_env_arg(s: &str) -> Result<(String, String), String> {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Scenario file (YAML).
+    /// Scenario file (YAML), `-` to read it from standard input, or an http(s):// URL for a
+    /// quick test of that one URL (with -u/-d/--rate).
     pub file: PathBuf,
-    /// Report folder (default: reports/<name>-<timestamp>/).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: crate::output::OutputArgs,
     #[command(flatten)]
     pub overrides: OverrideArgs,
     /// Print only the final summary (no dashboard, bar or progress lines).
@@ -151,7 +172,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Scenario file (YAML).
+    /// Scenario file (YAML), `-` for standard input, or a URL (the quick test `run URL` makes).
     pub file: PathBuf,
     #[command(flatten)]
     pub overrides: OverrideArgs,

@@ -6,6 +6,7 @@ pub mod capacity;
 pub mod cli;
 pub mod engine;
 pub mod metrics;
+pub mod output;
 pub mod plan;
 pub mod report;
 pub mod runner;
@@ -14,6 +15,7 @@ pub mod sla;
 pub mod stairs;
 pub mod target;
 pub mod tui;
+pub mod windows;
 
 use cli::{Cli, Command};
 
@@ -58,6 +60,16 @@ pub fn run(cli: Cli) -> i32 {
         Command::Demo(args) => runner::demo_command(args),
         Command::Plan(args) => capacity::command::plan_command(args),
         Command::Report(cmd) => runner::report_command(cmd),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "stampede",
+                &mut std::io::stdout(),
+            );
+            Ok(exit::OK)
+        }
     };
     match result {
         Ok(code) => code,

@@ -36,6 +36,8 @@ fn say(text: &str) {
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub out: Option<PathBuf>,
+    /// `--out KIND=TARGET` live outputs, `--summary-export`, `--tag`, `--no-thresholds`...
+    pub k6: crate::output::args::K6Options,
     pub quiet: bool,
     /// No dashboard even on a terminal (a progress bar instead).
     pub no_tui: bool,
@@ -52,17 +54,27 @@ fn overrides(a: &OverrideArgs) -> Overrides {
         time_scale: a.time_scale,
         env: a.env.clone(),
         insecure: a.insecure,
+        iterations: a.iterations,
     }
 }
 
 pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
-    let plan = scenario::load_file(&args.file, &overrides(&args.overrides))?;
+    let (out, k6) = crate::output::args::K6Options::from_args(&args.output)?;
+    if k6.no_color {
+        // SAFETY: nothing else runs yet (the engine, the signal and output threads start later),
+        // so no thread reads the environment while it changes.
+        unsafe { std::env::set_var("NO_COLOR", "1") };
+    }
+    engine::debug::set(k6.http_debug);
+    let debugging = k6.http_debug > 0;
+    let plan = crate::output::quick::load(&args.file, &overrides(&args.overrides))?;
     execute(
         plan,
         &RunOptions {
-            out: args.out,
+            out,
+            k6,
             quiet: args.quiet,
-            no_tui: args.no_tui,
+            no_tui: args.no_tui || debugging,
             workers: args.workers,
         },
     )
@@ -101,7 +113,7 @@ pub fn report_command(cmd: crate::cli::ReportCommand) -> Result<i32, Failure> {
             });
             std::fs::write(&out, report::html::render(&v))
                 .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", out.display())))?;
-            say(&format!("wrote {}", out.display()));
+            say(&format!("wrote {}\n", out.display()));
             Ok(exit::OK)
         }
         ReportCommand::Compare {
@@ -129,7 +141,7 @@ pub fn report_command(cmd: crate::cli::ReportCommand) -> Result<i32, Failure> {
 }
 
 pub fn validate_command(args: ValidateArgs) -> Result<i32, Failure> {
-    let plan = scenario::load_file(&args.file, &overrides(&args.overrides))?;
+    let plan = crate::output::quick::load(&args.file, &overrides(&args.overrides))?;
     say(&format!(
         "{}: valid\n{}",
         args.file.display(),
@@ -157,6 +169,7 @@ pub fn demo_command(args: DemoArgs) -> Result<i32, Failure> {
             quiet: args.quiet,
             no_tui: args.no_tui,
             workers: None,
+            ..RunOptions::default()
         },
     )
 }
@@ -548,7 +561,10 @@ fn stair_line(r: &StairResult) -> String {
 }
 
 /// Run a plan to the end and report; returns the exit code.
-pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
+pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
+    if opts.k6.no_thresholds {
+        plan.thresholds.clear();
+    }
     check_limits(&plan, raise_nofile_limit())?;
     let addrs = preflight(&plan)?;
     let first_addr = addrs.first().copied();
@@ -586,12 +602,19 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             plan.target.url()
         );
     }
+    let sinks = crate::output::Opened::open(
+        &opts.k6.outputs,
+        crate::output::run_info(&plan, &opts.k6.tags, &started_at),
+    )
+    .map_err(|e| Failure::Usage(format!("{e:#}")))?;
     let workers = opts.workers.unwrap_or_else(engine::default_workers);
     let eng = engine::start(plan.clone(), addrs, workers).context("cannot start the engine")?;
+    let outputs = sinks.start(eng.workers);
     let control: Arc<Control> = eng.control.clone();
     let mut judge = plan.load.arrival().and_then(Judge::new);
     let mut agg = Aggregator::new(eng.workers, plan.step_names.len());
-    if judge.is_some() {
+    let mut windows = crate::windows::WindowJudge::new(&plan.thresholds);
+    if judge.is_some() || windows.is_some() {
         agg = agg.keep_seconds();
     }
     let stair_view = StairView {
@@ -614,7 +637,10 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     let mut last_second = 0usize;
     loop {
         match eng.snapshots.recv_timeout(Duration::from_millis(100)) {
-            Ok(snap) => agg.add(snap),
+            Ok(snap) => {
+                outputs.offer(&snap);
+                agg.add(snap)
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -648,6 +674,13 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
                 scenarios: &plan.scenarios,
             };
             outcomes = sla::evaluate_all(&plan.thresholds, &live);
+            crate::windows::live(
+                &mut windows,
+                &mut agg,
+                &plan,
+                &mut outcomes,
+                judge.is_some(),
+            );
             for o in &outcomes {
                 let t = &o.threshold;
                 if o.observed.is_some()
@@ -682,6 +715,7 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     views.finish();
     let elapsed = eng.started.elapsed();
     agg.close_all();
+    crate::windows::at_end(&mut windows, &agg, &plan);
     let capacity = judge.map(|mut j| {
         for r in j.judge_ready(&agg, &plan.thresholds, &stair_view) {
             if !opts.quiet {
@@ -691,9 +725,13 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         j.finish()
     });
     eng.join().map_err(|e| Failure::Tool(anyhow::anyhow!(e)))?;
+    let output_notes = outputs.finish();
     let mut result = agg.finish(plan.step_names.clone(), elapsed, plan.peak_vus());
     result.scenarios = plan.scenarios.clone();
-    let outcomes = sla::evaluate_all(&plan.thresholds, &result);
+    let mut outcomes = sla::evaluate_all(&plan.thresholds, &result);
+    if let Some(w) = &windows {
+        w.patch(&mut outcomes);
+    }
     let breached = aborted_by.is_some() || outcomes.iter().any(|o| !o.passed);
     // A breakpoint run is expected to break: it succeeds when it found a sustainable rate.
     let exit_code = if interrupted {
@@ -771,7 +809,11 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         capacity,
         tls_certificate,
     };
-    report::write_all(&rep, &out).map_err(Failure::Tool)?;
+    let summary = report::write_all(&rep, &out).map_err(Failure::Tool)?;
+    crate::output::args::write_k6_files(&summary, &opts.k6).map_err(Failure::Tool)?;
+    for n in &output_notes {
+        eprintln!("warning: {n}");
+    }
     say(&format!(
         "{}  report: {}\n",
         report::text::render(&rep),

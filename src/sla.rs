@@ -154,6 +154,9 @@ pub struct Threshold {
     pub limit: f64,
     pub abort_on_fail: bool,
     pub delay_abort_eval: Duration,
+    /// `p(95) over 1m < 500ms`: judged on every sliding window of this many whole seconds of the
+    /// per-second timeline (see `windows.rs`), not over the whole run.
+    pub window: Option<Duration>,
 }
 
 /// Something thresholds can be checked against.
@@ -168,14 +171,20 @@ pub struct Outcome {
     pub threshold: Threshold,
     pub observed: Option<f64>,
     pub passed: bool,
+    /// A windowed threshold's worst window: seconds `(from, to]` of the run.
+    pub worst_window: Option<(u64, u64)>,
 }
 
 impl Outcome {
     /// The observed value with its unit (`12.3ms`, `0.05%`, `1200`), or `no data`.
     pub fn observed_display(&self) -> String {
-        match self.observed {
-            None => "no data".into(),
+        let v = match self.observed {
+            None => return "no data".into(),
             Some(v) => format_value(self.threshold.metric.kind(), self.threshold.agg, v),
+        };
+        match self.worst_window {
+            Some((from, to)) => format!("{v} in {from}s–{to}s"),
+            None => v,
         }
     }
 }
@@ -206,7 +215,7 @@ impl Threshold {
                 "threshold `{expr}`: expected `<aggregation> <op> <value>`, e.g. `p(95) < 500ms`"
             )
         })?;
-        let agg_text = expr[..op_at].trim();
+        let (agg_text, window) = split_window(expr[..op_at].trim(), expr)?;
         let rest = &expr[op_at..];
         let (op, value_text) = [
             ("<=", Op::Le),
@@ -234,6 +243,7 @@ impl Threshold {
             limit,
             abort_on_fail: false,
             delay_abort_eval: Duration::ZERO,
+            window,
         })
     }
 
@@ -249,8 +259,25 @@ impl Threshold {
             threshold: self.clone(),
             observed,
             passed,
+            worst_window: None,
         }
     }
+}
+
+/// `p(95) over 1m` → (`p(95)`, 60 s). A window is whole seconds, at least 1 s.
+fn split_window<'a>(text: &'a str, expr: &str) -> Result<(&'a str, Option<Duration>), String> {
+    let Some(i) = text.find(" over ") else {
+        return Ok((text, None));
+    };
+    let (agg, w) = (text[..i].trim(), text[i + 6..].trim());
+    let d = crate::scenario::duration::parse_duration(w)
+        .map_err(|e| format!("threshold `{expr}`: window `{w}`: {e}"))?;
+    if d < Duration::from_secs(1) || d.subsec_nanos() != 0 {
+        return Err(format!(
+            "threshold `{expr}`: a window is a whole number of seconds, at least 1s (e.g. `over 30s`, `over 1m`)"
+        ));
+    }
+    Ok((agg, Some(d)))
 }
 
 fn parse_agg(text: &str, kind: MetricKind, expr: &str, metric: &str) -> Result<Agg, String> {
@@ -383,6 +410,22 @@ mod tests {
         assert_eq!(t("http_req_failed", "rate<0.01").unwrap().limit, 0.01);
         assert_eq!(t("http_reqs", "count >= 100").unwrap().op, Op::Ge);
         assert_eq!(t("vus_max", "value == 10").unwrap().agg, Agg::Value);
+    }
+
+    #[test]
+    fn windowed_expressions() {
+        let w = t("http_req_duration", "p(95) over 1m < 500ms").unwrap();
+        assert_eq!(w.window, Some(Duration::from_secs(60)));
+        assert_eq!((w.agg, w.limit), (Agg::P(95.0), 500.0));
+        let r = t("http_req_failed", "rate over 30s < 1%").unwrap();
+        assert_eq!(r.window, Some(Duration::from_secs(30)));
+        assert!(t("http_req_failed", "rate < 1%").unwrap().window.is_none());
+        assert!(
+            t("http_req_duration", "p(95) over 500ms < 1s")
+                .unwrap_err()
+                .contains("whole number of seconds")
+        );
+        assert!(t("http_req_duration", "p(95) over soon < 1s").is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod cookies;
+pub mod debug;
 pub mod dns;
 pub mod encoding;
 pub mod h2;

@@ -354,9 +354,10 @@ async fn iteration(
             &encoded.wire
         };
         let max_redirects = plan.http.max_redirects;
+        let dbg = super::debug::level();
         let capture = Capture {
-            headers: step.needs_response(),
-            body: step.needs_response(),
+            headers: step.needs_response() || dbg > 0,
+            body: step.needs_response() || dbg > 1,
             cookies: plan.cookies,
             location: max_redirects > 0,
         };
@@ -373,6 +374,9 @@ async fn iteration(
             },
         )
         .await;
+        if dbg > 0 {
+            super::debug::print(&plan.step_names[step.metric], wire, &sample, &resp);
+        }
         sample.uncorrected = sample.duration;
         if si == 0
             && let (Some(t), Some(d)) = (intended, sample.duration)
@@ -420,6 +424,9 @@ async fn iteration(
                 written: None,
             };
             (sample, resp) = send(ctx, &mut vu.client, step.metric, out).await;
+            if dbg > 0 {
+                super::debug::print(&plan.step_names[step.metric], &next, &sample, &resp);
+            }
             sample.uncorrected = sample.duration;
             previous = next;
             hops += 1;

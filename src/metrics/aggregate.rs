@@ -107,6 +107,18 @@ impl Aggregator {
         Some(out.unwrap_or_else(|| Recorder::new(self.total.steps.len())))
     }
 
+    /// Drop the kept recorders of seconds before `second` (no window will ask for them again).
+    pub fn forget_before(&mut self, second: u64) {
+        if let Some(seconds) = &mut self.seconds {
+            *seconds = seconds.split_off(&second);
+        }
+    }
+
+    /// Whether each second's recorder is kept (see `keep_seconds`).
+    pub fn keeps_seconds(&self) -> bool {
+        self.seconds.is_some()
+    }
+
     pub fn add(&mut self, snap: Snapshot) {
         self.total.add(&snap.data);
         if let Some(seconds) = &mut self.seconds {

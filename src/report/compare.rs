@@ -66,8 +66,8 @@ pub fn compare(old: &Value, new: &Value) -> Vec<Change> {
         out.push(Change::new("overall", "req/s", a, b, false));
     }
     if let (Some(a), Some(b)) = (
-        num(&mo["http_req_failed"]["rate"]),
-        num(&mn["http_req_failed"]["rate"]),
+        num(super::rate_of(&mo["http_req_failed"])),
+        num(super::rate_of(&mn["http_req_failed"])),
     ) {
         out.push(Change::new("overall", "error rate", a, b, true));
     }

@@ -108,7 +108,10 @@ pub fn render(s: &Value) -> String {
         ("req/s", format!("{:.1}", num(&m["http_reqs"]["rate"]))),
         (
             "errors",
-            format!("{:.2} %", num(&m["http_req_failed"]["rate"]) * 100.0),
+            format!(
+                "{:.2} %",
+                num(super::rate_of(&m["http_req_failed"])) * 100.0
+            ),
         ),
         ("p50", ms(num(&m["http_req_duration"]["p(50)"]))),
         ("p95", ms(num(&m["http_req_duration"]["p(95)"]))),

@@ -102,7 +102,7 @@ fn rate(failures: u64, requests: u64) -> Value {
     } else {
         0.0
     };
-    json!({"rate": r, "passes": failures, "fails": requests - failures})
+    json!({"rate": r, "value": r, "passes": failures, "fails": requests - failures})
 }
 
 fn step_metric(name: &str, s: &StepStats, res: &RunResult) -> Option<Value> {
@@ -117,6 +117,7 @@ fn step_metric(name: &str, s: &StepStats, res: &RunResult) -> Option<Value> {
         "http_req_failed" => rate(s.failures, s.requests),
         "checks" if s.checks_passed + s.checks_failed > 0 => json!({
             "rate": s.checks_passed as f64 / (s.checks_passed + s.checks_failed) as f64,
+            "value": s.checks_passed as f64 / (s.checks_passed + s.checks_failed) as f64,
             "passes": s.checks_passed,
             "fails": s.checks_failed,
         }),
@@ -179,7 +180,8 @@ fn metrics(r: &RunReport) -> Map<String, Value> {
     m
 }
 
-/// k6 puts `"thresholds": {"p(95)<500": true}` inside each metric (true = passed).
+/// k6 puts `"thresholds": {"p(95)<500": false}` inside each metric: `true` means the threshold
+/// FAILED (k6's summary export: `thresholds[name] = !threshold.ok`), so a k6 jq gate works.
 fn add_threshold_marks(v: &mut Value, name: &str, step: Option<&String>, r: &RunReport) {
     let m = |o: &&crate::sla::Outcome| {
         o.threshold.metric.name == name
@@ -201,7 +203,7 @@ fn marks_where(v: &mut Value, r: &RunReport, keep: impl Fn(&&crate::sla::Outcome
         .outcomes
         .iter()
         .filter(keep)
-        .map(|o| (o.threshold.expression.clone(), Value::Bool(o.passed)))
+        .map(|o| (o.threshold.expression.clone(), Value::Bool(!o.passed)))
         .collect();
     if !marks.is_empty()
         && let Some(obj) = v.as_object_mut()
@@ -223,6 +225,8 @@ pub fn summary(r: &RunReport) -> Value {
                 "observed_display": o.observed_display(),
                 "passed": o.passed,
                 "abort_on_fail": o.threshold.abort_on_fail,
+                "window_s": o.threshold.window.map(|w| w.as_secs()),
+                "worst_window": o.worst_window.map(|(from, to)| json!({"from_s": from, "to_s": to})),
             })
         })
         .collect();

@@ -17,9 +17,43 @@ impl Exporter for Markdown {
     }
 }
 
-/// Keep table cells in one piece.
+/// Text in a table cell: kept in one piece, and shown as written (no HTML, no emphasis or
+/// links from names that hold `<`, `*`, `_`, `[` or backticks).
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '|' => out.push_str("\\|"),
+            '\n' | '\r' => out.push(' '),
+            '`' | '*' | '_' | '[' | ']' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A code span holding `s` verbatim, whatever backticks it holds (fenced by a longer run).
+fn code(s: &str) -> String {
+    let run = s.chars().fold((0usize, 0usize), |(best, cur), c| {
+        if c == '`' {
+            (best.max(cur + 1), cur + 1)
+        } else {
+            (best, 0)
+        }
+    });
+    let fence = "`".repeat(run.0 + 1);
+    let body = s.replace('|', "\\|").replace(['\n', '\r'], " ");
+    if run.0 > 0 || body.starts_with(' ') || body.ends_with(' ') {
+        format!("{fence} {body} {fence}")
+    } else {
+        format!("{fence}{body}{fence}")
+    }
 }
 
 fn num(v: &Value) -> f64 {
@@ -39,16 +73,32 @@ pub fn render(s: &Value) -> String {
     );
     let _ = writeln!(
         out,
-        "`{}` · {} · {:.1} s · {} requests ({:.1}/s) · errors {:.2} % · p95 {:.2} ms · exit code {}\n",
-        cell(s["target"].as_str().unwrap_or("")),
+        "{} · {} · {:.1} s · {} requests ({:.1}/s) · errors {:.2} % · p95 {:.2} ms · exit code {}\n",
+        code(s["target"].as_str().unwrap_or("")),
         cell(s["executor"].as_str().unwrap_or("")),
         num(&s["duration_s"]),
         super::text::thousands(m["http_reqs"]["count"].as_u64().unwrap_or(0)),
         num(&m["http_reqs"]["rate"]),
-        num(&m["http_req_failed"]["rate"]) * 100.0,
+        num(super::rate_of(&m["http_req_failed"])) * 100.0,
         num(&m["http_req_duration"]["p(95)"]),
         s["exit_code"]
     );
+    let errors: Vec<String> = s["errors"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, n)| n.as_u64().unwrap_or(0) > 0)
+        .map(|(k, n)| {
+            format!(
+                "{} × {}",
+                code(k),
+                super::text::thousands(n.as_u64().unwrap_or(0))
+            )
+        })
+        .collect();
+    if !errors.is_empty() {
+        let _ = writeln!(out, "**Errors:** {}\n", errors.join(" · "));
+    }
     if let Some(cap) = s["capacity"].as_object() {
         let rate = |v: &Value| {
             v.as_f64()
@@ -89,10 +139,10 @@ pub fn render(s: &Value) -> String {
         for t in ths {
             let _ = writeln!(
                 out,
-                "| {} | `{}` | `{}` | {} |",
+                "| {} | {} | {} | {} |",
                 if t["passed"] == true { "✅" } else { "❌" },
-                cell(t["metric"].as_str().unwrap_or("")),
-                cell(t["expression"].as_str().unwrap_or("")),
+                code(t["metric"].as_str().unwrap_or("")),
+                code(t["expression"].as_str().unwrap_or("")),
                 cell(t["observed_display"].as_str().unwrap_or("no data"))
             );
         }
@@ -113,4 +163,25 @@ pub fn render(s: &Value) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_shown_as_written() {
+        assert_eq!(cell("<b>a|b</b>"), "&lt;b&gt;a\\|b&lt;/b&gt;");
+        assert_eq!(cell("*x* [y]"), "\\*x\\* \\[y\\]");
+        assert_eq!(code("p(95) < 5ms"), "`p(95) < 5ms`");
+        assert_eq!(code("a`b"), "`` a`b ``");
+        let s = serde_json::json!({
+            "verdict": "failed", "name": "<script>", "metrics": {}, "steps": [],
+            "errors": {"reset": 3, "tls": 0}, "thresholds": [],
+        });
+        let md = render(&s);
+        assert!(md.contains("&lt;script&gt;"), "{md}");
+        assert!(md.contains("**Errors:** `reset` × 3"), "{md}");
+        assert!(!md.contains("`tls`"), "{md}");
+    }
 }

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod k6;
 pub mod markdown;
 pub(crate) mod svg;
 pub mod text;
@@ -115,4 +116,13 @@ pub fn write_all(report: &RunReport, dir: &Path) -> anyhow::Result<serde_json::V
         writeln!(f, "{text}")?;
     }
     Ok(summary)
+}
+
+/// The fraction of a rate metric in a summary: `value` (k6's summary-export key), or `rate` in
+/// summaries written before `value` was added.
+pub fn rate_of(metric: &serde_json::Value) -> &serde_json::Value {
+    match &metric["value"] {
+        serde_json::Value::Null => &metric["rate"],
+        v => v,
+    }
 }

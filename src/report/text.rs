@@ -42,7 +42,18 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-fn row(out: &mut String, name: &str, s: &StepStats, secs: f64) {
+/// Width of the step column: the longest name, between 9 and 17 characters, so that a row fits
+/// 80 columns.
+fn name_width(names: &[String]) -> usize {
+    names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(9, 17)
+}
+
+fn row(out: &mut String, name: &str, s: &StepStats, secs: f64, w: usize) {
     let q = |f: f64| {
         if s.duration.is_empty() {
             "-".to_string()
@@ -55,14 +66,14 @@ fn row(out: &mut String, name: &str, s: &StepStats, secs: f64) {
     } else {
         0.0
     };
-    let name: String = if name.chars().count() > 28 {
-        name.chars().take(27).chain(['…']).collect()
+    let name: String = if name.chars().count() > w {
+        name.chars().take(w - 1).chain(['…']).collect()
     } else {
         name.to_string()
     };
     let _ = writeln!(
         out,
-        "  {:<28} {:>10} {:>9.1} {:>7.2}% {:>9} {:>9} {:>9} {:>9}",
+        "  {:<w$} {:>8} {:>8.1} {:>6.2}% {:>8} {:>8} {:>8} {:>8}",
         name,
         thousands(s.requests),
         if secs > 0.0 {
@@ -103,18 +114,19 @@ pub fn render(r: &RunReport) -> String {
         state,
         r.target
     );
+    let w = name_width(&res.step_names);
     let _ = writeln!(
         out,
-        "\n  {:<28} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "\n  {:<w$} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8}",
         "step", "requests", "req/s", "failed", "p50", "p95", "p99", "max"
     );
     for (i, name) in res.step_names.iter().enumerate() {
         if let Some(s) = res.total.steps.get(i) {
-            row(&mut out, name, s, secs);
+            row(&mut out, name, s, secs, w);
         }
     }
     if res.step_names.len() > 1 {
-        row(&mut out, "all steps", &res.overall, secs);
+        row(&mut out, "all steps", &res.overall, secs, w);
     }
     let _ = writeln!(out);
     let _ = writeln!(
@@ -311,10 +323,22 @@ pub fn render(r: &RunReport) -> String {
     }
     if !r.outcomes.is_empty() {
         let _ = writeln!(out, "\n  thresholds");
+        let mw = r
+            .outcomes
+            .iter()
+            .map(|o| o.threshold.metric.to_string().chars().count())
+            .max()
+            .unwrap_or(0);
+        let ew = r
+            .outcomes
+            .iter()
+            .map(|o| o.threshold.expression.chars().count())
+            .max()
+            .unwrap_or(0);
         for o in &r.outcomes {
             let _ = writeln!(
                 out,
-                "  {} {:<36} {:<18} observed {}",
+                "  {} {:<mw$} {:<ew$} {}",
                 if o.passed { "✓" } else { "✗" },
                 o.threshold.metric.to_string(),
                 o.threshold.expression,

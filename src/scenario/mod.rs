@@ -61,6 +61,9 @@ pub struct Overrides {
     pub env: Vec<(String, String)>,
     /// `--insecure`: accept any TLS certificate.
     pub insecure: bool,
+    /// `-i/--iterations N` (k6's): a shared-iterations run of N iterations by `--vus` VUs (1
+    /// by default), `--duration` its max_duration (10m by default).
+    pub iterations: Option<u64>,
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a typo of it.
@@ -1376,7 +1379,20 @@ fn apply_rate(load: &mut Load, rate: f64, ov: &Overrides) -> Result<(), String> 
 /// Apply --rate/--vus/--duration/--scale/--time-scale to the schedule.
 fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
     let scale_d = |d: Duration, f: f64| Duration::from_secs_f64(d.as_secs_f64() * f);
-    if let Some(rate) = ov.rate {
+    if let Some(n) = ov.iterations {
+        if ov.rate.is_some() {
+            return Err("--iterations and --rate do not go together: -i runs a fixed number of iterations, --rate a schedule".into());
+        }
+        if n == 0 {
+            return Err("--iterations must be at least 1".into());
+        }
+        *load = Load::SharedIterations(Iterations {
+            vus: ov.vus.unwrap_or(1).max(1),
+            iterations: n,
+            max_duration: ov.duration.unwrap_or(Duration::from_secs(600)),
+            graceful_stop: load.graceful_stop(),
+        });
+    } else if let Some(rate) = ov.rate {
         apply_rate(load, rate, ov)?;
     } else if let (Some(vus), Some(duration)) = (ov.vus, ov.duration) {
         *load = Load::ConstantVus {

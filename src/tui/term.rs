@@ -55,6 +55,12 @@ fn install_panic_hook() {
 fn enter() -> std::io::Result<Terminal<CrosstermBackend<Stdout>>> {
     install_panic_hook();
     terminal::enable_raw_mode()?;
+    // Keys typed (or lines pasted) before the dashboard started are not meant for it: a pasted
+    // `q` of a later line must not stop this run. Drop what the terminal holds unread.
+    // SAFETY: tcflush only discards the terminal's pending input; fd 0 is ours.
+    unsafe {
+        libc::tcflush(libc::STDIN_FILENO, libc::TCIFLUSH);
+    }
     ACTIVE.store(true, Ordering::SeqCst);
     let mut out = std::io::stdout();
     if let Err(e) = execute!(out, EnterAlternateScreen, cursor::Hide) {
