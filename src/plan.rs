@@ -1,6 +1,7 @@
 //! The validated, normalised plan: what the engine executes. Built from a scenario file plus CLI
 //! overrides; the engine never sees YAML or clap types.
 
+pub mod stream;
 pub mod template;
 
 use crate::sla::Threshold;
@@ -815,6 +816,8 @@ pub struct Step {
     pub checks: Vec<Check>,
     /// The check id of an explicit `expect.status`.
     pub status_check: Option<usize>,
+    /// A streaming step (`sse:`): its response is an event stream, timed event by event.
+    pub stream: Option<Box<stream::StreamSpec>>,
 }
 
 impl Step {

@@ -135,6 +135,11 @@ pub struct Outgoing<'a> {
     pub expect_status: Option<&'a [u16]>,
     /// What of the response to keep.
     pub capture: Capture,
+    /// A streaming step's observer: the body is handed to it as each read arrives (and not
+    /// kept), so its events are timed when they come.
+    pub stream: Option<&'a dyn super::sse::Sink>,
+    /// This request's time limit, when not `http.timeout` (a stream's own).
+    pub timeout: Option<Duration>,
 }
 
 /// One VU's connection.
@@ -300,7 +305,7 @@ impl Client {
         out: Outgoing<'_>,
     ) -> (Sample, Response) {
         let start = Instant::now();
-        let deadline = start + cfg.timeout;
+        let deadline = start + out.timeout.unwrap_or(cfg.timeout);
         let mut sample = Sample::default();
         // A kept-alive connection the peer closed while we were idle shows up as a failure with
         // no response byte: that request is sent again once on a fresh connection, uncounted.
@@ -536,7 +541,14 @@ fn take(
         *first_byte = Some(Instant::now());
     }
     *received += data.len() as u64;
-    match resp.feed(data, out.head) {
+    let fed = resp.feed(data, out.head);
+    if let Some(stream) = out.stream
+        && !resp.body_bytes.is_empty()
+    {
+        stream.feed(&resp.body_bytes, Instant::now());
+        resp.body_bytes.clear();
+    }
+    match fed {
         Ok(Feed::More) => Ok(false),
         // Bytes after the response without a request for them: the connection is out of step.
         Ok(Feed::Done { extra }) if extra > 0 => Err(Failed::Protocol),

@@ -215,9 +215,50 @@ fn take_cookies(ctx: &VuContext, vu: &mut Vu, resp: &Response) {
     }
 }
 
+/// Record a finished stream of a streaming step (also one that failed: it counts against
+/// goodput, with whatever timings it reached).
+fn record_stream(
+    ctx: &VuContext,
+    step: &Step,
+    sample: &Sample,
+    st: &super::sse::Stream<'_>,
+    f: super::sse::Figures,
+) {
+    let Some(spec) = step.stream.as_deref() else {
+        return;
+    };
+    let answered = sample.status.is_some();
+    let good = sample.error.is_none() && f.meets(&spec.slos);
+    let s = crate::metrics::stream::StreamSample {
+        ttfb: f.ttfb,
+        ttft: f.ttft,
+        gaps: st.gaps.clone(),
+        tpot: f.tpot,
+        duration: f.duration,
+        tokens_per_second: f.tokens_per_second,
+        events: st.events,
+        tokens: if answered { f.tokens } else { 0 },
+        tokens_from_usage: st.usage_tokens.is_some(),
+        good,
+        parse_errors: st.parse_errors,
+    };
+    ctx.recorder.borrow_mut().record_stream(step.metric, &s);
+}
+
+/// What checks and extraction read for a streaming step: the content of its events joined, and
+/// the last event's data as JSON.
+type StreamView<'a> = Option<(&'a [u8], Option<serde_json::Value>)>;
+
 /// Checks, then extraction, on a response the step kept; sets the sample's error for the first
 /// failure.
-fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample, resp: &Response) {
+fn after_response(
+    ctx: &VuContext,
+    vu: &mut Vu,
+    step: &Step,
+    sample: &mut Sample,
+    resp: &Response,
+    stream: StreamView<'_>,
+) {
     take_cookies(ctx, vu, resp);
     if sample.status.is_none() {
         return;
@@ -229,8 +270,14 @@ fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample
     if !step.needs_response() {
         return;
     }
-    let body = super::encoding::decode(resp.header("content-encoding"), &resp.body_bytes);
-    let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let (body, json) = match stream {
+        Some((text, json)) => (std::borrow::Cow::Borrowed(text), json),
+        None => {
+            let body = super::encoding::decode(resp.header("content-encoding"), &resp.body_bytes);
+            let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+            (body, json)
+        }
+    };
     let render = |t: &crate::plan::template::Template, vu: &mut Vu| -> Vec<u8> {
         let mut out = Vec::new();
         let env = Env {
@@ -366,9 +413,13 @@ async fn iteration(
             &encoded.wire
         };
         let max_redirects = plan.http.max_redirects;
+        let stream = step
+            .stream
+            .as_deref()
+            .map(|spec| RefCell::new(super::sse::Stream::new(spec)));
         let capture = Capture {
             headers: step.needs_response(),
-            body: step.needs_response(),
+            body: step.needs_response() || stream.is_some(),
             cookies: plan.cookies,
             location: max_redirects > 0,
         };
@@ -377,6 +428,8 @@ async fn iteration(
             head: step.method == http::Method::HEAD,
             expect_status: step.expect_status.as_deref(),
             capture,
+            stream: stream.as_ref().map(|s| s as &dyn super::sse::Sink),
+            timeout: step.stream.as_ref().map(|s| s.timeout),
         };
         let (mut sample, mut resp) = vu
             .client
@@ -424,6 +477,8 @@ async fn iteration(
                 head: next.starts_with(b"HEAD "),
                 expect_status: step.expect_status.as_deref(),
                 capture,
+                stream: stream.as_ref().map(|s| s as &dyn super::sse::Sink),
+                timeout: step.stream.as_ref().map(|s| s.timeout),
             };
             (sample, resp) = vu
                 .client
@@ -433,8 +488,31 @@ async fn iteration(
             previous = next;
             hops += 1;
         }
-        after_response(ctx, vu, step, &mut sample, &resp);
+        let figures = stream.as_ref().map(|st| {
+            // The stream's instants, from when its request counts as started: the intended
+            // start for the first request of a scheduled iteration (as `duration`).
+            let end = Instant::now();
+            let sent_at = end - sample.uncorrected.unwrap_or_default();
+            let start = match (si, intended) {
+                (0, Some(t)) => t.min(sent_at),
+                _ => sent_at,
+            };
+            let st = st.borrow();
+            let first_byte = sample.waiting.map(|w| sent_at + w);
+            super::sse::Figures::of(&st, start, first_byte, end)
+        });
+        match &stream {
+            Some(st) => {
+                let st = st.borrow();
+                let json = serde_json::from_str(&st.last_data).ok();
+                after_response(ctx, vu, step, &mut sample, &resp, Some((&st.text, json)));
+            }
+            None => after_response(ctx, vu, step, &mut sample, &resp, None),
+        }
         ctx.recorder.borrow_mut().record(step.metric, &sample);
+        if let (Some(st), Some(f)) = (&stream, figures) {
+            record_stream(ctx, step, &sample, &st.borrow(), f);
+        }
         if ends_iteration(sample.error) {
             break;
         }

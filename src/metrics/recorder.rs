@@ -209,6 +209,8 @@ pub struct StepStats {
     pub checks_passed: u64,
     pub checks_failed: u64,
     pub failures: u64,
+    /// Stream metrics, for a step that streams (`sse:`); `None` until it records one.
+    pub stream: Option<Box<super::stream::StreamStats>>,
 }
 
 impl Default for StepStats {
@@ -224,6 +226,7 @@ impl Default for StepStats {
             checks_passed: 0,
             checks_failed: 0,
             failures: 0,
+            stream: None,
         }
     }
 }
@@ -241,6 +244,9 @@ impl StepStats {
         self.checks_failed += other.checks_failed;
         self.requests += other.requests;
         self.failures += other.failures;
+        if let Some(o) = &other.stream {
+            self.stream.get_or_insert_with(Default::default).add(o);
+        }
     }
 
     fn reset(&mut self) {
@@ -254,6 +260,9 @@ impl StepStats {
         self.checks_failed = 0;
         self.requests = 0;
         self.failures = 0;
+        if let Some(s) = &mut self.stream {
+            s.reset();
+        }
     }
 }
 
@@ -364,6 +373,13 @@ impl Recorder {
         }
         self.data_sent += s.sent;
         self.data_received += s.received;
+    }
+
+    /// Record one finished stream of step `step`.
+    pub fn record_stream(&mut self, step: usize, s: &super::stream::StreamSample) {
+        if let Some(st) = self.steps.get_mut(step) {
+            st.stream.get_or_insert_with(Default::default).record(s);
+        }
     }
 
     pub fn record_iteration(&mut self, d: Duration) {

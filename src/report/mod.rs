@@ -8,6 +8,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod streams;
 pub(crate) mod svg;
 pub mod text;
 pub mod timeline;

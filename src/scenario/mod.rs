@@ -7,6 +7,7 @@ mod journey;
 pub mod locate;
 pub mod model;
 mod protocol;
+mod stream;
 
 use crate::plan::template::{Escape, Part, Template};
 use crate::plan::{
@@ -452,6 +453,9 @@ impl Builder<'_> {
         }
         *self.part.borrow_mut() = String::new();
         let thresholds = self.thresholds(&raw, &step_names, &scenarios)?;
+        for b in &mut built {
+            stream::attach_slos(&mut b.3, &step_names, &thresholds);
+        }
         let base = Plan {
             name,
             target,
@@ -1143,6 +1147,10 @@ impl Builder<'_> {
             extract,
             checks,
             status_check,
+            stream: match &s.sse {
+                Some(v) => Some(Box::new(self.stream_spec(v, &format!("{spath}.sse"))?)),
+                None => None,
+            },
         })
     }
 

@@ -185,6 +185,8 @@ pub struct RawStep {
     #[serde(default)]
     pub extract: IndexMap<String, RawExtract>,
     pub auth: Option<RawAuth>,
+    /// A streaming step: `true` or `{ content, usage, done, timeout }`.
+    pub sse: Option<serde_yaml_ng::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,104 @@
+//! The stream metrics of `summary.json` (`stream_*` trends and counters, `stream_goodput`), the
+//! stream histograms, and the `streams` section: per streaming step, tokens per second (overall
+//! and per stream), goodput and where the token counts came from.
+
+use super::json::{counter, rate, round3, trend};
+use crate::metrics::RunResult;
+use crate::metrics::stream::StreamStats;
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+/// `metrics.<name>` for a `stream_*` metric of one step (or of all steps merged).
+pub fn metric(name: &str, s: &StreamStats, res: &RunResult) -> Option<Value> {
+    if name == "stream_goodput" {
+        // As k6 writes rates: `passes` are the true values (good streams).
+        let mut v = rate(s.good, s.streams);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("value".into(), o.get("rate").cloned().unwrap_or_default());
+        }
+        return Some(v);
+    }
+    match s.trend(name) {
+        Some(h) => Some(trend(h)),
+        None => Some(counter(s.counter(name)?, res)),
+    }
+}
+
+/// Every stream histogram (µs, HdrHistogram V2 deflate), overall and per step.
+pub fn histograms(res: &RunResult) -> Vec<(String, &Histogram<u64>)> {
+    let mut sources: Vec<(String, &StreamStats)> = Vec::new();
+    if let Some(s) = res.overall.stream.as_deref() {
+        sources.push((String::new(), s));
+    }
+    for (i, step) in res.step_names.iter().enumerate() {
+        if let Some(s) = res.total.steps.get(i).and_then(|s| s.stream.as_deref()) {
+            sources.push((format!("{{step:{step}}}"), s));
+        }
+    }
+    let mut out = Vec::new();
+    for (suffix, s) in sources {
+        for name in crate::metrics::stream::TRENDS {
+            if let Some(h) = s.trend(name) {
+                out.push((format!("{name}{suffix}"), h));
+            }
+        }
+    }
+    out
+}
+
+fn per_second(h: &Histogram<u64>) -> Value {
+    // Recorded in milli-tokens per second.
+    let v = |x: u64| round3(x as f64 / 1000.0);
+    if h.is_empty() {
+        return Value::Null;
+    }
+    json!({
+        "avg": round3(h.mean() / 1000.0),
+        "min": v(h.min()),
+        "med": v(h.value_at_quantile(0.5)),
+        "p(10)": v(h.value_at_quantile(0.1)),
+        "p(90)": v(h.value_at_quantile(0.9)),
+        "max": v(h.max()),
+    })
+}
+
+fn one(name: Option<&str>, s: &StreamStats, res: &RunResult) -> Value {
+    json!({
+        "step": name,
+        "streams": s.streams,
+        "good": s.good,
+        "goodput": if s.streams > 0 { s.good as f64 / s.streams as f64 } else { 0.0 },
+        "good_per_s": round3(res.rate(s.good)),
+        "events": s.events,
+        "tokens": s.tokens,
+        "tokens_per_s": round3(res.rate(s.tokens)),
+        "tokens_source": if s.streams == 0 { "none" }
+            else if s.tokens_from_usage == s.streams { "usage" }
+            else if s.tokens_from_usage == 0 { "events" }
+            else { "mixed" },
+        "streams_with_usage": s.tokens_from_usage,
+        "parse_errors": s.parse_errors,
+        "tokens_per_s_per_stream": per_second(&s.tokens_per_second_milli),
+    })
+}
+
+/// `streams`: null when no step streams; else the whole run and each streaming step.
+pub fn section(res: &RunResult) -> Value {
+    let Some(all) = res.overall.stream.as_deref() else {
+        return Value::Null;
+    };
+    let steps: Vec<Value> = res
+        .step_names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| {
+            let s = res.total.steps.get(i)?.stream.as_deref()?;
+            Some(one(Some(n), s, res))
+        })
+        .collect();
+    let mut v = one(None, all, res);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("steps".into(), Value::Array(steps));
+    }
+    v
+}
