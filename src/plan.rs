@@ -2,6 +2,7 @@
 //! overrides; the engine never sees YAML or clap types.
 
 pub mod stream;
+pub mod ws;
 pub mod template;
 
 use crate::sla::Threshold;
@@ -818,6 +819,8 @@ pub struct Step {
     pub status_check: Option<usize>,
     /// A streaming step (`sse:`): its response is an event stream, timed event by event.
     pub stream: Option<Box<stream::StreamSpec>>,
+    /// A WebSocket step (`ws:`): the request is its upgrade, then these actions run.
+    pub ws: Option<Box<ws::WsSpec>>,
 }
 
 impl Step {

@@ -60,6 +60,9 @@ pub struct Stats {
     alpn: Mutex<BTreeMap<String, u64>>,
     /// Events sent on `/sse` and `/v1/chat/completions` streams (content events only).
     sse_events: AtomicU64,
+    /// WebSocket messages received and sent on `/ws`.
+    ws_in: AtomicU64,
+    ws_out: AtomicU64,
 }
 
 fn bump(m: &Mutex<BTreeMap<String, u64>>, key: &str) {
@@ -142,6 +145,8 @@ impl Stats {
             "tls_versions": read(&self.tls_versions),
             "alpn": read(&self.alpn),
             "sse_events": self.sse_events.load(Ordering::Relaxed),
+            "ws_in": self.ws_in.load(Ordering::Relaxed),
+            "ws_out": self.ws_out.load(Ordering::Relaxed),
         })
         .to_string()
     }
@@ -163,6 +168,8 @@ impl Stats {
         clear(&self.http_versions);
         self.tls_handshakes.store(0, Ordering::Relaxed);
         self.sse_events.store(0, Ordering::Relaxed);
+        self.ws_in.store(0, Ordering::Relaxed);
+        self.ws_out.store(0, Ordering::Relaxed);
         self.tls_resumed.store(0, Ordering::Relaxed);
         self.tls_failed.store(0, Ordering::Relaxed);
         clear(&self.tls_versions);
@@ -426,6 +433,11 @@ async fn serve_connection<I>(
                 }
             }
             match req.uri().path() {
+                "/ws" => {
+                    bump(&stats.http_versions, &format!("{:?}", req.version()));
+                    stats.count("/ws");
+                    Ok(stream::ws(req, stats).map(Either::Right))
+                }
                 "/sse" | "/v1/chat/completions" => {
                     Ok(streaming(req, stats).await.map(Either::Right))
                 }
@@ -439,6 +451,7 @@ async fn serve_connection<I>(
         Proto::Http1 => hyper::server::conn::http1::Builder::new()
             .keep_alive(true)
             .serve_connection(io, svc)
+            .with_upgrades()
             .await
             .map_err(|e| e.to_string()),
         Proto::Http2 => hyper::server::conn::http2::Builder::new(exec)
@@ -446,7 +459,7 @@ async fn serve_connection<I>(
             .await
             .map_err(|e| e.to_string()),
         Proto::Auto => hyper_util::server::conn::auto::Builder::new(exec)
-            .serve_connection(io, svc)
+            .serve_connection_with_upgrades(io, svc)
             .await
             .map_err(|e| e.to_string()),
     };

@@ -166,6 +166,11 @@ impl Client {
         }
     }
 
+    /// Which of the target's addresses this client's connections use.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
     /// Open a connection (boxed: the connect future is large and rare, and a VU's task should
     /// stay small while it thinks), and shake hands for TLS. The TCP connect is timed into
     /// `sample.connecting`, the handshake into `sample.tls_handshaking`.

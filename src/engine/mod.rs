@@ -11,6 +11,7 @@ pub mod sse;
 pub mod tls;
 pub mod vu;
 pub mod worker;
+pub mod ws;
 
 use crate::metrics::Snapshot;
 use crate::plan::Plan;

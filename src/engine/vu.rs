@@ -382,6 +382,16 @@ async fn iteration(
             .record_lag(started.saturating_duration_since(t));
     }
     for (si, step) in flow.steps.iter().enumerate() {
+        if let Some(spec) = step.ws.as_deref() {
+            let error = ws_step(ctx, vu, step, spec, (si == 0).then_some(intended).flatten()).await;
+            if ends_iteration(error) {
+                break;
+            }
+            if !think_after(ctx, vu, step, slot).await {
+                return false;
+            }
+            continue;
+        }
         let encoded = &ctx.client.wire[fi][si];
         let cookie = if plan.cookies {
             vu.cookie_header()
@@ -516,16 +526,8 @@ async fn iteration(
         if ends_iteration(sample.error) {
             break;
         }
-        if step.think != Think::None {
-            let d = step.think.sample(&mut vu.rng);
-            match slot {
-                Some(slot) => {
-                    if !pause_until(&ctx.state, slot, Instant::now() + d).await {
-                        return false;
-                    }
-                }
-                None => tokio::time::sleep(d).await,
-            }
+        if !think_after(ctx, vu, step, slot).await {
+            return false;
         }
     }
     ctx.recorder
@@ -533,6 +535,90 @@ async fn iteration(
         .record_iteration(started.elapsed());
     vu.iteration += 1;
     true
+}
+
+/// A step's own think time, if it has one. False when the VU should stop meanwhile.
+async fn think_after(ctx: &VuContext, vu: &mut Vu, step: &Step, slot: Option<usize>) -> bool {
+    if step.think == Think::None {
+        return true;
+    }
+    let d = step.think.sample(&mut vu.rng);
+    match slot {
+        Some(slot) => pause_until(&ctx.state, slot, Instant::now() + d).await,
+        None => {
+            tokio::time::sleep(d).await;
+            true
+        }
+    }
+}
+
+/// A WebSocket step: one session, recorded as its upgrade request (with the first failure),
+/// its checks and its session figures. Returns the failure, if any.
+async fn ws_step(
+    ctx: &VuContext,
+    vu: &mut Vu,
+    step: &Step,
+    spec: &crate::plan::ws::WsSpec,
+    intended: Option<Instant>,
+) -> Option<ErrorKind> {
+    let plan = &ctx.plan;
+    let cookie = if plan.cookies {
+        vu.cookie_header()
+    } else {
+        None
+    };
+    let mut render = |t: &crate::plan::template::Template| {
+        let mut out = Vec::new();
+        let env = Env {
+            plan,
+            vu: vu.number,
+            iteration: vu.iteration,
+            vars: &vu.vars,
+            rows: &vu.rows,
+            rng: std::cell::RefCell::new(&mut vu.rng),
+        };
+        t.render(&env, &mut out);
+        out
+    };
+    let (path, mut headers) = match &step.dynamic {
+        Some(d) => {
+            let path = render(&d.path);
+            let headers: Vec<(String, Vec<u8>)> = d
+                .headers
+                .iter()
+                .map(|(n, t)| (n.as_str().to_string(), render(t)))
+                .collect();
+            (String::from_utf8_lossy(&path).into_owned(), headers)
+        }
+        None => (step.path.clone(), Vec::new()),
+    };
+    for (n, v) in &step.headers {
+        headers.push((n.as_str().to_string(), v.as_bytes().to_vec()));
+    }
+    if let Some(c) = cookie {
+        headers.push(("cookie".into(), c));
+    }
+    let up = super::ws::Upgrade {
+        path: &path,
+        headers,
+    };
+    let index = vu.client.index();
+    let mut o = super::ws::session(&ctx.client, index, spec, up, &mut render).await;
+    if let (Some(t), Some(d)) = (intended, o.sample.duration) {
+        o.sample.duration = Some(d.max(Instant::now().saturating_duration_since(t)));
+    }
+    let mut rec = ctx.recorder.borrow_mut();
+    if let Some(id) = step.status_check {
+        rec.record_check(step.metric, id, o.sample.error != Some(ErrorKind::Status));
+    }
+    for (id, ok) in &o.checks {
+        rec.record_check(step.metric, *id, *ok);
+    }
+    rec.record(step.metric, &o.sample);
+    if o.opened {
+        rec.record_ws(step.metric, &o.ws);
+    }
+    o.sample.error
 }
 
 /// May this VU start another iteration of a fixed-work executor?

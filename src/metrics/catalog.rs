@@ -53,6 +53,13 @@ pub const METRICS: &[(&str, MetricKind)] = &[
     ("stream_tokens", MetricKind::Counter),
     ("stream_parse_errors", MetricKind::Counter),
     ("stream_goodput", MetricKind::Rate),
+    // WebSocket steps (`ws:`).
+    ("ws_connecting", MetricKind::Trend),
+    ("ws_msg_rtt", MetricKind::Trend),
+    ("ws_session_duration", MetricKind::Trend),
+    ("ws_sessions", MetricKind::Counter),
+    ("ws_msgs_sent", MetricKind::Counter),
+    ("ws_msgs_received", MetricKind::Counter),
 ];
 
 /// Metrics that are also recorded per step (sub-metrics `name{step:NAME}`).
@@ -76,6 +83,12 @@ pub const STEP_TAGGED: &[&str] = &[
     "stream_tokens",
     "stream_parse_errors",
     "stream_goodput",
+    "ws_connecting",
+    "ws_msg_rtt",
+    "ws_session_duration",
+    "ws_sessions",
+    "ws_msgs_sent",
+    "ws_msgs_received",
 ];
 
 pub fn kind_of(name: &str) -> Option<MetricKind> {

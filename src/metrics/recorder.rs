@@ -211,6 +211,8 @@ pub struct StepStats {
     pub failures: u64,
     /// Stream metrics, for a step that streams (`sse:`); `None` until it records one.
     pub stream: Option<Box<super::stream::StreamStats>>,
+    /// WebSocket metrics, for a step that opens sessions (`ws:`).
+    pub ws: Option<Box<super::ws::WsStats>>,
 }
 
 impl Default for StepStats {
@@ -227,6 +229,7 @@ impl Default for StepStats {
             checks_failed: 0,
             failures: 0,
             stream: None,
+            ws: None,
         }
     }
 }
@@ -247,6 +250,9 @@ impl StepStats {
         if let Some(o) = &other.stream {
             self.stream.get_or_insert_with(Default::default).add(o);
         }
+        if let Some(o) = &other.ws {
+            self.ws.get_or_insert_with(Default::default).add(o);
+        }
     }
 
     fn reset(&mut self) {
@@ -261,6 +267,9 @@ impl StepStats {
         self.requests = 0;
         self.failures = 0;
         if let Some(s) = &mut self.stream {
+            s.reset();
+        }
+        if let Some(s) = &mut self.ws {
             s.reset();
         }
     }
@@ -379,6 +388,13 @@ impl Recorder {
     pub fn record_stream(&mut self, step: usize, s: &super::stream::StreamSample) {
         if let Some(st) = self.steps.get_mut(step) {
             st.stream.get_or_insert_with(Default::default).record(s);
+        }
+    }
+
+    /// Record one finished WebSocket session of step `step`.
+    pub fn record_ws(&mut self, step: usize, s: &super::ws::WsSample) {
+        if let Some(st) = self.steps.get_mut(step) {
+            st.ws.get_or_insert_with(Default::default).record(s);
         }
     }
 

@@ -119,6 +119,7 @@ fn step_metric(name: &str, s: &StepStats, res: &RunResult) -> Option<Value> {
         "http_reqs" => counter(s.requests, res),
         "http_req_failed" => rate(s.failures, s.requests),
         n if n.starts_with("stream") => super::streams::metric(n, s.stream.as_deref()?, res)?,
+        n if n.starts_with("ws_") => super::streams::ws_metric(n, s.ws.as_deref()?, res)?,
         "checks" if s.checks_passed + s.checks_failed > 0 => json!({
             "rate": s.checks_passed as f64 / (s.checks_passed + s.checks_failed) as f64,
             "passes": s.checks_passed,
@@ -325,6 +326,7 @@ pub fn summary(r: &RunReport) -> Value {
         "timeline": timeline,
         "capacity": r.capacity.as_ref().map(capacity),
         "streams": super::streams::section(res),
+        "websockets": super::streams::ws_section(res),
     })
 }
 

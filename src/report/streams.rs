@@ -5,6 +5,7 @@
 use super::json::{counter, rate, round3, trend};
 use crate::metrics::RunResult;
 use crate::metrics::stream::StreamStats;
+use crate::metrics::ws::WsStats;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
@@ -24,6 +25,39 @@ pub fn metric(name: &str, s: &StreamStats, res: &RunResult) -> Option<Value> {
     }
 }
 
+/// `metrics.<name>` for a `ws_*` metric of one step (or of all steps merged).
+pub fn ws_metric(name: &str, s: &WsStats, res: &RunResult) -> Option<Value> {
+    match s.trend(name) {
+        Some(h) => Some(trend(h)),
+        None => Some(counter(s.counter(name)?, res)),
+    }
+}
+
+/// `websockets`: null when no step opens sessions; else sessions and close codes per step.
+pub fn ws_section(res: &RunResult) -> Value {
+    let steps: Vec<Value> = res
+        .step_names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| {
+            let s = res.total.steps.get(i)?.ws.as_deref()?;
+            Some(json!({
+                "step": n,
+                "sessions": s.sessions,
+                "msgs_sent": s.sent,
+                "msgs_received": s.received,
+                "close_codes": s.closes.iter().map(|(c, n)| (c.to_string(), json!(n)))
+                    .collect::<serde_json::Map<_, _>>(),
+            }))
+        })
+        .collect();
+    if steps.is_empty() {
+        Value::Null
+    } else {
+        json!({ "steps": steps })
+    }
+}
+
 /// Every stream histogram (µs, HdrHistogram V2 deflate), overall and per step.
 pub fn histograms(res: &RunResult) -> Vec<(String, &Histogram<u64>)> {
     let mut sources: Vec<(String, &StreamStats)> = Vec::new();
@@ -36,6 +70,22 @@ pub fn histograms(res: &RunResult) -> Vec<(String, &Histogram<u64>)> {
         }
     }
     let mut out = Vec::new();
+    let mut ws: Vec<(String, &WsStats)> = Vec::new();
+    if let Some(s) = res.overall.ws.as_deref() {
+        ws.push((String::new(), s));
+    }
+    for (i, step) in res.step_names.iter().enumerate() {
+        if let Some(s) = res.total.steps.get(i).and_then(|s| s.ws.as_deref()) {
+            ws.push((format!("{{step:{step}}}"), s));
+        }
+    }
+    for (suffix, s) in ws {
+        for name in crate::metrics::ws::TRENDS {
+            if let Some(h) = s.trend(name) {
+                out.push((format!("{name}{suffix}"), h));
+            }
+        }
+    }
     for (suffix, s) in sources {
         for name in crate::metrics::stream::TRENDS {
             if let Some(h) = s.trend(name) {

@@ -8,6 +8,7 @@ pub mod locate;
 pub mod model;
 mod protocol;
 mod stream;
+mod ws;
 
 use crate::plan::template::{Escape, Part, Template};
 use crate::plan::{
@@ -942,7 +943,21 @@ impl Builder<'_> {
         scope: &mut journey::Scope,
         names: &mut Vec<String>,
     ) -> Result<Step, ScenarioError> {
+        let ws_path = s.ws.as_ref().map(|w| ws::ws_path(w).unwrap_or_default());
+        if s.actions.is_some() && s.ws.is_none() {
+            return Err(self.at_key(
+                &format!("{spath}.actions"),
+                "`actions` belong to a WebSocket step (`ws: /path`)",
+            ));
+        }
+        if s.ws.is_some() && s.sse.is_some() {
+            return Err(self.at_key(
+                &format!("{spath}.sse"),
+                "a step is either a WebSocket session (`ws`) or an event stream (`sse`)",
+            ));
+        }
         let methods = [
+            ("ws", &ws_path, Method::GET),
             ("get", &s.get, Method::GET),
             ("post", &s.post, Method::POST),
             ("put", &s.put, Method::PUT),
@@ -1147,6 +1162,16 @@ impl Builder<'_> {
             extract,
             checks,
             status_check,
+            ws: match &s.ws {
+                Some(v) => Some(Box::new(self.ws_spec(
+                    scope,
+                    metric,
+                    v,
+                    s.actions.as_ref(),
+                    spath,
+                )?)),
+                None => None,
+            },
             stream: match &s.sse {
                 Some(v) => Some(Box::new(self.stream_spec(v, &format!("{spath}.sse"))?)),
                 None => None,

@@ -187,6 +187,10 @@ pub struct RawStep {
     pub auth: Option<RawAuth>,
     /// A streaming step: `true` or `{ content, usage, done, timeout }`.
     pub sse: Option<serde_yaml_ng::Value>,
+    /// A WebSocket step: `/path` or `{ url, subprotocols, timeout, actions }`.
+    pub ws: Option<serde_yaml_ng::Value>,
+    /// The actions of a WebSocket step (with `ws: /path`).
+    pub actions: Option<serde_yaml_ng::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -244,3 +244,108 @@ pub fn method_not_allowed() -> Response<ChanBody> {
     *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     r
 }
+
+/// `/ws`: a WebSocket echo (each text or binary message sent back, after `?delay=MS`), and with
+/// `?push=N&every=MS` the server first pushes N text messages `pushI`, one every MS. Messages in
+/// and out are counted in `/__stats` (`ws_in`, `ws_out`).
+pub fn ws(req: http::Request<hyper::body::Incoming>, stats: Arc<Stats>) -> Response<ChanBody> {
+    use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+    let (tx, rx) = mpsc::channel(1);
+    drop(tx);
+    let empty = |status| {
+        let mut r = Response::new(ChanBody(mpsc::channel(1).1));
+        *r.status_mut() = status;
+        r
+    };
+    let is_upgrade = req
+        .headers()
+        .get(http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let Some(key) = req.headers().get("sec-websocket-key").cloned() else {
+        return empty(StatusCode::BAD_REQUEST);
+    };
+    if !is_upgrade {
+        return empty(StatusCode::BAD_REQUEST);
+    }
+    let query = req.uri().query().unwrap_or("").to_string();
+    let delay = Duration::from_millis(ms_param(&query, "delay", 0));
+    let push = ms_param(&query, "push", 0).min(1_000_000);
+    let every = Duration::from_millis(ms_param(&query, "every", 100));
+    let protocol = req
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|p| p.trim().to_string());
+    let upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else {
+            return;
+        };
+        let io = hyper_util::rt::TokioIo::new(upgraded);
+        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            io,
+            tokio_tungstenite::tungstenite::protocol::Role::Server,
+            None,
+        )
+        .await;
+        serve_ws(ws, stats, delay, push, every).await;
+    });
+    let mut r = Response::new(ChanBody(rx));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(
+        http::header::UPGRADE,
+        http::HeaderValue::from_static("websocket"),
+    );
+    h.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("Upgrade"),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+        h.insert("sec-websocket-accept", v);
+    }
+    if let Some(p) = protocol.and_then(|p| http::HeaderValue::from_str(&p).ok()) {
+        h.insert("sec-websocket-protocol", p);
+    }
+    r
+}
+
+async fn serve_ws<S>(
+    ws: tokio_tungstenite::WebSocketStream<S>,
+    stats: Arc<Stats>,
+    delay: Duration,
+    push: u64,
+    every: Duration,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut tx, mut rx) = ws.split();
+    let start = Instant::now();
+    for i in 0..push {
+        tokio::time::sleep_until(start + every * i as u32).await;
+        if tx.send(Message::text(format!("push{i}"))).await.is_err() {
+            return;
+        }
+        stats.ws_out.fetch_add(1, Ordering::Relaxed);
+    }
+    while let Some(Ok(m)) = rx.next().await {
+        let reply = match m {
+            Message::Text(_) | Message::Binary(_) => m,
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        stats.ws_in.fetch_add(1, Ordering::Relaxed);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        if tx.send(reply).await.is_err() {
+            return;
+        }
+        stats.ws_out.fetch_add(1, Ordering::Relaxed);
+    }
+    let _ = tx.close().await;
+}
