@@ -2,8 +2,8 @@
 //! overrides; the engine never sees YAML or clap types.
 
 pub mod stream;
-pub mod ws;
 pub mod template;
+pub mod ws;
 
 use crate::sla::Threshold;
 use bytes::Bytes;

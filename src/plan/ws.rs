@@ -16,7 +16,10 @@ pub struct WsSpec {
 
 #[derive(Debug, Clone)]
 pub enum WsAction {
-    Send { binary: bool, body: Template },
+    Send {
+        binary: bool,
+        body: Template,
+    },
     Expect(WsExpect),
     Wait(Duration),
     /// Close with this code (a session without it closes with 1000 after its last action).

@@ -13,11 +13,7 @@ use serde_json::{Value, json};
 pub fn metric(name: &str, s: &StreamStats, res: &RunResult) -> Option<Value> {
     if name == "stream_goodput" {
         // As k6 writes rates: `passes` are the true values (good streams).
-        let mut v = rate(s.good, s.streams);
-        if let Some(o) = v.as_object_mut() {
-            o.insert("value".into(), o.get("rate").cloned().unwrap_or_default());
-        }
-        return Some(v);
+        return Some(rate(s.good, s.streams));
     }
     match s.trend(name) {
         Some(h) => Some(trend(h)),

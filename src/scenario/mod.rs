@@ -970,7 +970,7 @@ impl Builder<'_> {
         let (key, path, method) = match set.as_slice() {
             [one] => (one.0, one.1.clone().unwrap_or_default(), one.2.clone()),
             [] => {
-                return Err(self.at_value(spath, "a step needs a request: `get: /path` (or post, put, patch, delete, head, options)"));
+                return Err(self.at_value(spath, "a step needs a request: `get: /path` (or post, put, patch, delete, head, options; `ws: /path` for a WebSocket)"));
             }
             [_, second, ..] => {
                 return Err(self.at_key(

@@ -20,7 +20,14 @@ use crate::plan::ws::{self, WsAction, WsExpect, WsSpec};
 use serde_yaml_ng::Value;
 
 const KEYS: [&str; 4] = ["url", "subprotocols", "timeout", "actions"];
-const ACTIONS: [&str; 6] = ["send", "send_json", "send_binary", "expect", "wait", "close"];
+const ACTIONS: [&str; 6] = [
+    "send",
+    "send_json",
+    "send_binary",
+    "expect",
+    "wait",
+    "close",
+];
 
 /// The path a `ws:` value connects to (`ws: /path` or `ws: { url: /path }`).
 pub fn ws_path(raw: &Value) -> Option<String> {
@@ -120,7 +127,10 @@ impl Builder<'_> {
                 _ => {
                     return Err(self.at_value(
                         &apath,
-                        format!("an action is one of {}, e.g. `- send: hello`", ACTIONS.join(", ")),
+                        format!(
+                            "an action is one of {}, e.g. `- send: hello`",
+                            ACTIONS.join(", ")
+                        ),
                     ));
                 }
             };
@@ -146,7 +156,9 @@ impl Builder<'_> {
                 "close" => {
                     let code = v
                         .as_u64()
-                        .filter(|c| (1000..=4999).contains(c) && ![1004, 1005, 1006, 1015].contains(c))
+                        .filter(|c| {
+                            (1000..=4999).contains(c) && ![1004, 1005, 1006, 1015].contains(c)
+                        })
                         .ok_or_else(|| {
                             self.at_value(&kpath, "a close code: 1000, 1001, … or 3000–4999")
                         })?;
@@ -159,7 +171,10 @@ impl Builder<'_> {
                         .unwrap_or_default();
                     return Err(self.at_key(
                         &kpath,
-                        format!("unknown action `{other}`{hint}; known: {}", ACTIONS.join(", ")),
+                        format!(
+                            "unknown action `{other}`{hint}; known: {}",
+                            ACTIONS.join(", ")
+                        ),
                     ));
                 }
             };
@@ -188,7 +203,12 @@ impl Builder<'_> {
             // `expect: {}` or `expect: any`: any message.
             Value::Null => Default::default(),
             Value::String(s) if s == "any" => Default::default(),
-            _ => return Err(self.at_value(path, "`expect` is a map of contains, equals, json, timeout (or `any`)")),
+            _ => {
+                return Err(self.at_value(
+                    path,
+                    "`expect` is a map of contains, equals, json, timeout (or `any`)",
+                ));
+            }
         };
         for (k, v) in &m {
             let key = k.as_str().unwrap_or_default();
@@ -212,8 +232,9 @@ impl Builder<'_> {
                     for (p, want) in map {
                         let p = p.as_str().unwrap_or_default();
                         let ppath = format!("{kpath}.{p}");
-                        let jp = serde_json_path::JsonPath::parse(p)
-                            .map_err(|err| self.at_key(&ppath, format!("bad JSONPath `{p}`: {err}")))?;
+                        let jp = serde_json_path::JsonPath::parse(p).map_err(|err| {
+                            self.at_key(&ppath, format!("bad JSONPath `{p}`: {err}"))
+                        })?;
                         let want = match want {
                             Value::String(text) => {
                                 Want::Text(self.template(scope, text, Escape::Raw, &ppath)?)
