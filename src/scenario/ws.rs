@@ -121,7 +121,7 @@ impl Builder<'_> {
             .as_sequence()
             .ok_or_else(|| self.at_value(&lpath, "`actions` is a list"))?;
         for (i, item) in items.iter().enumerate() {
-            let apath = format!("{lpath}[{i}]");
+            let apath = format!("{lpath}.{i}");
             let (key, v) = match item.as_mapping().map(|m| m.iter().collect::<Vec<_>>()) {
                 Some(kv) if kv.len() == 1 => (kv[0].0.as_str().unwrap_or_default(), kv[0].1),
                 _ => {
