@@ -148,3 +148,43 @@ pub fn section(res: &RunResult) -> Value {
     }
     v
 }
+
+/// One row per streaming step, from a summary: name, streams, TTFT p50/p99, inter-token
+/// p50/p99, TPOT p50 (ms), tokens per second, goodput (a fraction).
+pub struct Row {
+    pub step: String,
+    pub streams: u64,
+    pub ttft: (f64, f64),
+    pub inter_token: (f64, f64),
+    pub tpot_p50: f64,
+    pub tokens_per_s: f64,
+    pub goodput: f64,
+}
+
+/// The streaming steps of a summary, for the Markdown and HTML reports.
+pub fn rows(summary: &Value) -> Vec<Row> {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let Some(steps) = summary["streams"]["steps"].as_array() else {
+        return Vec::new();
+    };
+    steps
+        .iter()
+        .map(|st| {
+            let step = st["step"].as_str().unwrap_or("").to_string();
+            let m =
+                |name: &str, q: &str| f(&summary["metrics"][format!("{name}{{step:{step}}}")][q]);
+            Row {
+                streams: st["streams"].as_u64().unwrap_or(0),
+                ttft: (m("stream_ttft", "p(50)"), m("stream_ttft", "p(99)")),
+                inter_token: (
+                    m("stream_inter_token", "p(50)"),
+                    m("stream_inter_token", "p(99)"),
+                ),
+                tpot_p50: m("stream_tpot", "p(50)"),
+                tokens_per_s: f(&st["tokens_per_s"]),
+                goodput: f(&st["goodput"]),
+                step,
+            }
+        })
+        .collect()
+}
