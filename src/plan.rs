@@ -1,7 +1,9 @@
 //! The validated, normalised plan: what the engine executes. Built from a scenario file plus CLI
 //! overrides; the engine never sees YAML or clap types.
 
+pub mod stream;
 pub mod template;
+pub mod ws;
 
 use crate::sla::Threshold;
 use bytes::Bytes;
@@ -820,6 +822,10 @@ pub struct Step {
     pub checks: Vec<Check>,
     /// The check id of an explicit `expect.status`.
     pub status_check: Option<usize>,
+    /// A streaming step (`sse:`): its response is an event stream, timed event by event.
+    pub stream: Option<Box<stream::StreamSpec>>,
+    /// A WebSocket step (`ws:`): the request is its upgrade, then these actions run.
+    pub ws: Option<Box<ws::WsSpec>>,
 }
 
 impl Step {

@@ -21,7 +21,7 @@
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::collections::BTreeMap;
@@ -33,6 +33,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
+mod stream;
 pub mod tls;
 
 /// Counts of what the target served.
@@ -57,6 +58,11 @@ pub struct Stats {
     /// `none`).
     tls_versions: Mutex<BTreeMap<String, u64>>,
     alpn: Mutex<BTreeMap<String, u64>>,
+    /// Events sent on `/sse` and `/v1/chat/completions` streams (content events only).
+    sse_events: AtomicU64,
+    /// WebSocket messages received and sent on `/ws`.
+    ws_in: AtomicU64,
+    ws_out: AtomicU64,
 }
 
 fn bump(m: &Mutex<BTreeMap<String, u64>>, key: &str) {
@@ -138,6 +144,9 @@ impl Stats {
             "tls_failed": self.tls_failed.load(Ordering::Relaxed),
             "tls_versions": read(&self.tls_versions),
             "alpn": read(&self.alpn),
+            "sse_events": self.sse_events.load(Ordering::Relaxed),
+            "ws_in": self.ws_in.load(Ordering::Relaxed),
+            "ws_out": self.ws_out.load(Ordering::Relaxed),
         })
         .to_string()
     }
@@ -158,6 +167,9 @@ impl Stats {
         }
         clear(&self.http_versions);
         self.tls_handshakes.store(0, Ordering::Relaxed);
+        self.sse_events.store(0, Ordering::Relaxed);
+        self.ws_in.store(0, Ordering::Relaxed);
+        self.ws_out.store(0, Ordering::Relaxed);
         self.tls_resumed.store(0, Ordering::Relaxed);
         self.tls_failed.store(0, Ordering::Relaxed);
         clear(&self.tls_versions);
@@ -420,7 +432,17 @@ async fn serve_connection<I>(
                     tokio::time::sleep(wait).await;
                 }
             }
-            handle(req, stats).await
+            match req.uri().path() {
+                "/ws" => {
+                    bump(&stats.http_versions, &format!("{:?}", req.version()));
+                    stats.count("/ws");
+                    Ok(stream::ws(req, stats).map(Either::Right))
+                }
+                "/sse" | "/v1/chat/completions" => {
+                    Ok(streaming(req, stats).await.map(Either::Right))
+                }
+                _ => handle(req, stats).await.map(|r| r.map(Either::Left)),
+            }
         }
     });
     let io = TokioIo::new(io);
@@ -429,6 +451,7 @@ async fn serve_connection<I>(
         Proto::Http1 => hyper::server::conn::http1::Builder::new()
             .keep_alive(true)
             .serve_connection(io, svc)
+            .with_upgrades()
             .await
             .map_err(|e| e.to_string()),
         Proto::Http2 => hyper::server::conn::http2::Builder::new(exec)
@@ -436,10 +459,31 @@ async fn serve_connection<I>(
             .await
             .map_err(|e| e.to_string()),
         Proto::Auto => hyper_util::server::conn::auto::Builder::new(exec)
-            .serve_connection(io, svc)
+            .serve_connection_with_upgrades(io, svc)
             .await
             .map_err(|e| e.to_string()),
     };
+}
+
+/// The streaming endpoints (see `target/stream.rs`).
+async fn streaming(req: Request<Incoming>, stats: Arc<Stats>) -> Response<stream::ChanBody> {
+    let path = req.uri().path().to_string();
+    bump(&stats.http_versions, &format!("{:?}", req.version()));
+    stats.count(&path);
+    let query = req.uri().query().unwrap_or("").to_string();
+    if path == "/sse" {
+        return stream::sse(&query, stats);
+    }
+    if req.method() != http::Method::POST {
+        return stream::method_not_allowed();
+    }
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    stream::chat(&query, &body, stats)
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {

@@ -140,6 +140,11 @@ pub struct Outgoing<'a> {
     /// Set to the time the request's bytes start going out: a request interrupted after that
     /// is counted as `interrupted` by whoever holds the cell.
     pub written: Option<&'a std::cell::Cell<Option<Instant>>>,
+    /// A streaming step's observer: the body is handed to it as each read arrives (and not
+    /// kept), so its events are timed when they come.
+    pub stream: Option<&'a dyn super::sse::Sink>,
+    /// This request's time limit, when not `http.timeout` (a stream's own).
+    pub timeout: Option<Duration>,
 }
 
 /// One VU's connection.
@@ -166,6 +171,11 @@ impl Client {
             conn: None,
             index: vu as usize,
         }
+    }
+
+    /// Which of the target's addresses this client's connections use.
+    pub fn index(&self) -> usize {
+        self.index
     }
 
     /// Open a connection (boxed: the connect future is large and rare, and a VU's task should
@@ -309,7 +319,7 @@ impl Client {
         out: Outgoing<'_>,
     ) -> (Sample, Response) {
         let start = Instant::now();
-        let deadline = start + cfg.timeout;
+        let deadline = start + out.timeout.unwrap_or(cfg.timeout);
         let mut sample = Sample::default();
         // A kept-alive connection the server closed while it was idle (or that holds bytes no
         // request asked for) is replaced before anything is written on it: nothing is counted.
@@ -574,7 +584,14 @@ fn take(
         *first_byte = Some(Instant::now());
     }
     *received += data.len() as u64;
-    match resp.feed(data, out.head) {
+    let fed = resp.feed(data, out.head);
+    if let Some(stream) = out.stream
+        && !resp.body_bytes.is_empty()
+    {
+        stream.feed(&resp.body_bytes, Instant::now());
+        resp.body_bytes.clear();
+    }
+    match fed {
         Ok(Feed::More) => Ok(false),
         // Bytes after the response without a request for them: the connection is out of step.
         // (After `101` they are the new protocol's, and the connection is closed anyway.)

@@ -111,7 +111,9 @@ pub async fn exchange(
         let frame = frame.map_err(|_| Failed::Broken)?;
         if let Ok(data) = frame.into_data() {
             *received += data.len() as u64;
-            if capture.body && !out.head {
+            if let Some(stream) = out.stream {
+                stream.feed(&data, Instant::now());
+            } else if capture.body && !out.head {
                 bytes.extend_from_slice(&data);
             }
         }

@@ -11,9 +11,11 @@ pub mod http1;
 #[cfg(test)]
 mod http1_prop;
 pub mod redirect;
+pub mod sse;
 pub mod tls;
 pub mod vu;
 pub mod worker;
+pub mod ws;
 
 use crate::metrics::Snapshot;
 use crate::plan::Plan;

@@ -199,9 +199,50 @@ fn cookie_for(jar: &Option<Box<Jar>>, wire: &[u8]) -> Option<Vec<u8>> {
     jar.as_ref()?.header(cookies::request_target(wire))
 }
 
+/// Record a finished stream of a streaming step (also one that failed: it counts against
+/// goodput, with whatever timings it reached).
+fn record_stream(
+    ctx: &VuContext,
+    step: &Step,
+    sample: &Sample,
+    st: &super::sse::Stream<'_>,
+    f: super::sse::Figures,
+) {
+    let Some(spec) = step.stream.as_deref() else {
+        return;
+    };
+    let answered = sample.status.is_some();
+    let good = sample.error.is_none() && f.meets(&spec.slos);
+    let s = crate::metrics::stream::StreamSample {
+        ttfb: f.ttfb,
+        ttft: f.ttft,
+        gaps: st.gaps.clone(),
+        tpot: f.tpot,
+        duration: f.duration,
+        tokens_per_second: f.tokens_per_second,
+        events: st.events,
+        tokens: if answered { f.tokens } else { 0 },
+        tokens_from_usage: st.usage_tokens.is_some(),
+        good,
+        parse_errors: st.parse_errors,
+    };
+    ctx.recorder.borrow_mut().record_stream(step.metric, &s);
+}
+
+/// What checks and extraction read for a streaming step: the content of its events joined, and
+/// the last event's data as JSON.
+type StreamView<'a> = Option<(&'a [u8], Option<serde_json::Value>)>;
+
 /// Checks, then extraction, on a response the step kept; sets the sample's error for the first
 /// failure.
-fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample, resp: &Response) {
+fn after_response(
+    ctx: &VuContext,
+    vu: &mut Vu,
+    step: &Step,
+    sample: &mut Sample,
+    resp: &Response,
+    stream: StreamView<'_>,
+) {
     if sample.status.is_none() {
         return;
     }
@@ -212,8 +253,14 @@ fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample
     if !step.needs_response() {
         return;
     }
-    let body = super::encoding::decode(resp.header("content-encoding"), &resp.body_bytes);
-    let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let (body, json) = match stream {
+        Some((text, json)) => (std::borrow::Cow::Borrowed(text), json),
+        None => {
+            let body = super::encoding::decode(resp.header("content-encoding"), &resp.body_bytes);
+            let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+            (body, json)
+        }
+    };
     let render = |t: &crate::plan::template::Template, vu: &mut Vu| -> Vec<u8> {
         let mut out = Vec::new();
         let env = Env {
@@ -323,6 +370,16 @@ async fn iteration(
             .record_lag(started.saturating_duration_since(t));
     }
     for (si, step) in flow.steps.iter().enumerate() {
+        if let Some(spec) = step.ws.as_deref() {
+            let error = ws_step(ctx, vu, step, spec, (si == 0).then_some(intended).flatten()).await;
+            if ends_iteration(error) {
+                break;
+            }
+            if !think_after(ctx, vu, step, slot).await {
+                return false;
+            }
+            continue;
+        }
         let encoded = &ctx.client.wire[fi][si];
         let wire: &[u8] = if step.dynamic.is_some() {
             let env = Env {
@@ -355,9 +412,13 @@ async fn iteration(
         };
         let max_redirects = plan.http.max_redirects;
         let dbg = super::debug::level();
+        let stream = step
+            .stream
+            .as_deref()
+            .map(|spec| RefCell::new(super::sse::Stream::new(spec)));
         let capture = Capture {
             headers: step.needs_response() || dbg > 0,
-            body: step.needs_response() || dbg > 1,
+            body: step.needs_response() || dbg > 1 || stream.is_some(),
             cookies: plan.cookies,
             location: max_redirects > 0,
         };
@@ -371,6 +432,8 @@ async fn iteration(
                 expect_status: step.expect_status.as_deref(),
                 capture,
                 written: None,
+                stream: stream.as_ref().map(|s| s as &dyn super::sse::Sink),
+                timeout: step.stream.as_ref().map(|s| s.timeout),
             },
         )
         .await;
@@ -422,6 +485,8 @@ async fn iteration(
                 expect_status: step.expect_status.as_deref(),
                 capture,
                 written: None,
+                stream: stream.as_ref().map(|s| s as &dyn super::sse::Sink),
+                timeout: step.stream.as_ref().map(|s| s.timeout),
             };
             (sample, resp) = send(ctx, &mut vu.client, step.metric, out).await;
             if dbg > 0 {
@@ -436,21 +501,36 @@ async fn iteration(
         } else {
             take_cookies(ctx, &mut vu.jar, wire, &resp);
         }
-        after_response(ctx, vu, step, &mut sample, &resp);
+        let figures = stream.as_ref().map(|st| {
+            // The stream's instants, from when its request counts as started: the intended
+            // start for the first request of a scheduled iteration (as `duration`).
+            let end = Instant::now();
+            let sent_at = end - sample.uncorrected.unwrap_or_default();
+            let start = match (si, intended) {
+                (0, Some(t)) => t.min(sent_at),
+                _ => sent_at,
+            };
+            let st = st.borrow();
+            let first_byte = sample.waiting.map(|w| sent_at + w);
+            super::sse::Figures::of(&st, start, first_byte, end)
+        });
+        match &stream {
+            Some(st) => {
+                let st = st.borrow();
+                let json = serde_json::from_str(&st.last_data).ok();
+                after_response(ctx, vu, step, &mut sample, &resp, Some((&st.text, json)));
+            }
+            None => after_response(ctx, vu, step, &mut sample, &resp, None),
+        }
         ctx.recorder.borrow_mut().record(step.metric, &sample);
+        if let (Some(st), Some(f)) = (&stream, figures) {
+            record_stream(ctx, step, &sample, &st.borrow(), f);
+        }
         if ends_iteration(sample.error) {
             break;
         }
-        if step.think != Think::None {
-            let d = step.think.sample(&mut vu.rng);
-            match slot {
-                Some(slot) => {
-                    if !pause_until(&ctx.state, slot, Instant::now() + d).await {
-                        return false;
-                    }
-                }
-                None => tokio::time::sleep(d).await,
-            }
+        if !think_after(ctx, vu, step, slot).await {
+            return false;
         }
     }
     unfinished.armed = false;
@@ -474,6 +554,21 @@ impl Drop for Unfinished<'_> {
             && let Ok(mut r) = self.recorder.try_borrow_mut()
         {
             r.iterations_interrupted += 1;
+        }
+    }
+}
+
+/// A step's own think time, if it has one. False when the VU should stop meanwhile.
+async fn think_after(ctx: &VuContext, vu: &mut Vu, step: &Step, slot: Option<usize>) -> bool {
+    if step.think == Think::None {
+        return true;
+    }
+    let d = step.think.sample(&mut vu.rng);
+    match slot {
+        Some(slot) => pause_until(&ctx.state, slot, Instant::now() + d).await,
+        None => {
+            tokio::time::sleep(d).await;
+            true
         }
     }
 }
@@ -531,7 +626,14 @@ async fn send(
         written: Cell::new(None),
         sent: out.wire.len() as u64,
     };
-    let (wire, head, expect_status, capture) = (out.wire, out.head, out.expect_status, out.capture);
+    let (wire, head, expect_status, capture, stream, timeout) = (
+        out.wire,
+        out.head,
+        out.expect_status,
+        out.capture,
+        out.stream,
+        out.timeout,
+    );
     let out = Outgoing {
         written: Some(&guard.written),
         ..out
@@ -553,6 +655,8 @@ async fn send(
             expect_status,
             capture,
             written: Some(&guard.written),
+            stream,
+            timeout,
         };
         (sample, resp) = client
             .request_via(ctx.pool.as_ref(), &ctx.client, &ctx.scratch, out)
@@ -560,6 +664,71 @@ async fn send(
         guard.written.set(None);
     }
     (sample, resp)
+}
+
+/// A WebSocket step: one session, recorded as its upgrade request (with the first failure),
+/// its checks and its session figures. Returns the failure, if any.
+async fn ws_step(
+    ctx: &VuContext,
+    vu: &mut Vu,
+    step: &Step,
+    spec: &crate::plan::ws::WsSpec,
+    intended: Option<Instant>,
+) -> Option<ErrorKind> {
+    let plan = &ctx.plan;
+    let mut render = |t: &crate::plan::template::Template| {
+        let mut out = Vec::new();
+        let env = Env {
+            plan,
+            vu: vu.number,
+            iteration: vu.iteration,
+            vars: &vu.vars,
+            rows: &vu.rows,
+            rng: std::cell::RefCell::new(&mut vu.rng),
+        };
+        t.render(&env, &mut out);
+        out
+    };
+    let (path, mut headers) = match &step.dynamic {
+        Some(d) => {
+            let path = render(&d.path);
+            let headers: Vec<(String, Vec<u8>)> = d
+                .headers
+                .iter()
+                .map(|(n, t)| (n.as_str().to_string(), render(t)))
+                .collect();
+            (String::from_utf8_lossy(&path).into_owned(), headers)
+        }
+        None => (step.path.clone(), Vec::new()),
+    };
+    for (n, v) in &step.headers {
+        headers.push((n.as_str().to_string(), v.as_bytes().to_vec()));
+    }
+    let line = format!("GET {path} HTTP/1.1\r\n");
+    if let Some(c) = cookie_for(&vu.jar, line.as_bytes()) {
+        headers.push(("cookie".into(), c));
+    }
+    let up = super::ws::Upgrade {
+        path: &path,
+        headers,
+    };
+    let index = vu.client.index();
+    let mut o = super::ws::session(&ctx.client, index, spec, up, &mut render).await;
+    if let (Some(t), Some(d)) = (intended, o.sample.duration) {
+        o.sample.duration = Some(d.max(Instant::now().saturating_duration_since(t)));
+    }
+    let mut rec = ctx.recorder.borrow_mut();
+    if let Some(id) = step.status_check {
+        rec.record_check(step.metric, id, o.sample.error != Some(ErrorKind::Status));
+    }
+    for (id, ok) in &o.checks {
+        rec.record_check(step.metric, *id, *ok);
+    }
+    rec.record(step.metric, &o.sample);
+    if o.opened {
+        rec.record_ws(step.metric, &o.ws);
+    }
+    o.sample.error
 }
 
 /// May this VU start another iteration of a fixed-work executor?

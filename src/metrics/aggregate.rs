@@ -403,6 +403,25 @@ impl Source<'_> {
                 _ => vus_last,
             } as f64),
             "vus_max" => Some(self.vus_allowed as f64),
+            "stream_goodput" => stats
+                .stream
+                .as_deref()
+                .filter(|s| s.streams > 0)
+                .map(|s| s.good as f64 / s.streams as f64),
+            name if name.starts_with("ws_") => {
+                let s = stats.ws.as_deref();
+                match s.and_then(|s| s.trend(name)) {
+                    Some(h) => trend_value(h, agg),
+                    None => counter(s.and_then(|s| s.counter(name)).unwrap_or(0)),
+                }
+            }
+            name if name.starts_with("stream") => {
+                let s = stats.stream.as_deref();
+                match s.and_then(|s| s.trend(name)) {
+                    Some(h) => trend_value(h, agg),
+                    None => counter(s.and_then(|s| s.counter(name)).unwrap_or(0)),
+                }
+            }
             _ => None,
         }
     }

@@ -44,6 +44,24 @@ pub const METRICS: &[(&str, MetricKind)] = &[
     ("data_received", MetricKind::Counter),
     ("vus", MetricKind::Gauge),
     ("vus_max", MetricKind::Gauge),
+    // Streaming steps (`sse:`); see docs/streaming.md.
+    ("stream_ttfb", MetricKind::Trend),
+    ("stream_ttft", MetricKind::Trend),
+    ("stream_inter_token", MetricKind::Trend),
+    ("stream_tpot", MetricKind::Trend),
+    ("stream_duration", MetricKind::Trend),
+    ("streams", MetricKind::Counter),
+    ("stream_events", MetricKind::Counter),
+    ("stream_tokens", MetricKind::Counter),
+    ("stream_parse_errors", MetricKind::Counter),
+    ("stream_goodput", MetricKind::Rate),
+    // WebSocket steps (`ws:`).
+    ("ws_connecting", MetricKind::Trend),
+    ("ws_msg_rtt", MetricKind::Trend),
+    ("ws_session_duration", MetricKind::Trend),
+    ("ws_sessions", MetricKind::Counter),
+    ("ws_msgs_sent", MetricKind::Counter),
+    ("ws_msgs_received", MetricKind::Counter),
 ];
 
 /// Metrics that are also recorded per step (sub-metrics `name{step:NAME}`).
@@ -57,6 +75,22 @@ pub const STEP_TAGGED: &[&str] = &[
     "http_reqs",
     "http_req_failed",
     "checks",
+    "stream_ttfb",
+    "stream_ttft",
+    "stream_inter_token",
+    "stream_tpot",
+    "stream_duration",
+    "streams",
+    "stream_events",
+    "stream_tokens",
+    "stream_parse_errors",
+    "stream_goodput",
+    "ws_connecting",
+    "ws_msg_rtt",
+    "ws_session_duration",
+    "ws_sessions",
+    "ws_msgs_sent",
+    "ws_msgs_received",
 ];
 
 pub fn kind_of(name: &str) -> Option<MetricKind> {

@@ -4,6 +4,8 @@
 pub mod aggregate;
 pub mod catalog;
 pub mod recorder;
+pub mod stream;
+pub mod ws;
 
 pub use aggregate::{Aggregator, RunResult, Snapshot, TimelinePoint};
 pub use recorder::{ErrorKind, Recorder, Sample, StepStats, TlsReason};

@@ -276,6 +276,10 @@ pub struct StepStats {
     pub checks_passed: u64,
     pub checks_failed: u64,
     pub failures: u64,
+    /// Stream metrics, for a step that streams (`sse:`); `None` until it records one.
+    pub stream: Option<Box<super::stream::StreamStats>>,
+    /// WebSocket metrics, for a step that opens sessions (`ws:`).
+    pub ws: Option<Box<super::ws::WsStats>>,
 }
 
 impl Default for StepStats {
@@ -291,6 +295,8 @@ impl Default for StepStats {
             checks_passed: 0,
             checks_failed: 0,
             failures: 0,
+            stream: None,
+            ws: None,
         }
     }
 }
@@ -308,6 +314,12 @@ impl StepStats {
         self.checks_failed += other.checks_failed;
         self.requests += other.requests;
         self.failures += other.failures;
+        if let Some(o) = &other.stream {
+            self.stream.get_or_insert_with(Default::default).add(o);
+        }
+        if let Some(o) = &other.ws {
+            self.ws.get_or_insert_with(Default::default).add(o);
+        }
     }
 
     fn reset(&mut self) {
@@ -321,6 +333,12 @@ impl StepStats {
         self.checks_failed = 0;
         self.requests = 0;
         self.failures = 0;
+        if let Some(s) = &mut self.stream {
+            s.reset();
+        }
+        if let Some(s) = &mut self.ws {
+            s.reset();
+        }
     }
 }
 
@@ -459,6 +477,20 @@ impl Recorder {
         }
         self.data_sent += s.sent;
         self.data_received += s.received;
+    }
+
+    /// Record one finished stream of step `step`.
+    pub fn record_stream(&mut self, step: usize, s: &super::stream::StreamSample) {
+        if let Some(st) = self.steps.get_mut(step) {
+            st.stream.get_or_insert_with(Default::default).record(s);
+        }
+    }
+
+    /// Record one finished WebSocket session of step `step`.
+    pub fn record_ws(&mut self, step: usize, s: &super::ws::WsSample) {
+        if let Some(st) = self.steps.get_mut(step) {
+            st.ws.get_or_insert_with(Default::default).record(s);
+        }
     }
 
     pub fn record_iteration(&mut self, d: Duration) {

@@ -252,6 +252,26 @@ pub fn render(s: &Value) -> String {
         );
     }
     h.push_str("</table>");
+    let streams = super::streams::rows(s);
+    if !streams.is_empty() {
+        h.push_str("<h2>Streams</h2><table><tr><th>step</th><th class=\"n\">streams</th><th class=\"n\">TTFT p50</th><th class=\"n\">TTFT p99</th><th class=\"n\">inter-token p50</th><th class=\"n\">inter-token p99</th><th class=\"n\">TPOT p50</th><th class=\"n\">tokens/s</th><th class=\"n\">goodput</th></tr>");
+        for r in streams {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.1}</td><td class=\"n\">{:.2} %</td></tr>",
+                esc(&r.step),
+                thousands(r.streams),
+                ms(r.ttft.0),
+                ms(r.ttft.1),
+                ms(r.inter_token.0),
+                ms(r.inter_token.1),
+                ms(r.tpot_p50),
+                r.tokens_per_s,
+                r.goodput * 100.0,
+            );
+        }
+        h.push_str("</table>");
+    }
 
     // Charts from the per-second timeline.
     let tl = s["timeline"].as_array().cloned().unwrap_or_default();

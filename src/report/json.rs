@@ -53,6 +53,9 @@ fn histograms(res: &crate::metrics::RunResult) -> Map<String, Value> {
     for (name, h) in per_step(&res.overall) {
         put(name.to_string(), &h);
     }
+    for (key, h) in super::streams::histograms(res) {
+        put(key, h);
+    }
     put("iteration_duration".into(), &res.total.iteration);
     put("schedule_lag".into(), &res.total.schedule_lag);
     for (i, step) in res.step_names.iter().enumerate() {
@@ -65,7 +68,7 @@ fn histograms(res: &crate::metrics::RunResult) -> Map<String, Value> {
     out
 }
 
-fn round3(v: f64) -> f64 {
+pub(super) fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
@@ -92,11 +95,11 @@ pub fn trend(h: &Histogram<u64>) -> Value {
     })
 }
 
-fn counter(n: u64, res: &RunResult) -> Value {
+pub(super) fn counter(n: u64, res: &RunResult) -> Value {
     json!({"count": n, "rate": round3(res.rate(n))})
 }
 
-fn rate(failures: u64, requests: u64) -> Value {
+pub(super) fn rate(failures: u64, requests: u64) -> Value {
     let r = if requests > 0 {
         failures as f64 / requests as f64
     } else {
@@ -115,6 +118,8 @@ fn step_metric(name: &str, s: &StepStats, res: &RunResult) -> Option<Value> {
         "http_req_duration_uncorrected" => trend(&s.uncorrected),
         "http_reqs" => counter(s.requests, res),
         "http_req_failed" => rate(s.failures, s.requests),
+        n if n.starts_with("stream") => super::streams::metric(n, s.stream.as_deref()?, res)?,
+        n if n.starts_with("ws_") => super::streams::ws_metric(n, s.ws.as_deref()?, res)?,
         "checks" if s.checks_passed + s.checks_failed > 0 => json!({
             "rate": s.checks_passed as f64 / (s.checks_passed + s.checks_failed) as f64,
             "value": s.checks_passed as f64 / (s.checks_passed + s.checks_failed) as f64,
@@ -335,6 +340,8 @@ pub fn summary(r: &RunReport) -> Value {
         "status_codes": status,
         "timeline": timeline,
         "capacity": r.capacity.as_ref().map(capacity),
+        "streams": super::streams::section(res),
+        "websockets": super::streams::ws_section(res),
     })
 }
 

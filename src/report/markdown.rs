@@ -162,6 +162,25 @@ pub fn render(s: &Value) -> String {
             num(&st["p99_ms"])
         );
     }
+    let streams = super::streams::rows(s);
+    if !streams.is_empty() {
+        out.push_str("\n| stream | streams | TTFT p50 ms | TTFT p99 ms | inter-token p50 ms | inter-token p99 ms | TPOT p50 ms | tokens/s | goodput |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+        for r in streams {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} % |",
+                cell(&r.step),
+                super::text::thousands(r.streams),
+                r.ttft.0,
+                r.ttft.1,
+                r.inter_token.0,
+                r.inter_token.1,
+                r.tpot_p50,
+                r.tokens_per_s,
+                r.goodput * 100.0
+            );
+        }
+    }
     out
 }
 

@@ -9,6 +9,7 @@ pub mod json;
 pub mod junit;
 pub mod k6;
 pub mod markdown;
+pub mod streams;
 pub(crate) mod svg;
 pub mod text;
 pub mod timeline;

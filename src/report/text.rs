@@ -321,6 +321,7 @@ pub fn render(r: &RunReport) -> String {
     if !codes.is_empty() {
         let _ = writeln!(out, "  status codes ...... {}", codes.join(", "));
     }
+    streams(&mut out, res);
     if !r.outcomes.is_empty() {
         let _ = writeln!(out, "\n  thresholds");
         let mw = r
@@ -379,6 +380,52 @@ pub fn render(r: &RunReport) -> String {
 }
 
 /// The stairs of a breakpoint run, one row each.
+/// Streaming steps: time to first token, the gaps between tokens, TPOT, tokens and goodput.
+fn streams(out: &mut String, res: &RunResult) {
+    for (i, name) in res.step_names.iter().enumerate() {
+        let Some(s) = res.total.steps.get(i).and_then(|s| s.stream.as_deref()) else {
+            continue;
+        };
+        let q = |h: &hdrhistogram::Histogram<u64>| {
+            if h.is_empty() {
+                "-".to_string()
+            } else {
+                format!(
+                    "p50 {} p99 {}",
+                    ms(h.value_at_quantile(0.5)),
+                    ms(h.value_at_quantile(0.99))
+                )
+            }
+        };
+        let _ = writeln!(out, "\n  stream {name}");
+        let _ = writeln!(
+            out,
+            "    ttft {} · inter-token {} · tpot {}",
+            q(&s.ttft),
+            q(&s.inter_token),
+            q(&s.tpot)
+        );
+        let source = if s.tokens_from_usage == s.streams {
+            "from usage"
+        } else {
+            "counted events"
+        };
+        let _ = writeln!(
+            out,
+            "    {} streams · {} tokens ({source}, {:.1}/s) · goodput {:.2}% · parse errors {}",
+            thousands(s.streams),
+            thousands(s.tokens),
+            res.rate(s.tokens),
+            if s.streams > 0 {
+                100.0 * s.good as f64 / s.streams as f64
+            } else {
+                0.0
+            },
+            thousands(s.parse_errors)
+        );
+    }
+}
+
 fn capacity(out: &mut String, c: &crate::stairs::Capacity) {
     let _ = writeln!(
         out,

@@ -8,6 +8,8 @@ mod journey;
 pub mod locate;
 pub mod model;
 mod protocol;
+mod stream;
+mod ws;
 
 use crate::plan::template::{Escape, Part, Template};
 use crate::plan::{
@@ -466,6 +468,9 @@ impl Builder<'_> {
         }
         *self.part.borrow_mut() = String::new();
         let thresholds = self.thresholds(&raw, &step_names, &scenarios)?;
+        for b in &mut built {
+            stream::attach_slos(&mut b.3, &step_names, &thresholds);
+        }
         let base = Plan {
             name,
             target,
@@ -952,7 +957,21 @@ impl Builder<'_> {
         scope: &mut journey::Scope,
         names: &mut Vec<String>,
     ) -> Result<Step, ScenarioError> {
+        let ws_path = s.ws.as_ref().map(|w| ws::ws_path(w).unwrap_or_default());
+        if s.actions.is_some() && s.ws.is_none() {
+            return Err(self.at_key(
+                &format!("{spath}.actions"),
+                "`actions` belong to a WebSocket step (`ws: /path`)",
+            ));
+        }
+        if s.ws.is_some() && s.sse.is_some() {
+            return Err(self.at_key(
+                &format!("{spath}.sse"),
+                "a step is either a WebSocket session (`ws`) or an event stream (`sse`)",
+            ));
+        }
         let methods = [
+            ("ws", &ws_path, Method::GET),
             ("get", &s.get, Method::GET),
             ("post", &s.post, Method::POST),
             ("put", &s.put, Method::PUT),
@@ -965,7 +984,7 @@ impl Builder<'_> {
         let (key, path, method) = match set.as_slice() {
             [one] => (one.0, one.1.clone().unwrap_or_default(), one.2.clone()),
             [] => {
-                return Err(self.at_value(spath, "a step needs a request: `get: /path` (or post, put, patch, delete, head, options)"));
+                return Err(self.at_value(spath, "a step needs a request: `get: /path` (or post, put, patch, delete, head, options; `ws: /path` for a WebSocket)"));
             }
             [_, second, ..] => {
                 return Err(self.at_key(
@@ -1157,6 +1176,20 @@ impl Builder<'_> {
             extract,
             checks,
             status_check,
+            ws: match &s.ws {
+                Some(v) => Some(Box::new(self.ws_spec(
+                    scope,
+                    metric,
+                    v,
+                    s.actions.as_ref(),
+                    spath,
+                )?)),
+                None => None,
+            },
+            stream: match &s.sse {
+                Some(v) => Some(Box::new(self.stream_spec(v, &format!("{spath}.sse"))?)),
+                None => None,
+            },
         })
     }
 

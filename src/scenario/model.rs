@@ -190,6 +190,12 @@ pub struct RawStep {
     #[serde(default)]
     pub extract: IndexMap<String, RawExtract>,
     pub auth: Option<RawAuth>,
+    /// A streaming step: `true` or `{ content, usage, done, timeout }`.
+    pub sse: Option<serde_yaml_ng::Value>,
+    /// A WebSocket step: `/path` or `{ url, subprotocols, timeout, actions }`.
+    pub ws: Option<serde_yaml_ng::Value>,
+    /// The actions of a WebSocket step (with `ws: /path`).
+    pub actions: Option<serde_yaml_ng::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -425,8 +425,12 @@ fn steps_table(f: &mut Frame, area: Rect, s: &LiveState, pal: Pal) {
             } else {
                 Style::default()
             });
+        let name = match &st.stream {
+            Some(f) => format!("{} · {f}", st.name),
+            None => st.name.clone(),
+        };
         Row::new(vec![
-            Cell::from(st.name.clone()),
+            Cell::from(name),
             right(count(st.requests)),
             right(rate(st.rps)),
             right(millis(st.p50_ms)),

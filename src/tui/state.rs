@@ -47,6 +47,8 @@ pub struct StepRow {
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub errors: u64,
+    /// A streaming or WebSocket step's own figures so far (`ttft p99 156ms · itl p50 20.0ms`).
+    pub stream: Option<String>,
 }
 
 /// Whether a threshold may stop the run.
@@ -280,6 +282,7 @@ impl Publisher {
                     p95_ms: st.and_then(|s| q(&s.duration, 0.95)),
                     p99_ms: st.and_then(|s| q(&s.duration, 0.99)),
                     errors: st.map_or(0, |s| s.failures),
+                    stream: st.and_then(stream_figures),
                 }
             })
             .collect();
@@ -356,4 +359,28 @@ impl Slot {
     pub fn latest(&self) -> Option<Arc<LiveState>> {
         self.0.lock().ok().and_then(|s| s.clone())
     }
+}
+
+/// The live figures of a streaming (`sse:`) or WebSocket (`ws:`) step.
+fn stream_figures(s: &crate::metrics::StepStats) -> Option<String> {
+    let ms = |h: &hdrhistogram::Histogram<u64>, q: f64| {
+        (!h.is_empty()).then(|| format!("{:.1}ms", h.value_at_quantile(q) as f64 / 1000.0))
+    };
+    if let Some(st) = s.stream.as_deref() {
+        let mut parts = Vec::new();
+        if let Some(v) = ms(&st.ttft, 0.99) {
+            parts.push(format!("ttft p99 {v}"));
+        }
+        if let Some(v) = ms(&st.inter_token, 0.5) {
+            parts.push(format!("itl p50 {v}"));
+        }
+        parts.push(format!("{} tok", st.tokens));
+        return Some(parts.join(" · "));
+    }
+    let ws = s.ws.as_deref()?;
+    let mut parts = vec![format!("{} sessions", ws.sessions)];
+    if let Some(v) = ms(&ws.msg_rtt, 0.5) {
+        parts.push(format!("rtt p50 {v}"));
+    }
+    Some(parts.join(" · "))
 }

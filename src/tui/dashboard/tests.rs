@@ -65,6 +65,7 @@ pub(crate) fn fixture(open: bool) -> LiveState {
                 p95_ms: Some(5.42),
                 p99_ms: Some(11.8),
                 errors: 0,
+                stream: None,
             },
             StepRow {
                 name: "search".into(),
@@ -74,6 +75,7 @@ pub(crate) fn fixture(open: bool) -> LiveState {
                 p95_ms: Some(44.1),
                 p99_ms: Some(131.0),
                 errors: 37,
+                stream: None,
             },
             StepRow {
                 name: "order".into(),
@@ -83,6 +85,7 @@ pub(crate) fn fixture(open: bool) -> LiveState {
                 p95_ms: Some(8.9),
                 p99_ms: Some(1_250.0),
                 errors: 0,
+                stream: None,
             },
         ],
         thresholds: vec![

@@ -1,0 +1,190 @@
+//! The stream metrics of `summary.json` (`stream_*` trends and counters, `stream_goodput`), the
+//! stream histograms, and the `streams` section: per streaming step, tokens per second (overall
+//! and per stream), goodput and where the token counts came from.
+
+use super::json::{counter, rate, round3, trend};
+use crate::metrics::RunResult;
+use crate::metrics::stream::StreamStats;
+use crate::metrics::ws::WsStats;
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+/// `metrics.<name>` for a `stream_*` metric of one step (or of all steps merged).
+pub fn metric(name: &str, s: &StreamStats, res: &RunResult) -> Option<Value> {
+    if name == "stream_goodput" {
+        // As k6 writes rates: `passes` are the true values (good streams).
+        return Some(rate(s.good, s.streams));
+    }
+    match s.trend(name) {
+        Some(h) => Some(trend(h)),
+        None => Some(counter(s.counter(name)?, res)),
+    }
+}
+
+/// `metrics.<name>` for a `ws_*` metric of one step (or of all steps merged).
+pub fn ws_metric(name: &str, s: &WsStats, res: &RunResult) -> Option<Value> {
+    match s.trend(name) {
+        Some(h) => Some(trend(h)),
+        None => Some(counter(s.counter(name)?, res)),
+    }
+}
+
+/// `websockets`: null when no step opens sessions; else sessions and close codes per step.
+pub fn ws_section(res: &RunResult) -> Value {
+    let steps: Vec<Value> = res
+        .step_names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| {
+            let s = res.total.steps.get(i)?.ws.as_deref()?;
+            Some(json!({
+                "step": n,
+                "sessions": s.sessions,
+                "msgs_sent": s.sent,
+                "msgs_received": s.received,
+                "close_codes": s.closes.iter().map(|(c, n)| (c.to_string(), json!(n)))
+                    .collect::<serde_json::Map<_, _>>(),
+            }))
+        })
+        .collect();
+    if steps.is_empty() {
+        Value::Null
+    } else {
+        json!({ "steps": steps })
+    }
+}
+
+/// Every stream histogram (µs, HdrHistogram V2 deflate), overall and per step.
+pub fn histograms(res: &RunResult) -> Vec<(String, &Histogram<u64>)> {
+    let mut sources: Vec<(String, &StreamStats)> = Vec::new();
+    if let Some(s) = res.overall.stream.as_deref() {
+        sources.push((String::new(), s));
+    }
+    for (i, step) in res.step_names.iter().enumerate() {
+        if let Some(s) = res.total.steps.get(i).and_then(|s| s.stream.as_deref()) {
+            sources.push((format!("{{step:{step}}}"), s));
+        }
+    }
+    let mut out = Vec::new();
+    let mut ws: Vec<(String, &WsStats)> = Vec::new();
+    if let Some(s) = res.overall.ws.as_deref() {
+        ws.push((String::new(), s));
+    }
+    for (i, step) in res.step_names.iter().enumerate() {
+        if let Some(s) = res.total.steps.get(i).and_then(|s| s.ws.as_deref()) {
+            ws.push((format!("{{step:{step}}}"), s));
+        }
+    }
+    for (suffix, s) in ws {
+        for name in crate::metrics::ws::TRENDS {
+            if let Some(h) = s.trend(name) {
+                out.push((format!("{name}{suffix}"), h));
+            }
+        }
+    }
+    for (suffix, s) in sources {
+        for name in crate::metrics::stream::TRENDS {
+            if let Some(h) = s.trend(name) {
+                out.push((format!("{name}{suffix}"), h));
+            }
+        }
+    }
+    out
+}
+
+fn per_second(h: &Histogram<u64>) -> Value {
+    // Recorded in milli-tokens per second.
+    let v = |x: u64| round3(x as f64 / 1000.0);
+    if h.is_empty() {
+        return Value::Null;
+    }
+    json!({
+        "avg": round3(h.mean() / 1000.0),
+        "min": v(h.min()),
+        "med": v(h.value_at_quantile(0.5)),
+        "p(10)": v(h.value_at_quantile(0.1)),
+        "p(90)": v(h.value_at_quantile(0.9)),
+        "max": v(h.max()),
+    })
+}
+
+fn one(name: Option<&str>, s: &StreamStats, res: &RunResult) -> Value {
+    json!({
+        "step": name,
+        "streams": s.streams,
+        "good": s.good,
+        "goodput": if s.streams > 0 { s.good as f64 / s.streams as f64 } else { 0.0 },
+        "good_per_s": round3(res.rate(s.good)),
+        "events": s.events,
+        "tokens": s.tokens,
+        "tokens_per_s": round3(res.rate(s.tokens)),
+        "tokens_source": if s.streams == 0 { "none" }
+            else if s.tokens_from_usage == s.streams { "usage" }
+            else if s.tokens_from_usage == 0 { "events" }
+            else { "mixed" },
+        "streams_with_usage": s.tokens_from_usage,
+        "parse_errors": s.parse_errors,
+        "tokens_per_s_per_stream": per_second(&s.tokens_per_second_milli),
+    })
+}
+
+/// `streams`: null when no step streams; else the whole run and each streaming step.
+pub fn section(res: &RunResult) -> Value {
+    let Some(all) = res.overall.stream.as_deref() else {
+        return Value::Null;
+    };
+    let steps: Vec<Value> = res
+        .step_names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| {
+            let s = res.total.steps.get(i)?.stream.as_deref()?;
+            Some(one(Some(n), s, res))
+        })
+        .collect();
+    let mut v = one(None, all, res);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("steps".into(), Value::Array(steps));
+    }
+    v
+}
+
+/// One row per streaming step, from a summary: name, streams, TTFT p50/p99, inter-token
+/// p50/p99, TPOT p50 (ms), tokens per second, goodput (a fraction).
+pub struct Row {
+    pub step: String,
+    pub streams: u64,
+    pub ttft: (f64, f64),
+    pub inter_token: (f64, f64),
+    pub tpot_p50: f64,
+    pub tokens_per_s: f64,
+    pub goodput: f64,
+}
+
+/// The streaming steps of a summary, for the Markdown and HTML reports.
+pub fn rows(summary: &Value) -> Vec<Row> {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let Some(steps) = summary["streams"]["steps"].as_array() else {
+        return Vec::new();
+    };
+    steps
+        .iter()
+        .map(|st| {
+            let step = st["step"].as_str().unwrap_or("").to_string();
+            let m =
+                |name: &str, q: &str| f(&summary["metrics"][format!("{name}{{step:{step}}}")][q]);
+            Row {
+                streams: st["streams"].as_u64().unwrap_or(0),
+                ttft: (m("stream_ttft", "p(50)"), m("stream_ttft", "p(99)")),
+                inter_token: (
+                    m("stream_inter_token", "p(50)"),
+                    m("stream_inter_token", "p(99)"),
+                ),
+                tpot_p50: m("stream_tpot", "p(50)"),
+                tokens_per_s: f(&st["tokens_per_s"]),
+                goodput: f(&st["goodput"]),
+                step,
+            }
+        })
+        .collect()
+}
