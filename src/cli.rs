@@ -147,6 +147,8 @@ pub struct RunArgs {
     /// Engine threads (default: one per core).
     #[arg(long, value_name = "N", hide = true)]
     pub workers: Option<usize>,
+    #[command(flatten)]
+    pub part: crate::part::PartArgs,
 }
 
 #[derive(Debug, Args)]

@@ -6,12 +6,15 @@ pub mod capacity;
 pub mod cli;
 pub mod engine;
 pub mod metrics;
+pub mod part;
 pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod segment;
 pub mod sla;
 pub mod stairs;
+pub mod summary;
 pub mod target;
 pub mod tui;
 

@@ -40,6 +40,8 @@ pub struct RunOptions {
     /// No dashboard even on a terminal (a progress bar instead).
     pub no_tui: bool,
     pub workers: Option<usize>,
+    /// `--segment` / `--start-at`: this run is a part of a distributed run.
+    pub part: Option<crate::part::PartRun>,
 }
 
 fn overrides(a: &OverrideArgs) -> Overrides {
@@ -56,7 +58,8 @@ fn overrides(a: &OverrideArgs) -> Overrides {
 }
 
 pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
-    let plan = scenario::load_file(&args.file, &overrides(&args.overrides))?;
+    let mut plan = scenario::load_file(&args.file, &overrides(&args.overrides))?;
+    let part = crate::part::prepare(&args.part, &args.file, &args.overrides, &mut plan)?;
     execute(
         plan,
         &RunOptions {
@@ -64,6 +67,7 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
             quiet: args.quiet,
             no_tui: args.no_tui,
             workers: args.workers,
+            part,
         },
     )
 }
@@ -157,6 +161,7 @@ pub fn demo_command(args: DemoArgs) -> Result<i32, Failure> {
             quiet: args.quiet,
             no_tui: args.no_tui,
             workers: None,
+            part: None,
         },
     )
 }
@@ -585,13 +590,43 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             plan.target.url()
         );
     }
+    if let Some(seg) = &plan.segment
+        && !opts.quiet
+    {
+        eprintln!(
+            "segment {} (part {} of {}): thresholds are judged by `stampede merge` on all parts",
+            seg.segment.label(),
+            seg.segment.index + 1,
+            seg.segment.count(),
+        );
+    }
+    if let Some(at) = opts.part.as_ref().and_then(|p| p.start_at)
+        && crate::part::wait_until(at, &interrupts, seen_interrupts, opts.quiet).is_none()
+    {
+        eprintln!("interrupted while waiting for --start-at: nothing was sent");
+        return Ok(exit::INTERRUPTED);
+    }
     let workers = opts.workers.unwrap_or_else(engine::default_workers);
     let eng = engine::start(plan.clone(), addrs, workers).context("cannot start the engine")?;
+    let engine_started_at =
+        chrono::Utc::now() - chrono::Duration::from_std(eng.started.elapsed()).unwrap_or_default();
+    if let Some(at) = opts.part.as_ref().and_then(|p| p.start_at) {
+        let late_ms = (engine_started_at - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+        if late_ms > crate::summary::LATE_MS {
+            eprintln!(
+                "WARNING: started {late_ms:.0} ms after --start-at {}: this part is late (recorded in summary.json)",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            );
+        }
+    }
     let control: Arc<Control> = eng.control.clone();
     let mut judge = plan.load.arrival().and_then(Judge::new);
     let mut agg = Aggregator::new(eng.workers, plan.step_names.len());
     if judge.is_some() {
         agg = agg.keep_seconds();
+    }
+    if plan.segment.is_some() {
+        agg = agg.keep_second_histograms();
     }
     let stair_view = StairView {
         step_names: &plan.step_names,
@@ -652,6 +687,8 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
                 if o.observed.is_some()
                     && !o.passed
                     && t.abort_on_fail
+                    // A segment alone does not judge thresholds (the merge does).
+                    && plan.segment.is_none()
                     && aborted_by.is_none()
                     && elapsed >= t.delay_abort_eval
                 {
@@ -690,13 +727,25 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         j.finish()
     });
     eng.join().map_err(|e| Failure::Tool(anyhow::anyhow!(e)))?;
+    let agg_seconds = agg.second_histograms().to_vec();
     let mut result = agg.finish(plan.step_names.clone(), elapsed, plan.peak_vus());
     result.scenarios = plan.scenarios.clone();
-    let outcomes = sla::evaluate_all(&plan.thresholds, &result);
+    let segment_info = opts
+        .part
+        .as_ref()
+        .and_then(|p| crate::part::info(p, &plan, engine_started_at, agg_seconds.as_slice()));
+    // A segment's thresholds are judged only on the merged result.
+    let outcomes = if segment_info.is_some() {
+        Vec::new()
+    } else {
+        sla::evaluate_all(&plan.thresholds, &result)
+    };
     let breached = aborted_by.is_some() || outcomes.iter().any(|o| !o.passed);
     // A breakpoint run is expected to break: it succeeds when it found a sustainable rate.
     let exit_code = if interrupted {
         exit::INTERRUPTED
+    } else if segment_info.is_some() {
+        exit::OK
     } else if let Some(c) = &capacity {
         if c.max_sustainable_rps.is_some() {
             exit::OK
@@ -752,6 +801,8 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         exit_code,
         checks,
         capacity,
+        segment: segment_info,
+        merged: None,
     };
     report::write_all(&rep, &out).map_err(Failure::Tool)?;
     say(&format!(
@@ -759,5 +810,13 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         report::text::render(&rep),
         out.join("summary.json").display()
     ));
+    if let Some(p) = &rep.segment {
+        say(&format!(
+            "segment {} ({} of {}): thresholds not judged by a segment alone; merge all parts with `stampede merge PARTS... --out DIR` for the verdict\n",
+            p.segment,
+            p.index,
+            p.sequence.split(',').count() - 1
+        ));
+    }
     Ok(exit_code)
 }

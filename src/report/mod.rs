@@ -36,6 +36,10 @@ pub struct RunReport {
     pub checks: Vec<CheckReport>,
     /// What a breakpoint run found, stair by stair.
     pub capacity: Option<crate::stairs::Capacity>,
+    /// `--segment`: this run is one part of a whole; its thresholds are not judged alone.
+    pub segment: Option<crate::summary::PartInfo>,
+    /// `stampede merge`: the parts this report adds up.
+    pub merged: Option<crate::summary::MergeInfo>,
 }
 
 /// One expectation of one step, and how often it held.
