@@ -52,6 +52,14 @@ pub enum Command {
     /// into a request rate (Little's law), and size the fleet.
     #[command(after_help = PLAN_HELP)]
     Plan(PlanArgs),
+    /// Add up the parts of a segmented run (`run --segment i/n`) exactly and judge the
+    /// thresholds once, on the whole.
+    #[command(
+        after_help = "Example:\n  stampede merge part-1/summary.json part-2/summary.json --out reports/merged\n\n\
+        Exit codes: 0 thresholds met · 99 a threshold breached · 2 parts of different scenarios or \
+        options, overlapping or missing segments, or unreadable files · 130 a part was interrupted."
+    )]
+    Merge(crate::merge::MergeArgs),
     /// Start the built-in target and run a ~15 s demo against it: no setup needed.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo(DemoArgs),

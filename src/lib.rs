@@ -5,6 +5,7 @@
 pub mod capacity;
 pub mod cli;
 pub mod engine;
+pub mod merge;
 pub mod metrics;
 pub mod part;
 pub mod plan;
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> i32 {
             .map(|_| exit::OK)
             .map_err(Failure::Tool),
         Command::Demo(args) => runner::demo_command(args),
+        Command::Merge(args) => merge::merge_command(args),
         Command::Plan(args) => capacity::command::plan_command(args),
         Command::Report(cmd) => runner::report_command(cmd),
     };
