@@ -60,6 +60,14 @@ pub enum Command {
         options, overlapping or missing segments, or unreadable files · 130 a part was interrupted."
     )]
     Merge(crate::merge::MergeArgs),
+    /// Kubernetes manifests for a distributed run (ConfigMap, headless Service, Indexed Job),
+    /// and `k8s collect` to gather and merge the parts.
+    #[command(
+        after_help = "Examples:\n  stampede k8s scenarios/stress.yaml --workers 8 --image ghcr.io/me/stampede:1 > run.yaml\n  \
+        kubectl apply -f run.yaml && kubectl wait --for=condition=complete job/stress --timeout=30m\n  \
+        stampede k8s collect stress --out results/\n\nSee docs/distributed.md."
+    )]
+    K8s(crate::k8s::K8sArgs),
     /// Start the built-in target and run a ~15 s demo against it: no setup needed.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo(DemoArgs),

@@ -2,9 +2,11 @@
 //!
 //! Data flows one way: scenario → plan → engine → metrics → (progress, SLA verdict, reports).
 
+pub mod barrier;
 pub mod capacity;
 pub mod cli;
 pub mod engine;
+pub mod k8s;
 pub mod merge;
 pub mod metrics;
 pub mod part;
@@ -61,6 +63,7 @@ pub fn run(cli: Cli) -> i32 {
             .map_err(Failure::Tool),
         Command::Demo(args) => runner::demo_command(args),
         Command::Merge(args) => merge::merge_command(args),
+        Command::K8s(args) => k8s::command(args),
         Command::Plan(args) => capacity::command::plan_command(args),
         Command::Report(cmd) => runner::report_command(cmd),
     };

@@ -20,16 +20,30 @@ pub struct PartArgs {
     /// `from:to` (e.g. `1/4:1/2`). VUs, arrival-rate iterations and `pick: unique` rows are
     /// striped so that all parts together run exactly the whole; thresholds are judged only
     /// by `stampede merge`.
-    #[arg(long, value_name = "i/n")]
+    #[arg(long, value_name = "i/n", conflicts_with = "segment_of")]
     pub segment: Option<String>,
+    /// Kubernetes Indexed Jobs: this process is part `$JOB_COMPLETION_INDEX + 1` of N.
+    #[arg(long, value_name = "N")]
+    pub segment_of: Option<u64>,
     /// Unequal parts, as k6's `--execution-segment-sequence`: boundaries such as
     /// `0,1/4,1/2,1`; `--segment i/n` then picks the i-th of them.
     #[arg(long, value_name = "0,A,B,...,1", requires = "segment")]
     pub segment_sequence: Option<String>,
     /// Start the load at this wall-clock time (RFC 3339, e.g. 2026-12-01T23:50:00Z), so that
     /// parts on several machines share one clock; a late start is reported.
-    #[arg(long, value_name = "RFC3339")]
+    #[arg(long, value_name = "RFC3339", conflicts_with = "barrier")]
     pub start_at: Option<String>,
+    /// Start barrier (Kubernetes): part 1 listens on this address's port, the others connect
+    /// to it; once all n are there, part 1 hands out a common start time.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub barrier: Option<String>,
+    /// Give up (exit 1) when not all parts reached the barrier within this long.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::scenario::duration::parse_duration)]
+    pub barrier_timeout: Duration,
+    /// After the reports, print summary.json on one last stdout line prefixed
+    /// `STAMPEDE_SUMMARY ` (how `stampede k8s collect` reads parts from pod logs).
+    #[arg(long)]
+    pub print_summary_line: bool,
 }
 
 /// What a part carries through its run.
@@ -39,6 +53,8 @@ pub struct PartRun {
     pub start_at: Option<DateTime<Utc>>,
     pub scenario_hash: String,
     pub options: IndexMap<String, String>,
+    pub barrier: Option<(String, Duration)>,
+    pub print_summary_line: bool,
 }
 
 /// SHA-256 of the scenario file and of every data feed's rows (as loaded, before any
@@ -98,8 +114,35 @@ pub fn prepare(
     overrides: &crate::cli::OverrideArgs,
     plan: &mut Plan,
 ) -> Result<Option<PartRun>, Failure> {
-    if args.segment.is_none() && args.start_at.is_none() {
+    if args.segment.is_none()
+        && args.segment_of.is_none()
+        && args.start_at.is_none()
+        && !args.print_summary_line
+    {
         return Ok(None);
+    }
+    let from_env;
+    let segment_arg = match (&args.segment, args.segment_of) {
+        (Some(s), _) => Some(s.as_str()),
+        (None, Some(n)) => {
+            let raw = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                Failure::Usage(
+                    "--segment-of N: JOB_COMPLETION_INDEX is not set (it is, in the pods of a Kubernetes Indexed Job)".into(),
+                )
+            })?;
+            let i: u64 = raw.trim().parse().map_err(|_| {
+                Failure::Usage(format!("JOB_COMPLETION_INDEX={raw}: not a whole number"))
+            })?;
+            from_env = format!("{}/{n}", i + 1);
+            Some(from_env.as_str())
+        }
+        (None, None) => None,
+    };
+    if args.barrier.is_some() && segment_arg.is_none() {
+        return Err(Failure::Usage(
+            "--barrier synchronizes the parts of a segmented run: give --segment or --segment-of"
+                .into(),
+        ));
     }
     let start_at = match &args.start_at {
         Some(s) => Some(
@@ -114,7 +157,7 @@ pub fn prepare(
         None => None,
     };
     let scenario_hash = scenario_hash(file, plan)?;
-    let part = match &args.segment {
+    let part = match segment_arg {
         Some(s) => {
             let seg =
                 Segment::parse(s, args.segment_sequence.as_deref()).map_err(Failure::Usage)?;
@@ -130,7 +173,25 @@ pub fn prepare(
         start_at,
         scenario_hash,
         options: options(overrides),
+        barrier: args.barrier.clone().map(|b| (b, args.barrier_timeout)),
+        print_summary_line: args.print_summary_line,
     }))
+}
+
+/// When the load starts: `--start-at`, or the time the barrier hands out, or at once.
+pub fn start_time(run: &PartRun, quiet: bool) -> Result<Option<DateTime<Utc>>, Failure> {
+    match (&run.barrier, &run.part) {
+        (Some((addr, timeout)), Some(part)) => crate::barrier::wait(
+            addr,
+            part.segment.index,
+            part.segment.count(),
+            *timeout,
+            quiet,
+        )
+        .map(Some)
+        .map_err(|e| Failure::Tool(anyhow::anyhow!("start barrier {addr}: {e}"))),
+        _ => Ok(run.start_at),
+    }
 }
 
 /// Sleep until `at` (returns how late we are, in ms: negative when we waited). A Ctrl-C while
@@ -168,6 +229,7 @@ pub fn wait_until(
 /// The `segment` block of a part's summary.json.
 pub fn info(
     run: &PartRun,
+    start_at: Option<DateTime<Utc>>,
     plan: &Plan,
     engine_started_at: DateTime<Utc>,
     seconds: &[crate::metrics::aggregate::SecondHistograms],
@@ -176,9 +238,8 @@ pub fn info(
     let enc = |h: &hdrhistogram::Histogram<u64>| {
         crate::report::json::encode_histogram(h).unwrap_or_default()
     };
-    let start_offset_ms = run
-        .start_at
-        .map(|at| (engine_started_at - at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+    let start_offset_ms =
+        start_at.map(|at| (engine_started_at - at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
     Some(PartInfo {
         segment: part.segment.label(),
         sequence: part.segment.sequence_label(),
@@ -186,9 +247,7 @@ pub fn info(
         scenario_hash: run.scenario_hash.clone(),
         options: run.options.clone(),
         engine_started_at: engine_started_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        start_at: run
-            .start_at
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        start_at: start_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
         start_offset_ms,
         late: start_offset_ms.is_some_and(|ms| ms > LATE_MS),
         step_names: plan.step_names.clone(),

@@ -600,7 +600,11 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             seg.segment.count(),
         );
     }
-    if let Some(at) = opts.part.as_ref().and_then(|p| p.start_at)
+    let start_at = match &opts.part {
+        Some(p) => crate::part::start_time(p, opts.quiet)?,
+        None => None,
+    };
+    if let Some(at) = start_at
         && crate::part::wait_until(at, &interrupts, seen_interrupts, opts.quiet).is_none()
     {
         eprintln!("interrupted while waiting for --start-at: nothing was sent");
@@ -610,7 +614,7 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     let eng = engine::start(plan.clone(), addrs, workers).context("cannot start the engine")?;
     let engine_started_at =
         chrono::Utc::now() - chrono::Duration::from_std(eng.started.elapsed()).unwrap_or_default();
-    if let Some(at) = opts.part.as_ref().and_then(|p| p.start_at) {
+    if let Some(at) = start_at {
         let late_ms = (engine_started_at - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
         if late_ms > crate::summary::LATE_MS {
             eprintln!(
@@ -730,10 +734,15 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     let agg_seconds = agg.second_histograms().to_vec();
     let mut result = agg.finish(plan.step_names.clone(), elapsed, plan.peak_vus());
     result.scenarios = plan.scenarios.clone();
-    let segment_info = opts
-        .part
-        .as_ref()
-        .and_then(|p| crate::part::info(p, &plan, engine_started_at, agg_seconds.as_slice()));
+    let segment_info = opts.part.as_ref().and_then(|p| {
+        crate::part::info(
+            p,
+            start_at,
+            &plan,
+            engine_started_at,
+            agg_seconds.as_slice(),
+        )
+    });
     // A segment's thresholds are judged only on the merged result.
     let outcomes = if segment_info.is_some() {
         Vec::new()
@@ -804,7 +813,7 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         segment: segment_info,
         merged: None,
     };
-    report::write_all(&rep, &out).map_err(Failure::Tool)?;
+    let written = report::write_all(&rep, &out).map_err(Failure::Tool)?;
     say(&format!(
         "{}  report: {}\n",
         report::text::render(&rep),
@@ -817,6 +826,9 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             p.index,
             p.sequence.split(',').count() - 1
         ));
+    }
+    if opts.part.as_ref().is_some_and(|p| p.print_summary_line) {
+        say(&format!("{}{written}\n", crate::k8s::SUMMARY_LINE));
     }
     Ok(exit_code)
 }
