@@ -353,3 +353,58 @@ fn a_bad_segment_or_start_time_is_refused_before_any_traffic() {
         assert!(text(&o).contains(want), "{args:?}: {}", text(&o));
     }
 }
+
+#[test]
+fn parts_that_start_apart_meet_at_the_barrier_and_a_late_start_is_reported() {
+    let t = Target::start();
+    let s = open_ramp(&t.url, "p(99) < 5s");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let barrier = format!("127.0.0.1:{port}");
+    let dirs: Vec<PathBuf> = (1..=2)
+        .map(|i| s.dir.path().join(format!("b-{i}")))
+        .collect();
+    // Part 2 comes first and waits; part 1 (the barrier's leader) a second later.
+    let second = spawn_part(&s.file, "2/2", &dirs[1], &["--barrier", &barrier]);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let first = spawn_part(&s.file, "1/2", &dirs[0], &["--barrier", &barrier]);
+    for c in [first, second] {
+        let o = c.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let out = s.dir.path().join("merged");
+    let o = merge(&dirs, &out);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let m = summary(&out);
+    let spread = m["merged"]["start_spread_ms"].as_f64().unwrap();
+    assert!(spread < 500.0, "parts started {spread} ms apart");
+    assert_eq!(count(&m, "http_reqs"), 900);
+
+    // A part that starts after --start-at says so, and the merge shows it.
+    let late = s.dir.path().join("late-1");
+    let past = (chrono::Utc::now() - chrono::Duration::seconds(3))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let o = spawn_part(&s.file, "1/2", &late, &["--start-at", &past])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("this part is late"), "{}", text(&o));
+    let part = summary(&late);
+    assert_eq!(part["segment"]["late"], true);
+    assert!(part["segment"]["start_offset_ms"].as_f64().unwrap() >= 3000.0);
+    let o = stampede(&[
+        "merge",
+        &path_str(&late),
+        &path_str(&dirs[1]),
+        "--out",
+        &path_str(&s.dir.path().join("merged-late")),
+    ]);
+    assert!(
+        text(&o).contains("late start (after --start-at)"),
+        "{}",
+        text(&o)
+    );
+}
