@@ -111,6 +111,14 @@ impl Plan {
         .sum()
     }
 
+    /// The VUs this process should run at `t` (its segment's share of a closed-model target).
+    pub fn vus_at(&self, t: Duration) -> u32 {
+        match self.load.arrival() {
+            Some(_) => self.load.vus_at(t),
+            None => self.segment_share(self.load.vus_at(t)),
+        }
+    }
+
     /// This process's share of `n` VUs of a closed-model schedule: all of them, or its
     /// segment's striped share.
     pub fn segment_share(&self, n: u32) -> u32 {

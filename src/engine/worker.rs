@@ -150,7 +150,7 @@ async fn run_closed(a: &WorkerArgs, ctx: &Rc<VuContext>, start: Instant) {
         if a.control.stop.load(Ordering::Relaxed) || t >= load.duration() {
             break;
         }
-        let target = share(a.plan.segment_share(load.vus_at(t)), a.id, a.workers);
+        let target = share(a.plan.vus_at(t), a.id, a.workers);
         let previous = state.target.get();
         if target != previous {
             state.target.set(target);
