@@ -11,6 +11,7 @@ pub mod merge;
 pub mod metrics;
 pub mod part;
 pub mod plan;
+pub mod processes;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -44,6 +44,10 @@ pub struct PartArgs {
     /// `STAMPEDE_SUMMARY ` (how `stampede k8s collect` reads parts from pod logs).
     #[arg(long)]
     pub print_summary_line: bool,
+    /// Run as N child processes on this machine, one segment each, merged at the end into
+    /// one report (for more connections than one process may open).
+    #[arg(long, value_name = "N", conflicts_with_all = ["segment", "segment_of", "barrier"])]
+    pub processes: Option<u32>,
 }
 
 /// What a part carries through its run.

@@ -59,6 +59,16 @@ fn overrides(a: &OverrideArgs) -> Overrides {
 
 pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
     let mut plan = scenario::load_file(&args.file, &overrides(&args.overrides))?;
+    if let Some(n) = args.part.processes {
+        // Ctrl-C reaches the children (one process group): they stop gracefully and the
+        // parent merges what they wrote.
+        let _ = interrupts();
+        let out = args
+            .out
+            .clone()
+            .unwrap_or_else(|| default_out_dir(&plan.name, &chrono::Local::now()));
+        return crate::processes::run(n, &args, out);
+    }
     let part = crate::part::prepare(&args.part, &args.file, &args.overrides, &mut plan)?;
     execute(
         plan,

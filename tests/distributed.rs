@@ -408,3 +408,27 @@ fn parts_that_start_apart_meet_at_the_barrier_and_a_late_start_is_reported() {
         text(&o)
     );
 }
+
+#[test]
+fn run_processes_runs_segments_as_children_and_writes_one_merged_report() {
+    let t = Target::start();
+    let s = open_ramp(&t.url, "p(99) < 5s");
+    let o = run(&s, &["--processes", "3", "--workers", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let m = s.summary();
+    assert_eq!(count(&m, "http_reqs"), 900, "the whole schedule, once");
+    assert_eq!(
+        count(&m, "http_reqs"),
+        t.served()["requests"].as_u64().unwrap()
+    );
+    assert_eq!(m["merged"]["parts"].as_array().unwrap().len(), 3);
+    assert_eq!(m["verdict"], "passed");
+    for (i, want) in ["0:1/3", "1/3:2/3", "2/3:1"].iter().enumerate() {
+        let part = summary(&s.out().join(format!("parts/part-{}", i + 1)));
+        assert_eq!(part["segment"]["segment"], *want);
+    }
+    // An invalid scenario is refused before any child starts.
+    let bad = Scenario::new("load: { vus: 1, duration: 1s }\nflows: []\n");
+    let o = run(&bad, &["--processes", "2"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
