@@ -64,6 +64,22 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Add up the parts of a segmented run (`run --segment i/n`) exactly and judge the
+    /// thresholds once, on the whole.
+    #[command(
+        after_help = "Example:\n  stampede merge part-1/summary.json part-2/summary.json --out reports/merged\n\n\
+        Exit codes: 0 thresholds met · 99 a threshold breached · 2 parts of different scenarios or \
+        options, overlapping or missing segments, or unreadable files · 130 a part was interrupted."
+    )]
+    Merge(crate::merge::MergeArgs),
+    /// Kubernetes manifests for a distributed run (ConfigMap, headless Service, Indexed Job),
+    /// and `k8s collect` to gather and merge the parts.
+    #[command(
+        after_help = "Examples:\n  stampede k8s scenarios/stress.yaml --workers 8 --image ghcr.io/me/stampede:1 > run.yaml\n  \
+        kubectl apply -f run.yaml && kubectl wait --for=condition=complete job/stress --timeout=30m\n  \
+        stampede k8s collect stress --out results/\n\nSee docs/distributed.md."
+    )]
+    K8s(crate::k8s::K8sArgs),
     /// Start the built-in target and run a ~15 s demo against it: no setup needed.
     #[command(after_help = "Example:\n  cargo run --release -- demo")]
     Demo(DemoArgs),
@@ -168,6 +184,8 @@ pub struct RunArgs {
     /// Engine threads (default: one per core).
     #[arg(long, value_name = "N", hide = true)]
     pub workers: Option<usize>,
+    #[command(flatten)]
+    pub part: crate::part::PartArgs,
 }
 
 #[derive(Debug, Args)]

@@ -2,17 +2,24 @@
 //!
 //! Data flows one way: scenario → plan → engine → metrics → (progress, SLA verdict, reports).
 
+pub mod barrier;
 pub mod capacity;
 pub mod cli;
 pub mod engine;
+pub mod k8s;
+pub mod merge;
 pub mod metrics;
 pub mod output;
+pub mod part;
 pub mod plan;
+pub mod processes;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod segment;
 pub mod sla;
 pub mod stairs;
+pub mod summary;
 pub mod target;
 pub mod tui;
 pub mod windows;
@@ -58,6 +65,8 @@ pub fn run(cli: Cli) -> i32 {
             .map(|_| exit::OK)
             .map_err(Failure::Tool),
         Command::Demo(args) => runner::demo_command(args),
+        Command::Merge(args) => merge::merge_command(args),
+        Command::K8s(args) => k8s::command(args),
         Command::Plan(args) => capacity::command::plan_command(args),
         Command::Report(cmd) => runner::report_command(cmd),
         Command::Completions { shell } => {

@@ -43,6 +43,8 @@ pub struct Plan {
     pub parts: Vec<Arc<Plan>>,
     /// Each scenario's name and steps (metric indices), for `{scenario:NAME}`.
     pub scenarios: Vec<(String, Vec<usize>)>,
+    /// `--segment`: this process runs one part of the whole (see `crate::segment`).
+    pub segment: Option<crate::segment::Part>,
 }
 
 impl Plan {
@@ -100,9 +102,40 @@ impl Plan {
             .unwrap_or_default()
     }
 
-    /// The most VUs all scenarios together may run.
+    /// The most VUs all scenarios together may run (this segment's share of them).
     pub fn peak_vus(&self) -> u32 {
-        self.each(|p| p.load.max_vus()).into_iter().sum()
+        self.each(|p| match p.load.arrival() {
+            // Arrival-rate VU counts are scaled to the segment when it is applied.
+            Some(_) => p.load.max_vus(),
+            None => p.segment_share(p.load.max_vus()),
+        })
+        .into_iter()
+        .sum()
+    }
+
+    /// The VUs this process should run at `t` (its segment's share of a closed-model target).
+    pub fn vus_at(&self, t: Duration) -> u32 {
+        match self.load.arrival() {
+            Some(_) => self.load.vus_at(t),
+            None => self.segment_share(self.load.vus_at(t)),
+        }
+    }
+
+    /// This process's share of `n` VUs of a closed-model schedule: all of them, or its
+    /// segment's striped share.
+    pub fn segment_share(&self, n: u32) -> u32 {
+        match &self.segment {
+            Some(p) => p.stripe.share(n as u64) as u32,
+            None => n,
+        }
+    }
+
+    /// The number in the whole run's schedule of this process's `m`-th arrival-rate iteration.
+    pub fn global_iteration(&self, m: u64) -> u64 {
+        match &self.segment {
+            Some(p) => p.stripe.global(m),
+            None => m,
+        }
     }
 }
 
@@ -1046,6 +1079,7 @@ mod tests {
             checks: vec![],
             parts: vec![],
             scenarios: vec![],
+            segment: None,
         };
         let picks: Vec<usize> = (0..4).map(|d| plan.flow_for(d)).collect();
         assert_eq!(picks, vec![0, 0, 0, 1]);

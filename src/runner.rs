@@ -42,6 +42,8 @@ pub struct RunOptions {
     /// No dashboard even on a terminal (a progress bar instead).
     pub no_tui: bool,
     pub workers: Option<usize>,
+    /// `--segment` / `--start-at`: this run is a part of a distributed run.
+    pub part: Option<crate::part::PartRun>,
 }
 
 fn overrides(a: &OverrideArgs) -> Overrides {
@@ -67,7 +69,17 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
     }
     engine::debug::set(k6.http_debug);
     let debugging = k6.http_debug > 0;
-    let plan = crate::output::quick::load(&args.file, &overrides(&args.overrides))?;
+    let mut plan = crate::output::quick::load(&args.file, &overrides(&args.overrides))?;
+    if let Some(n) = args.part.processes {
+        // Ctrl-C reaches the children (one process group): they stop gracefully and the
+        // parent merges what they wrote.
+        let _ = interrupts();
+        let out = out
+            .clone()
+            .unwrap_or_else(|| default_out_dir(&plan.name, &chrono::Local::now()));
+        return crate::processes::run(n, &args, out);
+    }
+    let part = crate::part::prepare(&args.part, &args.file, &args.overrides, &mut plan)?;
     execute(
         plan,
         &RunOptions {
@@ -76,6 +88,7 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
             quiet: args.quiet,
             no_tui: args.no_tui || debugging,
             workers: args.workers,
+            part,
         },
     )
 }
@@ -607,15 +620,49 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         crate::output::run_info(&plan, &opts.k6.tags, &started_at),
     )
     .map_err(|e| Failure::Usage(format!("{e:#}")))?;
+    if let Some(seg) = &plan.segment
+        && !opts.quiet
+    {
+        eprintln!(
+            "segment {} (part {} of {}): thresholds are judged by `stampede merge` on all parts",
+            seg.segment.label(),
+            seg.segment.index + 1,
+            seg.segment.count(),
+        );
+    }
+    let start_at = match &opts.part {
+        Some(p) => crate::part::start_time(p, opts.quiet)?,
+        None => None,
+    };
+    if let Some(at) = start_at
+        && crate::part::wait_until(at, &interrupts, seen_interrupts, opts.quiet).is_none()
+    {
+        eprintln!("interrupted while waiting for --start-at: nothing was sent");
+        return Ok(exit::INTERRUPTED);
+    }
     let workers = opts.workers.unwrap_or_else(engine::default_workers);
     let eng = engine::start(plan.clone(), addrs, workers).context("cannot start the engine")?;
     let outputs = sinks.start(eng.workers);
+    let engine_started_at =
+        chrono::Utc::now() - chrono::Duration::from_std(eng.started.elapsed()).unwrap_or_default();
+    if let Some(at) = start_at {
+        let late_ms = (engine_started_at - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+        if late_ms > crate::summary::LATE_MS {
+            eprintln!(
+                "WARNING: started {late_ms:.0} ms after --start-at {}: this part is late (recorded in summary.json)",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            );
+        }
+    }
     let control: Arc<Control> = eng.control.clone();
     let mut judge = plan.load.arrival().and_then(Judge::new);
     let mut agg = Aggregator::new(eng.workers, plan.step_names.len());
     let mut windows = crate::windows::WindowJudge::new(&plan.thresholds);
     if judge.is_some() || windows.is_some() {
         agg = agg.keep_seconds();
+    }
+    if plan.segment.is_some() {
+        agg = agg.keep_second_histograms();
     }
     let stair_view = StairView {
         step_names: &plan.step_names,
@@ -686,6 +733,8 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
                 if o.observed.is_some()
                     && !o.passed
                     && t.abort_on_fail
+                    // A segment alone does not judge thresholds (the merge does).
+                    && plan.segment.is_none()
                     && aborted_by.is_none()
                     && elapsed >= t.delay_abort_eval
                 {
@@ -726,16 +775,35 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     });
     eng.join().map_err(|e| Failure::Tool(anyhow::anyhow!(e)))?;
     let output_notes = outputs.finish();
+    let agg_seconds = agg.second_histograms().to_vec();
     let mut result = agg.finish(plan.step_names.clone(), elapsed, plan.peak_vus());
     result.scenarios = plan.scenarios.clone();
-    let mut outcomes = sla::evaluate_all(&plan.thresholds, &result);
-    if let Some(w) = &windows {
+    let segment_info = opts.part.as_ref().and_then(|p| {
+        crate::part::info(
+            p,
+            start_at,
+            &plan,
+            engine_started_at,
+            agg_seconds.as_slice(),
+        )
+    });
+    // A segment's thresholds are judged only on the merged result.
+    let mut outcomes = if segment_info.is_some() {
+        Vec::new()
+    } else {
+        sla::evaluate_all(&plan.thresholds, &result)
+    };
+    if segment_info.is_none()
+        && let Some(w) = &windows
+    {
         w.patch(&mut outcomes);
     }
     let breached = aborted_by.is_some() || outcomes.iter().any(|o| !o.passed);
     // A breakpoint run is expected to break: it succeeds when it found a sustainable rate.
     let exit_code = if interrupted {
         exit::INTERRUPTED
+    } else if segment_info.is_some() {
+        exit::OK
     } else if let Some(c) = &capacity {
         if c.max_sustainable_rps.is_some() {
             exit::OK
@@ -808,6 +876,8 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         checks,
         capacity,
         tls_certificate,
+        segment: segment_info,
+        merged: None,
     };
     let summary = report::write_all(&rep, &out).map_err(Failure::Tool)?;
     crate::output::args::write_k6_files(&summary, &opts.k6).map_err(Failure::Tool)?;
@@ -819,5 +889,16 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         report::text::render(&rep),
         out.join("summary.json").display()
     ));
+    if let Some(p) = &rep.segment {
+        say(&format!(
+            "segment {} ({} of {}): thresholds not judged by a segment alone; merge all parts with `stampede merge PARTS... --out DIR` for the verdict\n",
+            p.segment,
+            p.index,
+            p.sequence.split(',').count() - 1
+        ));
+    }
+    if opts.part.as_ref().is_some_and(|p| p.print_summary_line) {
+        say(&format!("{}{summary}\n", crate::k8s::SUMMARY_LINE));
+    }
     Ok(exit_code)
 }

@@ -150,7 +150,7 @@ async fn run_closed(a: &WorkerArgs, ctx: &Rc<VuContext>, start: Instant) {
         if a.control.stop.load(Ordering::Relaxed) || t >= load.duration() {
             break;
         }
-        let target = share(load.vus_at(t), a.id, a.workers);
+        let target = share(a.plan.vus_at(t), a.id, a.workers);
         let previous = state.target.get();
         if target != previous {
             state.target.set(target);
@@ -276,7 +276,8 @@ async fn run_open(a: &WorkerArgs, ctx: &Rc<VuContext>, arrival: &Arrival, start:
         // Hand out every iteration due by the time the timer can next wake us.
         let now = Instant::now();
         let next = loop {
-            let Some(due) = arrival.due(k) else {
+            // `k` counts this process's iterations; its segment says which of the whole run's.
+            let Some(due) = arrival.due(a.plan.global_iteration(k)) else {
                 break 'schedule;
             };
             let at = start + due;

@@ -68,7 +68,13 @@ pub struct Aggregator {
     /// Every second's own recorder, kept when a window of seconds must be judged on its own
     /// (breakpoint stairs); `None` otherwise, as it costs a recorder per second.
     seconds: Option<BTreeMap<u64, Recorder>>,
+    /// Each closed second's request durations (overall, per step), kept for a segment's part so
+    /// that a merge can compute the common timeline's percentiles exactly.
+    second_histograms: Option<Vec<SecondHistograms>>,
 }
+
+/// One second's `http_req_duration` histograms: all steps, then each step.
+pub type SecondHistograms = (u64, Histogram<u64>, Vec<Histogram<u64>>);
 
 pub fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
@@ -84,7 +90,19 @@ impl Aggregator {
             vus_peak: 0,
             vus_min: None,
             seconds: None,
+            second_histograms: None,
         }
+    }
+
+    /// Keep every closed second's duration histograms (see `second_histograms`).
+    pub fn keep_second_histograms(mut self) -> Self {
+        self.second_histograms = Some(Vec::new());
+        self
+    }
+
+    /// The closed seconds' duration histograms, when `keep_second_histograms` was asked for.
+    pub fn second_histograms(&self) -> &[SecondHistograms] {
+        self.second_histograms.as_deref().unwrap_or(&[])
     }
 
     /// Keep each second's recorder so that `window` can answer for any span of seconds.
@@ -198,6 +216,13 @@ impl Aggregator {
         let done: Vec<u64> = self.pending.range(..=second).map(|(s, _)| *s).collect();
         for s in done {
             if let Some(p) = self.pending.remove(&s) {
+                if let Some(keep) = &mut self.second_histograms {
+                    keep.push((
+                        s,
+                        p.duration.clone(),
+                        p.steps.iter().map(|(_, _, h)| h.clone()).collect(),
+                    ));
+                }
                 self.vus_peak = self.vus_peak.max(p.vus_peak).max(p.vus);
                 self.vus_min = Some(self.vus_min.map_or(p.vus, |m| m.min(p.vus)));
                 let q = |f: f64| {

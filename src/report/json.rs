@@ -320,7 +320,7 @@ pub fn summary(r: &RunReport) -> Value {
         "duration_s": round3(res.elapsed.as_secs_f64()),
         "interrupted": r.interrupted,
         "aborted_by_threshold": r.aborted_by,
-        "verdict": if r.passed() { "passed" } else { "failed" },
+        "verdict": if r.segment.is_some() { "not_judged" } else if r.passed() { "passed" } else { "failed" },
         "exit_code": r.exit_code,
         "metrics": Value::Object(metrics(r)),
         "thresholds": thresholds,
@@ -342,6 +342,8 @@ pub fn summary(r: &RunReport) -> Value {
         "capacity": r.capacity.as_ref().map(capacity),
         "streams": super::streams::section(res),
         "websockets": super::streams::ws_section(res),
+        "segment": r.segment,
+        "merged": r.merged,
     })
 }
 

@@ -40,6 +40,10 @@ pub struct RunReport {
     pub capacity: Option<crate::stairs::Capacity>,
     /// When TLS handshakes failed: what the server's certificate says (names, validity, CA).
     pub tls_certificate: Option<String>,
+    /// `--segment`: this run is one part of a whole; its thresholds are not judged alone.
+    pub segment: Option<crate::summary::PartInfo>,
+    /// `stampede merge`: the parts this report adds up.
+    pub merged: Option<crate::summary::MergeInfo>,
 }
 
 /// One expectation of one step, and how often it held.

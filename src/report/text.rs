@@ -370,6 +370,12 @@ pub fn render(r: &RunReport) -> String {
             "FAILED: {failed_n} of {} thresholds breached",
             r.outcomes.len()
         )
+    } else if let Some(p) = &r.segment {
+        format!(
+            "DONE: segment {} — {} thresholds judged only on the merged parts",
+            p.segment,
+            p.thresholds.len()
+        )
     } else if r.outcomes.is_empty() {
         "DONE: no thresholds set".to_string()
     } else {

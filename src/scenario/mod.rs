@@ -488,6 +488,7 @@ impl Builder<'_> {
             checks: scope.checks,
             parts: Vec::new(),
             scenarios,
+            segment: None,
         };
         if base.scenarios.is_empty() {
             return Ok(base);

@@ -260,7 +260,7 @@ impl Publisher {
         let plan = &self.plan;
         let planned = plan.planned_duration();
         let at = elapsed.min(planned.saturating_sub(Duration::from_millis(1)));
-        let vus_target: u32 = plan.runs().iter().map(|p| p.load.vus_at(at)).sum();
+        let vus_target: u32 = plan.runs().iter().map(|p| p.vus_at(at)).sum();
         let last = agg.timeline.last();
         let total = &agg.total;
         let q = |h: &hdrhistogram::Histogram<u64>, f: f64| {

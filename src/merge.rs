@@ -1,0 +1,420 @@
+//! `stampede merge PARTS... --out DIR`: add up the parts of a segmented run — histograms and
+//! counters exactly, the per-second timeline on the common clock — and judge every threshold
+//! once, on the whole.
+
+use crate::metrics::aggregate::{StepSecond, TimelinePoint, ms};
+use crate::metrics::recorder::new_histogram;
+use crate::metrics::{Recorder, RunResult};
+use crate::report::{self, CheckReport, RunReport, StepInfo};
+use crate::segment::{Ratio, parse_sequence};
+use crate::sla::{self, MetricRef, Threshold};
+use crate::summary::{self, MergeInfo, MergedPart, PartInfo, Summary, decode_histogram};
+use crate::{Failure, exit};
+use chrono::{DateTime, Utc};
+use clap::Args;
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The parts' summary.json files (or their report folders), one per segment.
+    #[arg(required = true, value_name = "PART")]
+    pub parts: Vec<PathBuf>,
+    /// Where to write the merged reports (every format `run` writes).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print only the verdict line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+struct Loaded {
+    file: String,
+    summary: Summary,
+    part: PartInfo,
+    from: Ratio,
+    to: Ratio,
+    started: DateTime<Utc>,
+}
+
+fn usage(msg: String) -> Failure {
+    Failure::Usage(msg)
+}
+
+fn load(path: &Path) -> Result<Loaded, Failure> {
+    let file = if path.is_dir() {
+        path.join("summary.json")
+    } else {
+        path.to_path_buf()
+    };
+    let name = file.display().to_string();
+    let summary = summary::read(&file).map_err(usage)?;
+    let part = summary.segment.clone().ok_or_else(|| {
+        usage(format!(
+            "{name}: not a part of a segmented run (no `segment` block): run each part with `stampede run --segment i/n`"
+        ))
+    })?;
+    let (a, b) = part
+        .segment
+        .split_once(':')
+        .ok_or_else(|| usage(format!("{name}: segment `{}` is not from:to", part.segment)))?;
+    let from = Ratio::parse(a).map_err(|e| usage(format!("{name}: segment: {e}")))?;
+    let to = Ratio::parse(b).map_err(|e| usage(format!("{name}: segment: {e}")))?;
+    let started = DateTime::parse_from_rfc3339(&part.engine_started_at)
+        .map_err(|e| usage(format!("{name}: segment.engine_started_at: {e}")))?
+        .with_timezone(&Utc);
+    Ok(Loaded {
+        file: name,
+        summary,
+        part,
+        from,
+        to,
+        started,
+    })
+}
+
+/// Parts that cannot be added up: from different scenarios or options, overlapping, or not
+/// covering the whole.
+fn check_parts(parts: &[Loaded]) -> Result<(), Failure> {
+    let first = &parts[0];
+    for p in &parts[1..] {
+        let differ = |what: &str, a: &str, b: &str| {
+            usage(format!(
+                "{} and {} are parts of different runs: {what} differ ({a} vs {b})",
+                first.file, p.file
+            ))
+        };
+        if p.part.scenario_hash != first.part.scenario_hash {
+            return Err(differ(
+                "the scenarios (scenario file or data files)",
+                &format!(
+                    "sha256 {}",
+                    &first.part.scenario_hash[..12.min(first.part.scenario_hash.len())]
+                ),
+                &format!(
+                    "sha256 {}",
+                    &p.part.scenario_hash[..12.min(p.part.scenario_hash.len())]
+                ),
+            ));
+        }
+        if p.part.options != first.part.options {
+            let show = |o: &indexmap::IndexMap<String, String>| {
+                let v: Vec<String> = o.iter().map(|(k, v)| format!("--{k} {v}")).collect();
+                if v.is_empty() {
+                    "no options".to_string()
+                } else {
+                    v.join(" ")
+                }
+            };
+            return Err(differ(
+                "the command-line options",
+                &show(&first.part.options),
+                &show(&p.part.options),
+            ));
+        }
+        if p.part.sequence != first.part.sequence {
+            return Err(differ(
+                "the segment sequences",
+                &first.part.sequence,
+                &p.part.sequence,
+            ));
+        }
+        if p.part.step_names != first.part.step_names || p.part.thresholds != first.part.thresholds
+        {
+            return Err(differ("the steps or thresholds", "", ""));
+        }
+    }
+    let mut order: Vec<&Loaded> = parts.iter().collect();
+    order.sort_by(|a, b| a.from.cmp(&b.from).then(a.to.cmp(&b.to)));
+    let mut covered = Ratio::ZERO;
+    let mut last: Option<&Loaded> = None;
+    for p in order {
+        if p.from < covered {
+            let other = last.map_or(String::new(), |l| {
+                format!("{} ({})", l.file, l.part.segment)
+            });
+            return Err(usage(format!(
+                "parts overlap: {} ({}) and {other} both run part of the load; give each segment once",
+                p.file, p.part.segment
+            )));
+        }
+        if p.from > covered {
+            return Err(usage(format!(
+                "segment {covered}:{} is missing: no part covers it (parts must tile 0:1; sequence {})",
+                p.from, p.part.sequence
+            )));
+        }
+        covered = p.to;
+        last = Some(p);
+    }
+    if covered != Ratio::ONE {
+        let seq = parse_sequence(&first.part.sequence).unwrap_or_default();
+        let missing: Vec<String> = seq
+            .windows(2)
+            .filter(|w| w[0] >= covered)
+            .map(|w| format!("{}:{}", w[0], w[1]))
+            .collect();
+        return Err(usage(format!(
+            "segment {covered}:1 is missing: no part covers it ({} of {} parts given; missing {})",
+            parts.len(),
+            seq.len().saturating_sub(1),
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
+    let parts: Vec<Loaded> = args
+        .parts
+        .iter()
+        .map(|p| load(p))
+        .collect::<Result<_, _>>()?;
+    check_parts(&parts)?;
+    let first = &parts[0];
+    let step_names = first.part.step_names.clone();
+    let t0 = parts
+        .iter()
+        .map(|p| p.started)
+        .min()
+        .unwrap_or(first.started);
+    let t_last = parts
+        .iter()
+        .map(|p| p.started)
+        .max()
+        .unwrap_or(first.started);
+    let offset = |p: &Loaded| (p.started - t0).num_microseconds().unwrap_or(0) as f64 / 1e6;
+
+    // Totals: every histogram and counter added.
+    let mut total = Recorder::with_checks(step_names.len(), first.summary.checks.len());
+    for p in &parts {
+        let r = p
+            .summary
+            .recorder(&step_names)
+            .map_err(|e| usage(format!("{}: {e}", p.file)))?;
+        total.add(&r);
+    }
+
+    // The timeline on the common clock: a part's second s is second s + its start offset
+    // (rounded to whole seconds; parts started with --start-at are within milliseconds).
+    struct Sec {
+        point: TimelinePoint,
+        all: Histogram<u64>,
+        steps: Vec<Histogram<u64>>,
+    }
+    let mut seconds: BTreeMap<u64, Sec> = BTreeMap::new();
+    for p in &parts {
+        let shift = offset(p).round() as u64;
+        let blobs: BTreeMap<u64, &summary::SecondBlob> =
+            p.part.seconds.iter().map(|b| (b.second, b)).collect();
+        for row in &p.summary.timeline {
+            let s = seconds.entry(row.second + shift).or_insert_with(|| Sec {
+                point: TimelinePoint {
+                    second: row.second + shift,
+                    steps: vec![StepSecond::default(); step_names.len()],
+                    ..TimelinePoint::default()
+                },
+                all: new_histogram(),
+                steps: (0..step_names.len()).map(|_| new_histogram()).collect(),
+            });
+            let pt = &mut s.point;
+            pt.vus += row.vus;
+            pt.requests += row.requests;
+            pt.failures += row.failures;
+            pt.iterations += row.iterations;
+            pt.data_sent += row.data_sent;
+            pt.data_received += row.data_received;
+            for (a, b) in pt.steps.iter_mut().zip(&row.steps) {
+                a.requests += b.requests;
+                a.failures += b.failures;
+            }
+            if let Some(b) = blobs.get(&row.second) {
+                let h = decode_histogram(&b.http_req_duration)
+                    .map_err(|e| usage(format!("{}: second {}: {e}", p.file, row.second)))?;
+                let _ = s.all.add(&h);
+                for (i, sb) in b.steps.iter().enumerate() {
+                    let h = decode_histogram(sb)
+                        .map_err(|e| usage(format!("{}: second {}: {e}", p.file, row.second)))?;
+                    if let Some(acc) = s.steps.get_mut(i) {
+                        let _ = acc.add(&h);
+                    }
+                }
+            }
+        }
+    }
+    let q = |h: &Histogram<u64>, f: f64| {
+        if h.is_empty() {
+            0.0
+        } else {
+            ms(h.value_at_quantile(f))
+        }
+    };
+    let timeline: Vec<TimelinePoint> = seconds
+        .into_values()
+        .map(|s| {
+            let mut pt = s.point;
+            pt.p50_ms = q(&s.all, 0.50);
+            pt.p95_ms = q(&s.all, 0.95);
+            pt.p99_ms = q(&s.all, 0.99);
+            for (st, h) in pt.steps.iter_mut().zip(&s.steps) {
+                st.p95_ms = q(h, 0.95);
+            }
+            pt
+        })
+        .collect();
+
+    let elapsed = parts
+        .iter()
+        .map(|p| offset(p) + p.summary.duration_s)
+        .fold(0.0, f64::max);
+    let metric = |p: &Loaded, name: &str| p.summary.metrics.get(name).cloned().unwrap_or_default();
+    let vus_allowed: f64 = parts
+        .iter()
+        .map(|p| metric(p, "vus_max").value.unwrap_or(0.0))
+        .sum();
+    // The parts ramp together: the whole's peak is the sum of theirs.
+    let vus_max: f64 = parts
+        .iter()
+        .map(|p| metric(p, "vus").max.unwrap_or(0.0))
+        .sum();
+    let vus_min = timeline.iter().map(|p| p.vus).min().unwrap_or(0);
+    let overall = total.overall();
+    let result = RunResult {
+        step_names: step_names.clone(),
+        overall,
+        elapsed: Duration::from_secs_f64(elapsed.max(0.0)),
+        vus_last: timeline.last().map_or(0, |p| p.vus),
+        vus_min,
+        vus_max: vus_max as u32,
+        vus_allowed: vus_allowed as u32,
+        total,
+        timeline,
+        scenarios: first.part.scenarios.clone(),
+    };
+    let thresholds: Vec<Threshold> = first
+        .part
+        .thresholds
+        .iter()
+        .map(|t| {
+            let m = MetricRef::parse(&t.metric)
+                .map_err(|e| usage(format!("{}: threshold {}: {e}", first.file, t.metric)))?;
+            let mut th = Threshold::parse(m, &t.expression).map_err(|e| {
+                usage(format!(
+                    "{}: threshold {} {}: {e}",
+                    first.file, t.metric, t.expression
+                ))
+            })?;
+            th.abort_on_fail = t.abort_on_fail;
+            Ok(th)
+        })
+        .collect::<Result<_, Failure>>()?;
+    let outcomes = sla::evaluate_all(&thresholds, &result);
+    let interrupted = parts.iter().any(|p| p.summary.interrupted);
+    let aborted_by = parts
+        .iter()
+        .find_map(|p| p.summary.aborted_by_threshold.clone());
+    let breached = outcomes.iter().any(|o| !o.passed);
+    let exit_code = if interrupted {
+        exit::INTERRUPTED
+    } else if breached {
+        exit::THRESHOLDS
+    } else {
+        exit::OK
+    };
+    let checks = first
+        .summary
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let [passes, fails] = result.total.checks.get(i).copied().unwrap_or([0, 0]);
+            CheckReport {
+                step: c.step.clone(),
+                description: c.check.clone(),
+                passes,
+                fails,
+            }
+        })
+        .collect();
+    let merged = MergeInfo {
+        parts: parts
+            .iter()
+            .map(|p| MergedPart {
+                file: p.file.clone(),
+                segment: p.part.segment.clone(),
+                engine_started_at: p.part.engine_started_at.clone(),
+                start_offset_ms: p.part.start_offset_ms,
+                late: p.part.late,
+                interrupted: p.summary.interrupted,
+            })
+            .collect(),
+        start_spread_ms: (t_last - t0).num_microseconds().unwrap_or(0) as f64 / 1000.0,
+    };
+    let started_at = DateTime::parse_from_rfc3339(&first.summary.started_at)
+        .map(|d| d.with_timezone(&chrono::Local))
+        .unwrap_or_else(|_| t0.with_timezone(&chrono::Local));
+    let rep = RunReport {
+        name: first.summary.name.clone(),
+        target: first.summary.target.clone(),
+        executor: first.summary.executor.clone(),
+        started_at,
+        planned: Duration::from_secs_f64(first.summary.planned_duration_s.max(0.0)),
+        interrupted,
+        aborted_by,
+        steps: first
+            .summary
+            .steps
+            .iter()
+            .map(|s| StepInfo {
+                name: s.name.clone(),
+                flow: s.flow.clone(),
+                request: s.request.clone(),
+            })
+            .collect(),
+        result,
+        outcomes,
+        exit_code,
+        checks,
+        capacity: None,
+        segment: None,
+        merged: Some(merged),
+        tls_certificate: None,
+    };
+    std::fs::create_dir_all(&args.out).map_err(|e| {
+        usage(format!(
+            "cannot create report folder {}: {e}",
+            args.out.display()
+        ))
+    })?;
+    report::write_all(&rep, &args.out).map_err(Failure::Tool)?;
+    let late: Vec<&str> = parts
+        .iter()
+        .filter(|p| p.part.late)
+        .map(|p| p.file.as_str())
+        .collect();
+    let mut text = String::new();
+    if !args.quiet {
+        text.push_str(&format!(
+            "merged {} parts of {} (starts within {:.0} ms)\n",
+            parts.len(),
+            first.summary.name,
+            (t_last - t0).num_milliseconds()
+        ));
+        if !late.is_empty() {
+            text.push_str(&format!(
+                "late start (after --start-at): {}\n",
+                late.join(", ")
+            ));
+        }
+        text.push_str(&report::text::render(&rep));
+    }
+    text.push_str(&format!(
+        "  report: {}\n",
+        args.out.join("summary.json").display()
+    ));
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(exit_code)
+}
