@@ -95,7 +95,7 @@ pub struct OverrideArgs {
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Run this many VUs (with --duration: a constant-vus run; alone: stages scaled to this peak).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_vus)]
     pub vus: Option<u32>,
     /// Run this long (with --vus: constant-vus; alone: stages stretched to this total), e.g. 30s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
@@ -119,6 +119,17 @@ pub struct OverrideArgs {
     /// nothing is verified. For test setups only.
     #[arg(long)]
     pub insecure: bool,
+}
+
+fn parse_vus(s: &str) -> Result<u32, String> {
+    let max = crate::scenario::limits::MAX_VUS;
+    match s.trim().parse::<i128>() {
+        Ok(n) if n >= 1 && n <= max as i128 => Ok(n as u32),
+        Ok(_) => Err(format!(
+            "`{s}`: the number of VUs is a whole number from 1 to {max}"
+        )),
+        Err(_) => Err(format!("`{s}` is not a whole number of VUs")),
+    }
 }
 
 fn parse_env_arg(s: &str) -> Result<(String, String), String> {

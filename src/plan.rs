@@ -217,6 +217,7 @@ impl Target {
     /// Parse `http[s]://host[:port][/base]`.
     pub fn parse(url: &str) -> Result<Target, String> {
         let url = url.trim();
+        crate::scenario::limits::check_url(url)?;
         let uri: http::Uri = url
             .parse()
             .map_err(|e| format!("malformed target URL `{url}`: {e}"))?;

@@ -24,13 +24,7 @@ use std::time::Duration;
 /// The demo profile (also runnable on its own against `stampede target`).
 pub const DEMO_SCENARIO: &str = include_str!("../examples/demo.yaml");
 
-/// Write to stdout; a closed pipe (`stampede run x | head`) is not an error.
-fn say(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-}
+use crate::say;
 
 /// How a run should behave, beyond the plan.
 #[derive(Debug, Clone, Default)]
@@ -99,8 +93,12 @@ pub fn report_command(cmd: crate::cli::ReportCommand) -> Result<i32, Failure> {
                     .unwrap_or_else(|| Path::new("."))
                     .join("report.html")
             });
-            std::fs::write(&out, report::html::render(&v))
-                .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", out.display())))?;
+            report::files::write_atomic(&out, report::html::render(&v).as_bytes()).map_err(
+                |e| Failure::ReportsLost {
+                    missing: vec![format!("cannot write {}: {e}", out.display())],
+                    verdict: exit::OK,
+                },
+            )?;
             say(&format!("wrote {}", out.display()));
             Ok(exit::OK)
         }
@@ -496,9 +494,11 @@ fn interrupts() -> &'static Arc<AtomicUsize> {
     static COUNT: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
     COUNT.get_or_init(|| {
         let count = Arc::new(AtomicUsize::new(0));
+        // SIGHUP (the terminal went away) stops the same graceful way: the report is written.
         if let Ok(mut signals) = signal_hook::iterator::Signals::new([
             signal_hook::consts::SIGINT,
             signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
         ]) {
             let c = count.clone();
             // The run loop tells the user (through its live view, which may own the terminal).
@@ -556,12 +556,7 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         .out
         .clone()
         .unwrap_or_else(|| default_out_dir(&plan.name, &started_at));
-    std::fs::create_dir_all(&out).map_err(|e| {
-        Failure::Usage(format!(
-            "cannot create report folder {}: {e}",
-            out.display()
-        ))
-    })?;
+    report::files::probe_dir(&out).map_err(Failure::Usage)?;
     let interrupts = interrupts().clone();
     let seen_interrupts = interrupts.load(Ordering::SeqCst);
     let plan = Arc::new(plan);
@@ -753,11 +748,17 @@ pub fn execute(plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         checks,
         capacity,
     };
-    report::write_all(&rep, &out).map_err(Failure::Tool)?;
+    // The terminal summary first: whatever happens to the files, the verdict is on screen.
     say(&format!(
         "{}  report: {}\n",
         report::text::render(&rep),
         out.join("summary.json").display()
     ));
+    if let Err(missing) = report::write_all(&rep, &out) {
+        return Err(Failure::ReportsLost {
+            missing: missing.0,
+            verdict: exit_code,
+        });
+    }
     Ok(exit_code)
 }
