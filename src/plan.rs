@@ -300,6 +300,8 @@ pub struct HttpOptions {
     pub max_redirects: u32,
     /// Where connections go through, as CONNECT tunnels (`http.proxy`, or the environment).
     pub proxy: Option<Proxy>,
+    /// `http.max_body`: the most of a body kept for checks and extraction (bytes).
+    pub max_body: usize,
     /// `http.resolve`: (host, port) → address, used instead of DNS (as curl's `--resolve`).
     pub resolve: Vec<(String, u16, std::net::IpAddr)>,
     /// Look the target's name up again this often (`http.dns_ttl`, default 5m; zero: never).
@@ -1021,6 +1023,7 @@ mod tests {
                 resolve: Vec::new(),
                 dns_ttl: Duration::from_secs(300),
                 proxy: None,
+                max_body: 1024,
             },
             load: ramp(),
             think: Think::None,

@@ -135,6 +135,8 @@ pub struct Outgoing<'a> {
     pub expect_status: Option<&'a [u16]>,
     /// What of the response to keep.
     pub capture: Capture,
+    /// Texts to look for in the body while it streams (`body_contains`, body not kept).
+    pub scan: Option<&'a [Vec<u8>]>,
 }
 
 /// One VU's connection.
@@ -319,6 +321,7 @@ impl Client {
             };
             let sent_at = Instant::now();
             let mut resp = Response::capturing(out.capture);
+            resp.scan = out.scan.map(super::scan::Scan::new);
             let mut first_byte = None;
             let mut received = 0u64;
             let result = match conn {

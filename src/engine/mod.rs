@@ -7,6 +7,7 @@ pub mod encoding;
 pub mod h2;
 pub mod http1;
 pub mod redirect;
+pub mod scan;
 pub mod tls;
 pub mod vu;
 pub mod worker;

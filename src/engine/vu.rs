@@ -215,6 +215,49 @@ fn take_cookies(ctx: &VuContext, vu: &mut Vu, resp: &Response) {
     }
 }
 
+/// True when the only use of the step's body is `body_contains` (so it can be matched while it
+/// streams, keeping nothing) and no compression is asked for (a compressed body is decoded
+/// whole).
+fn scan_only(plan: &crate::plan::Plan, step: &Step) -> bool {
+    let mut any = false;
+    for c in &step.checks {
+        match c.kind {
+            CheckKind::BodyContains(_) => any = true,
+            CheckKind::Header(..) => {}
+            CheckKind::Json(..) => return false,
+        }
+    }
+    any && step
+        .extract
+        .iter()
+        .all(|e| matches!(e.from, Extractor::Header(_)))
+        && !plan
+            .http
+            .headers
+            .contains_key(http::header::ACCEPT_ENCODING)
+        && !step.headers.contains_key(http::header::ACCEPT_ENCODING)
+        && step.dynamic.as_ref().is_none_or(|d| {
+            d.headers
+                .iter()
+                .all(|(n, _)| n != http::header::ACCEPT_ENCODING)
+        })
+}
+
+/// A template rendered for this VU.
+fn render_for(ctx: &VuContext, vu: &mut Vu, t: &crate::plan::template::Template) -> Vec<u8> {
+    let mut out = Vec::new();
+    let env = Env {
+        plan: &ctx.plan,
+        vu: vu.number,
+        iteration: vu.iteration,
+        vars: &vu.vars,
+        rows: &vu.rows,
+        rng: std::cell::RefCell::new(&mut vu.rng),
+    };
+    t.render(&env, &mut out);
+    out
+}
+
 /// Checks, then extraction, on a response the step kept; sets the sample's error for the first
 /// failure.
 fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample, resp: &Response) {
@@ -229,6 +272,17 @@ fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample
     if !step.needs_response() {
         return;
     }
+    if resp.body_over {
+        // Past `http.max_body`: only the body's start was kept, so nothing is judged on it.
+        for c in &step.checks {
+            rec.record_check(step.metric, c.id, false);
+        }
+        if sample.error.is_none() {
+            sample.error = Some(ErrorKind::BodyTooLarge);
+        }
+        return;
+    }
+    let mut scanned = 0usize;
     let body = super::encoding::decode(resp.header("content-encoding"), &resp.body_bytes);
     let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     let render = |t: &crate::plan::template::Template, vu: &mut Vu| -> Vec<u8> {
@@ -246,10 +300,17 @@ fn after_response(ctx: &VuContext, vu: &mut Vu, step: &Step, sample: &mut Sample
     };
     for c in &step.checks {
         let ok = match &c.kind {
-            CheckKind::BodyContains(t) => {
-                let want = render(t, vu);
-                want.is_empty() || body.windows(want.len()).any(|w| w == want)
-            }
+            CheckKind::BodyContains(t) => match &resp.scan {
+                // Looked for while the body streamed by (it was not kept).
+                Some(scan) => {
+                    scanned += 1;
+                    scan.found(scanned - 1)
+                }
+                None => {
+                    let want = render(t, vu);
+                    want.is_empty() || body.windows(want.len()).any(|w| w == want)
+                }
+            },
             CheckKind::Json(path, want) => {
                 let found = json.as_ref().and_then(|v| path.query(v).first().cloned());
                 match (found, want) {
@@ -336,6 +397,18 @@ async fn iteration(
     }
     for (si, step) in flow.steps.iter().enumerate() {
         let encoded = &ctx.client.wire[fi][si];
+        // `body_contains` alone (no JSON check, no body extraction, no compression) looks for
+        // its texts while the body streams: nothing of the body is kept.
+        let needles: Option<Vec<Vec<u8>>> = scan_only(plan, step).then(|| {
+            step.checks
+                .iter()
+                .filter_map(|c| match &c.kind {
+                    CheckKind::BodyContains(t) => Some(render_for(ctx, vu, t)),
+                    _ => None,
+                })
+                .collect()
+        });
+
         let cookie = if plan.cookies {
             vu.cookie_header()
         } else {
@@ -368,15 +441,17 @@ async fn iteration(
         let max_redirects = plan.http.max_redirects;
         let capture = Capture {
             headers: step.needs_response(),
-            body: step.needs_response(),
+            body: step.needs_response() && needles.is_none(),
             cookies: plan.cookies,
             location: max_redirects > 0,
+            max_body: plan.http.max_body,
         };
         let out = Outgoing {
             wire,
             head: step.method == http::Method::HEAD,
             expect_status: step.expect_status.as_deref(),
             capture,
+            scan: needles.as_deref(),
         };
         let (mut sample, mut resp) = vu
             .client
@@ -424,6 +499,7 @@ async fn iteration(
                 head: next.starts_with(b"HEAD "),
                 expect_status: step.expect_status.as_deref(),
                 capture,
+                scan: needles.as_deref(),
             };
             (sample, resp) = vu
                 .client

@@ -29,10 +29,12 @@ pub enum ErrorKind {
     Tls,
     /// The proxy refused or failed to open a tunnel (CONNECT) to the target.
     Proxy,
+    /// A body kept for checks or extraction was longer than `http.max_body`.
+    BodyTooLarge,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::Connect,
@@ -44,6 +46,7 @@ impl ErrorKind {
         ErrorKind::Extract,
         ErrorKind::Tls,
         ErrorKind::Proxy,
+        ErrorKind::BodyTooLarge,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +62,7 @@ impl ErrorKind {
             ErrorKind::Extract => "extract",
             ErrorKind::Tls => "tls",
             ErrorKind::Proxy => "proxy_error",
+            ErrorKind::BodyTooLarge => "body_too_large",
         }
     }
 

@@ -117,6 +117,49 @@ fn redact(text: &str) -> String {
     }
 }
 
+/// The most `http.max_body` may be.
+pub const MAX_BODY_LIMIT: u64 = 1 << 30;
+
+/// A size in bytes: a whole number, or with a unit (`512KiB`, `10MiB`, `1GiB`, `100kB`,
+/// `5MB`), from 1 byte to 1 GiB.
+pub fn size(v: &serde_yaml_ng::Value) -> Result<usize, String> {
+    let bad = || {
+        format!(
+            "a size is a whole number of bytes or a number with a unit (KiB, MiB, GiB, kB, MB, GB), e.g. `10MiB`; got {}",
+            serde_yaml_ng::to_string(v).unwrap_or_default().trim()
+        )
+    };
+    let bytes: f64 = match v {
+        serde_yaml_ng::Value::Number(n) => n.as_f64().ok_or_else(bad)?,
+        serde_yaml_ng::Value::String(s) => {
+            let s = s.trim();
+            let split = s
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(s.len());
+            let n: f64 = s[..split].parse().map_err(|_| bad())?;
+            let unit = match s[split..].trim() {
+                "" | "B" => 1.0,
+                "KiB" => 1024.0,
+                "MiB" => 1024.0 * 1024.0,
+                "GiB" => 1024.0 * 1024.0 * 1024.0,
+                "kB" | "KB" => 1e3,
+                "MB" => 1e6,
+                "GB" => 1e9,
+                _ => return Err(bad()),
+            };
+            n * unit
+        }
+        _ => return Err(bad()),
+    };
+    if !bytes.is_finite() || bytes < 1.0 {
+        return Err(bad());
+    }
+    if bytes > MAX_BODY_LIMIT as f64 {
+        return Err(format!("{bytes} bytes is above the limit of 1GiB"));
+    }
+    Ok(bytes as usize)
+}
+
 /// A name for the terminal: control characters (ANSI escapes among them) removed.
 pub fn printable(name: &str) -> String {
     name.chars().filter(|c| !c.is_control()).collect()

@@ -511,7 +511,12 @@ impl Builder<'_> {
         let resolve = self.resolve(&raw.http)?;
         let dns_ttl = raw.http.dns_ttl.map_or(Duration::from_secs(300), |d| d.0);
         let proxy = self.proxy(&raw.http, &target)?;
+        let max_body = match &raw.http.max_body {
+            None => limits::DEFAULT_MAX_BODY,
+            Some(v) => limits::size(v).map_err(|m| self.at_value("http.max_body", m))?,
+        };
         let http = HttpOptions {
+            max_body,
             timeout,
             headers,
             local_ips,

@@ -110,6 +110,8 @@ pub struct RawHttp {
     pub resolve: IndexMap<String, String>,
     /// Re-resolve the target's name this often (default 5m; `0s`: resolve once at start).
     pub dns_ttl: Option<Dur>,
+    /// The most of a response body kept for checks and extraction: bytes, or `512KiB`, `10MiB`.
+    pub max_body: Option<serde_yaml_ng::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
