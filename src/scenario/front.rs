@@ -171,6 +171,11 @@ fn syntax_words(info: &str) -> String {
     if info.contains("quoted scalar") {
         return "a quoted string is not closed (a `\"` or `'` is missing)".into();
     }
+    if info.contains("recursion limit") {
+        return format!(
+            "nested more than {MAX_DEPTH} levels deep: a scenario never needs that many"
+        );
+    }
     if info.contains("mapping values are not allowed") {
         return "a `key: value` where none may be (a missing space or indentation, or a `:` to quote)".into();
     }
@@ -229,6 +234,16 @@ pub fn user_words(message: &str) -> String {
         ("struct RawFeed", "a data feed (a mapping with `file:`)"),
         ("struct RawTls", "TLS options (a mapping)"),
         ("unit value", "nothing"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number of 0 or more"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected usize", "expected a whole number of 0 or more"),
+        ("expected f64", "expected a number"),
+        ("expected i64", "expected a whole number"),
+        ("expected a string", "expected text"),
     ] {
         m = m.replace(rust, user);
     }

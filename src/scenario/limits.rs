@@ -100,6 +100,11 @@ pub fn check_url(text: &str) -> Result<(), String> {
             "target `{text}`: port 0 cannot be connected to; use a port from 1 to 65535"
         ));
     }
+    if parsed.fragment().is_some() {
+        return Err(format!(
+            "target `{text}`: a `#fragment` is never sent to a server; remove it"
+        ));
+    }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!(
             "target `{}`: credentials in the URL are not sent; use `http: {{ auth: {{ basic: {{ user: ..., password: ... }} }} }}` (or `{{{{env.NAME}}}}` for the password)",
