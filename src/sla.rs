@@ -310,6 +310,14 @@ fn allowed_aggs(kind: MetricKind) -> &'static str {
 }
 
 fn parse_limit(text: &str, kind: MetricKind, agg: Agg, expr: &str) -> Result<f64, String> {
+    let v = parse_limit_units(text, kind, agg, expr)?;
+    if !v.is_finite() {
+        return Err(format!("threshold `{expr}`: `{text}` is out of range"));
+    }
+    Ok(v)
+}
+
+fn parse_limit_units(text: &str, kind: MetricKind, agg: Agg, expr: &str) -> Result<f64, String> {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e'))
         .unwrap_or(text.len());
