@@ -108,6 +108,10 @@ pub fn report_command(cmd: crate::cli::ReportCommand) -> Result<i32, Failure> {
             fail_on_regression,
         } => {
             let (a, b) = (load(&old)?, load(&new)?);
+            for (v, p) in [(&a, &old), (&b, &new)] {
+                report::compare::readable(v)
+                    .map_err(|m| Failure::Usage(format!("{}: {m}", p.display())))?;
+            }
             let changes = report::compare::compare(&a, &b);
             say(&report::compare::render(
                 &changes,
