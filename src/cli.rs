@@ -17,8 +17,10 @@ use std::time::Duration;
     after_help = "Examples:\n  stampede demo                                   # built-in target + 15 s demo run, no setup\n  \
         stampede run examples/quickstart.yaml --target http://127.0.0.1:8080\n  \
         stampede validate scenarios/peak.yaml\n  stampede target --addr 127.0.0.1:8080\n\n\
-        Exit codes: 0 thresholds met · 99 a threshold breached · 2 bad usage or invalid scenario · \
-        1 the tool failed · 130 interrupted (partial report written)"
+        Exit codes: 0 thresholds met · 99 a threshold breached · 2 refused before any traffic \
+        (bad usage, invalid scenario or input, unreachable target, unwritable --out) · \
+        1 the tool failed (also: a report file could not be written) · \
+        130 interrupted by Ctrl-C, SIGTERM or SIGHUP (partial report written)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,13 +33,19 @@ pub enum Command {
     #[command(after_help = "Examples:\n  stampede run examples/quickstart.yaml\n  \
         stampede run scenarios/peak.yaml --target http://127.0.0.1:8080 --scale 0.01 --time-scale 0.05\n  \
         stampede run scenarios/normal.yaml --vus 50 --duration 30s --out reports/smoke --quiet\n\n\
-        Exit codes: 0 thresholds met · 99 a threshold breached · 2 invalid scenario or usage · \
-        1 the tool failed · 130 interrupted by Ctrl-C (the partial summary is still written).\n\
+        Exit codes: 0 thresholds met · 99 a threshold breached · 2 refused before any traffic \
+        (bad usage, invalid scenario, unreachable target, unwritable --out) · 1 the tool failed \
+        (also: a report file could not be written; the terminal summary is printed first and \
+        stderr names the missing files) · 130 interrupted by Ctrl-C, SIGTERM or SIGHUP (the \
+        partial report is still written).\n\
         Press Ctrl-C once to stop gracefully (VUs finish their iteration), twice to stop at once.")]
     Run(RunArgs),
     /// Check a scenario file without sending any traffic.
     #[command(after_help = "Example:\n  stampede validate scenarios/peak.yaml\n\n\
-        Prints the normalised plan, or `FILE:LINE:COLUMN: problem` and exits 2.")]
+        Prints the normalised plan, or every problem of the file (up to 20, in file order) as \
+        `FILE:LINE:COLUMN: problem` and exits 2. Checks keys, types, durations, numbers against \
+        their limits, thresholds, templates and the target URL; does not contact the target \
+        (`run` does, before any traffic).")]
     Validate(ValidateArgs),
     /// Serve the built-in test target (endpoints with known latency and errors).
     #[command(after_help = "Example:\n  stampede target --addr 127.0.0.1:8080\n\n\
