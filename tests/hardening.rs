@@ -95,10 +95,21 @@ fn an_unwritable_out_is_refused_before_any_traffic() {
 
 #[test]
 fn a_body_past_max_body_fails_as_body_too_large_and_body_contains_streams() {
-    let t = Target::start();
+    body_limits(Target::start(), "");
+}
+
+#[test]
+fn over_http2_too() {
+    body_limits(
+        Target::start_with(&["--h2c"], None),
+        ", version: \"2\", h2c: true",
+    );
+}
+
+fn body_limits(t: Target, http: &str) {
     // /json's body is a few dozen bytes: an 8-byte limit is passed by every response.
     let s = Scenario::new(&format!(
-        "name: body\ntarget: {}\nhttp: {{ max_body: 8 }}\nload: {{ executor: shared-iterations, vus: 1, iterations: 5 }}\nflows:\n  - name: f\n    steps:\n      - {{ name: kept, get: /json, expect: {{ json: {{ \"$.id\": 42 }} }} }}\n      - {{ name: streamed, get: /json, expect: {{ body_contains: \"{{\" }} }}\n",
+        "name: body\ntarget: {}\nhttp: {{ max_body: 8{http} }}\nload: {{ executor: shared-iterations, vus: 1, iterations: 5 }}\nflows:\n  - name: f\n    steps:\n      - {{ name: kept, get: /json, expect: {{ json: {{ \"$.id\": 42 }} }} }}\n      - {{ name: streamed, get: /json, expect: {{ body_contains: \"{{\" }} }}\n",
         t.url
     ));
     let o = run(&s, &[]);
