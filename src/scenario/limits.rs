@@ -165,9 +165,29 @@ pub fn size(v: &serde_yaml_ng::Value) -> Result<usize, String> {
     Ok(bytes as usize)
 }
 
-/// A name for the terminal: control characters (ANSI escapes among them) removed.
+/// A name for the terminal: ANSI escape sequences (`ESC [ ... letter`) and every other control
+/// character removed.
 pub fn printable(name: &str) -> String {
-    name.chars().filter(|c| !c.is_control()).collect()
+    let mut out = String::with_capacity(name.len());
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                // Parameters and intermediates, up to the final byte (@ to ~).
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if !c.is_control() {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -212,6 +232,7 @@ mod tests {
 
     #[test]
     fn control_characters_are_stripped() {
-        assert_eq!(printable("a\u{1b}[31mred\u{7}"), "a[31mred");
+        assert_eq!(printable("a\u{1b}[31mred\u{7}\u{1b}[0m"), "ared");
+        assert_eq!(printable("x\u{1b}"), "x");
     }
 }

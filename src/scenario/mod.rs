@@ -1590,7 +1590,9 @@ fn check_load_limits(load: &Load) -> Result<(), String> {
 
 /// Apply --rate/--vus/--duration/--scale/--time-scale to the schedule.
 fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
-    let scale_d = |d: Duration, f: f64| limits::scale_duration(d, f, "the schedule");
+    let scale_d = |d: Duration, f: f64| {
+        limits::scale_duration(d, f, "with --duration or --time-scale, the schedule")
+    };
     if let Some(rate) = ov.rate {
         apply_rate(load, rate, ov)?;
     } else if let (Some(vus), Some(duration)) = (ov.vus, ov.duration) {
