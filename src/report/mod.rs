@@ -107,6 +107,8 @@ impl std::fmt::Display for Missing {
 pub fn write_all(report: &RunReport, dir: &Path) -> Result<serde_json::Value, Missing> {
     let summary = json::summary(report);
     let mut missing = Vec::new();
+    // The folder was probed at start; if it was removed during the run, make it again.
+    let _ = std::fs::create_dir_all(dir);
     for e in exporters() {
         if let Err(err) = e.write(&summary, dir) {
             missing.push(format!("{err:#}"));
