@@ -17,8 +17,10 @@ use std::time::Duration;
     after_help = "Examples:\n  stampede demo                                   # built-in target + 15 s demo run, no setup\n  \
         stampede run examples/quickstart.yaml --target http://127.0.0.1:8080\n  \
         stampede validate scenarios/peak.yaml\n  stampede target --addr 127.0.0.1:8080\n\n\
-        Exit codes: 0 thresholds met · 99 a threshold breached · 2 bad usage or invalid scenario · \
-        1 the tool failed · 130 interrupted (partial report written)"
+        Exit codes: 0 thresholds met · 99 a threshold breached · 2 refused before any traffic \
+        (bad usage, invalid scenario or input, unreachable target, unwritable --out) · \
+        1 the tool failed (also: a report file could not be written) · \
+        130 interrupted by Ctrl-C, SIGTERM or SIGHUP (partial report written)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -33,13 +35,19 @@ pub enum Command {
         stampede run scenarios/normal.yaml -u 50 -d 30s --report-dir reports/smoke --quiet\n  \
         stampede run http://127.0.0.1:8080/fast -u 10 -d 10s          # quick test, no file\n  \
         stampede run x.yaml --out json=points.json.gz --out prometheus=127.0.0.1:9464 --summary-export k6.json\n\n\
-        Exit codes: 0 thresholds met · 99 a threshold breached · 2 invalid scenario or usage · \
-        1 the tool failed · 130 interrupted by Ctrl-C (the partial summary is still written).\n\
+        Exit codes: 0 thresholds met · 99 a threshold breached · 2 refused before any traffic \
+        (bad usage, invalid scenario, unreachable target, unwritable report folder) · 1 the tool failed \
+        (also: a report file could not be written; the terminal summary is printed first and \
+        stderr names the missing files) · 130 interrupted by Ctrl-C, SIGTERM or SIGHUP (the \
+        partial report is still written).\n\
         Press Ctrl-C once to stop gracefully (VUs finish their iteration), twice to stop at once.")]
     Run(RunArgs),
     /// Check a scenario file without sending any traffic.
     #[command(after_help = "Example:\n  stampede validate scenarios/peak.yaml\n\n\
-        Prints the normalised plan, or `FILE:LINE:COLUMN: problem` and exits 2.")]
+        Prints the normalised plan, or every problem of the file (up to 20, in file order) as \
+        `FILE:LINE:COLUMN: problem` and exits 2. Checks keys, types, durations, numbers against \
+        their limits, thresholds, templates and the target URL; does not contact the target \
+        (`run` does, before any traffic).")]
     Validate(ValidateArgs),
     /// Serve the built-in test target (endpoints with known latency and errors).
     #[command(after_help = "Example:\n  stampede target --addr 127.0.0.1:8080\n\n\
@@ -123,7 +131,14 @@ pub struct OverrideArgs {
     #[arg(long, value_name = "URL", env = "STAMPEDE_TARGET")]
     pub target: Option<String>,
     /// Run this many VUs (with --duration: a constant-vus run; alone: stages scaled to this peak).
-    #[arg(long, short = 'u', value_name = "N", env = "STAMPEDE_VUS")]
+    #[arg(
+        long,
+        short = 'u',
+        value_name = "N",
+        env = "STAMPEDE_VUS",
+        allow_negative_numbers = true,
+        value_parser = parse_vus
+    )]
     pub vus: Option<u32>,
     /// Run this long (with --vus: constant-vus; alone: stages stretched to this total), e.g. 30s.
     #[arg(long, short = 'd', value_name = "DURATION", value_parser = parse_duration_arg, env = "STAMPEDE_DURATION")]
@@ -156,6 +171,17 @@ pub struct OverrideArgs {
     /// nothing is verified. For test setups only.
     #[arg(long)]
     pub insecure: bool,
+}
+
+fn parse_vus(s: &str) -> Result<u32, String> {
+    let max = crate::scenario::limits::MAX_VUS;
+    match s.trim().parse::<i128>() {
+        Ok(n) if n >= 1 && n <= max as i128 => Ok(n as u32),
+        Ok(_) => Err(format!(
+            "`{s}`: the number of VUs is a whole number from 1 to {max}"
+        )),
+        Err(_) => Err(format!("`{s}` is not a whole number of VUs")),
+    }
 }
 
 fn parse_env_arg(s: &str) -> Result<(String, String), String> {

@@ -26,13 +26,30 @@ pub mod windows;
 
 use cli::{Cli, Command};
 
-/// Exit codes (DESIGN.md §5; 99 is k6's code for breached thresholds).
+/// Exit codes (DESIGN.md §5; 99 is k6's code for breached thresholds). `run` below is the one
+/// place that turns an outcome into a code; README.md and `--help` list the same table.
 pub mod exit {
+    /// The run finished and every threshold holds (or: the command did its job).
     pub const OK: i32 = 0;
+    /// The tool failed, including a report file that could not be written (the terminal
+    /// summary is printed first and the missing files are named on stderr).
     pub const TOOL_FAILURE: i32 = 1;
+    /// Bad usage, an invalid scenario or input file, an unreachable target or an unwritable
+    /// `--out`: refused before any traffic.
     pub const USAGE: i32 = 2;
+    /// A threshold was breached.
     pub const THRESHOLDS: i32 = 99;
+    /// Stopped by Ctrl-C, SIGTERM, SIGHUP or `q`: the partial report is written.
     pub const INTERRUPTED: i32 = 130;
+}
+
+/// Write to stdout; a closed pipe (`stampede plan … | head -1`) is not an error: like ripgrep,
+/// the command goes on quietly and exits 0 (or with its verdict).
+pub fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
 }
 
 /// Why a command could not do its job.
@@ -42,6 +59,8 @@ pub enum Failure {
     Usage(String),
     /// The tool itself failed: exit 1.
     Tool(anyhow::Error),
+    /// The run ended (its verdict was `verdict`) but report files could not be written: exit 1.
+    ReportsLost { missing: Vec<String>, verdict: i32 },
 }
 
 impl From<scenario::ScenarioError> for Failure {
@@ -88,6 +107,17 @@ pub fn run(cli: Cli) -> i32 {
         }
         Err(Failure::Tool(e)) => {
             eprintln!("error: {e:#}");
+            exit::TOOL_FAILURE
+        }
+        Err(Failure::ReportsLost { missing, verdict }) => {
+            for m in &missing {
+                eprintln!("error: report file missing: {m}");
+            }
+            eprintln!(
+                "error: {} report file(s) not written; the summary printed above is the run's result (its verdict was exit code {verdict}); exiting {}",
+                missing.len(),
+                exit::TOOL_FAILURE
+            );
             exit::TOOL_FAILURE
         }
     }

@@ -388,7 +388,10 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
             args.out.display()
         ))
     })?;
-    report::write_all(&rep, &args.out).map_err(Failure::Tool)?;
+    report::write_all(&rep, &args.out).map_err(|missing| Failure::ReportsLost {
+        missing: missing.0,
+        verdict: rep.exit_code,
+    })?;
     let late: Vec<&str> = parts
         .iter()
         .filter(|p| p.part.late)

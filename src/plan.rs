@@ -252,6 +252,7 @@ impl Target {
     /// Parse `http[s]://host[:port][/base]`.
     pub fn parse(url: &str) -> Result<Target, String> {
         let url = url.trim();
+        crate::scenario::limits::check_url(url)?;
         let uri: http::Uri = url
             .parse()
             .map_err(|e| format!("malformed target URL `{url}`: {e}"))?;
@@ -334,6 +335,8 @@ pub struct HttpOptions {
     pub max_redirects: u32,
     /// Where connections go through, as CONNECT tunnels (`http.proxy`, or the environment).
     pub proxy: Option<Proxy>,
+    /// `http.max_body`: the most of a body kept for checks and extraction (bytes).
+    pub max_body: usize,
     /// `http.resolve`: (host, port) → address, used instead of DNS (as curl's `--resolve`).
     pub resolve: Vec<(String, u16, std::net::IpAddr)>,
     /// Look the target's name up again this often (`http.dns_ttl`, default 5m; zero: never).
@@ -1066,6 +1069,7 @@ mod tests {
                 proxy: None,
                 retry_idempotent: false,
                 max_header_lines: 256,
+                max_body: 1024,
             },
             load: ramp(),
             think: Think::None,

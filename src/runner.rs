@@ -24,13 +24,7 @@ use std::time::Duration;
 /// The demo profile (also runnable on its own against `stampede target`).
 pub const DEMO_SCENARIO: &str = include_str!("../examples/demo.yaml");
 
-/// Write to stdout; a closed pipe (`stampede run x | head`) is not an error.
-fn say(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-}
+use crate::say;
 
 /// How a run should behave, beyond the plan.
 #[derive(Debug, Clone, Default)]
@@ -97,16 +91,22 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
 pub fn report_command(cmd: crate::cli::ReportCommand) -> Result<i32, Failure> {
     use crate::cli::ReportCommand;
     let load = |p: &Path| -> Result<serde_json::Value, Failure> {
-        let text = std::fs::read_to_string(p)
+        // Read straight into the value (no text copy held beside it); the histograms, the
+        // largest part, are not used by `html` or `compare` and are dropped at once.
+        let f = std::fs::File::open(p)
             .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", p.display())))?;
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            Failure::Usage(format!(
-                "{}:{}:{}: not JSON: {e}",
-                p.display(),
-                e.line(),
-                e.column()
-            ))
-        })?;
+        let mut v: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(f))
+            .map_err(|e| {
+                Failure::Usage(format!(
+                    "{}:{}:{}: not JSON: {e}",
+                    p.display(),
+                    e.line(),
+                    e.column()
+                ))
+            })?;
+        if let Some(o) = v.as_object_mut() {
+            o.remove("histograms");
+        }
         if !v["metrics"].is_object() || !v["steps"].is_array() {
             return Err(Failure::Usage(format!(
                 "{}: not a stampede summary.json (no `metrics` and `steps`)",
@@ -124,8 +124,12 @@ pub fn report_command(cmd: crate::cli::ReportCommand) -> Result<i32, Failure> {
                     .unwrap_or_else(|| Path::new("."))
                     .join("report.html")
             });
-            std::fs::write(&out, report::html::render(&v))
-                .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", out.display())))?;
+            report::files::write_atomic(&out, report::html::render(&v).as_bytes()).map_err(
+                |e| Failure::ReportsLost {
+                    missing: vec![format!("cannot write {}: {e}", out.display())],
+                    verdict: exit::OK,
+                },
+            )?;
             say(&format!("wrote {}\n", out.display()));
             Ok(exit::OK)
         }
@@ -135,6 +139,10 @@ pub fn report_command(cmd: crate::cli::ReportCommand) -> Result<i32, Failure> {
             fail_on_regression,
         } => {
             let (a, b) = (load(&old)?, load(&new)?);
+            for (v, p) in [(&a, &old), (&b, &new)] {
+                report::compare::readable(v)
+                    .map_err(|m| Failure::Usage(format!("{}: {m}", p.display())))?;
+            }
             let changes = report::compare::compare(&a, &b);
             say(&report::compare::render(
                 &changes,
@@ -522,9 +530,11 @@ fn interrupts() -> &'static Arc<AtomicUsize> {
     static COUNT: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
     COUNT.get_or_init(|| {
         let count = Arc::new(AtomicUsize::new(0));
+        // SIGHUP (the terminal went away) stops the same graceful way: the report is written.
         if let Ok(mut signals) = signal_hook::iterator::Signals::new([
             signal_hook::consts::SIGINT,
             signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
         ]) {
             let c = count.clone();
             // The run loop tells the user (through its live view, which may own the terminal).
@@ -586,12 +596,7 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         .out
         .clone()
         .unwrap_or_else(|| default_out_dir(&plan.name, &started_at));
-    std::fs::create_dir_all(&out).map_err(|e| {
-        Failure::Usage(format!(
-            "cannot create report folder {}: {e}",
-            out.display()
-        ))
-    })?;
+    report::files::probe_dir(&out).map_err(Failure::Usage)?;
     let interrupts = interrupts().clone();
     let seen_interrupts = interrupts.load(Ordering::SeqCst);
     let plan = Arc::new(plan);
@@ -879,11 +884,7 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         segment: segment_info,
         merged: None,
     };
-    let summary = report::write_all(&rep, &out).map_err(Failure::Tool)?;
-    crate::output::args::write_k6_files(&summary, &opts.k6).map_err(Failure::Tool)?;
-    for n in &output_notes {
-        eprintln!("warning: {n}");
-    }
+    // The terminal summary first: whatever happens to the files, the verdict is on screen.
     say(&format!(
         "{}  report: {}\n",
         report::text::render(&rep),
@@ -896,6 +897,19 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             p.index,
             p.sequence.split(',').count() - 1
         ));
+    }
+    let summary = match report::write_all(&rep, &out) {
+        Ok(s) => s,
+        Err(missing) => {
+            return Err(Failure::ReportsLost {
+                missing: missing.0,
+                verdict: exit_code,
+            });
+        }
+    };
+    crate::output::args::write_k6_files(&summary, &opts.k6).map_err(Failure::Tool)?;
+    for n in &output_notes {
+        eprintln!("warning: {n}");
     }
     if opts.part.as_ref().is_some_and(|p| p.print_summary_line) {
         say(&format!("{}{summary}\n", crate::k8s::SUMMARY_LINE));

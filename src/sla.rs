@@ -337,6 +337,14 @@ fn allowed_aggs(kind: MetricKind) -> &'static str {
 }
 
 fn parse_limit(text: &str, kind: MetricKind, agg: Agg, expr: &str) -> Result<f64, String> {
+    let v = parse_limit_units(text, kind, agg, expr)?;
+    if !v.is_finite() {
+        return Err(format!("threshold `{expr}`: `{text}` is out of range"));
+    }
+    Ok(v)
+}
+
+fn parse_limit_units(text: &str, kind: MetricKind, agg: Agg, expr: &str) -> Result<f64, String> {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e'))
         .unwrap_or(text.len());
@@ -365,7 +373,10 @@ fn parse_limit(text: &str, kind: MetricKind, agg: Agg, expr: &str) -> Result<f64
             _ => bad_unit("us, ms, s or m (a bare number means ms)"),
         },
         (MetricKind::Rate, _) => match unit {
-            "%" => Ok(n / 100.0),
+            "%" if (0.0..=100.0).contains(&n) => Ok(n / 100.0),
+            "%" => Err(format!(
+                "threshold `{expr}`: a percentage is between 0% and 100% (`{text}` would always pass or always fail)"
+            )),
             "" if (0.0..=1.0).contains(&n) => Ok(n),
             "" => Err(format!(
                 "threshold `{expr}`: a rate is a fraction in [0, 1] or a percentage like `0.1%`"

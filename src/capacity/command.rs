@@ -93,11 +93,11 @@ pub fn plan_command(args: PlanArgs) -> Result<i32, Failure> {
     }
     if args.json {
         let text = serde_json::to_string_pretty(&plan).context("cannot serialise the plan")?;
-        println!("{text}");
+        crate::say(&format!("{text}\n"));
     } else {
-        print!("{}", render::text(&plan));
+        crate::say(&render::text(&plan));
         if let Some(path) = &args.chart {
-            println!("Chart: {}", path.display());
+            crate::say(&format!("Chart: {}\n", path.display()));
         }
     }
     Ok(exit::OK)

@@ -31,6 +31,10 @@ pub struct Measured {
 
 /// Read `concurrency,throughput` rows (a header naming both columns, in any order; `#`
 /// comments allowed). Errors are `FILE:LINE: message`.
+/// The largest concurrency or throughput a CSV row may give: beyond it the fit's arithmetic
+/// overflows (1e308 gave `σ = NaN`), and no real system is measured there.
+const MAX_MEASURE: f64 = 1e12;
+
 pub fn from_csv(path: &Path) -> Result<Measured, String> {
     let file = path.display().to_string();
     let mut rd = csv::ReaderBuilder::new()
@@ -58,7 +62,10 @@ pub fn from_csv(path: &Path) -> Result<Measured, String> {
         let num = |i: usize, what: &str| -> Result<f64, String> {
             let text = rec.get(i).unwrap_or("");
             match text.parse::<f64>() {
-                Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+                Ok(v) if v.is_finite() && v > 0.0 && v <= MAX_MEASURE => Ok(v),
+                Ok(v) if v > MAX_MEASURE => Err(format!(
+                    "{file}:{line}: {what} `{text}` is beyond any measurement (at most {MAX_MEASURE:e})"
+                )),
                 Ok(_) => Err(format!("{file}:{line}: {what} `{text}` must be above zero")),
                 Err(_) => Err(format!("{file}:{line}: {what} `{text}` is not a number")),
             }

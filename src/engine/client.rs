@@ -145,6 +145,8 @@ pub struct Outgoing<'a> {
     pub stream: Option<&'a dyn super::sse::Sink>,
     /// This request's time limit, when not `http.timeout` (a stream's own).
     pub timeout: Option<Duration>,
+    /// Texts to look for in the body while it streams (`body_contains`, body not kept).
+    pub scan: Option<&'a [Vec<u8>]>,
 }
 
 /// One VU's connection.
@@ -347,6 +349,7 @@ impl Client {
             w.set(Some(sent_at));
         }
         let mut resp = Response::capturing(out.capture);
+        resp.scan = out.scan.map(super::scan::Scan::new);
         resp.max_header_lines = cfg.max_header_lines;
         let mut first_byte = None;
         let mut received = 0u64;

@@ -107,18 +107,25 @@ pub async fn exchange(
         }
     }
     let mut bytes = Vec::new();
+    let mut over = false;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| Failed::Broken)?;
         if let Ok(data) = frame.into_data() {
             *received += data.len() as u64;
-            if let Some(stream) = out.stream {
-                stream.feed(&data, Instant::now());
-            } else if capture.body && !out.head {
-                bytes.extend_from_slice(&data);
+            if !out.head {
+                if let Some(scan) = resp.scan.as_mut() {
+                    scan.feed(&data);
+                }
+                if let Some(stream) = out.stream {
+                    stream.feed(&data, Instant::now());
+                } else if capture.body {
+                    super::scan::keep_bounded(&mut bytes, &mut over, capture.max_body, &data);
+                }
             }
         }
     }
     resp.complete(parts.status.as_u16(), kept, bytes);
+    resp.body_over = over;
     Ok(())
 }
 

@@ -236,6 +236,9 @@ pub struct Capture {
     pub body: bool,
     /// The `Location` header (to follow redirects).
     pub location: bool,
+    /// The most body bytes kept (`http.max_body`; 0: no limit). Past it the rest is counted,
+    /// not kept, and `Response::body_over` is set.
+    pub max_body: usize,
 }
 
 /// The response so far.
@@ -256,6 +259,27 @@ pub struct Response {
     pub headers: Vec<(String, Vec<u8>)>,
     /// Kept body bytes.
     pub body_bytes: Vec<u8>,
+    /// The body was longer than `capture.max_body`: what is kept is only its start.
+    pub body_over: bool,
+    /// Texts looked for in the body as it streams by (`body_contains` without keeping it).
+    pub scan: Option<super::scan::Scan>,
+}
+
+/// Body bytes as they come: scanned (`body_contains` while streaming), and kept up to
+/// `capture.max_body` when the body is captured.
+fn keep(
+    scan: &mut Option<super::scan::Scan>,
+    kept: &mut Vec<u8>,
+    over: &mut bool,
+    capture: Capture,
+    data: &[u8],
+) {
+    if let Some(scan) = scan.as_mut() {
+        scan.feed(data);
+    }
+    if capture.body {
+        super::scan::keep_bounded(kept, over, capture.max_body, data);
+    }
 }
 
 impl Default for Response {
@@ -270,6 +294,8 @@ impl Default for Response {
             capture: Capture::default(),
             headers: Vec::new(),
             body_bytes: Vec::new(),
+            body_over: false,
+            scan: None,
         }
     }
 }
@@ -571,9 +597,13 @@ impl Response {
             Body::Length(left) => {
                 let take = (*left).min(data.len() as u64);
                 *left -= take;
-                if self.capture.body {
-                    self.body_bytes.extend_from_slice(&data[..take as usize]);
-                }
+                keep(
+                    &mut self.scan,
+                    &mut self.body_bytes,
+                    &mut self.body_over,
+                    self.capture,
+                    &data[..take as usize],
+                );
                 if *left == 0 {
                     Ok(Feed::Done {
                         extra: data.len() - take as usize,
@@ -583,9 +613,13 @@ impl Response {
                 }
             }
             Body::UntilClose => {
-                if self.capture.body {
-                    self.body_bytes.extend_from_slice(data);
-                }
+                keep(
+                    &mut self.scan,
+                    &mut self.body_bytes,
+                    &mut self.body_over,
+                    self.capture,
+                    data,
+                );
                 Ok(Feed::More)
             }
             Body::Chunked(state) => {
@@ -644,10 +678,13 @@ impl Response {
                         Chunk::Data(left) => {
                             let take = (*left).min((data.len() - i) as u64);
                             *left -= take;
-                            if self.capture.body {
-                                self.body_bytes
-                                    .extend_from_slice(&data[i..i + take as usize]);
-                            }
+                            keep(
+                                &mut self.scan,
+                                &mut self.body_bytes,
+                                &mut self.body_over,
+                                self.capture,
+                                &data[i..i + take as usize],
+                            );
                             i += take as usize;
                             if *left == 0 {
                                 *state = Chunk::DataCr;
@@ -817,6 +854,7 @@ mod tests {
                 cookies: true,
                 body: true,
                 location: false,
+                max_body: 0,
             });
             let _ = r.feed(&resp[..cut], false).expect("valid");
             assert_eq!(r.feed(&resp[cut..], false), Ok(Feed::Done { extra: 0 }));

@@ -11,6 +11,7 @@ pub mod http1;
 #[cfg(test)]
 mod http1_prop;
 pub mod redirect;
+pub mod scan;
 pub mod sse;
 pub mod tls;
 pub mod vu;

@@ -229,6 +229,52 @@ fn record_stream(
     ctx.recorder.borrow_mut().record_stream(step.metric, &s);
 }
 
+/// True when the only use of the step's body is `body_contains` (so it can be matched while it
+/// streams, keeping nothing) and no compression is asked for (a compressed body is decoded
+/// whole). Not for streaming steps: their `body_contains` reads the events' joined content.
+fn scan_only(plan: &crate::plan::Plan, step: &Step) -> bool {
+    if step.stream.is_some() {
+        return false;
+    }
+    let mut any = false;
+    for c in &step.checks {
+        match c.kind {
+            CheckKind::BodyContains(_) => any = true,
+            CheckKind::Header(..) => {}
+            CheckKind::Json(..) => return false,
+        }
+    }
+    any && step
+        .extract
+        .iter()
+        .all(|e| matches!(e.from, Extractor::Header(_)))
+        && !plan
+            .http
+            .headers
+            .contains_key(http::header::ACCEPT_ENCODING)
+        && !step.headers.contains_key(http::header::ACCEPT_ENCODING)
+        && step.dynamic.as_ref().is_none_or(|d| {
+            d.headers
+                .iter()
+                .all(|(n, _)| n != http::header::ACCEPT_ENCODING)
+        })
+}
+
+/// A template rendered for this VU.
+fn render_for(ctx: &VuContext, vu: &mut Vu, t: &crate::plan::template::Template) -> Vec<u8> {
+    let mut out = Vec::new();
+    let env = Env {
+        plan: &ctx.plan,
+        vu: vu.number,
+        iteration: vu.iteration,
+        vars: &vu.vars,
+        rows: &vu.rows,
+        rng: std::cell::RefCell::new(&mut vu.rng),
+    };
+    t.render(&env, &mut out);
+    out
+}
+
 /// What checks and extraction read for a streaming step: the content of its events joined, and
 /// the last event's data as JSON.
 type StreamView<'a> = Option<(&'a [u8], Option<serde_json::Value>)>;
@@ -253,6 +299,17 @@ fn after_response(
     if !step.needs_response() {
         return;
     }
+    if resp.body_over {
+        // Past `http.max_body`: only the body's start was kept, so nothing is judged on it.
+        for c in &step.checks {
+            rec.record_check(step.metric, c.id, false);
+        }
+        if sample.error.is_none() {
+            sample.error = Some(ErrorKind::BodyTooLarge);
+        }
+        return;
+    }
+    let mut scanned = 0usize;
     let (body, json) = match stream {
         Some((text, json)) => (std::borrow::Cow::Borrowed(text), json),
         None => {
@@ -276,10 +333,17 @@ fn after_response(
     };
     for c in &step.checks {
         let ok = match &c.kind {
-            CheckKind::BodyContains(t) => {
-                let want = render(t, vu);
-                want.is_empty() || body.windows(want.len()).any(|w| w == want)
-            }
+            CheckKind::BodyContains(t) => match &resp.scan {
+                // Looked for while the body streamed by (it was not kept).
+                Some(scan) => {
+                    scanned += 1;
+                    scan.found(scanned - 1)
+                }
+                None => {
+                    let want = render(t, vu);
+                    want.is_empty() || body.windows(want.len()).any(|w| w == want)
+                }
+            },
             CheckKind::Json(path, want) => {
                 let found = json.as_ref().and_then(|v| path.query(v).first().cloned());
                 match (found, want) {
@@ -381,6 +445,17 @@ async fn iteration(
             continue;
         }
         let encoded = &ctx.client.wire[fi][si];
+        // `body_contains` alone (no JSON check, no body extraction, no compression) looks for
+        // its texts while the body streams: nothing of the body is kept.
+        let needles: Option<Vec<Vec<u8>>> = scan_only(plan, step).then(|| {
+            step.checks
+                .iter()
+                .filter_map(|c| match &c.kind {
+                    CheckKind::BodyContains(t) => Some(render_for(ctx, vu, t)),
+                    _ => None,
+                })
+                .collect()
+        });
         let wire: &[u8] = if step.dynamic.is_some() {
             let env = Env {
                 plan,
@@ -418,9 +493,10 @@ async fn iteration(
             .map(|spec| RefCell::new(super::sse::Stream::new(spec)));
         let capture = Capture {
             headers: step.needs_response() || dbg > 0,
-            body: step.needs_response() || dbg > 1 || stream.is_some(),
+            body: (step.needs_response() && needles.is_none()) || dbg > 1 || stream.is_some(),
             cookies: plan.cookies,
             location: max_redirects > 0,
+            max_body: plan.http.max_body,
         };
         let (mut sample, mut resp) = send(
             ctx,
@@ -434,6 +510,7 @@ async fn iteration(
                 written: None,
                 stream: stream.as_ref().map(|s| s as &dyn super::sse::Sink),
                 timeout: step.stream.as_ref().map(|s| s.timeout),
+                scan: needles.as_deref(),
             },
         )
         .await;
@@ -487,6 +564,7 @@ async fn iteration(
                 written: None,
                 stream: stream.as_ref().map(|s| s as &dyn super::sse::Sink),
                 timeout: step.stream.as_ref().map(|s| s.timeout),
+                scan: needles.as_deref(),
             };
             (sample, resp) = send(ctx, &mut vu.client, step.metric, out).await;
             if dbg > 0 {
@@ -626,13 +704,14 @@ async fn send(
         written: Cell::new(None),
         sent: out.wire.len() as u64,
     };
-    let (wire, head, expect_status, capture, stream, timeout) = (
+    let (wire, head, expect_status, capture, stream, timeout, scan) = (
         out.wire,
         out.head,
         out.expect_status,
         out.capture,
         out.stream,
         out.timeout,
+        out.scan,
     );
     let out = Outgoing {
         written: Some(&guard.written),
@@ -657,6 +736,7 @@ async fn send(
             written: Some(&guard.written),
             stream,
             timeout,
+            scan,
         };
         (sample, resp) = client
             .request_via(ctx.pool.as_ref(), &ctx.client, &ctx.scratch, out)

@@ -41,10 +41,12 @@ pub enum ErrorKind {
     /// The request was still waiting for its response when the run stopped (end of
     /// `graceful_stop`, a second Ctrl-C, `abort_on_fail`, a ramp-down's grace running out).
     Interrupted,
+    /// A body kept for checks or extraction was longer than `http.max_body`.
+    BodyTooLarge,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 15] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::Connect,
@@ -60,6 +62,7 @@ impl ErrorKind {
         ErrorKind::NoResponse,
         ErrorKind::BodyTruncated,
         ErrorKind::Interrupted,
+        ErrorKind::BodyTooLarge,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +82,7 @@ impl ErrorKind {
             ErrorKind::NoResponse => "no_response",
             ErrorKind::BodyTruncated => "body_truncated",
             ErrorKind::Interrupted => "interrupted",
+            ErrorKind::BodyTooLarge => "body_too_large",
         }
     }
 

@@ -48,7 +48,49 @@ fn num(v: &Value) -> Option<f64> {
     v.as_f64()
 }
 
-/// Compare two summaries; figures missing from either side are skipped.
+/// Every figure `compare` reads, checked: present, and a finite number (or null: not
+/// measured). A summary that fails this is refused (exit 2) rather than compared on what is
+/// left of it, so a corrupted file cannot pass `--fail-on-regression`.
+pub fn readable(v: &Value) -> Result<(), String> {
+    let mut bad: Vec<String> = Vec::new();
+    let mut need = |x: Option<&Value>, path: String| match x {
+        Some(Value::Null) => {}
+        Some(Value::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => {}
+        Some(other) => bad.push(format!("{path} is not a number ({other})")),
+        None => bad.push(format!("{path} is missing")),
+    };
+    let m = &v["metrics"];
+    for q in ["p(50)", "p(95)", "p(99)"] {
+        need(
+            m["http_req_duration"].get(q),
+            format!("metrics.http_req_duration.{q}"),
+        );
+    }
+    for k in ["http_reqs", "http_req_failed"] {
+        need(m[k].get("rate"), format!("metrics.{k}.rate"));
+    }
+    let mut names = Vec::new();
+    for (i, st) in v["steps"].as_array().into_iter().flatten().enumerate() {
+        if !st["name"].is_string() {
+            names.push(format!("steps.{i}.name is not text"));
+        }
+        for k in ["p50_ms", "p95_ms", "p99_ms", "rps", "error_rate"] {
+            need(st.get(k), format!("steps.{i}.{k}"));
+        }
+    }
+    bad.extend(names);
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        bad.truncate(10);
+        Err(format!(
+            "not a readable stampede summary: {}",
+            bad.join("; ")
+        ))
+    }
+}
+
+/// Compare two summaries (each checked by `readable` first).
 pub fn compare(old: &Value, new: &Value) -> Vec<Change> {
     let mut out = Vec::new();
     let (mo, mn) = (&old["metrics"], &new["metrics"]);

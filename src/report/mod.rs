@@ -4,6 +4,7 @@
 //! behind one trait; the terminal summary is `text.rs`.
 
 pub mod compare;
+pub mod files;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -81,7 +82,7 @@ pub trait Exporter {
     fn write(&self, summary: &serde_json::Value, dir: &Path) -> anyhow::Result<PathBuf> {
         let path = dir.join(self.file_name());
         let text = self.render(summary)?;
-        std::fs::write(&path, text)
+        files::write_atomic(&path, text.as_bytes())
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
         Ok(path)
     }
@@ -98,16 +99,43 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
     ]
 }
 
-/// Write every format into `dir`, and append the Markdown summary to the file named by
-/// `$GITHUB_STEP_SUMMARY` when that is set (GitHub Actions' job summary).
-pub fn write_all(report: &RunReport, dir: &Path) -> anyhow::Result<serde_json::Value> {
-    let summary = json::summary(report);
-    for e in exporters() {
-        e.write(&summary, dir)?;
+/// Report files that could not be written (each with its reason); the others were written.
+#[derive(Debug)]
+pub struct Missing(pub Vec<String>);
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.join("; "))
     }
+}
+
+/// Write every format into `dir` (each whole or not at all: one failing does not stop the
+/// others), and append the Markdown summary to the file named by `$GITHUB_STEP_SUMMARY` when
+/// that is set (GitHub Actions' job summary).
+pub fn write_all(report: &RunReport, dir: &Path) -> Result<serde_json::Value, Missing> {
+    let summary = json::summary(report);
+    let mut missing = Vec::new();
+    // The folder was probed at start; if it was removed during the run, make it again.
+    let _ = std::fs::create_dir_all(dir);
+    for e in exporters() {
+        if let Err(err) = e.write(&summary, dir) {
+            missing.push(format!("{err:#}"));
+        }
+    }
+    if let Err(err) = append_step_summary(&summary) {
+        missing.push(format!("{err:#}"));
+    }
+    if missing.is_empty() {
+        Ok(summary)
+    } else {
+        Err(Missing(missing))
+    }
+}
+
+fn append_step_summary(summary: &serde_json::Value) -> anyhow::Result<()> {
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         use std::io::Write;
-        let text = markdown::render(&summary);
+        let text = markdown::render(summary);
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -120,7 +148,7 @@ pub fn write_all(report: &RunReport, dir: &Path) -> anyhow::Result<serde_json::V
             })?;
         writeln!(f, "{text}")?;
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// The fraction of a rate metric in a summary: `value` (k6's summary-export key), or `rate` in

@@ -4,7 +4,9 @@
 mod accounting;
 pub mod capacity;
 pub mod duration;
+mod front;
 mod journey;
+pub mod limits;
 pub mod locate;
 pub mod model;
 mod protocol;
@@ -84,11 +86,7 @@ pub fn did_you_mean<'a>(
 /// Read and validate a scenario file.
 pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: file.clone(),
-        pos: None,
-        message: format!("cannot read scenario: {e}"),
-    })?;
+    let text = front::read(path)?;
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -104,14 +102,96 @@ pub fn load_str(
     default_name: &str,
     overrides: &Overrides,
 ) -> Result<Plan, ScenarioError> {
-    let raw: RawScenario = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    front::prescan(text, file)?;
+    let mut value: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))?;
+    if value.is_null() {
+        return Err(ScenarioError {
+            file: file.to_string(),
+            pos: Some(Pos { line: 1, col: 1 }),
+            message: "the file is empty: a scenario needs at least `load` and `flows`".into(),
+        });
+    }
     let b = Builder {
         file,
         loc: Locations::index(text),
         base_dir: journey::base_dir(file),
         part: std::cell::RefCell::new(String::new()),
+        last_path: std::cell::RefCell::new(None),
     };
-    b.build(raw, default_name, overrides)
+    // Every problem of the file: after each one, the node it is about is replaced by a value
+    // that gets past it (or taken out) and the file read again, until it builds or
+    // `MAX_PROBLEMS` are found. A problem caused by an earlier change (a key now missing) is
+    // not reported.
+    let mut found: Vec<ScenarioError> = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
+    for _ in 0..front::MAX_PROBLEMS * 4 {
+        if found.len() >= front::MAX_PROBLEMS {
+            break;
+        }
+        let (err, path, missing) = match b.attempt(&value, default_name, overrides) {
+            Ok(plan) if found.is_empty() => return Ok(plan),
+            Ok(_) => break,
+            Err(x) => x,
+        };
+        let Some(path) = path else {
+            if found.is_empty() {
+                found.push(err);
+            }
+            break;
+        };
+        let child = |r: &str| path.is_empty() || r.starts_with(&format!("{path}."));
+        let consequence = removed.iter().any(|r| {
+            *r == path || child(r) || missing.as_ref().is_some_and(|m| r.ends_with(m.as_str()))
+        });
+        if !consequence {
+            found.push(err);
+            // A stand-in that gets past this node (a duration, a number, a target...)?
+            let gets_past = |v: &serde_yaml_ng::Value| match b.attempt(v, default_name, overrides) {
+                Ok(_) => true,
+                Err((_, Some(np), _)) => {
+                    np != path && !path.starts_with(&format!("{np}.")) && !np.is_empty()
+                }
+                Err(_) => false,
+            };
+            if let Some(v) = front::STAND_INS.iter().find_map(|c| {
+                let mut v = value.clone();
+                (front::replace(&mut v, &path, c) && gets_past(&v)).then_some(v)
+            }) {
+                value = v;
+                removed.push(path);
+                continue;
+            }
+        }
+        // Take the node out (or, when it is already out, its nearest ancestor) and go on.
+        let mut p = path.clone();
+        let taken_out = loop {
+            if front::remove(&mut value, &p) {
+                break true;
+            }
+            match p.rfind('.') {
+                Some(i) => p.truncate(i),
+                None => break false,
+            }
+        };
+        if !taken_out {
+            break;
+        }
+        removed.push(p);
+    }
+    found.sort_by_key(|e| e.pos.map(|p| (p.line, p.col)));
+    found.dedup();
+    let mut rest = found.into_iter();
+    let mut first = rest.next().unwrap_or_else(|| ScenarioError {
+        file: file.to_string(),
+        pos: Some(Pos { line: 1, col: 1 }),
+        message: "this scenario cannot be read".into(),
+    });
+    for e in rest {
+        first.message.push_str(&format!("\nerror: {e}"));
+    }
+    Err(first)
 }
 
 fn yaml_error(file: &str, e: &serde_yaml_ng::Error) -> ScenarioError {
@@ -175,6 +255,8 @@ struct Builder<'a> {
     base_dir: std::path::PathBuf,
     /// Where `load` and `flows` sit: "" or `scenarios.NAME.` in a multi-scenario file.
     part: std::cell::RefCell<String>,
+    /// The path and position of the last located error made (to know what an error is about).
+    last_path: std::cell::RefCell<Option<(String, Option<Pos>)>>,
 }
 
 /// One address, or every usable address of a CIDR block (`127.0.0.0/30`).
@@ -245,12 +327,82 @@ impl Builder<'_> {
 
     /// An error at the key `path` (`load.vus`).
     fn at_key(&self, path: &str, message: impl Into<String>) -> ScenarioError {
-        self.err_at(self.loc.key(&self.full_path(path)), message)
+        let full = self.full_path(path);
+        let pos = self.loc.key(&full);
+        *self.last_path.borrow_mut() = Some((full, pos));
+        self.err_at(pos, message)
     }
 
     /// An error at the value of `path`.
     fn at_value(&self, path: &str, message: impl Into<String>) -> ScenarioError {
-        self.err_at(self.loc.value(&self.full_path(path)), message)
+        let full = self.full_path(path);
+        let pos = self.loc.value(&full);
+        *self.last_path.borrow_mut() = Some((full, pos));
+        self.err_at(pos, message)
+    }
+
+    /// Deserialise and build once; on failure, the error, the path it is about (when known)
+    /// and the field it says is missing (if that is what it says).
+    #[allow(clippy::type_complexity)]
+    fn attempt(
+        &self,
+        value: &serde_yaml_ng::Value,
+        default_name: &str,
+        overrides: &Overrides,
+    ) -> Result<Plan, (ScenarioError, Option<String>, Option<String>)> {
+        match serde_path_to_error::deserialize::<_, RawScenario>(value.clone()) {
+            Ok(raw) => {
+                *self.last_path.borrow_mut() = None;
+                self.build(raw, default_name, overrides).map_err(|e| {
+                    let path = self.path_of(&e);
+                    (e, path, None)
+                })
+            }
+            Err(e) => {
+                let mut path = front::dotted(e.path());
+                let raw_msg = e.inner().to_string();
+                let field = |prefix: &str| {
+                    raw_msg
+                        .strip_prefix(prefix)
+                        .and_then(|r| r.split('`').next())
+                        .map(str::to_string)
+                };
+                let unknown = field("unknown field `");
+                let missing = field("missing field `");
+                if let Some(f) = &unknown
+                    && !path.ends_with(f.as_str())
+                {
+                    path = if path.is_empty() {
+                        f.clone()
+                    } else {
+                        format!("{path}.{f}")
+                    };
+                }
+                let mut message = front::user_words(&raw_msg);
+                if unknown.is_some() {
+                    message = add_did_you_mean(&message);
+                } else if !path.is_empty() {
+                    message = format!("{path}: {message}");
+                }
+                let pos = front::pos_of(&self.loc, &path, unknown.is_some());
+                let err = ScenarioError {
+                    file: self.file.to_string(),
+                    pos: Some(pos),
+                    message,
+                };
+                Err((err, Some(path), missing))
+            }
+        }
+    }
+
+    /// The path an error of `build` is about, when it was made by `at_key`/`at_value`.
+    fn path_of(&self, e: &ScenarioError) -> Option<String> {
+        match &*self.last_path.borrow() {
+            Some((path, pos)) if pos.is_some() && *pos == e.pos && e.file == self.file => {
+                Some(path.clone())
+            }
+            _ => None,
+        }
     }
 
     fn connections(&self, http: &RawHttp) -> Result<Connections, ScenarioError> {
@@ -319,8 +471,9 @@ impl Builder<'_> {
         let name = raw
             .name
             .clone()
+            .map(|n| limits::printable(&n))
             .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| default_name.to_string());
+            .unwrap_or_else(|| limits::printable(default_name));
         let target_origin = match (&ov.target, self.loc.value("target")) {
             (Some(_), _) | (None, None) => "--target".to_string(),
             (None, Some(p)) => format!("{}:{}:{}", self.file, p.line, p.col),
@@ -372,7 +525,12 @@ impl Builder<'_> {
         let dns_ttl = raw.http.dns_ttl.map_or(Duration::from_secs(300), |d| d.0);
         let proxy = self.proxy(&raw.http, &target)?;
         let (retry_idempotent, max_header_lines) = self.accounting(&raw.http)?;
+        let max_body = match &raw.http.max_body {
+            None => limits::DEFAULT_MAX_BODY,
+            Some(v) => limits::size(v).map_err(|m| self.at_value("http.max_body", m))?,
+        };
         let http = HttpOptions {
+            max_body,
             timeout,
             headers,
             local_ips,
@@ -700,6 +858,7 @@ impl Builder<'_> {
         if load.duration().is_zero() {
             return Err(self.at_key("load", "the load schedule lasts zero seconds"));
         }
+        check_load_limits(&load).map_err(|m| self.at_key("load", m))?;
         if load.max_vus() == 0 {
             return Err(self.at_key("load", "the load never starts a VU (every target is 0)"));
         }
@@ -769,7 +928,7 @@ impl Builder<'_> {
             .chain(stages.iter().map(|s| s.target))
             .enumerate()
         {
-            if !(r.is_finite() && r >= 0.0) {
+            if let Err(m) = limits::rate(r, false) {
                 let path = if i == 0 {
                     if executor == "constant-arrival-rate" {
                         "load.rate".to_string()
@@ -779,10 +938,29 @@ impl Builder<'_> {
                 } else {
                     format!("load.stages.{}.target", i - 1)
                 };
-                return Err(self.at_value(&path, "a rate must be a number of 0 or more"));
+                return Err(self.at_value(&path, m));
             }
         }
         let peak = stages.iter().map(|s| s.target).fold(start_rate, f64::max);
+        if peak <= 0.0 {
+            let path = if executor == "constant-arrival-rate" {
+                "load.rate"
+            } else {
+                "load.stages"
+            };
+            return Err(self.at_value(
+                path,
+                "the rate is 0 throughout: this schedule would start no iteration",
+            ));
+        }
+        if let Some(q) = l.queue_size
+            && q > limits::MAX_QUEUE
+        {
+            return Err(self.at_value(
+                "load.queue_size",
+                format!("queue_size {q} is above the limit of {}", limits::MAX_QUEUE),
+            ));
+        }
         let pre = l.pre_allocated_vus;
         let max_vus = match (l.max_vus, pre) {
             (Some(m), _) => m,
@@ -811,7 +989,7 @@ impl Builder<'_> {
         // Deep enough for 5 s of arrivals at the peak rate by default.
         let queue_size = l
             .queue_size
-            .unwrap_or_else(|| ((peak * 5.0).ceil() as u32).max(1000));
+            .unwrap_or_else(|| limits::count(peak * 5.0, limits::MAX_QUEUE).max(1000));
         let stairs = (executor == "breakpoint").then(|| Stairs {
             warmup: l.warmup.map_or(Duration::from_secs(1), |d| d.0),
             min_achieved: 0.97,
@@ -934,8 +1112,24 @@ impl Builder<'_> {
                 let step = self.step(s, &spath, target, headers, auth, scope, step_names)?;
                 steps.push(step);
             }
+            let name = match &f.name {
+                Some(n) if limits::printable(n).trim().is_empty() => {
+                    return Err(self.at_value(
+                        &format!("{fpath}.name"),
+                        "a flow name cannot be empty: leave `name` out to get `flowN`",
+                    ));
+                }
+                Some(n) => limits::printable(n),
+                None => format!("flow{}", fi + 1),
+            };
+            if flows.iter().any(|g: &Flow| g.name == name) {
+                return Err(self.at_value(
+                    &format!("{fpath}.name"),
+                    format!("two flows are named `{name}`: give each its own name"),
+                ));
+            }
             flows.push(Flow {
-                name: f.name.clone().unwrap_or_else(|| format!("flow{}", fi + 1)),
+                name,
                 weight: f.weight.unwrap_or(1),
                 steps,
                 feeds: scope.flow_feeds.clone(),
@@ -1015,7 +1209,16 @@ impl Builder<'_> {
             }
         };
         let source = format!("{method} {}{}", target.base_path, path.trim());
-        let name = s.name.clone().unwrap_or_else(|| format!("{method} {path}"));
+        let name = match &s.name {
+            Some(n) if limits::printable(n).trim().is_empty() => {
+                return Err(self.at_value(
+                    &format!("{spath}.name"),
+                    "a step name cannot be empty: leave `name` out to be named after the request",
+                ));
+            }
+            Some(n) => limits::printable(n),
+            None => limits::printable(&format!("{method} {path}")),
+        };
         let metric = match names.iter().position(|n| *n == name) {
             Some(i) => i,
             None => {
@@ -1362,15 +1565,11 @@ const RATE_DEFAULT_MAX_VUS: f64 = 10_000.0;
 /// VUs in proportion, unless `--vus` sets `max_vus`).
 fn apply_rate(load: &mut Load, rate: f64, ov: &Overrides) -> Result<(), String> {
     use crate::plan::{Arrival, RateStage};
-    if !(rate.is_finite() && rate > 0.0) {
-        return Err(format!(
-            "--rate must be a positive number of iterations per second, got {rate}"
-        ));
-    }
+    let rate = limits::rate(rate, true).map_err(|m| format!("--rate: {m}"))?;
     if let Some(duration) = ov.duration {
-        let max_vus = ov
-            .vus
-            .unwrap_or_else(|| (rate.ceil().min(RATE_DEFAULT_MAX_VUS) as u32).max(load.max_vus()));
+        let max_vus = ov.vus.unwrap_or_else(|| {
+            limits::count(rate, RATE_DEFAULT_MAX_VUS as u32).max(load.max_vus())
+        });
         if max_vus == 0 {
             return Err("--vus must be at least 1 with --rate".into());
         }
@@ -1380,9 +1579,9 @@ fn apply_rate(load: &mut Load, rate: f64, ov: &Overrides) -> Result<(), String> 
                 duration,
                 target: rate,
             }],
-            pre_allocated_vus: max_vus.min(((rate / 10.0).ceil() as u32).max(10)),
+            pre_allocated_vus: max_vus.min(limits::count(rate / 10.0, u32::MAX).max(10)),
             max_vus,
-            queue_size: ((rate * 5.0).ceil() as u32).max(1000),
+            queue_size: limits::count(rate * 5.0, limits::MAX_QUEUE).max(1000),
             graceful_stop: load.graceful_stop(),
             stairs: None,
         });
@@ -1410,9 +1609,38 @@ fn apply_rate(load: &mut Load, rate: f64, ov: &Overrides) -> Result<(), String> 
     }
 }
 
+/// The limits of `limits` on a built schedule (after the command line's changes, which may
+/// have multiplied it past them).
+fn check_load_limits(load: &Load) -> Result<(), String> {
+    if load.duration() > limits::MAX_SCHEDULE {
+        return Err(format!(
+            "the schedule lasts {}: the longest is one year",
+            format_duration(load.duration())
+        ));
+    }
+    if load.max_vus() > limits::MAX_VUS {
+        return Err(format!(
+            "{} VUs: at most {} in one process",
+            load.max_vus(),
+            limits::MAX_VUS
+        ));
+    }
+    if let Some(a) = load.arrival() {
+        let peak = a
+            .stages
+            .iter()
+            .map(|s| s.target)
+            .fold(a.start_rate, f64::max);
+        limits::rate(peak, false)?;
+    }
+    Ok(())
+}
+
 /// Apply --rate/--vus/--duration/--scale/--time-scale to the schedule.
 fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
-    let scale_d = |d: Duration, f: f64| Duration::from_secs_f64(d.as_secs_f64() * f);
+    let scale_d = |d: Duration, f: f64| {
+        limits::scale_duration(d, f, "with --duration or --time-scale, the schedule")
+    };
     if let Some(n) = ov.iterations {
         if ov.rate.is_some() {
             return Err("--iterations and --rate do not go together: -i runs a fixed number of iterations, --rate a schedule".into());
@@ -1469,7 +1697,7 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
                     1.0
                 };
                 for s in a.stages.iter_mut() {
-                    s.duration = scale_d(s.duration, f);
+                    s.duration = scale_d(s.duration, f)?;
                 }
             }
             Load::ConstantVus { duration, .. } => *duration = d,
@@ -1481,15 +1709,13 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
                     1.0
                 };
                 for s in stages.iter_mut() {
-                    s.duration = scale_d(s.duration, f);
+                    s.duration = scale_d(s.duration, f)?;
                 }
             }
         }
     }
     if let Some(f) = ov.scale {
-        if !(f.is_finite() && f > 0.0) {
-            return Err(format!("--scale must be a positive number, got {f}"));
-        }
+        let f = limits::factor(f, "--scale", limits::MAX_SCALE)?;
         match load {
             Load::PerVuIterations(it) | Load::SharedIterations(it) => {
                 it.vus = scale_vus(it.vus, f);
@@ -1507,27 +1733,25 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
         }
     }
     if let Some(f) = ov.time_scale {
-        if !(f.is_finite() && f > 0.0) {
-            return Err(format!("--time-scale must be a positive number, got {f}"));
-        }
+        let f = limits::factor(f, "--time-scale", f64::MAX)?;
         match load {
             Load::PerVuIterations(it) | Load::SharedIterations(it) => {
-                it.max_duration = scale_d(it.max_duration, f);
-                it.graceful_stop = scale_d(it.graceful_stop, f);
+                it.max_duration = scale_d(it.max_duration, f)?;
+                it.graceful_stop = scale_d(it.graceful_stop, f)?;
             }
             Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
                 for s in a.stages.iter_mut() {
-                    s.duration = scale_d(s.duration, f);
+                    s.duration = scale_d(s.duration, f)?;
                 }
-                a.graceful_stop = scale_d(a.graceful_stop, f);
+                a.graceful_stop = scale_d(a.graceful_stop, f)?;
             }
             Load::ConstantVus {
                 duration,
                 graceful_stop,
                 ..
             } => {
-                *duration = scale_d(*duration, f);
-                *graceful_stop = scale_d(*graceful_stop, f);
+                *duration = scale_d(*duration, f)?;
+                *graceful_stop = scale_d(*graceful_stop, f)?;
             }
             Load::RampingVus {
                 stages,
@@ -1536,10 +1760,10 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
                 ..
             } => {
                 for s in stages.iter_mut() {
-                    s.duration = scale_d(s.duration, f);
+                    s.duration = scale_d(s.duration, f)?;
                 }
-                *graceful_ramp_down = scale_d(*graceful_ramp_down, f);
-                *graceful_stop = scale_d(*graceful_stop, f);
+                *graceful_ramp_down = scale_d(*graceful_ramp_down, f)?;
+                *graceful_stop = scale_d(*graceful_stop, f)?;
             }
         }
     }

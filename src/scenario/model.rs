@@ -115,6 +115,8 @@ pub struct RawHttp {
     pub retry: Option<String>,
     /// Header lines allowed in a response head (default 256).
     pub max_header_lines: Option<u32>,
+    /// The most of a response body kept for checks and extraction: bytes, or `512KiB`, `10MiB`.
+    pub max_body: Option<serde_yaml_ng::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
