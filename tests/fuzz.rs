@@ -121,10 +121,12 @@ proptest! {
 
     #[test]
     fn any_template_parses_or_is_refused(text in "(\\PC|\\{\\{|\\}\\}){0,60}") {
-        let _ = template::parse(&text, Escape::Raw, |raw| match template::builtin(raw.text) {
-            Ok(Some(e)) => Ok(Resolved::Expr(e)),
-            Ok(None) => Ok(Resolved::Literal(raw.text.to_string())),
-            Err(m) => Err(m),
-        });
+        for escape in [Escape::Text, Escape::Header, Escape::Path, Escape::Json] {
+            let _ = template::parse(&text, escape, |raw| match template::builtin(raw.text) {
+                Ok(Some(e)) => Ok(Resolved::Expr(e)),
+                Ok(None) => Ok(Resolved::Literal(raw.text.to_string())),
+                Err(m) => Err(m),
+            });
+        }
     }
 }

@@ -159,6 +159,7 @@ fn ours(bytes: &[u8], cuts: &[usize], head_request: bool) -> Outcome {
         body: true,
         cookies: false,
         location: false,
+        max_body: 0,
     });
     let mut points: Vec<usize> = cuts
         .iter()
