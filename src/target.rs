@@ -63,6 +63,9 @@ pub struct Stats {
     /// WebSocket messages received and sent on `/ws`.
     ws_in: AtomicU64,
     ws_out: AtomicU64,
+    /// How long `/ws?delay=` really held each reply, in µs (the truth a round trip is checked
+    /// against: the timer fires on whole milliseconds); the first million.
+    ws_hold_us: Mutex<Vec<u64>>,
 }
 
 fn bump(m: &Mutex<BTreeMap<String, u64>>, key: &str) {
@@ -130,6 +133,16 @@ impl Stats {
         bump(&self.alpn, alpn);
     }
 
+    /// The median of the real `/ws?delay=` holds, if any.
+    fn ws_hold_p50_us(&self) -> Option<u64> {
+        let mut v = self.ws_hold_us.lock().ok()?.clone();
+        if v.is_empty() {
+            return None;
+        }
+        let mid = v.len() / 2;
+        Some(*v.select_nth_unstable(mid).1)
+    }
+
     fn to_json(&self) -> String {
         serde_json::json!({
             "requests": self.total(),
@@ -147,6 +160,7 @@ impl Stats {
             "sse_events": self.sse_events.load(Ordering::Relaxed),
             "ws_in": self.ws_in.load(Ordering::Relaxed),
             "ws_out": self.ws_out.load(Ordering::Relaxed),
+            "ws_hold_p50_us": self.ws_hold_p50_us(),
         })
         .to_string()
     }
@@ -170,6 +184,9 @@ impl Stats {
         self.sse_events.store(0, Ordering::Relaxed);
         self.ws_in.store(0, Ordering::Relaxed);
         self.ws_out.store(0, Ordering::Relaxed);
+        if let Ok(mut h) = self.ws_hold_us.lock() {
+            h.clear();
+        }
         self.tls_resumed.store(0, Ordering::Relaxed);
         self.tls_failed.store(0, Ordering::Relaxed);
         clear(&self.tls_versions);

@@ -340,7 +340,13 @@ async fn serve_ws<S>(
         };
         stats.ws_in.fetch_add(1, Ordering::Relaxed);
         if !delay.is_zero() {
+            let t = Instant::now();
             tokio::time::sleep(delay).await;
+            if let Ok(mut h) = stats.ws_hold_us.lock()
+                && h.len() < 1_000_000
+            {
+                h.push(t.elapsed().as_micros() as u64);
+            }
         }
         if tx.send(reply).await.is_err() {
             return;
