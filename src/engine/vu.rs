@@ -318,19 +318,8 @@ fn after_response(
             (body, json)
         }
     };
-    let render = |t: &crate::plan::template::Template, vu: &mut Vu| -> Vec<u8> {
-        let mut out = Vec::new();
-        let env = Env {
-            plan: &ctx.plan,
-            vu: vu.number,
-            iteration: vu.iteration,
-            vars: &vu.vars,
-            rows: &vu.rows,
-            rng: std::cell::RefCell::new(&mut vu.rng),
-        };
-        t.render(&env, &mut out);
-        out
-    };
+    let render =
+        |t: &crate::plan::template::Template, vu: &mut Vu| -> Vec<u8> { render_for(ctx, vu, t) };
     for c in &step.checks {
         let ok = match &c.kind {
             CheckKind::BodyContains(t) => match &resp.scan {
@@ -756,6 +745,7 @@ async fn ws_step(
     intended: Option<Instant>,
 ) -> Option<ErrorKind> {
     let plan = &ctx.plan;
+    // Field by field (not `render_for`), so the jar and the client stay readable meanwhile.
     let mut render = |t: &crate::plan::template::Template| {
         let mut out = Vec::new();
         let env = Env {

@@ -69,16 +69,7 @@ impl Builder<'_> {
                     spec.timeout = d;
                 }
                 other => {
-                    let hint = super::did_you_mean(other, KEYS.iter().copied())
-                        .map(|s| format!(" (did you mean `{s}`?)"))
-                        .unwrap_or_default();
-                    return Err(self.at_key(
-                        &kpath,
-                        format!(
-                            "unknown key `{other}` in `sse`{hint}; known: {}",
-                            KEYS.join(", ")
-                        ),
-                    ));
+                    return Err(self.at_key(&kpath, unknown_key(other, "key", "sse", &KEYS)));
                 }
             }
         }
@@ -90,6 +81,17 @@ impl Builder<'_> {
         }
         Ok(spec)
     }
+}
+
+/// `unknown key `contnet` in `sse` (did you mean `content`?); known: …`
+pub(super) fn unknown_key(got: &str, what: &str, place: &str, known: &[&str]) -> String {
+    let hint = super::did_you_mean(got, known.iter().copied())
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default();
+    format!(
+        "unknown {what} `{got}` in `{place}`{hint}; known: {}",
+        known.join(", ")
+    )
 }
 
 /// Give each streaming step the per-stream objectives of the thresholds that apply to it: an

@@ -95,15 +95,9 @@ impl Builder<'_> {
                             list = Some((v, kpath));
                         }
                         other => {
-                            let hint = super::did_you_mean(other, KEYS.iter().copied())
-                                .map(|s| format!(" (did you mean `{s}`?)"))
-                                .unwrap_or_default();
                             return Err(self.at_key(
                                 &kpath,
-                                format!(
-                                    "unknown key `{other}` in `ws`{hint}; known: {}",
-                                    KEYS.join(", ")
-                                ),
+                                super::stream::unknown_key(other, "key", "ws", &KEYS),
                             ));
                         }
                     }
@@ -166,15 +160,9 @@ impl Builder<'_> {
                 }
                 "expect" => WsAction::Expect(self.ws_expect(scope, metric, v, &kpath)?),
                 other => {
-                    let hint = super::did_you_mean(other, ACTIONS.iter().copied())
-                        .map(|s| format!(" (did you mean `{s}`?)"))
-                        .unwrap_or_default();
                     return Err(self.at_key(
                         &kpath,
-                        format!(
-                            "unknown action `{other}`{hint}; known: {}",
-                            ACTIONS.join(", ")
-                        ),
+                        super::stream::unknown_key(other, "action", "actions", &ACTIONS),
                     ));
                 }
             };
