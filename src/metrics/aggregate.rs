@@ -276,11 +276,24 @@ impl Aggregator {
     ) -> RunResult {
         self.finish_through(u64::MAX);
         let overall = self.total.overall();
+        let vus_last = self.timeline.last().map_or(0, |p| p.vus);
+        // The last second usually covers only the run's last fraction of a second: when nothing
+        // happened in it, it is not a second of the run (an empty all-zero row at the end).
+        if let Some(p) = self.timeline.last()
+            && p.second > elapsed.as_secs()
+            && p.requests == 0
+            && p.failures == 0
+            && p.iterations == 0
+            && p.data_sent == 0
+            && p.data_received == 0
+        {
+            self.timeline.pop();
+        }
         RunResult {
             step_names,
             overall,
             elapsed,
-            vus_last: self.timeline.last().map_or(0, |p| p.vus),
+            vus_last,
             vus_min: self.vus_min.unwrap_or(0),
             vus_max: self.vus_peak,
             vus_allowed,
@@ -539,6 +552,32 @@ mod tests {
         assert_eq!(seconds, vec![1, 2]);
         assert_eq!(r.timeline[0].requests, 14);
         assert_eq!(r.total.requests(), 34);
+    }
+
+    #[test]
+    fn an_empty_last_fraction_of_a_second_is_not_a_row_but_a_busy_one_is() {
+        // A 2.02 s run: second 3 covers only its last 20 ms.
+        let mut a = Aggregator::new(1, 1);
+        a.add(snap(0, 1, 10, 3));
+        a.add(snap(0, 2, 10, 3));
+        a.add(snap(0, 3, 0, 0));
+        let r = a.finish(vec!["s".into()], Duration::from_millis(2020), 10);
+        let seconds: Vec<u64> = r.timeline.iter().map(|p| p.second).collect();
+        assert_eq!(seconds, vec![1, 2]);
+        assert_eq!(
+            r.vus_last, 0,
+            "the VUs at the end are still those of the end"
+        );
+        let mut a = Aggregator::new(1, 1);
+        a.add(snap(0, 1, 10, 3));
+        a.add(snap(0, 2, 10, 3));
+        a.add(snap(0, 3, 2, 1));
+        let r = a.finish(vec!["s".into()], Duration::from_millis(2020), 10);
+        assert_eq!(
+            r.timeline.len(),
+            3,
+            "requests in the last fraction keep their row"
+        );
     }
 
     #[test]
