@@ -1,8 +1,7 @@
 //! End to end over HTTPS: the real binary against `stampede target --tls` (a certificate signed
 //! by a CA generated at start), and redirects.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn metric<'a>(s: &'a Value, name: &str) -> &'a Value {

@@ -3,8 +3,7 @@
 //! the others written, no half file), an unwritable `--out` is refused before any traffic
 //! (exit 2), and `http.max_body` fails a step whose body is too large.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -6,9 +6,7 @@
 //! The servers are installed by `.ci/install-conformance.sh`. Under `CI=true` a missing one
 //! fails its test; elsewhere the test says it skipped and why.
 
-mod common;
-
-use common::{Scenario, run, text};
+use crate::common::{self, Scenario, run, text};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

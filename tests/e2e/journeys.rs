@@ -1,8 +1,7 @@
 //! User journeys end to end: templates, data feeds, extraction, checks, auth, cookies and the
 //! fixed-work executors, checked against what the built-in target saw.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::Path;
 

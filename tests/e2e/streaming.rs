@@ -4,9 +4,7 @@
 //! server says it sent; timings are checked only for sanity here (the figures against the truth
 //! are printed with `--nocapture` and measured on a quiet machine, docs/streaming.md).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 

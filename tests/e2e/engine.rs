@@ -3,8 +3,7 @@
 //! connection of stampede's reachability probe and one of the `/__stats` request itself, both
 //! from 127.0.0.1.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::Command;
 
 /// Run stampede under a lowered open-files limit (`sh -c 'ulimit -n N; exec ...'`).

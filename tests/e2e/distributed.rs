@@ -2,8 +2,7 @@
 //! built-in target, and their merge is checked against the server's own count, the exact
 //! schedule, and the parts' histograms added here independently.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 

@@ -1,8 +1,7 @@
 //! The breakpoint executor end to end: stairs of offered load against the built-in target's
 //! `/work`, whose limit is known from its flags (slots / service time), not from an earlier run.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 #[test]

@@ -6,8 +6,7 @@
 //! Python 3 and openssl are needed: without them these tests fail under `CI=true` (and are
 //! skipped, with a note, elsewhere). `.ci/install-15b.sh` installs them.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -2,15 +2,9 @@
 //! target, with expectations derived from the schedule and the stall geometry, not from earlier
 //! runs.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
-
-/// The high-rate tests run one at a time: their per-second counts should not share the two
-/// cores with each other.
-static HEAVY: Mutex<()> = Mutex::new(());
 
 /// `stampede target --stall HOLD/EVERY` on a free port.
 struct StallTarget {
@@ -66,6 +60,8 @@ fn stall_quantile(q: f64, hold_ms: f64, every_ms: f64) -> f64 {
 }
 
 fn stalled_run(max_vus: u32) -> Value {
+    // 20 s at 500/s, judged on its latency quantiles: in the serial group.
+    let _one = heavy();
     let t = StallTarget::start("1s/5s");
     let s = Scenario::new(&format!(
         "target: {}\nload: {{ executor: constant-arrival-rate, rate: 500, duration: 20s, \
@@ -132,7 +128,7 @@ fn a_stalling_target_shows_in_p90_and_p99_with_queued_iterations() {
 
 #[test]
 fn constant_arrival_rate_runs_every_due_iteration() {
-    let _one = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = heavy();
     let t = Target::start();
     let s = Scenario::new(&format!(
         "target: {}\nload: {{ executor: constant-arrival-rate, rate: 5000, duration: 10s, \
@@ -153,7 +149,7 @@ fn constant_arrival_rate_runs_every_due_iteration() {
 
 #[test]
 fn ramping_arrival_rate_follows_the_schedule_second_by_second() {
-    let _one = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = heavy();
     let t = Target::start();
     let s = Scenario::new(&format!(
         "target: {}\nload: {{ executor: ramping-arrival-rate, start_rate: 0, \
@@ -219,7 +215,7 @@ fn pacing_starts_iterations_on_the_period_and_reports_overruns_as_lag() {
 
 #[test]
 fn rate_flag_turns_any_scenario_into_an_arrival_rate_run_or_rescales_one() {
-    let _one = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = heavy();
     let t = Target::start();
     // A closed-model scenario, run at 300 iterations/s for 3 s instead.
     let s = Scenario::new(&format!(

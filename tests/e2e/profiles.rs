@@ -1,7 +1,6 @@
 //! The shipped profiles run, scaled down, and follow their stages.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 
 #[test]

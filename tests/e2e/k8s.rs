@@ -2,8 +2,7 @@
 //! installed by .ci/install-19.sh) and say what a distributed run needs; `k8s collect` gathers
 //! parts from pod logs (a stand-in `kubectl` here) and merges them.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 /// kubernetes-validate: $KUBERNETES_VALIDATE, on PATH, or where .ci/install-19.sh puts it.

@@ -5,6 +5,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_stampede");
 
@@ -212,4 +214,21 @@ pub fn schema_errors(summary: &serde_json::Value) -> Vec<String> {
         .iter_errors(summary)
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect()
+}
+
+/// The serial group for real-time tests whose figures (per-second counts, latency quantiles
+/// against a stall) suffer when two of them share the cores: hold the guard for the whole test.
+/// Light tests still run beside them. A test that panicked while holding it does not poison it.
+pub fn heavy() -> MutexGuard<'static, ()> {
+    static HEAVY: Mutex<()> = Mutex::new(());
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Poll `cond` every 20 ms until it holds; panics naming `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

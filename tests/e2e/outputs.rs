@@ -2,8 +2,7 @@
 //! (`--out json=`, `csv=`, `hlog=`, `prometheus=`) checked against summary.json and the server's
 //! own count, and windowed thresholds against a stalling target.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 

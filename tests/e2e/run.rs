@@ -1,7 +1,6 @@
 //! End to end: the real binary, the built-in target on loopback, numbers read from summary.json.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn metric<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     &s["metrics"][name]
@@ -249,7 +248,12 @@ flows:
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1200));
+    // The run is under way (the target has served some of it), then the target dies.
+    wait_for(
+        "traffic at the target",
+        std::time::Duration::from_secs(20),
+        || t.served()["requests"].as_u64().unwrap_or(0) >= 20,
+    );
     drop(t);
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -315,7 +319,11 @@ thresholds:
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2000));
+    wait_for(
+        "traffic at the target",
+        std::time::Duration::from_secs(20),
+        || t.served()["requests"].as_u64().unwrap_or(0) >= 50,
+    );
     // SAFETY: signalling our own child by its PID.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let o = child.wait_with_output().unwrap();

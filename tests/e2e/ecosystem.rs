@@ -6,8 +6,7 @@
 //! and `k6-html-reporter` under /opt/stampede-ci, or `$STAMPEDE_CI_TOOLS`). Under `CI=true` a
 //! missing tool fails the test; elsewhere the test says what is missing and skips.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

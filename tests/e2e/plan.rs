@@ -1,9 +1,7 @@
 //! `stampede plan` end to end: the real binary on CSV points, summary.json files of both
 //! shapes, a scenario's `capacity:` block, and the usage errors.
 
-mod common;
-
-use common::{path_str, stampede, text};
+use crate::common::{path_str, stampede, text};
 use serde_json::Value;
 use std::path::PathBuf;
 

@@ -4,8 +4,7 @@
 //! The tmux test needs `tmux` (`.ci/run` installs it). Without it the test fails with a message,
 //! unless `STAMPEDE_SKIP_TMUX=1` is set, which skips it on purpose (and says so).
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

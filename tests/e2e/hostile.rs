@@ -1,10 +1,11 @@
 //! The hostile corpus (tests/hostile/): every scenario file there is invalid and every command
 //! line is bad usage. Each must be refused with exit 2 — a scenario problem as
 //! `FILE:LINE:COLUMN: message` — in under 10 s, never a panic (101) or an abort (134). Only
-//! `validate`, `plan`, `report` and refused `run`s: no traffic. Runs in parallel.
+//! `validate`, `plan`, `report` and refused `run`s: no traffic. The scenario files are loaded
+//! in-process (their messages pinned by a snapshot), a few of them and every command line
+//! through the binary, in parallel.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -107,48 +108,75 @@ fn every_hostile_scenario_is_refused_at_its_line_and_column() {
     files.push(big);
     files.sort();
     assert!(files.len() >= 150, "only {} hostile files", files.len());
-    let jobs = files
-        .iter()
-        .map(|f| {
-            let p = path_str(f);
-            (p.clone(), vec!["validate".to_string(), p])
-        })
-        .collect();
-    let outcomes = run_all(jobs);
+    // In-process, through the loader `validate` and `run` call: a panic is caught and reported
+    // with its file; every message is pinned by the snapshot.
     let mut bad = Vec::new();
-    for o in &outcomes {
-        let why = match o.code {
-            None => Some(format!("no exit within {LIMIT:?} (took {:?})", o.took)),
-            Some(2) if !located(&o.stderr, &o.label) => {
-                Some("exit 2 but no FILE:LINE:COLUMN".into())
+    let mut messages = Vec::new();
+    for f in &files {
+        let label = path_str(f);
+        let start = Instant::now();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            stampede::output::quick::load(f, &stampede::scenario::Overrides::default())
+        }));
+        let took = start.elapsed();
+        let (why, msg) = match outcome {
+            Err(_) => (Some("panicked".to_string()), String::new()),
+            Ok(Ok(_)) => (Some("loaded: expected an error".to_string()), String::new()),
+            Ok(Err(e)) => {
+                let msg = format!("error: {e}");
+                let why = if took > LIMIT {
+                    Some(format!("refused only after {took:?}"))
+                } else if !located(&msg, &label) {
+                    Some("no FILE:LINE:COLUMN".into())
+                } else {
+                    [
+                        "RawScenario",
+                        "OneOrMany",
+                        "struct Raw",
+                        "panicked",
+                        "untagged enum",
+                    ]
+                    .iter()
+                    .find(|w| msg.contains(*w))
+                    .map(|w| format!("message shows `{w}`"))
+                };
+                (why, msg)
             }
-            Some(2) => None,
-            Some(c) => Some(format!("exit {c}")),
         };
-        let leaked = [
-            "RawScenario",
-            "OneOrMany",
-            "struct Raw",
-            "panicked",
-            "untagged enum",
-        ]
-        .iter()
-        .find(|w| o.stderr.contains(*w));
-        if let Some(why) = why.or_else(|| leaked.map(|w| format!("message shows `{w}`"))) {
+        if let Some(why) = why {
             bad.push(format!(
-                "{}: {why}\n    {}",
-                o.label,
-                o.stderr.lines().next().unwrap_or("")
+                "{label}: {why}\n    {}",
+                msg.lines().next().unwrap_or("")
             ));
         }
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+        messages.push(
+            msg.replace(root, "")
+                .replace(&path_str(tmp.path()), "<tmp>"),
+        );
     }
     assert!(
         bad.is_empty(),
         "{} of {} files:\n{}",
         bad.len(),
-        outcomes.len(),
+        files.len(),
         bad.join("\n")
     );
+    insta::assert_snapshot!(messages.join("\n"));
+
+    // A few through the binary, for the exit code: 2, located, within the limit.
+    let jobs = files
+        .iter()
+        .step_by(files.len() / 5)
+        .map(|f| {
+            let p = path_str(f);
+            (p.clone(), vec!["validate".to_string(), p])
+        })
+        .collect();
+    for o in run_all(jobs) {
+        assert_eq!(o.code, Some(2), "{}: {}", o.label, o.stderr);
+        assert!(located(&o.stderr, &o.label), "{}: {}", o.label, o.stderr);
+    }
 }
 
 #[test]
