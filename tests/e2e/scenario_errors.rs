@@ -285,10 +285,10 @@ fn shipped_scenarios_and_examples_validate() {
     for dir in ["scenarios", "examples"] {
         for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
             let p = entry.unwrap().path();
-            if p.extension().is_some_and(|e| e == "yaml") {
-                if let Err(e) = stampede::output::quick::load(&p, &Overrides::default()) {
-                    panic!("{}: {e}", p.display());
-                }
+            if p.extension().is_some_and(|e| e == "yaml")
+                && let Err(e) = stampede::output::quick::load(&p, &Overrides::default())
+            {
+                panic!("{}: {e}", p.display());
             }
         }
     }
