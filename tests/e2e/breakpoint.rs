@@ -6,6 +6,8 @@ use serde_json::Value;
 
 #[test]
 fn a_breakpoint_run_finds_the_limit_of_a_saturating_service_and_stops_there() {
+    // Judged on achieved rates against a known limit: in the serial group.
+    let _one = heavy();
     // 4 slots × 3 ms: at most 4 requests in service, each exactly 3 ms → 1,333 req/s.
     let (slots, service_ms) = (4.0, 3.0);
     let limit = slots / (service_ms / 1000.0);

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the hostile scenario corpus (tests/hostile/scenarios/). Every file is invalid: the
-test (tests/hostile.rs) expects exit 2 with FILE:LINE:COLUMN, never a panic or a hang.
+test (tests/e2e/hostile.rs) expects exit 2 with FILE:LINE:COLUMN, never a panic or a hang.
 Run again after adding a case: python3 tests/hostile/gen.py"""
 import os
 

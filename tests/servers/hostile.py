@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A raw-socket HTTP/1.1 server that misbehaves on purpose, for tests/conformance.rs.
+"""A raw-socket HTTP/1.1 server that misbehaves on purpose, for tests/e2e/conformance.rs.
 
     hostile.py MODE [--port N]
 
