@@ -1,8 +1,13 @@
 """An event stream served by Python's own http.server (HTTP/1.0: the body ends when the
 connection closes), for stampede's streaming tests. GET any path: `?events=N&every=MS`.
 Prints its port, then one line `stream EVENTS` per stream it finished writing."""
-import sys, time, urllib.parse
+import sys, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+# One handler thread per stream: without the lock two `print`s can interleave their text and
+# newline ("stream 20stream 20"), and the test cannot read either.
+PRINT = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -21,7 +26,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(f": tick\rid: {i}\rdata: tok{i}\rdata: line2\r\r".encode())
             self.wfile.flush()
             time.sleep(max(0, start + (i + 1) * every - time.monotonic()))
-        print(f"stream {n}", flush=True)
+        with PRINT:
+            print(f"stream {n}", flush=True)
 
     def log_message(self, *a):
         pass
