@@ -160,7 +160,14 @@ fn ramping_arrival_rate_follows_the_schedule_second_by_second() {
     let o = run(&s, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let sum = s.summary();
-    // rate(t) = 400 t, so iterations due in second s (from 1) = 200 (s^2 - (s-1)^2).
+    // Every due iteration ran: 0 → 4000/s over 10 s is 20,000, exactly (the maths itself is
+    // checked without a clock in schedule.rs).
+    assert_eq!(metric(&sum, "iterations", "count"), 20_000.0);
+    assert_eq!(metric(&sum, "dropped_iterations", "count"), 0.0);
+    // rate(t) = 400 t, so iterations due in second s (from 1) = 200 (s^2 - (s-1)^2). An
+    // iteration is counted in the second it ends, so timing jitter moves some across a second's
+    // edge: allowed, 2 % plus 25 ms of the rate at the edge (measured on 2 shared cores, 5 runs:
+    // at most 1 % in seconds 2-10, and 11 of 200 in second 1 under a load average of 15).
     let timeline = sum["timeline"].as_array().expect("timeline");
     for s in 1..=10u64 {
         let want = 200.0 * ((s * s) as f64 - ((s - 1) * (s - 1)) as f64);
@@ -173,8 +180,9 @@ fn ramping_arrival_rate_follows_the_schedule_second_by_second() {
             "ramping 0→4000/s, second {s}: {got} iterations, schedule {want} ({:+.2} %)",
             (got - want) / want * 100.0
         );
+        let jitter = 400.0 * s as f64 * 0.025;
         assert!(
-            (got - want).abs() <= (want * 0.02).max(4.0),
+            (got - want).abs() <= (want * 0.02).max(4.0) + jitter,
             "second {s}: {got} iterations, schedule says {want}"
         );
     }
