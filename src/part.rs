@@ -247,9 +247,6 @@ pub fn info(
     seconds: &[crate::metrics::aggregate::SecondHistograms],
 ) -> Option<PartInfo> {
     let part = run.part.as_ref()?;
-    let enc = |h: &hdrhistogram::Histogram<u64>| {
-        crate::report::json::encode_histogram(h).unwrap_or_default()
-    };
     let start_offset_ms =
         start_at.map(|at| (engine_started_at - at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
     Some(PartInfo {
@@ -277,8 +274,8 @@ pub fn info(
             .iter()
             .map(|(second, all, steps)| SecondBlob {
                 second: *second,
-                http_req_duration: enc(all),
-                steps: steps.iter().map(enc).collect(),
+                http_req_duration: all.clone(),
+                steps: steps.clone(),
             })
             .collect(),
     })

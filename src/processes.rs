@@ -302,6 +302,7 @@ pub fn run(
     let mut last_second = 0usize;
     let mut shown_phase = Phase::Running;
     let mut dead: Vec<(u32, String)> = Vec::new();
+    let mut rss_kib = vec![0u64; n as usize];
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Msg::Hello(c, w)) => mux.hello(c, w, &mut agg),
@@ -337,9 +338,9 @@ pub fn run(
             if status.is_some() {
                 continue;
             }
-            if let Ok(Some(st)) = child.try_wait() {
-                let code = st.code();
+            if let Some((code, rss)) = reap(child.id()) {
                 *status = Some(code);
+                rss_kib[(*i - 1) as usize] = rss;
                 if !matches!(code, Some(exit::OK) | Some(exit::INTERRUPTED)) {
                     let how =
                         code.map_or("killed by a signal".to_string(), |c| format!("exit {c}"));
@@ -397,8 +398,9 @@ pub fn run(
         let code = status.flatten();
         if !args.quiet {
             eprintln!(
-                "part {i}/{n} ended (exit {})",
-                code.map_or("signal".into(), |c| c.to_string())
+                "part {i}/{n} ended (exit {}, max RSS {:.1} MiB)",
+                code.map_or("signal".into(), |c| c.to_string()),
+                rss_kib[(i - 1) as usize] as f64 / 1024.0
             );
         }
         match code {
@@ -428,11 +430,57 @@ pub fn run(
             Err(Failure::Tool(anyhow::anyhow!(msg)))
         };
     }
-    crate::merge::merge_command(crate::merge::MergeArgs {
+    let code = crate::merge::merge_command(crate::merge::MergeArgs {
         parts,
         out,
         quiet: args.quiet,
-    })
+    });
+    if !args.quiet {
+        let own = own_max_rss_kib();
+        let parts: u64 = rss_kib.iter().sum();
+        eprintln!(
+            "  max RSS: parent {:.1} MiB + parts {} = {:.1} MiB for all {} processes",
+            own as f64 / 1024.0,
+            rss_kib
+                .iter()
+                .map(|k| format!("{:.1}", *k as f64 / 1024.0))
+                .collect::<Vec<_>>()
+                .join(" + "),
+            (own + parts) as f64 / 1024.0,
+            n + 1
+        );
+    }
+    code
+}
+
+/// Whether child `pid` has ended: its exit code (`None`: ended by a signal) and its peak
+/// resident set size in KiB (from `wait4`, exact: the kernel's high-water mark of that process).
+fn reap(pid: u32) -> Option<(Option<i32>, u64)> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value of that plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child with valid pointers to locals; WNOHANG never blocks.
+    let got = unsafe { libc::wait4(pid as libc::pid_t, &mut status, libc::WNOHANG, &mut usage) };
+    if got == 0 {
+        return None;
+    }
+    if got < 0 {
+        // Not ours to wait for any more (already reaped): ended, code unknown.
+        return Some((None, 0));
+    }
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    Some((code, usage.ru_maxrss.max(0) as u64))
+}
+
+/// This process's peak resident set size in KiB.
+fn own_max_rss_kib() -> u64 {
+    // SAFETY: as in `reap`.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct we own.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return 0;
+    }
+    usage.ru_maxrss.max(0) as u64
 }
 
 fn any_traffic(agg: &Aggregator) -> bool {
