@@ -8,7 +8,7 @@
 //! carried live: stream (`sse:`) and WebSocket (`ws:`) figures and protocol-error reasons.
 
 use crate::metrics::aggregate::Snapshot;
-use crate::metrics::recorder::{ErrorKind, Recorder, TlsReason, new_histogram};
+use crate::metrics::recorder::{ErrorKind, Recorder, StepStats, TlsReason};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hdrhistogram::Histogram;
@@ -76,19 +76,20 @@ fn enc(h: &Histogram<u64>) -> String {
     }
 }
 
+/// A histogram as sent, sized to its values (a full-range `new_histogram` is ~140 KiB; a
+/// snapshot has dozens of them and the parent receives several a second).
 fn dec(s: &str) -> Result<Histogram<u64>, String> {
-    let mut h = new_histogram();
-    if s.is_empty() {
-        return Ok(h);
-    }
-    let bytes = B64
-        .decode(s)
-        .map_err(|e| format!("a histogram is not base64: {e}"))?;
-    let got: Histogram<u64> = Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("a histogram is not HdrHistogram V2: {e:?}"))?;
-    h.add(&got)
-        .map_err(|e| format!("a histogram does not fit: {e:?}"))?;
+    let mut h: Histogram<u64> = if s.is_empty() {
+        Histogram::new(3).map_err(|e| format!("{e:?}"))?
+    } else {
+        let bytes = B64
+            .decode(s)
+            .map_err(|e| format!("a histogram is not base64: {e}"))?;
+        Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| format!("a histogram is not HdrHistogram V2: {e:?}"))?
+    };
+    h.auto(true);
     Ok(h)
 }
 
@@ -147,28 +148,49 @@ pub fn encode(snap: &Snapshot) -> String {
 pub fn decode(body: &str, steps: usize) -> Result<Snapshot, String> {
     let w: WireSnapshot =
         serde_json::from_str(body).map_err(|e| format!("not a snapshot line: {e}"))?;
-    let mut r = Recorder::with_checks(steps, w.checks.len());
     if w.steps.len() > steps {
         return Err(format!(
             "a snapshot of {} steps for a plan of {steps}",
             w.steps.len()
         ));
     }
-    for (s, ws) in r.steps.iter_mut().zip(&w.steps) {
-        s.requests = ws.requests;
-        s.failures = ws.failures;
-        s.checks_passed = ws.checks_passed;
-        s.checks_failed = ws.checks_failed;
-        s.duration = dec(&ws.duration)?;
-        s.waiting = dec(&ws.waiting)?;
-        s.connecting = dec(&ws.connecting)?;
-        s.tls_handshaking = dec(&ws.tls_handshaking)?;
-        s.blocked = dec(&ws.blocked)?;
-        s.uncorrected = dec(&ws.uncorrected)?;
+    let mut step_stats = Vec::with_capacity(steps);
+    for i in 0..steps {
+        let empty = WireStep::default();
+        let ws = w.steps.get(i).unwrap_or(&empty);
+        step_stats.push(StepStats {
+            duration: dec(&ws.duration)?,
+            waiting: dec(&ws.waiting)?,
+            connecting: dec(&ws.connecting)?,
+            tls_handshaking: dec(&ws.tls_handshaking)?,
+            blocked: dec(&ws.blocked)?,
+            uncorrected: dec(&ws.uncorrected)?,
+            requests: ws.requests,
+            checks_passed: ws.checks_passed,
+            checks_failed: ws.checks_failed,
+            failures: ws.failures,
+            stream: None,
+            ws: None,
+        });
     }
-    r.iteration = dec(&w.iteration)?;
+    let mut r = Recorder {
+        steps: step_stats,
+        iteration: dec(&w.iteration)?,
+        iterations: 0,
+        schedule_lag: dec(&w.schedule_lag)?,
+        dropped_iterations: 0,
+        data_sent: 0,
+        data_received: 0,
+        status: vec![0; 1000],
+        checks: Vec::new(),
+        errors: [0; ErrorKind::ALL.len()],
+        tls_reasons: [0; TlsReason::ALL.len()],
+        protocol_reasons: Vec::new(),
+        iterations_due: 0,
+        iterations_interrupted: 0,
+        retries: 0,
+    };
     r.iterations = w.iterations;
-    r.schedule_lag = dec(&w.schedule_lag)?;
     r.dropped_iterations = w.dropped_iterations;
     r.data_sent = w.data_sent;
     r.data_received = w.data_received;
@@ -184,8 +206,6 @@ pub fn decode(body: &str, steps: usize) -> Result<Snapshot, String> {
     for (a, b) in r.tls_reasons.iter_mut().zip(&w.tls_reasons) {
         *a = *b;
     }
-    debug_assert_eq!(r.errors.len(), ErrorKind::ALL.len());
-    debug_assert_eq!(r.tls_reasons.len(), TlsReason::ALL.len());
     r.iterations_due = w.iterations_due;
     r.iterations_interrupted = w.iterations_interrupted;
     r.retries = w.retries;

@@ -430,6 +430,9 @@ pub fn run(
             Err(Failure::Tool(anyhow::anyhow!(msg)))
         };
     }
+    // The live view's state goes before the merge reads the parts (the peak RSS is then the
+    // larger of the two, not their sum).
+    drop((agg, mux, publisher, views, outcomes));
     let code = crate::merge::merge_command(crate::merge::MergeArgs {
         parts,
         out,
