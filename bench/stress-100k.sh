@@ -6,7 +6,8 @@
 # rate against N/(Z+R), errors, the requests against the access log's lines, every stampede
 # process's max RSS (the parent reads its children's from wait4) and the load average.
 #   bench/stress-100k.sh [TIME_SCALE] [PORT]        defaults: 0.1 (a 90 s schedule), 25088
-# STAMPEDE_ARGS="--scale 0.1" passes extra options (e.g. a smaller smoke run).
+# STAMPEDE_ARGS="--scale 0.1" passes extra options (e.g. a smaller smoke run); STAMPEDE_CPUS=1 pins
+# the load generator (default: not pinned, both cores; nginx is on CPU 0 either way).
 # Needs: apt-get install -y nginx libnginx-mod-http-echo; the repo next to ../shared/bench.
 set -euo pipefail
 TS=${1:-0.1}; PORT=${2:-25088}
@@ -28,7 +29,7 @@ trap 'kill "$NGINX_PID" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/ready" >/dev/null && break; sleep 0.1; done
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 set +e
-taskset -c 1 "$B" run "$HERE/stress-100k.yaml" --processes 6 --time-scale "$TS" \
+${STAMPEDE_CPUS:+taskset -c $STAMPEDE_CPUS} "$B" run "$HERE/stress-100k.yaml" --processes 6 --time-scale "$TS" \
     --target "http://127.0.0.1:$PORT" --out "$W/out" --no-tui ${STAMPEDE_ARGS:-} 2> "$W/run.log"
 CODE=$?
 set -e
