@@ -123,18 +123,25 @@ impl Mux {
         self.settle(agg);
     }
 
-    /// Hand over every second up to the last complete one.
+    /// Hand over every second up to the last complete one, and any second that has waited
+    /// while `STALL` later ones arrived (a child that hangs does not freeze the view; what it
+    /// sends late joins its second's row).
     fn settle(&mut self, agg: &mut Aggregator) {
-        let Some(expected) = self.expected() else {
-            return;
-        };
-        let last = self
+        const STALL: u64 = 3;
+        let complete = self.expected().and_then(|expected| {
+            self.pending
+                .iter()
+                .filter(|(_, (_, seen))| seen.len() >= expected)
+                .map(|(s, _)| *s)
+                .next_back()
+        });
+        let stalled = self
             .pending
-            .iter()
-            .filter(|(_, (_, seen))| seen.len() >= expected)
-            .map(|(s, _)| *s)
-            .next_back();
-        if let Some(last) = last {
+            .keys()
+            .next_back()
+            .map(|newest| newest.saturating_sub(STALL))
+            .filter(|s| *s > 0);
+        if let Some(last) = complete.max(stalled) {
             self.flush_through(last, agg);
         }
     }
@@ -492,7 +499,72 @@ fn any_traffic(agg: &Aggregator) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::child_args;
+    use super::{Mux, child_args};
+    use crate::metrics::Aggregator;
+    use crate::metrics::aggregate::Snapshot;
+    use crate::metrics::recorder::{Recorder, Sample};
+
+    fn snap(worker: usize, second: u64, requests: u64, vus: u32) -> Snapshot {
+        let mut data = Recorder::new(1);
+        for _ in 0..requests {
+            data.record(
+                0,
+                &Sample {
+                    duration: Some(std::time::Duration::from_millis(2)),
+                    status: Some(200),
+                    ..Default::default()
+                },
+            );
+        }
+        Snapshot {
+            worker,
+            second,
+            data,
+            vus,
+            vus_peak: vus,
+        }
+    }
+
+    #[test]
+    fn a_second_is_shown_once_every_worker_of_every_child_reported_it() {
+        let mut agg = Aggregator::new(1, 1);
+        let mut mux = Mux::new(2, 1);
+        mux.hello(0, 2, &mut agg);
+        mux.add(0, snap(0, 1, 5, 1), &mut agg);
+        mux.add(0, snap(1, 1, 6, 1), &mut agg);
+        assert!(
+            agg.timeline.is_empty(),
+            "child 2 has not said how many workers it has"
+        );
+        mux.hello(1, 1, &mut agg);
+        assert!(agg.timeline.is_empty(), "child 2 has not reported second 1");
+        mux.add(1, snap(0, 1, 7, 2), &mut agg);
+        assert_eq!(agg.timeline.len(), 1);
+        assert_eq!((agg.timeline[0].requests, agg.timeline[0].vus), (18, 4));
+        // A worker's last flush for a second already shown joins that row.
+        mux.add(0, snap(0, 1, 2, 0), &mut agg);
+        assert_eq!(agg.timeline[0].requests, 20);
+        // Child 1 ends: its seconds no longer wait for it.
+        mux.add(1, snap(0, 2, 3, 2), &mut agg);
+        assert_eq!(agg.timeline.len(), 1);
+        mux.gone(0, &mut agg);
+        assert_eq!(agg.timeline.len(), 2);
+        assert_eq!(agg.total.requests(), 23);
+    }
+
+    #[test]
+    fn a_child_that_hangs_does_not_freeze_the_view() {
+        let mut agg = Aggregator::new(1, 1);
+        let mut mux = Mux::new(2, 1);
+        mux.hello(0, 1, &mut agg);
+        mux.hello(1, 1, &mut agg);
+        for s in 1..=4 {
+            mux.add(0, snap(0, s, 1, 1), &mut agg);
+        }
+        // Second 1 waited while 3 later seconds arrived.
+        assert_eq!(agg.timeline.len(), 1);
+        assert_eq!(agg.timeline[0].requests, 1);
+    }
     use std::ffi::OsString;
 
     #[test]
