@@ -7,6 +7,7 @@ pub mod capacity;
 pub mod cli;
 pub mod engine;
 pub mod k8s;
+pub mod live_wire;
 pub mod merge;
 pub mod metrics;
 pub mod output;

@@ -48,6 +48,10 @@ pub struct PartArgs {
     /// one report (for more connections than one process may open).
     #[arg(long, value_name = "N", conflicts_with_all = ["segment", "segment_of", "barrier"])]
     pub processes: Option<u32>,
+    /// (internal, set by `--processes` for its children) write each worker's per-second
+    /// snapshot to stdout as a `STAMPEDE_LIVE ` line, for the parent's live view.
+    #[arg(long, hide = true)]
+    pub live_snapshots: bool,
 }
 
 /// What a part carries through its run.
@@ -59,6 +63,8 @@ pub struct PartRun {
     pub options: IndexMap<String, String>,
     pub barrier: Option<(String, Duration)>,
     pub print_summary_line: bool,
+    /// Stream the per-second snapshots to stdout (`--processes` children).
+    pub live_snapshots: bool,
 }
 
 /// SHA-256 of the scenario file and of every data feed's rows (as loaded, before any
@@ -122,6 +128,7 @@ pub fn prepare(
         && args.segment_of.is_none()
         && args.start_at.is_none()
         && !args.print_summary_line
+        && !args.live_snapshots
     {
         return Ok(None);
     }
@@ -179,6 +186,7 @@ pub fn prepare(
         options: options(overrides),
         barrier: args.barrier.clone().map(|b| (b, args.barrier_timeout)),
         print_summary_line: args.print_summary_line,
+        live_snapshots: args.live_snapshots,
     }))
 }
 
@@ -239,9 +247,6 @@ pub fn info(
     seconds: &[crate::metrics::aggregate::SecondHistograms],
 ) -> Option<PartInfo> {
     let part = run.part.as_ref()?;
-    let enc = |h: &hdrhistogram::Histogram<u64>| {
-        crate::report::json::encode_histogram(h).unwrap_or_default()
-    };
     let start_offset_ms =
         start_at.map(|at| (engine_started_at - at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
     Some(PartInfo {
@@ -269,8 +274,8 @@ pub fn info(
             .iter()
             .map(|(second, all, steps)| SecondBlob {
                 second: *second,
-                http_req_duration: enc(all),
-                steps: steps.iter().map(enc).collect(),
+                http_req_duration: all.clone(),
+                steps: steps.clone(),
             })
             .collect(),
     })

@@ -71,7 +71,7 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
         let out = out
             .clone()
             .unwrap_or_else(|| default_out_dir(&plan.name, &chrono::Local::now()));
-        return crate::processes::run(n, &args, out);
+        return crate::processes::run(n, &args, out, plan, interrupts().clone());
     }
     let part = crate::part::prepare(&args.part, &args.file, &args.overrides, &mut plan)?;
     execute(
@@ -660,6 +660,10 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         }
     }
     let control: Arc<Control> = eng.control.clone();
+    let live_out = crate::live_wire::Writer::new(
+        opts.part.as_ref().is_some_and(|p| p.live_snapshots),
+        eng.workers,
+    );
     let mut judge = plan.load.arrival().and_then(Judge::new);
     let mut agg = Aggregator::new(eng.workers, plan.step_names.len());
     let mut windows = crate::windows::WindowJudge::new(&plan.thresholds);
@@ -690,6 +694,7 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     loop {
         match eng.snapshots.recv_timeout(Duration::from_millis(100)) {
             Ok(snap) => {
+                live_out.offer(&snap);
                 outputs.offer(&snap);
                 agg.add(snap)
             }

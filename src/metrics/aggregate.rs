@@ -73,8 +73,10 @@ pub struct Aggregator {
     second_histograms: Option<Vec<SecondHistograms>>,
 }
 
-/// One second's `http_req_duration` histograms: all steps, then each step.
-pub type SecondHistograms = (u64, Histogram<u64>, Vec<Histogram<u64>>);
+/// One second's `http_req_duration` histograms: all steps, then each step, each already
+/// encoded (HdrHistogram V2 deflate, base64: a few hundred bytes instead of the ~140 KiB of a
+/// live histogram, so a long part does not grow by megabytes a second).
+pub type SecondHistograms = (u64, String, Vec<String>);
 
 pub fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
@@ -217,10 +219,13 @@ impl Aggregator {
         for s in done {
             if let Some(p) = self.pending.remove(&s) {
                 if let Some(keep) = &mut self.second_histograms {
+                    let enc = |h: &Histogram<u64>| {
+                        crate::report::json::encode_histogram(h).unwrap_or_default()
+                    };
                     keep.push((
                         s,
-                        p.duration.clone(),
-                        p.steps.iter().map(|(_, _, h)| h.clone()).collect(),
+                        enc(&p.duration),
+                        p.steps.iter().map(|(_, _, h)| enc(h)).collect(),
                     ));
                 }
                 self.vus_peak = self.vus_peak.max(p.vus_peak).max(p.vus);
