@@ -32,5 +32,6 @@ mod reports;
 // Beyond one process: distributed runs, Kubernetes manifests, capacity planning.
 mod distributed;
 mod k8s;
+mod processes_live;
 mod plan;
 mod usl_reference;

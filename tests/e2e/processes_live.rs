@@ -3,8 +3,7 @@
 //! not a terminal) and merges the parts at the end. Checked against the built-in target's own
 //! count; Ctrl-C and a child that dies are sent as real signals.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
