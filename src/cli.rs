@@ -1,6 +1,6 @@
 //! Command-line interface (clap derive). Parsing only: `lib::run` does the work.
 
-use crate::scenario::duration::parse_duration;
+use crate::units::duration::parse_duration;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -314,7 +314,7 @@ pub struct PlanArgs {
     /// Mean pause between a user's requests: `3s`, `200ms`, `constant(2s)`, `between(1s,5s)`
     /// (mean 3 s) or `pacing(5s)` (over the scenario's).
     #[arg(long, value_name = "THINK", value_parser = parse_think_arg)]
-    pub think_time: Option<crate::scenario::model::ThinkSpec>,
+    pub think_time: Option<crate::units::think::ThinkSpec>,
     /// Mean response time to plan for, e.g. `200ms`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub response_time: Option<Duration>,
@@ -352,8 +352,8 @@ pub struct PlanArgs {
     pub fit: String,
 }
 
-fn parse_think_arg(s: &str) -> Result<crate::scenario::model::ThinkSpec, String> {
-    crate::scenario::model::parse_think(s)
+fn parse_think_arg(s: &str) -> Result<crate::units::think::ThinkSpec, String> {
+    crate::units::think::parse_think(s)
 }
 
 fn parse_users(s: &str) -> Result<u64, String> {

@@ -50,7 +50,7 @@ pub struct ManifestArgs {
     #[arg(long, value_name = "CLAIM")]
     pub pvc: Option<String>,
     /// How long pods wait for all the others before giving up (the start barrier).
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::scenario::duration::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::units::duration::parse_duration)]
     pub barrier_timeout: std::time::Duration,
     /// With `--workers auto`: VUs one pod runs.
     #[arg(long, value_name = "N", default_value_t = 5000)]

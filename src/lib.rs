@@ -22,6 +22,7 @@ pub mod stairs;
 pub mod summary;
 pub mod target;
 pub mod tui;
+pub mod units;
 pub mod windows;
 
 use cli::{Cli, Command};

@@ -38,7 +38,7 @@ pub struct PartArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub barrier: Option<String>,
     /// Give up (exit 1) when not all parts reached the barrier within this long.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::scenario::duration::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::units::duration::parse_duration)]
     pub barrier_timeout: Duration,
     /// After the reports, print summary.json on one last stdout line prefixed
     /// `STAMPEDE_SUMMARY ` (how `stampede k8s collect` reads parts from pod logs).

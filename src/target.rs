@@ -210,9 +210,9 @@ impl Stall {
         };
         let (a, b) = s.split_once('/').ok_or_else(bad)?;
         let hold =
-            crate::scenario::duration::parse_duration(a).map_err(|e| format!("{}: {e}", bad()))?;
+            crate::units::duration::parse_duration(a).map_err(|e| format!("{}: {e}", bad()))?;
         let every =
-            crate::scenario::duration::parse_duration(b).map_err(|e| format!("{}: {e}", bad()))?;
+            crate::units::duration::parse_duration(b).map_err(|e| format!("{}: {e}", bad()))?;
         if every.is_zero() || hold >= every {
             return Err(format!(
                 "`{s}`: HOLD must be shorter than EVERY, and EVERY above zero"
@@ -807,7 +807,7 @@ pub fn serve_forever(args: &crate::cli::TargetArgs) -> anyhow::Result<()> {
         let work_line = format!(
             "\n/work: {} slots × {} each: saturates at {:.0} req/s",
             work.slots.lock().map_or(1, |s| s.len()),
-            crate::scenario::duration::format_duration(work.time),
+            crate::units::duration::format_duration(work.time),
             work.limit()
         );
         let target = target.work(work);
@@ -843,8 +843,8 @@ pub fn serve_forever(args: &crate::cli::TargetArgs) -> anyhow::Result<()> {
             if args.tls { "https" } else { "http" },
             stall.map_or(String::new(), |s| format!(
                 "\nstalling: every response held during the first {} of every {}",
-                crate::scenario::duration::format_duration(s.hold),
-                crate::scenario::duration::format_duration(s.every)
+                crate::units::duration::format_duration(s.hold),
+                crate::units::duration::format_duration(s.every)
             ))
         );
         let _ = std::io::stdout().flush();

@@ -7,7 +7,7 @@ use super::fit::{Fit, FitError, FitMethod, fit};
 use super::fleet::{self, FleetInput};
 use super::little::{self, Demand};
 use super::uncertainty::{self, Interval};
-use crate::scenario::model::ThinkSpec;
+use crate::units::think::ThinkSpec;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -207,7 +207,7 @@ pub fn make(req: &Request) -> Result<Plan, String> {
             assumptions.push(format!("{} ({t_from})", d.think_note));
             assumptions.push(format!(
                 "response time {} (--response-time), one request per think cycle",
-                crate::scenario::duration::format_duration(r)
+                crate::units::duration::format_duration(r)
             ));
             Some(d)
         }
@@ -558,7 +558,7 @@ fn read_curve(f: &Fit, req: &Request, warnings: &mut Vec<String>) -> [Option<Rea
                 None => {
                     warnings.push(format!(
                         "--at-latency {}: below the time one request takes alone (1/λ = {:.2} ms), or not reachable",
-                        crate::scenario::duration::format_duration(r),
+                        crate::units::duration::format_duration(r),
                         1000.0 / u.lambda
                     ));
                     None
@@ -569,29 +569,12 @@ fn read_curve(f: &Fit, req: &Request, warnings: &mut Vec<String>) -> [Option<Rea
     [a, b, c]
 }
 
-/// `31250.0` → `31,250`; `1680.5` with 1 decimal → `1,680.5`.
-pub fn group(v: f64, decimals: usize) -> String {
-    let s = format!("{:.*}", decimals, v.abs());
-    let (int, frac) = s.split_once('.').map_or((s.as_str(), ""), |(i, f)| (i, f));
-    let mut out = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    let frac = frac.trim_end_matches('0');
-    if !frac.is_empty() {
-        out.push('.');
-        out.push_str(frac);
-    }
-    if v < 0.0 { format!("-{out}") } else { out }
-}
+pub use crate::units::number::group;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::model::parse_think;
+    use crate::units::think::parse_think;
 
     fn issue_request() -> Request {
         Request {

@@ -3,7 +3,7 @@
 
 mod accounting;
 pub mod capacity;
-pub mod duration;
+pub use crate::units::duration;
 mod front;
 mod journey;
 pub mod limits;
@@ -70,18 +70,7 @@ pub struct Overrides {
     pub iterations: Option<u64>,
 }
 
-/// The closest of `candidates` to `word`, if it is close enough to be a typo of it.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::levenshtein(word, c), c))
-        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(2))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
+pub use crate::units::suggest::did_you_mean;
 
 /// Read and validate a scenario file.
 pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
