@@ -4,7 +4,7 @@
 
 use crate::Failure;
 use crate::plan::Plan;
-use crate::segment::{self, Part, Segment};
+use crate::segment::{Part, Segment};
 use crate::summary::{LATE_MS, PartInfo, SecondBlob, ThresholdDef};
 use chrono::{DateTime, Utc};
 use clap::Args;
@@ -166,7 +166,7 @@ pub fn prepare(
             let seg =
                 Segment::parse(s, args.segment_sequence.as_deref()).map_err(Failure::Usage)?;
             let part = Part::new(seg).map_err(Failure::Usage)?;
-            segment::apply(plan, part.clone())
+            crate::plan::apply_segment(plan, part.clone())
                 .map_err(|e| Failure::Usage(format!("--segment {s}: {e}")))?;
             Some(part)
         }

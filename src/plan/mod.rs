@@ -1,6 +1,7 @@
 //! The validated, normalised plan: what the engine executes. Built from a scenario file plus CLI
 //! overrides; the engine never sees YAML or clap types.
 
+mod segment;
 pub mod stream;
 pub mod template;
 pub mod ws;
@@ -8,6 +9,7 @@ pub mod ws;
 use crate::sla::Threshold;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Method};
+pub use segment::apply_segment;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -252,7 +254,7 @@ impl Target {
     /// Parse `http[s]://host[:port][/base]`.
     pub fn parse(url: &str) -> Result<Target, String> {
         let url = url.trim();
-        crate::scenario::limits::check_url(url)?;
+        check_url(url)?;
         let uri: http::Uri = url
             .parse()
             .map_err(|e| format!("malformed target URL `{url}`: {e}"))?;
@@ -885,6 +887,50 @@ impl Plan {
 
     pub fn total_weight(&self) -> u64 {
         self.flows.iter().map(|f| f.weight as u64).sum()
+    }
+}
+
+/// The checks a target URL needs beyond `http::Uri` (which lets a bad port through as no port
+/// at all): a port from 1 to 65535, no credentials.
+pub fn check_url(text: &str) -> Result<(), String> {
+    let parsed = match url::Url::parse(text) {
+        Ok(u) => u,
+        Err(url::ParseError::InvalidPort) => {
+            return Err(format!(
+                "target `{text}`: the port must be a whole number from 1 to 65535"
+            ));
+        }
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            return Err(format!(
+                "malformed target URL `{text}`: write it with a scheme, e.g. `http://{text}`"
+            ));
+        }
+        Err(e) => return Err(format!("malformed target URL `{text}`: {e}")),
+    };
+    if parsed.port() == Some(0) {
+        return Err(format!(
+            "target `{text}`: port 0 cannot be connected to; use a port from 1 to 65535"
+        ));
+    }
+    if parsed.fragment().is_some() {
+        return Err(format!(
+            "target `{text}`: a `#fragment` is never sent to a server; remove it"
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "target `{}`: credentials in the URL are not sent; use `http: {{ auth: {{ basic: {{ user: ..., password: ... }} }} }}` (or `{{{{env.NAME}}}}` for the password)",
+            redact(text)
+        ));
+    }
+    Ok(())
+}
+
+/// The URL with its `user:password@` replaced, for messages.
+fn redact(text: &str) -> String {
+    match (text.find("://"), text.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &text[..s], &text[at + 1..]),
+        _ => text.to_string(),
     }
 }
 
