@@ -1,5 +1,5 @@
 //! The plan: the USL fit, the demand (Little's law) and the fleet, put together from what was
-//! asked, with every assumption and warning written down. No I/O here: `command.rs` reads
+//! asked, with every assumption and warning written down. No I/O here: `commands/plan.rs` reads
 //! the inputs and prints; `render.rs` writes the text.
 
 use super::Point;

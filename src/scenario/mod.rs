@@ -1759,5 +1759,11 @@ fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
     Ok(())
 }
 
+impl From<ScenarioError> for crate::Failure {
+    fn from(e: ScenarioError) -> Self {
+        crate::Failure::Usage(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -790,8 +790,25 @@ pub fn spawn_background(
     Ok((local, stats))
 }
 
+/// What `stampede target` serves (its command line, as the commands layer hands it over).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub addr: std::net::SocketAddr,
+    /// `--stall HOLD/EVERY`.
+    pub stall: Option<Stall>,
+    /// `/work`'s slots and the time each request holds one.
+    pub work_slots: u32,
+    pub work_time: std::time::Duration,
+    /// Serve HTTPS with a generated CA and certificate; `ca_out` is where the CA is written.
+    pub tls: bool,
+    pub ca_out: Option<std::path::PathBuf>,
+    /// HTTP/2 over cleartext (prior knowledge) besides HTTP/1.1.
+    pub h2c: bool,
+    pub log_connections: bool,
+}
+
 /// Serve in the foreground until Ctrl-C (`stampede target`).
-pub fn serve_forever(args: &crate::cli::TargetArgs) -> anyhow::Result<()> {
+pub fn serve_forever(args: &Options) -> anyhow::Result<()> {
     let (addr, stall) = (args.addr, args.stall);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -295,7 +295,7 @@ N* = ⌊√((1−σ)/κ)⌋. Details: docs/capacity-planning.md.
 
 Exit codes: 0 a plan was made · 2 bad usage, unreadable input or a bad CSV row (FILE:LINE)";
 
-/// `stampede plan` inputs. Values are parsed here; `capacity::command` reads the files.
+/// `stampede plan` inputs. Values are parsed here; `commands::plan` reads the files.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// A summary.json of a breakpoint run (its stairs) or of a stepped closed-model run (its
