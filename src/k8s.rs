@@ -3,7 +3,7 @@
 //! each pod's segment), and `stampede k8s collect` to gather the parts and merge them.
 //! Kubernetes runs the pods; stampede does not manage a cluster. See docs/distributed.md.
 
-use crate::cli::OverrideArgs;
+use crate::scenario::{OverrideArgs, Overrides};
 use crate::{Failure, exit};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -164,7 +164,7 @@ fn data_files(text: &str) -> Vec<String> {
 }
 
 /// The run options every pod passes on (the same on all, so the parts merge).
-fn override_args(o: &OverrideArgs) -> Vec<String> {
+fn override_args(o: &Overrides) -> Vec<String> {
     let mut a = Vec::new();
     let mut put = |k: &str, v: String| {
         a.push(format!("--{k}"));
@@ -227,16 +227,10 @@ pub fn manifests(a: &ManifestArgs) -> Result<String, Failure> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
     // The scenario must be valid here, as it will be in every pod.
-    let ov = crate::scenario::Overrides {
-        target: a.overrides.target.clone(),
-        vus: a.overrides.vus,
-        duration: a.overrides.duration,
-        rate: a.overrides.rate,
-        scale: a.overrides.scale,
-        time_scale: a.overrides.time_scale,
-        env: a.overrides.env.clone(),
-        insecure: a.overrides.insecure,
-        ..Default::default()
+    // `-i` is not passed on: the parts share one schedule.
+    let ov = Overrides {
+        iterations: None,
+        ..Overrides::from(&a.overrides)
     };
     let plan = crate::scenario::load_file(file, &ov)?;
     if plan.load.arrival().is_some_and(|x| x.stairs.is_some()) {
@@ -300,7 +294,7 @@ pub fn manifests(a: &ManifestArgs) -> Result<String, Failure> {
         format!("{}s", a.barrier_timeout.as_secs()),
         "--quiet".into(),
     ];
-    args.extend(override_args(&a.overrides));
+    args.extend(override_args(&ov));
     let mut mounts = vec![json!({"name": "scenario", "mountPath": MOUNT, "readOnly": true})];
     let mut volumes =
         vec![json!({"name": "scenario", "configMap": {"name": name, "items": items}})];

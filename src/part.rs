@@ -81,7 +81,7 @@ pub fn scenario_hash(file: &Path, plan: &Plan) -> Result<String, Failure> {
 }
 
 /// The command-line options that change what runs, for comparing parts.
-pub fn options(o: &crate::cli::OverrideArgs) -> IndexMap<String, String> {
+pub fn options(o: &crate::scenario::Overrides) -> IndexMap<String, String> {
     let mut m = IndexMap::new();
     let mut put = |k: &str, v: Option<String>| {
         if let Some(v) = v {
@@ -115,7 +115,7 @@ pub fn options(o: &crate::cli::OverrideArgs) -> IndexMap<String, String> {
 pub fn prepare(
     args: &PartArgs,
     file: &Path,
-    overrides: &crate::cli::OverrideArgs,
+    overrides: &crate::scenario::Overrides,
     plan: &mut Plan,
 ) -> Result<Option<PartRun>, Failure> {
     if args.segment.is_none()

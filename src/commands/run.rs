@@ -11,17 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 fn overrides(a: &OverrideArgs) -> Overrides {
-    Overrides {
-        target: a.target.clone(),
-        vus: a.vus,
-        duration: a.duration,
-        rate: a.rate,
-        scale: a.scale,
-        time_scale: a.time_scale,
-        env: a.env.clone(),
-        insecure: a.insecure,
-        iterations: a.iterations,
-    }
+    Overrides::from(a)
 }
 
 pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
@@ -43,7 +33,12 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
             .unwrap_or_else(|| default_out_dir(&plan.name, &chrono::Local::now()));
         return crate::processes::run(n, &args, out);
     }
-    let part = crate::part::prepare(&args.part, &args.file, &args.overrides, &mut plan)?;
+    let part = crate::part::prepare(
+        &args.part,
+        &args.file,
+        &overrides(&args.overrides),
+        &mut plan,
+    )?;
     execute(
         plan,
         &RunOptions {
