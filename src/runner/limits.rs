@@ -54,26 +54,30 @@ fn ephemeral_ports() -> u64 {
         .unwrap_or(0)
 }
 
-/// Raise the soft open-files limit to the hard one (each VU holds a socket).
+/// Raise the soft open-files limit to the hard one (each VU holds a socket); the soft limit in
+/// force afterwards, 0 when it cannot be read. The `rlimit` crate also knows macOS's
+/// `kern.maxfilesperproc` cap.
 pub(super) fn raise_nofile_limit() -> u64 {
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 0;
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or_else(|_| {
+        rlimit::Resource::NOFILE
+            .get()
+            .map_or(0, |(soft, _hard)| soft)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::raise_nofile_limit;
+
+    #[test]
+    fn the_soft_limit_is_raised_to_the_hard_one() {
+        let now = raise_nofile_limit();
+        let (soft, hard) = rlimit::Resource::NOFILE.get().expect("getrlimit");
+        assert_eq!(now, soft);
+        assert!(now > 0);
+        // On Linux nothing caps the soft limit below the hard one.
+        if cfg!(target_os = "linux") {
+            assert_eq!(soft, hard);
         }
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return raised.rlim_cur;
-            }
-        }
-        lim.rlim_cur
     }
 }
