@@ -2,6 +2,7 @@
 
 mod describe;
 mod limits;
+mod live;
 mod preflight;
 mod signals;
 
@@ -12,7 +13,7 @@ use crate::plan::Plan;
 use crate::report::{self, CheckReport, RunReport, StepInfo};
 use crate::sla;
 use crate::stairs::{Judge, StairResult, StairView};
-use crate::tui::state::{Phase, Publisher};
+use crate::tui::state::Publisher;
 use crate::tui::{Mode, Views};
 use crate::units::duration::format_duration;
 use crate::{Failure, exit};
@@ -20,8 +21,10 @@ use anyhow::Context as _;
 pub use describe::describe;
 use describe::fmt_rate;
 use limits::{check_limits, raise_nofile_limit};
+use live::LiveLoop;
 use preflight::preflight;
 pub(crate) use signals::interrupts;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -97,41 +100,12 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     let interrupts = interrupts().clone();
     let seen_interrupts = interrupts.load(Ordering::SeqCst);
     let plan = Arc::new(plan);
-    if !opts.quiet {
-        eprintln!(
-            "stampede · {} · {} · peak {} VUs · {} (+{} graceful stop) · target {}",
-            plan.name,
-            plan.executor_label(),
-            plan.peak_vus(),
-            format_duration(plan.planned_duration()),
-            format_duration(plan.graceful_stop()),
-            plan.target.url()
-        );
-    }
-    if plan.target.tls && plan.http.tls.insecure {
-        // Loud on purpose, and even with --quiet: nothing about the server is verified.
-        eprintln!(
-            "WARNING: TLS certificate verification is OFF (--insecure / http.tls.insecure): \
-             any certificate from {} is accepted, including a forged one. Use for test setups only; \
-             prefer http.tls.ca_file.",
-            plan.target.url()
-        );
-    }
+    announce(&plan, opts);
     let sinks = crate::output::Opened::open(
         &opts.k6.outputs,
         crate::output::run_info(&plan, &opts.k6.tags, &started_at),
     )
     .map_err(|e| Failure::Usage(format!("{e:#}")))?;
-    if let Some(seg) = &plan.segment
-        && !opts.quiet
-    {
-        eprintln!(
-            "segment {} (part {} of {}): thresholds are judged by `stampede merge` on all parts",
-            seg.segment.label(),
-            seg.segment.index + 1,
-            seg.segment.count(),
-        );
-    }
     let start_at = match &opts.part {
         Some(p) => crate::part::start_time(p, opts.quiet)?,
         None => None,
@@ -147,15 +121,7 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     let outputs = sinks.start(eng.workers);
     let engine_started_at =
         chrono::Utc::now() - chrono::Duration::from_std(eng.started.elapsed()).unwrap_or_default();
-    if let Some(at) = start_at {
-        let late_ms = (engine_started_at - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
-        if late_ms > crate::summary::LATE_MS {
-            eprintln!(
-                "WARNING: started {late_ms:.0} ms after --start-at {}: this part is late (recorded in summary.json)",
-                at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-            );
-        }
-    }
+    warn_if_late(start_at, engine_started_at);
     let control: Arc<Control> = eng.control.clone();
     let mut judge = plan.load.arrival().and_then(Judge::new);
     let mut agg = Aggregator::new(eng.workers, plan.step_names.len());
@@ -179,11 +145,7 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         eng.started,
     );
     let mut publisher = Publisher::new(plan.clone(), eng.started);
-    let mut outcomes: Vec<sla::Outcome> = Vec::new();
-    let mut shown_phase = Phase::Running;
-    let mut interrupted = false;
-    let mut aborted_by: Option<String> = None;
-    let mut last_second = 0usize;
+    let mut live = LiveLoop::new(seen_interrupts);
     loop {
         match eng.snapshots.recv_timeout(Duration::from_millis(100)) {
             Ok(snap) => {
@@ -193,60 +155,30 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        let n = interrupts.load(Ordering::SeqCst) - seen_interrupts;
-        if n >= 1 && !interrupted {
-            interrupted = true;
-            control.stop.store(true, Ordering::SeqCst);
-            views.notice(
-                "stopping: letting VUs finish their iteration (Ctrl-C again to stop at once)",
-            );
-        }
-        if n >= 2 && !control.hard_stop.load(Ordering::SeqCst) {
-            control.hard_stop.store(true, Ordering::SeqCst);
-            views.notice("stopping at once: interrupting running iterations");
+        for notice in live.interrupts(interrupts.load(Ordering::SeqCst), &control) {
+            views.notice(notice);
         }
         let elapsed = eng.started.elapsed();
-        let phase = if control.stop.load(Ordering::SeqCst) || elapsed >= plan.planned_duration() {
-            Phase::Stopping
-        } else if control.pause.load(Ordering::Relaxed) {
-            Phase::Paused
-        } else {
-            Phase::Running
-        };
-        let new_second = agg.timeline.len() != last_second;
+        let phase = LiveLoop::phase(&control, elapsed, plan.planned_duration());
+        let new_second = live.new_second(agg.timeline.len());
         if new_second {
-            last_second = agg.timeline.len();
-            let live = LiveObserve {
+            let observe = LiveObserve {
                 view: agg.view(elapsed),
                 step_names: &plan.step_names,
                 vus_allowed: plan.peak_vus(),
                 scenarios: &plan.scenarios,
             };
-            outcomes = sla::evaluate_all(&plan.thresholds, &live);
+            live.outcomes = sla::evaluate_all(&plan.thresholds, &observe);
             crate::windows::live(
                 &mut windows,
                 &mut agg,
                 &plan,
-                &mut outcomes,
+                &mut live.outcomes,
                 judge.is_some(),
             );
-            for o in &outcomes {
-                let t = &o.threshold;
-                if o.observed.is_some()
-                    && !o.passed
-                    && t.abort_on_fail
-                    // A segment alone does not judge thresholds (the merge does).
-                    && plan.segment.is_none()
-                    && aborted_by.is_none()
-                    && elapsed >= t.delay_abort_eval
-                {
-                    aborted_by = Some(format!("{} {}", t.metric, t.expression));
-                    control.stop.store(true, Ordering::SeqCst);
-                    views.notice(&format!(
-                        "aborting: threshold {} {} failed (abort_on_fail)",
-                        t.metric, t.expression
-                    ));
-                }
+            // A segment alone does not judge thresholds (the merge does).
+            if let Some(notice) = live.abort_on_fail(elapsed, plan.segment.is_none(), &control) {
+                views.notice(&notice);
             }
             if let Some(j) = &mut judge {
                 for r in j.judge_ready(&agg, &plan.thresholds, &stair_view) {
@@ -258,12 +190,22 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
                 }
             }
         }
-        if views.active() && (new_second || phase != shown_phase) {
-            shown_phase = phase;
-            views.show(publisher.build(&agg, &outcomes, elapsed, phase, views.current_notice()));
+        if views.active() && live.redraw(new_second, phase) {
+            views.show(publisher.build(
+                &agg,
+                &live.outcomes,
+                elapsed,
+                phase,
+                views.current_notice(),
+            ));
         }
     }
     views.finish();
+    let LiveLoop {
+        interrupted,
+        aborted_by,
+        ..
+    } = live;
     let elapsed = eng.started.elapsed();
     agg.close_all();
     crate::windows::at_end(&mut windows, &agg, &plan);
@@ -317,8 +259,82 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     } else {
         exit::OK
     };
-    let steps = plan
-        .flows
+    let tls_certificate = tls_certificate(&plan, first_addr, &result);
+    let rep = RunReport {
+        name: plan.name.clone(),
+        target: plan.target.url(),
+        executor: plan.executor_label(),
+        started_at,
+        planned: plan.planned_duration(),
+        interrupted,
+        aborted_by,
+        steps: steps(&plan),
+        checks: checks(&plan, &result),
+        result,
+        outcomes,
+        exit_code,
+        capacity,
+        tls_certificate,
+        segment: segment_info,
+        merged: None,
+    };
+    publish(&rep, &out, opts, &output_notes)?;
+    Ok(exit_code)
+}
+
+/// The run's opening lines on stderr (the `--insecure` warning even with `--quiet`).
+fn announce(plan: &Plan, opts: &RunOptions) {
+    if !opts.quiet {
+        eprintln!(
+            "stampede · {} · {} · peak {} VUs · {} (+{} graceful stop) · target {}",
+            plan.name,
+            plan.executor_label(),
+            plan.peak_vus(),
+            format_duration(plan.planned_duration()),
+            format_duration(plan.graceful_stop()),
+            plan.target.url()
+        );
+    }
+    if plan.target.tls && plan.http.tls.insecure {
+        // Loud on purpose, and even with --quiet: nothing about the server is verified.
+        eprintln!(
+            "WARNING: TLS certificate verification is OFF (--insecure / http.tls.insecure): \
+             any certificate from {} is accepted, including a forged one. Use for test setups only; \
+             prefer http.tls.ca_file.",
+            plan.target.url()
+        );
+    }
+    if let Some(seg) = &plan.segment
+        && !opts.quiet
+    {
+        eprintln!(
+            "segment {} (part {} of {}): thresholds are judged by `stampede merge` on all parts",
+            seg.segment.label(),
+            seg.segment.index + 1,
+            seg.segment.count(),
+        );
+    }
+}
+
+/// A part that starts later than its `--start-at` says so (and summary.json records it).
+fn warn_if_late(
+    start_at: Option<chrono::DateTime<chrono::Utc>>,
+    engine_started_at: chrono::DateTime<chrono::Utc>,
+) {
+    if let Some(at) = start_at {
+        let late_ms = (engine_started_at - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+        if late_ms > crate::summary::LATE_MS {
+            eprintln!(
+                "WARNING: started {late_ms:.0} ms after --start-at {}: this part is late (recorded in summary.json)",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            );
+        }
+    }
+}
+
+/// Each step once (by name, first flow first), for the report.
+fn steps(plan: &Plan) -> Vec<StepInfo> {
+    plan.flows
         .iter()
         .flat_map(|f| {
             f.steps.iter().map(|s| StepInfo {
@@ -332,9 +348,12 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
                 acc.push(s);
             }
             acc
-        });
-    let checks = plan
-        .checks
+        })
+}
+
+/// Every check with its passes and fails.
+fn checks(plan: &Plan, result: &crate::metrics::RunResult) -> Vec<CheckReport> {
+    plan.checks
         .iter()
         .enumerate()
         .map(|(id, c)| {
@@ -346,9 +365,16 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
                 fails,
             }
         })
-        .collect();
-    // Failed handshakes: one more, accepting anything, to say what the certificate holds.
-    let tls_certificate = match first_addr {
+        .collect()
+}
+
+/// Failed handshakes: one more, accepting anything, to say what the certificate holds.
+fn tls_certificate(
+    plan: &Plan,
+    first_addr: Option<SocketAddr>,
+    result: &crate::metrics::RunResult,
+) -> Option<String> {
+    match first_addr {
         Some(a)
             if plan.target.tls
                 && plan.http.proxy.is_none()
@@ -362,29 +388,20 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             )
         }
         _ => None,
-    };
-    let rep = RunReport {
-        name: plan.name.clone(),
-        target: plan.target.url(),
-        executor: plan.executor_label(),
-        started_at,
-        planned: plan.planned_duration(),
-        interrupted,
-        aborted_by,
-        steps,
-        result,
-        outcomes,
-        exit_code,
-        checks,
-        capacity,
-        tls_certificate,
-        segment: segment_info,
-        merged: None,
-    };
+    }
+}
+
+/// The terminal summary, then the report files and the k6 files; the output sinks' warnings.
+fn publish(
+    rep: &RunReport,
+    out: &Path,
+    opts: &RunOptions,
+    output_notes: &[String],
+) -> Result<(), Failure> {
     // The terminal summary first: whatever happens to the files, the verdict is on screen.
     say(&format!(
         "{}  report: {}\n",
-        report::text::render(&rep),
+        report::text::render(rep),
         out.join("summary.json").display()
     ));
     if let Some(p) = &rep.segment {
@@ -395,21 +412,21 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
             p.sequence.split(',').count() - 1
         ));
     }
-    let summary = match report::write_all(&rep, &out) {
+    let summary = match report::write_all(rep, out) {
         Ok(s) => s,
         Err(missing) => {
             return Err(Failure::ReportsLost {
                 missing: missing.0,
-                verdict: exit_code,
+                verdict: rep.exit_code,
             });
         }
     };
     crate::output::args::write_k6_files(&summary, &opts.k6).map_err(Failure::Tool)?;
-    for n in &output_notes {
+    for n in output_notes {
         eprintln!("warning: {n}");
     }
     if opts.part.as_ref().is_some_and(|p| p.print_summary_line) {
         say(&format!("{}{summary}\n", crate::k8s::SUMMARY_LINE));
     }
-    Ok(exit_code)
+    Ok(())
 }
