@@ -276,46 +276,8 @@ impl Builder<'_> {
             .map(|n| limits::printable(&n))
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| limits::printable(default_name));
-        let target_origin = match (&ov.target, self.loc.value("target")) {
-            (Some(_), _) | (None, None) => "--target".to_string(),
-            (None, Some(p)) => format!("{}:{}:{}", self.file, p.line, p.col),
-        };
-        let target = match (&ov.target, &raw.target) {
-            (Some(t), _) => Target::parse(t).map_err(|m| ScenarioError {
-                file: "--target".into(),
-                pos: None,
-                message: m,
-            })?,
-            (None, Some(t)) => Target::parse(t).map_err(|m| self.at_value("target", m))?,
-            (None, None) => {
-                return Err(self.err_at(
-                    Some(Pos { line: 1, col: 1 }),
-                    "no target: add `target: http://HOST:PORT` or pass --target",
-                ));
-            }
-        };
-        let timeout = raw.http.timeout.map_or(Duration::from_secs(60), |d| d.0);
-        if timeout.is_zero() {
-            return Err(self.at_value("http.timeout", "http.timeout must be above zero"));
-        }
-        let mut headers = self.headers(&raw.http.headers, "http.headers", &HeaderMap::new())?;
-        if let Some(enc) = self.compression(&raw.http)?
-            && !headers.contains_key(http::header::ACCEPT_ENCODING)
-        {
-            headers.insert(http::header::ACCEPT_ENCODING, HeaderValue::from_static(enc));
-        }
-        // As k6 sends `k6/<version>`; a scenario's own `user-agent` (here or on a step) wins.
-        if !headers.contains_key(http::header::USER_AGENT) {
-            headers.insert(
-                http::header::USER_AGENT,
-                HeaderValue::from_static(concat!("stampede/", env!("CARGO_PKG_VERSION"))),
-            );
-        }
-        let connections = self.connections(&raw.http)?;
-        let local_ips = match &raw.http.local_ips {
-            None => Vec::new(),
-            Some(spec) => self.local_ips(spec)?,
-        };
+        let (target, target_origin) = self.plan_target(&raw, ov)?;
+        let (timeout, headers, connections, local_ips) = self.base_http(&raw.http)?;
         let mut scope = self.scope(&raw, &ov.env)?;
         let auth = match &raw.http.auth {
             Some(a) => Some(self.auth(&mut scope, a, "http.auth")?),
@@ -346,34 +308,7 @@ impl Builder<'_> {
             retry_idempotent,
             max_header_lines,
         };
-        // One scenario (top-level `load` + `flows`), or several under `scenarios:`.
-        let mut parts: Vec<(String, &RawLoad, &[RawFlow])> = Vec::new();
-        match (&raw.load, &raw.flows, raw.scenarios.is_empty()) {
-            (Some(l), Some(f), true) => parts.push((String::new(), l, f)),
-            (None, None, false) => {
-                for (n, p) in &raw.scenarios {
-                    parts.push((n.clone(), &p.load, &p.flows));
-                }
-            }
-            (_, _, false) => {
-                return Err(self.at_key(
-                    "scenarios",
-                    "a file has either top-level `load` and `flows` or `scenarios:`, not both",
-                ));
-            }
-            (None, _, true) => {
-                return Err(self.err_at(
-                    Some(Pos { line: 1, col: 1 }),
-                    "no `load`: add e.g. `load: { vus: 10, duration: 30s }` (or `scenarios:`)",
-                ));
-            }
-            (Some(_), None, true) => {
-                return Err(self.err_at(
-                    Some(Pos { line: 1, col: 1 }),
-                    "no `flows`: add at least one flow with steps",
-                ));
-            }
-        }
+        let parts = self.scenario_parts(&raw)?;
         let mut step_names: Vec<String> = Vec::new();
         let mut built = Vec::new();
         let mut scenarios = Vec::new();
@@ -400,20 +335,7 @@ impl Builder<'_> {
                 &mut step_names,
             )?;
             if !pname.is_empty() {
-                // A step name belongs to one scenario, so `{scenario:...}` can sum its steps.
-                let mine: Vec<usize> = flows
-                    .iter()
-                    .flat_map(|f| f.steps.iter().map(|s| s.metric))
-                    .collect();
-                if let Some(shared) = mine.iter().find(|m| **m < first_step) {
-                    return Err(self.at_key(
-                        "flows",
-                        format!(
-                            "step name `{}` is also used by another scenario: give one of them its own `name:`",
-                            step_names[*shared]
-                        ),
-                    ));
-                }
+                self.own_steps(&flows, first_step, &step_names)?;
                 scenarios.push((
                     pname.clone(),
                     (first_step..step_names.len()).collect::<Vec<_>>(),
@@ -450,25 +372,148 @@ impl Builder<'_> {
             scenarios,
             segment: None,
         };
-        if base.scenarios.is_empty() {
-            return Ok(base);
-        }
-        let parts: Vec<std::sync::Arc<Plan>> = built
-            .into_iter()
-            .zip(&base.scenarios)
-            .map(|((load, think, spread_start, flows), (pname, _))| {
-                std::sync::Arc::new(Plan {
-                    name: format!("{}/{pname}", base.name),
-                    load,
-                    think,
-                    spread_start,
-                    flows,
-                    ..base.clone()
-                })
-            })
-            .collect();
-        Ok(Plan { parts, ..base })
+        Ok(with_parts(base, built))
     }
+
+    /// A step name belongs to one scenario, so `{scenario:...}` can sum its steps.
+    fn own_steps(
+        &self,
+        flows: &[crate::plan::Flow],
+        first_step: usize,
+        step_names: &[String],
+    ) -> Result<(), ScenarioError> {
+        let mine: Vec<usize> = flows
+            .iter()
+            .flat_map(|f| f.steps.iter().map(|s| s.metric))
+            .collect();
+        if let Some(shared) = mine.iter().find(|m| **m < first_step) {
+            return Err(self.at_key(
+                "flows",
+                format!(
+                    "step name `{}` is also used by another scenario: give one of them its own `name:`",
+                    step_names[*shared]
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The target (`--target` over the file's `target`) and where it came from, for messages.
+    fn plan_target(
+        &self,
+        raw: &RawScenario,
+        ov: &Overrides,
+    ) -> Result<(Target, String), ScenarioError> {
+        let target_origin = match (&ov.target, self.loc.value("target")) {
+            (Some(_), _) | (None, None) => "--target".to_string(),
+            (None, Some(p)) => format!("{}:{}:{}", self.file, p.line, p.col),
+        };
+        let target = match (&ov.target, &raw.target) {
+            (Some(t), _) => Target::parse(t).map_err(|m| ScenarioError {
+                file: "--target".into(),
+                pos: None,
+                message: m,
+            })?,
+            (None, Some(t)) => Target::parse(t).map_err(|m| self.at_value("target", m))?,
+            (None, None) => {
+                return Err(self.err_at(
+                    Some(Pos { line: 1, col: 1 }),
+                    "no target: add `target: http://HOST:PORT` or pass --target",
+                ));
+            }
+        };
+        Ok((target, target_origin))
+    }
+
+    /// `http.timeout`, the default headers (with `accept-encoding` and `user-agent`),
+    /// `http.connections` and `http.local_ips`.
+    fn base_http(
+        &self,
+        http: &RawHttp,
+    ) -> Result<(Duration, HeaderMap, Connections, Vec<IpAddr>), ScenarioError> {
+        let timeout = http.timeout.map_or(Duration::from_secs(60), |d| d.0);
+        if timeout.is_zero() {
+            return Err(self.at_value("http.timeout", "http.timeout must be above zero"));
+        }
+        let mut headers = self.headers(&http.headers, "http.headers", &HeaderMap::new())?;
+        if let Some(enc) = self.compression(http)?
+            && !headers.contains_key(http::header::ACCEPT_ENCODING)
+        {
+            headers.insert(http::header::ACCEPT_ENCODING, HeaderValue::from_static(enc));
+        }
+        // As k6 sends `k6/<version>`; a scenario's own `user-agent` (here or on a step) wins.
+        if !headers.contains_key(http::header::USER_AGENT) {
+            headers.insert(
+                http::header::USER_AGENT,
+                HeaderValue::from_static(concat!("stampede/", env!("CARGO_PKG_VERSION"))),
+            );
+        }
+        let connections = self.connections(http)?;
+        let local_ips = match &http.local_ips {
+            None => Vec::new(),
+            Some(spec) => self.local_ips(spec)?,
+        };
+        Ok((timeout, headers, connections, local_ips))
+    }
+
+    /// One scenario (top-level `load` + `flows`), or several under `scenarios:`.
+    #[allow(clippy::type_complexity)]
+    fn scenario_parts<'r>(
+        &self,
+        raw: &'r RawScenario,
+    ) -> Result<Vec<(String, &'r RawLoad, &'r [RawFlow])>, ScenarioError> {
+        let mut parts: Vec<(String, &RawLoad, &[RawFlow])> = Vec::new();
+        match (&raw.load, &raw.flows, raw.scenarios.is_empty()) {
+            (Some(l), Some(f), true) => parts.push((String::new(), l, f)),
+            (None, None, false) => {
+                for (n, p) in &raw.scenarios {
+                    parts.push((n.clone(), &p.load, &p.flows));
+                }
+            }
+            (_, _, false) => {
+                return Err(self.at_key(
+                    "scenarios",
+                    "a file has either top-level `load` and `flows` or `scenarios:`, not both",
+                ));
+            }
+            (None, _, true) => {
+                return Err(self.err_at(
+                    Some(Pos { line: 1, col: 1 }),
+                    "no `load`: add e.g. `load: { vus: 10, duration: 30s }` (or `scenarios:`)",
+                ));
+            }
+            (Some(_), None, true) => {
+                return Err(self.err_at(
+                    Some(Pos { line: 1, col: 1 }),
+                    "no `flows`: add at least one flow with steps",
+                ));
+            }
+        }
+        Ok(parts)
+    }
+}
+
+/// A multi-scenario plan: each scenario a plan of its own (its load, think time and flows) over
+/// the shared base; a single scenario is the base itself.
+fn with_parts(base: Plan, built: Vec<(Load, Think, bool, Vec<crate::plan::Flow>)>) -> Plan {
+    if base.scenarios.is_empty() {
+        return base;
+    }
+    let parts: Vec<std::sync::Arc<Plan>> = built
+        .into_iter()
+        .zip(&base.scenarios)
+        .map(|((load, think, spread_start, flows), (pname, _))| {
+            std::sync::Arc::new(Plan {
+                name: format!("{}/{pname}", base.name),
+                load,
+                think,
+                spread_start,
+                flows,
+                ..base.clone()
+            })
+        })
+        .collect();
+    Plan { parts, ..base }
 }
 
 #[cfg(test)]
