@@ -27,107 +27,8 @@ pub(super) fn think(spec: ThinkSpec) -> Think {
 
 impl Builder<'_> {
     pub(super) fn load(&self, l: &RawLoad, ov: &Overrides) -> Result<Load, ScenarioError> {
-        let executor = match &l.executor {
-            Some(e) => e.clone(),
-            None if l.stages.is_some() => "ramping-vus".into(),
-            None => "constant-vus".into(),
-        };
-        if !EXECUTORS.contains(&executor.as_str()) {
-            let msg = if PLANNED_EXECUTORS.contains(&executor.as_str()) {
-                format!(
-                    "executor `{executor}` is not supported yet; this version runs {}",
-                    EXECUTORS.join(", ")
-                )
-            } else {
-                let hint = did_you_mean(
-                    &executor,
-                    EXECUTORS.iter().chain(PLANNED_EXECUTORS).copied(),
-                )
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
-                format!(
-                    "unknown executor `{executor}`{hint}; use {}",
-                    EXECUTORS.join(" or ")
-                )
-            };
-            return Err(self.at_value("load.executor", msg));
-        }
-        let allowed: &[&str] = match executor.as_str() {
-            "constant-vus" => &["vus", "duration", "think_time", "spread_start"],
-            "ramping-vus" => &[
-                "start_vus",
-                "stages",
-                "graceful_ramp_down",
-                "think_time",
-                "spread_start",
-            ],
-            "constant-arrival-rate" => &[
-                "rate",
-                "time_unit",
-                "duration",
-                "pre_allocated_vus",
-                "max_vus",
-                "queue_size",
-            ],
-            "breakpoint" => &[
-                "start_rate",
-                "step_rate",
-                "step_duration",
-                "max_rate",
-                "warmup",
-                "time_unit",
-                "pre_allocated_vus",
-                "max_vus",
-                "queue_size",
-            ],
-            "per-vu-iterations" | "shared-iterations" => &[
-                "vus",
-                "iterations",
-                "max_duration",
-                "think_time",
-                "spread_start",
-            ],
-            _ => &[
-                "start_rate",
-                "time_unit",
-                "stages",
-                "pre_allocated_vus",
-                "max_vus",
-                "queue_size",
-            ],
-        };
-        let present = [
-            ("vus", l.vus.is_some()),
-            ("duration", l.duration.is_some()),
-            ("start_vus", l.start_vus.is_some()),
-            ("stages", l.stages.is_some()),
-            ("graceful_ramp_down", l.graceful_ramp_down.is_some()),
-            ("think_time", l.think_time.is_some()),
-            ("spread_start", l.spread_start.is_some()),
-            ("rate", l.rate.is_some()),
-            ("start_rate", l.start_rate.is_some()),
-            ("time_unit", l.time_unit.is_some()),
-            ("pre_allocated_vus", l.pre_allocated_vus.is_some()),
-            ("max_vus", l.max_vus.is_some()),
-            ("queue_size", l.queue_size.is_some()),
-            ("iterations", l.iterations.is_some()),
-            ("max_duration", l.max_duration.is_some()),
-            ("step_rate", l.step_rate.is_some()),
-            ("step_duration", l.step_duration.is_some()),
-            ("max_rate", l.max_rate.is_some()),
-            ("warmup", l.warmup.is_some()),
-        ];
-        for (key, is_set) in present {
-            if is_set && !allowed.contains(&key) {
-                return Err(self.at_key(
-                    &format!("load.{key}"),
-                    format!(
-                        "`{key}` does not apply to executor {executor}, which takes {}",
-                        allowed.join(", ")
-                    ),
-                ));
-            }
-        }
+        let executor = self.executor(l)?;
+        self.keys_apply(l, &executor)?;
         let graceful_stop = l.graceful_stop.map_or(Duration::from_secs(30), |d| d.0);
         let mut load = if executor.ends_with("arrival-rate") || executor == "breakpoint" {
             self.arrival(l, &executor, graceful_stop, ov)?
@@ -199,6 +100,74 @@ impl Builder<'_> {
             return Err(self.at_key("load", "the load never starts a VU (every target is 0)"));
         }
         Ok(load)
+    }
+
+    /// The executor's name (`constant-vus` by default, `ramping-vus` with `stages`), known.
+    fn executor(&self, l: &RawLoad) -> Result<String, ScenarioError> {
+        let executor = match &l.executor {
+            Some(e) => e.clone(),
+            None if l.stages.is_some() => "ramping-vus".into(),
+            None => "constant-vus".into(),
+        };
+        if !EXECUTORS.contains(&executor.as_str()) {
+            let msg = if PLANNED_EXECUTORS.contains(&executor.as_str()) {
+                format!(
+                    "executor `{executor}` is not supported yet; this version runs {}",
+                    EXECUTORS.join(", ")
+                )
+            } else {
+                let hint = did_you_mean(
+                    &executor,
+                    EXECUTORS.iter().chain(PLANNED_EXECUTORS).copied(),
+                )
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+                format!(
+                    "unknown executor `{executor}`{hint}; use {}",
+                    EXECUTORS.join(" or ")
+                )
+            };
+            return Err(self.at_value("load.executor", msg));
+        }
+        Ok(executor)
+    }
+
+    /// Every key set in `load` must be one the executor takes.
+    fn keys_apply(&self, l: &RawLoad, executor: &str) -> Result<(), ScenarioError> {
+        let allowed = allowed_keys(executor);
+        let present = [
+            ("vus", l.vus.is_some()),
+            ("duration", l.duration.is_some()),
+            ("start_vus", l.start_vus.is_some()),
+            ("stages", l.stages.is_some()),
+            ("graceful_ramp_down", l.graceful_ramp_down.is_some()),
+            ("think_time", l.think_time.is_some()),
+            ("spread_start", l.spread_start.is_some()),
+            ("rate", l.rate.is_some()),
+            ("start_rate", l.start_rate.is_some()),
+            ("time_unit", l.time_unit.is_some()),
+            ("pre_allocated_vus", l.pre_allocated_vus.is_some()),
+            ("max_vus", l.max_vus.is_some()),
+            ("queue_size", l.queue_size.is_some()),
+            ("iterations", l.iterations.is_some()),
+            ("max_duration", l.max_duration.is_some()),
+            ("step_rate", l.step_rate.is_some()),
+            ("step_duration", l.step_duration.is_some()),
+            ("max_rate", l.max_rate.is_some()),
+            ("warmup", l.warmup.is_some()),
+        ];
+        for (key, is_set) in present {
+            if is_set && !allowed.contains(&key) {
+                return Err(self.at_key(
+                    &format!("load.{key}"),
+                    format!(
+                        "`{key}` does not apply to executor {executor}, which takes {}",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// An arrival-rate executor's schedule (rates per `time_unit`, stored per second).
@@ -418,5 +387,53 @@ impl Builder<'_> {
             });
         }
         Ok((per_s(start), stages))
+    }
+}
+
+/// The `load` keys each executor takes.
+fn allowed_keys(executor: &str) -> &'static [&'static str] {
+    match executor {
+        "constant-vus" => &["vus", "duration", "think_time", "spread_start"],
+        "ramping-vus" => &[
+            "start_vus",
+            "stages",
+            "graceful_ramp_down",
+            "think_time",
+            "spread_start",
+        ],
+        "constant-arrival-rate" => &[
+            "rate",
+            "time_unit",
+            "duration",
+            "pre_allocated_vus",
+            "max_vus",
+            "queue_size",
+        ],
+        "breakpoint" => &[
+            "start_rate",
+            "step_rate",
+            "step_duration",
+            "max_rate",
+            "warmup",
+            "time_unit",
+            "pre_allocated_vus",
+            "max_vus",
+            "queue_size",
+        ],
+        "per-vu-iterations" | "shared-iterations" => &[
+            "vus",
+            "iterations",
+            "max_duration",
+            "think_time",
+            "spread_start",
+        ],
+        _ => &[
+            "start_rate",
+            "time_unit",
+            "stages",
+            "pre_allocated_vus",
+            "max_vus",
+            "queue_size",
+        ],
     }
 }
