@@ -229,35 +229,7 @@ impl Builder<'_> {
                     .collect(),
             )
         };
-        for (i, r) in std::iter::once(start_rate)
-            .chain(stages.iter().map(|s| s.target))
-            .enumerate()
-        {
-            if let Err(m) = limits::rate(r, false) {
-                let path = if i == 0 {
-                    if executor == "constant-arrival-rate" {
-                        "load.rate".to_string()
-                    } else {
-                        "load.start_rate".to_string()
-                    }
-                } else {
-                    format!("load.stages.{}.target", i - 1)
-                };
-                return Err(self.at_value(&path, m));
-            }
-        }
-        let peak = stages.iter().map(|s| s.target).fold(start_rate, f64::max);
-        if peak <= 0.0 {
-            let path = if executor == "constant-arrival-rate" {
-                "load.rate"
-            } else {
-                "load.stages"
-            };
-            return Err(self.at_value(
-                path,
-                "the rate is 0 throughout: this schedule would start no iteration",
-            ));
-        }
+        let peak = self.check_rates(executor, start_rate, &stages)?;
         if let Some(q) = l.queue_size
             && q > limits::MAX_QUEUE
         {
@@ -313,6 +285,45 @@ impl Builder<'_> {
         } else {
             Load::RampingArrivalRate(a)
         })
+    }
+
+    /// Every rate of the schedule within the limits, and not 0 throughout; the peak rate.
+    fn check_rates(
+        &self,
+        executor: &str,
+        start_rate: f64,
+        stages: &[RateStage],
+    ) -> Result<f64, ScenarioError> {
+        for (i, r) in std::iter::once(start_rate)
+            .chain(stages.iter().map(|s| s.target))
+            .enumerate()
+        {
+            if let Err(m) = limits::rate(r, false) {
+                let path = if i == 0 {
+                    if executor == "constant-arrival-rate" {
+                        "load.rate".to_string()
+                    } else {
+                        "load.start_rate".to_string()
+                    }
+                } else {
+                    format!("load.stages.{}.target", i - 1)
+                };
+                return Err(self.at_value(&path, m));
+            }
+        }
+        let peak = stages.iter().map(|s| s.target).fold(start_rate, f64::max);
+        if peak <= 0.0 {
+            let path = if executor == "constant-arrival-rate" {
+                "load.rate"
+            } else {
+                "load.stages"
+            };
+            return Err(self.at_value(
+                path,
+                "the rate is 0 throughout: this schedule would start no iteration",
+            ));
+        }
+        Ok(peak)
     }
 
     /// The breakpoint executor's stairs as stages: a zero-length jump to each stair's rate, then
