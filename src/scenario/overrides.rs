@@ -211,9 +211,6 @@ pub(super) fn check_load_limits(load: &Load) -> Result<(), String> {
 
 /// Apply --rate/--vus/--duration/--scale/--time-scale to the schedule.
 pub(super) fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
-    let scale_d = |d: Duration, f: f64| {
-        limits::scale_duration(d, f, "with --duration or --time-scale, the schedule")
-    };
     if let Some(n) = ov.iterations {
         if ov.rate.is_some() {
             return Err("--iterations and --rate do not go together: -i runs a fixed number of iterations, --rate a schedule".into());
@@ -236,108 +233,137 @@ pub(super) fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), Str
             graceful_stop: load.graceful_stop(),
         };
     } else if let Some(vus) = ov.vus {
-        match load {
-            Load::PerVuIterations(it) | Load::SharedIterations(it) => it.vus = vus,
-            Load::ConstantArrivalRate(_) | Load::RampingArrivalRate(_) => {
-                return Err(format!(
-                    "--vus {vus} sets the VUs of constant-vus/ramping-vus; an arrival-rate executor's load is its rate: use --rate or --scale (or --vus with --duration to run constant-vus instead)"
-                ));
-            }
-            Load::ConstantVus { vus: v, .. } => *v = vus,
-            Load::RampingVus {
-                start_vus, stages, ..
-            } => {
-                let peak = stages
-                    .iter()
-                    .map(|s| s.target)
-                    .fold(*start_vus, u32::max)
-                    .max(1);
-                let f = vus as f64 / peak as f64;
-                *start_vus = scale_vus(*start_vus, f).min(vus);
-                for s in stages.iter_mut() {
-                    s.target = scale_vus(s.target, f).min(vus);
-                }
-            }
-        }
+        set_vus(load, vus)?;
     } else if let Some(d) = ov.duration {
-        match load {
-            Load::PerVuIterations(it) | Load::SharedIterations(it) => it.max_duration = d,
-            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
-                let total = a.duration().as_secs_f64();
-                let f = if total > 0.0 {
-                    d.as_secs_f64() / total
-                } else {
-                    1.0
-                };
-                for s in a.stages.iter_mut() {
-                    s.duration = scale_d(s.duration, f)?;
-                }
-            }
-            Load::ConstantVus { duration, .. } => *duration = d,
-            Load::RampingVus { stages, .. } => {
-                let total: f64 = stages.iter().map(|s| s.duration.as_secs_f64()).sum();
-                let f = if total > 0.0 {
-                    d.as_secs_f64() / total
-                } else {
-                    1.0
-                };
-                for s in stages.iter_mut() {
-                    s.duration = scale_d(s.duration, f)?;
-                }
-            }
-        }
+        set_duration(load, d)?;
     }
     if let Some(f) = ov.scale {
         let f = limits::factor(f, "--scale", limits::MAX_SCALE)?;
-        match load {
-            Load::PerVuIterations(it) | Load::SharedIterations(it) => {
-                it.vus = scale_vus(it.vus, f);
-            }
-            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => scale_arrival(a, f),
-            Load::ConstantVus { vus, .. } => *vus = scale_vus(*vus, f),
-            Load::RampingVus {
-                start_vus, stages, ..
-            } => {
-                *start_vus = scale_vus(*start_vus, f);
-                for s in stages.iter_mut() {
-                    s.target = scale_vus(s.target, f);
-                }
-            }
-        }
+        scale_load(load, f);
     }
     if let Some(f) = ov.time_scale {
         let f = limits::factor(f, "--time-scale", f64::MAX)?;
-        match load {
-            Load::PerVuIterations(it) | Load::SharedIterations(it) => {
-                it.max_duration = scale_d(it.max_duration, f)?;
-                it.graceful_stop = scale_d(it.graceful_stop, f)?;
+        time_scale_load(load, f)?;
+    }
+    Ok(())
+}
+
+/// `--vus N` alone: the VUs of a closed-model schedule (stages scaled to peak at N).
+fn set_vus(load: &mut Load, vus: u32) -> Result<(), String> {
+    match load {
+        Load::PerVuIterations(it) | Load::SharedIterations(it) => it.vus = vus,
+        Load::ConstantArrivalRate(_) | Load::RampingArrivalRate(_) => {
+            return Err(format!(
+                "--vus {vus} sets the VUs of constant-vus/ramping-vus; an arrival-rate executor's load is its rate: use --rate or --scale (or --vus with --duration to run constant-vus instead)"
+            ));
+        }
+        Load::ConstantVus { vus: v, .. } => *v = vus,
+        Load::RampingVus {
+            start_vus, stages, ..
+        } => {
+            let peak = stages
+                .iter()
+                .map(|s| s.target)
+                .fold(*start_vus, u32::max)
+                .max(1);
+            let f = vus as f64 / peak as f64;
+            *start_vus = scale_vus(*start_vus, f).min(vus);
+            for s in stages.iter_mut() {
+                s.target = scale_vus(s.target, f).min(vus);
             }
-            Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
-                for s in a.stages.iter_mut() {
-                    s.duration = scale_d(s.duration, f)?;
-                }
-                a.graceful_stop = scale_d(a.graceful_stop, f)?;
+        }
+    }
+    Ok(())
+}
+
+/// `--duration D` alone: the schedule stretched (or cut) to last D.
+fn set_duration(load: &mut Load, d: Duration) -> Result<(), String> {
+    let scale_d = |d: Duration, f: f64| {
+        limits::scale_duration(d, f, "with --duration or --time-scale, the schedule")
+    };
+    match load {
+        Load::PerVuIterations(it) | Load::SharedIterations(it) => it.max_duration = d,
+        Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
+            let total = a.duration().as_secs_f64();
+            let f = if total > 0.0 {
+                d.as_secs_f64() / total
+            } else {
+                1.0
+            };
+            for s in a.stages.iter_mut() {
+                s.duration = scale_d(s.duration, f)?;
             }
-            Load::ConstantVus {
-                duration,
-                graceful_stop,
-                ..
-            } => {
-                *duration = scale_d(*duration, f)?;
-                *graceful_stop = scale_d(*graceful_stop, f)?;
+        }
+        Load::ConstantVus { duration, .. } => *duration = d,
+        Load::RampingVus { stages, .. } => {
+            let total: f64 = stages.iter().map(|s| s.duration.as_secs_f64()).sum();
+            let f = if total > 0.0 {
+                d.as_secs_f64() / total
+            } else {
+                1.0
+            };
+            for s in stages.iter_mut() {
+                s.duration = scale_d(s.duration, f)?;
             }
-            Load::RampingVus {
-                stages,
-                graceful_ramp_down,
-                graceful_stop,
-                ..
-            } => {
-                for s in stages.iter_mut() {
-                    s.duration = scale_d(s.duration, f)?;
-                }
-                *graceful_ramp_down = scale_d(*graceful_ramp_down, f)?;
-                *graceful_stop = scale_d(*graceful_stop, f)?;
+        }
+    }
+    Ok(())
+}
+
+/// `--scale F`: every VU target and rate times F.
+fn scale_load(load: &mut Load, f: f64) {
+    match load {
+        Load::PerVuIterations(it) | Load::SharedIterations(it) => {
+            it.vus = scale_vus(it.vus, f);
+        }
+        Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => scale_arrival(a, f),
+        Load::ConstantVus { vus, .. } => *vus = scale_vus(*vus, f),
+        Load::RampingVus {
+            start_vus, stages, ..
+        } => {
+            *start_vus = scale_vus(*start_vus, f);
+            for s in stages.iter_mut() {
+                s.target = scale_vus(s.target, f);
             }
+        }
+    }
+}
+
+/// `--time-scale F`: every duration of the schedule times F.
+fn time_scale_load(load: &mut Load, f: f64) -> Result<(), String> {
+    let scale_d = |d: Duration, f: f64| {
+        limits::scale_duration(d, f, "with --duration or --time-scale, the schedule")
+    };
+    match load {
+        Load::PerVuIterations(it) | Load::SharedIterations(it) => {
+            it.max_duration = scale_d(it.max_duration, f)?;
+            it.graceful_stop = scale_d(it.graceful_stop, f)?;
+        }
+        Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
+            for s in a.stages.iter_mut() {
+                s.duration = scale_d(s.duration, f)?;
+            }
+            a.graceful_stop = scale_d(a.graceful_stop, f)?;
+        }
+        Load::ConstantVus {
+            duration,
+            graceful_stop,
+            ..
+        } => {
+            *duration = scale_d(*duration, f)?;
+            *graceful_stop = scale_d(*graceful_stop, f)?;
+        }
+        Load::RampingVus {
+            stages,
+            graceful_ramp_down,
+            graceful_stop,
+            ..
+        } => {
+            for s in stages.iter_mut() {
+                s.duration = scale_d(s.duration, f)?;
+            }
+            *graceful_ramp_down = scale_d(*graceful_ramp_down, f)?;
+            *graceful_stop = scale_d(*graceful_stop, f)?;
         }
     }
     Ok(())
