@@ -122,101 +122,23 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     let engine_started_at =
         chrono::Utc::now() - chrono::Duration::from_std(eng.started.elapsed()).unwrap_or_default();
     warn_if_late(start_at, engine_started_at);
-    let control: Arc<Control> = eng.control.clone();
-    let mut judge = plan.load.arrival().and_then(Judge::new);
-    let mut agg = Aggregator::new(eng.workers, plan.step_names.len());
-    let mut windows = crate::windows::WindowJudge::new(&plan.thresholds);
-    if judge.is_some() || windows.is_some() {
-        agg = agg.keep_seconds();
-    }
-    if plan.segment.is_some() {
-        agg = agg.keep_second_histograms();
-    }
-    let stair_view = StairView {
-        step_names: &plan.step_names,
-        scenarios: &plan.scenarios,
-        vus_allowed: plan.peak_vus(),
-    };
-    let mut views = Views::start(
-        Mode::detect(opts.quiet, opts.no_tui),
-        plan.planned_duration(),
-        control.clone(),
-        interrupts.clone(),
-        eng.started,
+    let mut judging = Judging::new(&plan, eng.workers);
+    let live = watch(
+        &plan,
+        opts,
+        &eng,
+        &outputs,
+        &mut judging,
+        &interrupts,
+        LiveLoop::new(seen_interrupts),
     );
-    let mut publisher = Publisher::new(plan.clone(), eng.started);
-    let mut live = LiveLoop::new(seen_interrupts);
-    loop {
-        match eng.snapshots.recv_timeout(Duration::from_millis(100)) {
-            Ok(snap) => {
-                outputs.offer(&snap);
-                agg.add(snap)
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        for notice in live.interrupts(interrupts.load(Ordering::SeqCst), &control) {
-            views.notice(notice);
-        }
-        let elapsed = eng.started.elapsed();
-        let phase = LiveLoop::phase(&control, elapsed, plan.planned_duration());
-        let new_second = live.new_second(agg.timeline.len());
-        if new_second {
-            let observe = LiveObserve {
-                view: agg.view(elapsed),
-                step_names: &plan.step_names,
-                vus_allowed: plan.peak_vus(),
-                scenarios: &plan.scenarios,
-            };
-            live.outcomes = sla::evaluate_all(&plan.thresholds, &observe);
-            crate::windows::live(
-                &mut windows,
-                &mut agg,
-                &plan,
-                &mut live.outcomes,
-                judge.is_some(),
-            );
-            // A segment alone does not judge thresholds (the merge does).
-            if let Some(notice) = live.abort_on_fail(elapsed, plan.segment.is_none(), &control) {
-                views.notice(&notice);
-            }
-            if let Some(j) = &mut judge {
-                for r in j.judge_ready(&agg, &plan.thresholds, &stair_view) {
-                    views.notice(&stair_line(&r));
-                }
-                if j.broken() && !control.stop.load(Ordering::SeqCst) {
-                    control.stop.store(true, Ordering::SeqCst);
-                    views.notice("breakpoint found: stopping the run");
-                }
-            }
-        }
-        if views.active() && live.redraw(new_second, phase) {
-            views.show(publisher.build(
-                &agg,
-                &live.outcomes,
-                elapsed,
-                phase,
-                views.current_notice(),
-            ));
-        }
-    }
-    views.finish();
     let LiveLoop {
         interrupted,
         aborted_by,
         ..
     } = live;
     let elapsed = eng.started.elapsed();
-    agg.close_all();
-    crate::windows::at_end(&mut windows, &agg, &plan);
-    let capacity = judge.map(|mut j| {
-        for r in j.judge_ready(&agg, &plan.thresholds, &stair_view) {
-            if !opts.quiet {
-                eprintln!("{}", stair_line(&r));
-            }
-        }
-        j.finish()
-    });
+    let (agg, windows, capacity) = judging.close(&plan, opts.quiet);
     eng.join().map_err(|e| Failure::Tool(anyhow::anyhow!(e)))?;
     let output_notes = outputs.finish();
     let agg_seconds = agg.second_histograms().to_vec();
@@ -280,6 +202,166 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     };
     publish(&rep, &out, opts, &output_notes)?;
     Ok(exit_code)
+}
+
+/// The live loop: snapshots to the outputs and the aggregator, interrupts, live thresholds and
+/// stairs at each new second, the live view; until the engine has finished.
+fn watch(
+    plan: &Arc<Plan>,
+    opts: &RunOptions,
+    eng: &engine::Engine,
+    outputs: &crate::output::Outputs,
+    judging: &mut Judging,
+    interrupts: &Arc<std::sync::atomic::AtomicUsize>,
+    mut live: LiveLoop,
+) -> LiveLoop {
+    let control = eng.control.clone();
+    let stair_view = StairView {
+        step_names: &plan.step_names,
+        scenarios: &plan.scenarios,
+        vus_allowed: plan.peak_vus(),
+    };
+    let mut views = Views::start(
+        Mode::detect(opts.quiet, opts.no_tui),
+        plan.planned_duration(),
+        control.clone(),
+        interrupts.clone(),
+        eng.started,
+    );
+    let mut publisher = Publisher::new(plan.clone(), eng.started);
+    loop {
+        match eng.snapshots.recv_timeout(Duration::from_millis(100)) {
+            Ok(snap) => {
+                outputs.offer(&snap);
+                judging.agg.add(snap)
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        for notice in live.interrupts(interrupts.load(Ordering::SeqCst), &control) {
+            views.notice(notice);
+        }
+        let elapsed = eng.started.elapsed();
+        let phase = LiveLoop::phase(&control, elapsed, plan.planned_duration());
+        let new_second = live.new_second(judging.agg.timeline.len());
+        if new_second {
+            for notice in judging.second(plan, &stair_view, &mut live, &control, elapsed) {
+                views.notice(&notice);
+            }
+        }
+        if views.active() && live.redraw(new_second, phase) {
+            views.show(publisher.build(
+                &judging.agg,
+                &live.outcomes,
+                elapsed,
+                phase,
+                views.current_notice(),
+            ));
+        }
+    }
+    views.finish();
+    live
+}
+
+/// The aggregator and what judges the run while it goes: windowed thresholds and the
+/// breakpoint's stairs.
+struct Judging {
+    agg: Aggregator,
+    windows: Option<crate::windows::WindowJudge>,
+    judge: Option<Judge>,
+}
+
+impl Judging {
+    fn new(plan: &Plan, workers: usize) -> Self {
+        let judge = plan.load.arrival().and_then(Judge::new);
+        let mut agg = Aggregator::new(workers, plan.step_names.len());
+        let windows = crate::windows::WindowJudge::new(&plan.thresholds);
+        if judge.is_some() || windows.is_some() {
+            agg = agg.keep_seconds();
+        }
+        if plan.segment.is_some() {
+            agg = agg.keep_second_histograms();
+        }
+        Judging {
+            agg,
+            windows,
+            judge,
+        }
+    }
+
+    /// The run is over: the last seconds closed and judged, the last stairs printed.
+    fn close(
+        self,
+        plan: &Plan,
+        quiet: bool,
+    ) -> (
+        Aggregator,
+        Option<crate::windows::WindowJudge>,
+        Option<crate::stairs::Capacity>,
+    ) {
+        let Judging {
+            mut agg,
+            mut windows,
+            judge,
+        } = self;
+        agg.close_all();
+        crate::windows::at_end(&mut windows, &agg, plan);
+        let stair_view = StairView {
+            step_names: &plan.step_names,
+            scenarios: &plan.scenarios,
+            vus_allowed: plan.peak_vus(),
+        };
+        let capacity = judge.map(|mut j| {
+            for r in j.judge_ready(&agg, &plan.thresholds, &stair_view) {
+                if !quiet {
+                    eprintln!("{}", stair_line(&r));
+                }
+            }
+            j.finish()
+        });
+        (agg, windows, capacity)
+    }
+
+    /// At each new second: the live thresholds (and `abort_on_fail`), then the stairs judged so
+    /// far. Returns the notices to show.
+    fn second(
+        &mut self,
+        plan: &Plan,
+        stair_view: &StairView,
+        live: &mut LiveLoop,
+        control: &Control,
+        elapsed: Duration,
+    ) -> Vec<String> {
+        let mut notices = Vec::new();
+        let observe = LiveObserve {
+            view: self.agg.view(elapsed),
+            step_names: &plan.step_names,
+            vus_allowed: plan.peak_vus(),
+            scenarios: &plan.scenarios,
+        };
+        live.outcomes = sla::evaluate_all(&plan.thresholds, &observe);
+        crate::windows::live(
+            &mut self.windows,
+            &mut self.agg,
+            plan,
+            &mut live.outcomes,
+            self.judge.is_some(),
+        );
+        // A segment alone does not judge thresholds (the merge does).
+        if let Some(notice) = live.abort_on_fail(elapsed, plan.segment.is_none(), control) {
+            notices.push(notice);
+        }
+        if let Some(j) = &mut self.judge {
+            for r in j.judge_ready(&self.agg, &plan.thresholds, stair_view) {
+                notices.push(stair_line(&r));
+            }
+            if j.broken() && !control.stop.load(Ordering::SeqCst) {
+                control.stop.store(true, Ordering::SeqCst);
+                notices.push("breakpoint found: stopping the run".to_string());
+            }
+        }
+        notices
+    }
 }
 
 /// The run's opening lines on stderr (the `--insecure` warning even with `--quiet`).
