@@ -97,6 +97,108 @@ impl std::fmt::Display for Drop {
 }
 impl std::error::Error for Drop {}
 
+/// `/json`: a small document, compressed as `Accept-Encoding` asks.
+pub(super) fn json_body(req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let body: &'static str = r#"{"id":42,"name":"stampede","items":[1,2,3]}"#;
+    let accept = req
+        .headers()
+        .get(http::header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut r = match compress(body.as_bytes(), accept) {
+        Some((enc, bytes)) => {
+            let mut r = Response::new(Full::new(Bytes::from(bytes)));
+            r.headers_mut().insert(
+                http::header::CONTENT_ENCODING,
+                http::HeaderValue::from_static(enc),
+            );
+            r
+        }
+        None => text(StatusCode::OK, body),
+    };
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// `POST /login`: a token and a session cookie for any non-empty user and password.
+pub(super) async fn login(req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let creds: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    match (creds["user"].as_str(), creds["password"].as_str()) {
+        (Some(user), Some(password)) if !user.is_empty() && !password.is_empty() => {
+            let token = login_token(user);
+            let mut r = json_response(
+                StatusCode::OK,
+                serde_json::json!({ "token": token, "user": user }),
+            );
+            if let Ok(v) =
+                http::HeaderValue::from_str(&format!("session=s-{token}; Path=/; HttpOnly"))
+            {
+                r.headers_mut().insert(http::header::SET_COOKIE, v);
+            }
+            r
+        }
+        _ => json_response(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": "send {\"user\": ..., \"password\": ...}" }),
+        ),
+    }
+}
+
+/// `/me`: the user of a bearer token from `/login`.
+pub(super) fn me(req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let auth = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match auth.strip_prefix("Bearer ").and_then(token_user) {
+        Some(user) => json_response(StatusCode::OK, serde_json::json!({ "user": user })),
+        None => text(StatusCode::UNAUTHORIZED, "missing or bad bearer token"),
+    }
+}
+
+/// `/session`: the user of the `session` cookie from `/login`.
+pub(super) fn session(req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let cookies = req
+        .headers()
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().strip_prefix("session=s-"))
+        .find_map(token_user);
+    match cookies {
+        Some(user) => json_response(StatusCode::OK, serde_json::json!({ "user": user })),
+        None => text(StatusCode::UNAUTHORIZED, "no session cookie"),
+    }
+}
+
+/// `/basic`: the user of any basic auth.
+pub(super) fn basic(req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    use base64::Engine as _;
+    let user = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.split_once(':').map(|(u, _)| u.to_string()));
+    match user {
+        Some(user) => json_response(StatusCode::OK, serde_json::json!({ "user": user })),
+        None => text(StatusCode::UNAUTHORIZED, "basic auth required"),
+    }
+}
+
 pub(super) async fn handle(
     req: Request<Incoming>,
     stats: Arc<Stats>,
@@ -160,30 +262,7 @@ pub(super) async fn handle(
                 text(StatusCode::OK, "ok")
             }
         }
-        "/json" => {
-            let body: &'static str = r#"{"id":42,"name":"stampede","items":[1,2,3]}"#;
-            let accept = req
-                .headers()
-                .get(http::header::ACCEPT_ENCODING)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let mut r = match compress(body.as_bytes(), accept) {
-                Some((enc, bytes)) => {
-                    let mut r = Response::new(Full::new(Bytes::from(bytes)));
-                    r.headers_mut().insert(
-                        http::header::CONTENT_ENCODING,
-                        http::HeaderValue::from_static(enc),
-                    );
-                    r
-                }
-                None => text(StatusCode::OK, body),
-            };
-            r.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/json"),
-            );
-            r
-        }
+        "/json" => json_body(&req),
         "/echo" => {
             let ct = req.headers().get(http::header::CONTENT_TYPE).cloned();
             let body = req
@@ -202,74 +281,10 @@ pub(super) async fn handle(
             stats.count(&path);
             return Err(Drop);
         }
-        "/login" => {
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            let creds: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            match (creds["user"].as_str(), creds["password"].as_str()) {
-                (Some(user), Some(password)) if !user.is_empty() && !password.is_empty() => {
-                    let token = login_token(user);
-                    let mut r = json_response(
-                        StatusCode::OK,
-                        serde_json::json!({ "token": token, "user": user }),
-                    );
-                    if let Ok(v) =
-                        http::HeaderValue::from_str(&format!("session=s-{token}; Path=/; HttpOnly"))
-                    {
-                        r.headers_mut().insert(http::header::SET_COOKIE, v);
-                    }
-                    r
-                }
-                _ => json_response(
-                    StatusCode::BAD_REQUEST,
-                    serde_json::json!({ "error": "send {\"user\": ..., \"password\": ...}" }),
-                ),
-            }
-        }
-        "/me" => {
-            let auth = req
-                .headers()
-                .get(http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            match auth.strip_prefix("Bearer ").and_then(token_user) {
-                Some(user) => json_response(StatusCode::OK, serde_json::json!({ "user": user })),
-                None => text(StatusCode::UNAUTHORIZED, "missing or bad bearer token"),
-            }
-        }
-        "/session" => {
-            let cookies = req
-                .headers()
-                .get_all(http::header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(';'))
-                .filter_map(|kv| kv.trim().strip_prefix("session=s-"))
-                .find_map(token_user);
-            match cookies {
-                Some(user) => json_response(StatusCode::OK, serde_json::json!({ "user": user })),
-                None => text(StatusCode::UNAUTHORIZED, "no session cookie"),
-            }
-        }
-        "/basic" => {
-            use base64::Engine as _;
-            let user = req
-                .headers()
-                .get(http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Basic "))
-                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| s.split_once(':').map(|(u, _)| u.to_string()));
-            match user {
-                Some(user) => json_response(StatusCode::OK, serde_json::json!({ "user": user })),
-                None => text(StatusCode::UNAUTHORIZED, "basic auth required"),
-            }
-        }
+        "/login" => login(req).await,
+        "/me" => me(&req),
+        "/session" => session(&req),
+        "/basic" => basic(&req),
         "/redirect" => {
             let to = query_param(&query, "to").unwrap_or("/fast");
             let code = query_param(&query, "code")
