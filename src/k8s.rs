@@ -3,7 +3,7 @@
 //! each pod's segment), and `stampede k8s collect` to gather the parts and merge them.
 //! Kubernetes runs the pods; stampede does not manage a cluster. See docs/distributed.md.
 
-use crate::cli::OverrideArgs;
+use crate::scenario::{OverrideArgs, Overrides};
 use crate::{Failure, exit};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -50,7 +50,7 @@ pub struct ManifestArgs {
     #[arg(long, value_name = "CLAIM")]
     pub pvc: Option<String>,
     /// How long pods wait for all the others before giving up (the start barrier).
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::scenario::duration::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::units::duration::parse_duration)]
     pub barrier_timeout: std::time::Duration,
     /// With `--workers auto`: VUs one pod runs.
     #[arg(long, value_name = "N", default_value_t = 5000)]
@@ -164,7 +164,7 @@ fn data_files(text: &str) -> Vec<String> {
 }
 
 /// The run options every pod passes on (the same on all, so the parts merge).
-fn override_args(o: &OverrideArgs) -> Vec<String> {
+fn override_args(o: &Overrides) -> Vec<String> {
     let mut a = Vec::new();
     let mut put = |k: &str, v: String| {
         a.push(format!("--{k}"));
@@ -227,16 +227,10 @@ pub fn manifests(a: &ManifestArgs) -> Result<String, Failure> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
     // The scenario must be valid here, as it will be in every pod.
-    let ov = crate::scenario::Overrides {
-        target: a.overrides.target.clone(),
-        vus: a.overrides.vus,
-        duration: a.overrides.duration,
-        rate: a.overrides.rate,
-        scale: a.overrides.scale,
-        time_scale: a.overrides.time_scale,
-        env: a.overrides.env.clone(),
-        insecure: a.overrides.insecure,
-        ..Default::default()
+    // `-i` is not passed on: the parts share one schedule.
+    let ov = Overrides {
+        iterations: None,
+        ..Overrides::from(&a.overrides)
     };
     let plan = crate::scenario::load_file(file, &ov)?;
     if plan.load.arrival().is_some_and(|x| x.stairs.is_some()) {
@@ -259,34 +253,7 @@ pub fn manifests(a: &ManifestArgs) -> Result<String, Failure> {
     };
     let name = dns_name(a.name.as_deref().unwrap_or(&plan.name));
     let ns = &a.namespace;
-    let base = file.parent().unwrap_or_else(|| Path::new("."));
-    let scenario_key = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "scenario.yaml".into());
-    let mut data = serde_json::Map::new();
-    let mut items = vec![json!({"key": "scenario", "path": scenario_key})];
-    data.insert("scenario".into(), Value::String(text.clone()));
-    for (i, rel) in data_files(&text).iter().enumerate() {
-        let p = Path::new(rel);
-        if p.is_absolute() || rel.split('/').any(|c| c == "..") {
-            return Err(Failure::Usage(format!(
-                "{}: data file `{rel}`: in Kubernetes the scenario's files are mounted beside it; write it as a path below the scenario's folder",
-                file.display()
-            )));
-        }
-        let content = std::fs::read_to_string(base.join(p))
-            .map_err(|e| Failure::Usage(format!("{}: data file `{rel}`: {e}", file.display())))?;
-        let key = format!("file-{i}");
-        data.insert(key.clone(), Value::String(content));
-        items.push(json!({"key": key, "path": rel}));
-    }
-    let size: usize = data.values().map(|v| v.as_str().map_or(0, str::len)).sum();
-    if size > CONFIGMAP_MAX {
-        return Err(Failure::Usage(format!(
-            "the scenario and its data files are {size} bytes; a ConfigMap holds at most 1 MiB: bake large data files into the image instead"
-        )));
-    }
+    let (scenario_key, data, items) = config_data(file, &text)?;
     let labels = json!({"app.kubernetes.io/name": "stampede", "stampede.dev/run": name});
     let barrier = format!("{name}-0.{name}.{ns}.svc:{}", BARRIER_PORT);
     let mut args: Vec<String> = vec![
@@ -300,58 +267,17 @@ pub fn manifests(a: &ManifestArgs) -> Result<String, Failure> {
         format!("{}s", a.barrier_timeout.as_secs()),
         "--quiet".into(),
     ];
-    args.extend(override_args(&a.overrides));
+    args.extend(override_args(&ov));
     let mut mounts = vec![json!({"name": "scenario", "mountPath": MOUNT, "readOnly": true})];
     let mut volumes =
         vec![json!({"name": "scenario", "configMap": {"name": name, "items": items}})];
-    match a.results.as_str() {
-        "stdout" => {
-            args.extend([
-                "--out".into(),
-                "/tmp/part".into(),
-                "--print-summary-line".into(),
-            ]);
-        }
-        "pvc" => {
-            let claim = a.pvc.as_ref().ok_or_else(|| {
-                Failure::Usage(
-                    "--results pvc needs --pvc CLAIM (a ReadWriteMany PersistentVolumeClaim)"
-                        .into(),
-                )
-            })?;
-            args.extend([
-                "--out".into(),
-                format!("{RESULTS}/{name}/part-$(JOB_COMPLETION_INDEX)"),
-            ]);
-            mounts.push(json!({"name": "results", "mountPath": RESULTS}));
-            volumes.push(json!({"name": "results", "persistentVolumeClaim": {"claimName": claim}}));
-        }
-        other => {
-            return Err(Failure::Usage(format!("--results {other}: stdout or pvc")));
-        }
-    }
+    results(a, &name, &mut args, &mut mounts, &mut volumes)?;
     let deadline = plan.planned_duration().as_secs()
         + plan.graceful_stop().as_secs()
         + a.barrier_timeout.as_secs()
         + DEADLINE_MARGIN_S;
-    let config = json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": ns, "labels": labels},
-        "data": data,
-    });
-    let service = json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": ns, "labels": labels},
-        "spec": {
-            "clusterIP": "None",
-            // The barrier needs the pods' names before they are ready.
-            "publishNotReadyAddresses": true,
-            "selector": {"stampede.dev/run": name},
-            "ports": [{"name": "barrier", "port": BARRIER_PORT, "targetPort": BARRIER_PORT, "protocol": "TCP"}],
-        },
-    });
+    let config = config_map(&name, ns, &labels, data);
+    let service = service(&name, ns, &labels);
     let job = json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -405,6 +331,106 @@ pub fn manifests(a: &ManifestArgs) -> Result<String, Failure> {
         );
     }
     Ok(out)
+}
+
+/// Where each pod's part goes (`--results stdout|pvc`): its `--out` and, for a volume, the
+/// mount.
+fn results(
+    a: &ManifestArgs,
+    name: &str,
+    args: &mut Vec<String>,
+    mounts: &mut Vec<Value>,
+    volumes: &mut Vec<Value>,
+) -> Result<(), Failure> {
+    match a.results.as_str() {
+        "stdout" => {
+            args.extend([
+                "--out".into(),
+                "/tmp/part".into(),
+                "--print-summary-line".into(),
+            ]);
+        }
+        "pvc" => {
+            let claim = a.pvc.as_ref().ok_or_else(|| {
+                Failure::Usage(
+                    "--results pvc needs --pvc CLAIM (a ReadWriteMany PersistentVolumeClaim)"
+                        .into(),
+                )
+            })?;
+            args.extend([
+                "--out".into(),
+                format!("{RESULTS}/{name}/part-$(JOB_COMPLETION_INDEX)"),
+            ]);
+            mounts.push(json!({"name": "results", "mountPath": RESULTS}));
+            volumes.push(json!({"name": "results", "persistentVolumeClaim": {"claimName": claim}}));
+        }
+        other => {
+            return Err(Failure::Usage(format!("--results {other}: stdout or pvc")));
+        }
+    }
+    Ok(())
+}
+
+fn config_map(name: &str, ns: &str, labels: &Value, data: serde_json::Map<String, Value>) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "data": data,
+    })
+}
+
+/// The headless Service that names the pods (pod 0 holds the start barrier).
+fn service(name: &str, ns: &str, labels: &Value) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {
+            "clusterIP": "None",
+            // The barrier needs the pods' names before they are ready.
+            "publishNotReadyAddresses": true,
+            "selector": {"stampede.dev/run": name},
+            "ports": [{"name": "barrier", "port": BARRIER_PORT, "targetPort": BARRIER_PORT, "protocol": "TCP"}],
+        },
+    })
+}
+
+/// The scenario's file name, the ConfigMap's data and the volume's items.
+type ConfigData = (String, serde_json::Map<String, Value>, Vec<Value>);
+
+/// The ConfigMap's data: the scenario and its data files (relative to it, below its folder),
+/// at most 1 MiB; the scenario's file name and the mount items.
+fn config_data(file: &Path, text: &str) -> Result<ConfigData, Failure> {
+    let base = file.parent().unwrap_or_else(|| Path::new("."));
+    let scenario_key = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario.yaml".into());
+    let mut data = serde_json::Map::new();
+    let mut items = vec![json!({"key": "scenario", "path": scenario_key})];
+    data.insert("scenario".into(), Value::String(text.to_string()));
+    for (i, rel) in data_files(text).iter().enumerate() {
+        let p = Path::new(rel);
+        if p.is_absolute() || rel.split('/').any(|c| c == "..") {
+            return Err(Failure::Usage(format!(
+                "{}: data file `{rel}`: in Kubernetes the scenario's files are mounted beside it; write it as a path below the scenario's folder",
+                file.display()
+            )));
+        }
+        let content = std::fs::read_to_string(base.join(p))
+            .map_err(|e| Failure::Usage(format!("{}: data file `{rel}`: {e}", file.display())))?;
+        let key = format!("file-{i}");
+        data.insert(key.clone(), Value::String(content));
+        items.push(json!({"key": key, "path": rel}));
+    }
+    let size: usize = data.values().map(|v| v.as_str().map_or(0, str::len)).sum();
+    if size > CONFIGMAP_MAX {
+        return Err(Failure::Usage(format!(
+            "the scenario and its data files are {size} bytes; a ConfigMap holds at most 1 MiB: bake large data files into the image instead"
+        )));
+    }
+    Ok((scenario_key, data, items))
 }
 
 /// The port the start barrier listens on in pod 0.

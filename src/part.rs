@@ -4,7 +4,7 @@
 
 use crate::Failure;
 use crate::plan::Plan;
-use crate::segment::{self, Part, Segment};
+use crate::segment::{Part, Segment};
 use crate::summary::{LATE_MS, PartInfo, SecondBlob, ThresholdDef};
 use chrono::{DateTime, Utc};
 use clap::Args;
@@ -38,7 +38,7 @@ pub struct PartArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub barrier: Option<String>,
     /// Give up (exit 1) when not all parts reached the barrier within this long.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::scenario::duration::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::units::duration::parse_duration)]
     pub barrier_timeout: Duration,
     /// After the reports, print summary.json on one last stdout line prefixed
     /// `STAMPEDE_SUMMARY ` (how `stampede k8s collect` reads parts from pod logs).
@@ -87,7 +87,7 @@ pub fn scenario_hash(file: &Path, plan: &Plan) -> Result<String, Failure> {
 }
 
 /// The command-line options that change what runs, for comparing parts.
-pub fn options(o: &crate::cli::OverrideArgs) -> IndexMap<String, String> {
+pub fn options(o: &crate::scenario::Overrides) -> IndexMap<String, String> {
     let mut m = IndexMap::new();
     let mut put = |k: &str, v: Option<String>| {
         if let Some(v) = v {
@@ -121,7 +121,7 @@ pub fn options(o: &crate::cli::OverrideArgs) -> IndexMap<String, String> {
 pub fn prepare(
     args: &PartArgs,
     file: &Path,
-    overrides: &crate::cli::OverrideArgs,
+    overrides: &crate::scenario::Overrides,
     plan: &mut Plan,
 ) -> Result<Option<PartRun>, Failure> {
     if args.segment.is_none()
@@ -173,7 +173,7 @@ pub fn prepare(
             let seg =
                 Segment::parse(s, args.segment_sequence.as_deref()).map_err(Failure::Usage)?;
             let part = Part::new(seg).map_err(Failure::Usage)?;
-            segment::apply(plan, part.clone())
+            crate::plan::apply_segment(plan, part.clone())
                 .map_err(|e| Failure::Usage(format!("--segment {s}: {e}")))?;
             Some(part)
         }

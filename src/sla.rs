@@ -270,7 +270,7 @@ fn split_window<'a>(text: &'a str, expr: &str) -> Result<(&'a str, Option<Durati
         return Ok((text, None));
     };
     let (agg, w) = (text[..i].trim(), text[i + 6..].trim());
-    let d = crate::scenario::duration::parse_duration(w)
+    let d = crate::units::duration::parse_duration(w)
         .map_err(|e| format!("threshold `{expr}`: window `{w}`: {e}"))?;
     if d < Duration::from_secs(1) || d.subsec_nanos() != 0 {
         return Err(format!(

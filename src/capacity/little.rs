@@ -13,8 +13,8 @@
 //! `max(P, R)` instead of `Z + R`. One request per think cycle is assumed: a flow of k steps
 //! with no think time between them makes k requests per cycle (multiply the rate by k).
 
-use crate::scenario::duration::format_duration;
-use crate::scenario::model::ThinkSpec;
+use crate::units::duration::format_duration;
+use crate::units::think::ThinkSpec;
 use std::time::Duration;
 
 /// The load a population makes.
@@ -106,7 +106,7 @@ pub fn demand(users: f64, think: ThinkSpec, response: Duration) -> Result<Demand
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::model::parse_think;
+    use crate::units::think::parse_think;
 
     fn d(s: &str) -> ThinkSpec {
         parse_think(s).unwrap()

@@ -2,7 +2,6 @@
 //! the demand, and the fleet size that serves it (`stampede plan`).
 
 pub mod chart;
-pub mod command;
 pub mod fit;
 pub mod fleet;
 pub mod little;

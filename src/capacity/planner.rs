@@ -1,5 +1,5 @@
 //! The plan: the USL fit, the demand (Little's law) and the fleet, put together from what was
-//! asked, with every assumption and warning written down. No I/O here: `command.rs` reads
+//! asked, with every assumption and warning written down. No I/O here: `commands/plan.rs` reads
 //! the inputs and prints; `render.rs` writes the text.
 
 use super::Point;
@@ -7,7 +7,7 @@ use super::fit::{Fit, FitError, FitMethod, fit};
 use super::fleet::{self, FleetInput};
 use super::little::{self, Demand};
 use super::uncertainty::{self, Interval};
-use crate::scenario::model::ThinkSpec;
+use crate::units::think::ThinkSpec;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -149,19 +149,15 @@ pub struct Plan {
     pub demand_detail: Option<Demand>,
 }
 
-/// Build the plan. `Err` is a usage problem (exit 2).
-pub fn make(req: &Request) -> Result<Plan, String> {
-    let asked_fleet = req.headroom.is_some() || req.redundancy.is_some() || req.zones.is_some();
-    let asked_demand = req.users.is_some();
-    let asked_reading =
-        req.at_concurrency.is_some() || req.at_throughput.is_some() || req.at_latency.is_some();
-    if req.points.is_empty() && !asked_demand && !asked_fleet && req.per_instance_rps.is_none() {
-        return Err("nothing to plan: give measurements (--points FILE.csv or a summary.json) and/or a population (--users N --think-time Z --response-time R, or --scenario FILE with a `capacity:` block); see `stampede plan --help`".into());
-    }
-    let mut assumptions = req.point_notes.clone();
-    let mut warnings = req.point_warnings.clone();
-
-    let fit = if req.points.is_empty() {
+/// The USL fitted to the measurements, if any. Too few points (a breakpoint run that broke on
+/// its second stair) still leave the demand and the fleet to plan (`planning_more`); any other
+/// failure means the input is wrong.
+fn fit_points(
+    req: &Request,
+    planning_more: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Fit>, String> {
+    Ok(if req.points.is_empty() {
         None
     } else {
         match fit(&req.points, req.fit_method) {
@@ -169,28 +165,19 @@ pub fn make(req: &Request) -> Result<Plan, String> {
             // Too few points (a breakpoint run that broke on its second stair) still leave the
             // demand and the fleet to plan; any other failure means the input is wrong.
             Err(e @ (FitError::TooFewPoints(_) | FitError::TooFewConcurrencies(_)))
-                if asked_demand || asked_fleet =>
+                if planning_more =>
             {
                 warnings.push(format!("no scalability fit: {e}"));
                 None
             }
             Err(e) => return Err(e.to_string()),
         }
-    };
-    if asked_reading && fit.is_none() {
-        return Err("--at-concurrency, --at-throughput and --at-latency read the fitted curve: give measurements (--points FILE.csv or a summary.json)".into());
-    }
-    let usl = match fit {
-        Some(f) => Some(usl_out(&f, &req.points, &mut assumptions, &mut warnings)?),
-        None => None,
-    };
-    let has_peak = usl.as_ref().is_some_and(|u| u.peak.is_some());
-    let mut readings = [None, None, None];
-    if let Some(f) = fit {
-        readings = read_curve(&f, req, &mut warnings);
-    }
+    })
+}
 
-    let demand = match (&req.users, &req.think, req.response_time) {
+/// The load a population makes (Little's law), with its assumptions written down.
+fn demand(req: &Request, assumptions: &mut Vec<String>) -> Result<Option<Demand>, String> {
+    Ok(match (&req.users, &req.think, req.response_time) {
         (None, None, None) => None,
         (None, _, _) => {
             return Err("--think-time and --response-time size a population: give --users N (or --scenario FILE with a `capacity:` block)".into());
@@ -207,11 +194,40 @@ pub fn make(req: &Request) -> Result<Plan, String> {
             assumptions.push(format!("{} ({t_from})", d.think_note));
             assumptions.push(format!(
                 "response time {} (--response-time), one request per think cycle",
-                crate::scenario::duration::format_duration(r)
+                crate::units::duration::format_duration(r)
             ));
             Some(d)
         }
+    })
+}
+
+/// Build the plan. `Err` is a usage problem (exit 2).
+pub fn make(req: &Request) -> Result<Plan, String> {
+    let asked_fleet = req.headroom.is_some() || req.redundancy.is_some() || req.zones.is_some();
+    let asked_demand = req.users.is_some();
+    let asked_reading =
+        req.at_concurrency.is_some() || req.at_throughput.is_some() || req.at_latency.is_some();
+    if req.points.is_empty() && !asked_demand && !asked_fleet && req.per_instance_rps.is_none() {
+        return Err("nothing to plan: give measurements (--points FILE.csv or a summary.json) and/or a population (--users N --think-time Z --response-time R, or --scenario FILE with a `capacity:` block); see `stampede plan --help`".into());
+    }
+    let mut assumptions = req.point_notes.clone();
+    let mut warnings = req.point_warnings.clone();
+
+    let fit = fit_points(req, asked_demand || asked_fleet, &mut warnings)?;
+    if asked_reading && fit.is_none() {
+        return Err("--at-concurrency, --at-throughput and --at-latency read the fitted curve: give measurements (--points FILE.csv or a summary.json)".into());
+    }
+    let usl = match fit {
+        Some(f) => Some(usl_out(&f, &req.points, &mut assumptions, &mut warnings)?),
+        None => None,
     };
+    let has_peak = usl.as_ref().is_some_and(|u| u.peak.is_some());
+    let mut readings = [None, None, None];
+    if let Some(f) = fit {
+        readings = read_curve(&f, req, &mut warnings);
+    }
+
+    let demand = demand(req, &mut assumptions)?;
 
     let fleet = match (&demand, &req.per_instance_rps) {
         (Some(d), Some((x1, x1_from))) => {
@@ -294,6 +310,110 @@ pub fn make(req: &Request) -> Result<Plan, String> {
     })
 }
 
+/// What the reader of a fit should be warned about: extrapolated peaks, a peak no
+/// measurement is near, loose intervals, too few points, a poor fit, coefficients on a bound.
+fn usl_warnings(
+    f: &Fit,
+    points: &[super::Point],
+    peak_out: Option<&PeakOut>,
+    optimal: Option<&PeakOut>,
+    warnings: &mut Vec<String>,
+) {
+    let u = f.usl;
+    let max_n = f.max_n;
+    if let Some(p) = u.peak_exact()
+        && p > 2.0 * max_n
+    {
+        warnings.push(format!(
+            "the peak N* = {} is beyond 2× the largest measured concurrency ({}): it is an extrapolation; measure closer to it before relying on it",
+            group(p.floor(), 0),
+            group(max_n, 1)
+        ));
+    }
+    if let Some(o) = optimal
+        && o.extrapolated
+    {
+        warnings.push(format!(
+            "the optimal load 1/σ = {} is beyond 2× the largest measured concurrency ({}): it is an extrapolation",
+            group(o.concurrency.estimate, 1),
+            group(max_n, 1)
+        ));
+    }
+    // A peak inside the measured range but with no measurement near it (a gap between, say, an
+    // unloaded and a saturated point) is drawn by the model alone.
+    if let Some(p) = u.peak_exact()
+        && p <= 2.0 * max_n
+        && !points
+            .iter()
+            .any(|m| m.concurrency >= p / 2.0 && m.concurrency <= p * 2.0)
+    {
+        let below = points
+            .iter()
+            .map(|m| m.concurrency)
+            .filter(|&n| n < p)
+            .fold(0.0, f64::max);
+        let above = points
+            .iter()
+            .map(|m| m.concurrency)
+            .filter(|&n| n > p)
+            .fold(f64::INFINITY, f64::min);
+        warnings.push(format!(
+            "no measurement lies near the peak N* = {} (the nearest are at N = {} and {}): X(N*) comes from the model alone; measure between them",
+            group(p.floor(), 0),
+            group(below, 1),
+            group(above, 1)
+        ));
+    }
+    if let Some(p) = peak_out
+        && p.concurrency.low <= 0.5 * p.concurrency.estimate
+    {
+        warnings.push(format!(
+            "N* is loosely determined: its {}% interval is [{}, {}]",
+            group(uncertainty::LEVEL * 100.0, 0),
+            group(p.concurrency.low, 1),
+            group(p.concurrency.high, 1)
+        ));
+    }
+    let max_x = points.iter().map(|p| p.throughput).fold(0.0, f64::max);
+    if let Some(p) = peak_out
+        && p.throughput.estimate > 1.2 * max_x
+    {
+        warnings.push(format!(
+            "the fitted peak X(N*) = {} is {}% above the highest measured throughput ({}): the curve, not a measurement, puts it there",
+            group(p.throughput.estimate, 1),
+            group((p.throughput.estimate / max_x - 1.0) * 100.0, 0),
+            group(max_x, 1)
+        ));
+    }
+    if f.points < 6 {
+        warnings.push(format!(
+            "only {} points: three coefficients from so few measurements are loosely determined (see the intervals)",
+            f.points
+        ));
+    }
+    let mean_x = points.iter().map(|p| p.throughput).sum::<f64>() / points.len() as f64;
+    let spread = match f.method {
+        FitMethod::Absolute => f.residual_standard_error / mean_x,
+        FitMethod::Relative => f.residual_standard_error,
+    };
+    if spread > 0.1 {
+        warnings.push(format!(
+            "the residual standard error is {}% of the mean throughput: the USL describes these measurements poorly (mixed runs, noise, or a limit the model does not have)",
+            group(spread * 100.0, 1)
+        ));
+    }
+    if u.sigma >= 1.0 || u.kappa >= 1.0 {
+        warnings.push("a coefficient sits on its bound of 1: the fit is not trustworthy".into());
+    }
+    for (name, v) in [("σ", u.sigma), ("κ", u.kappa)] {
+        if v == 0.0 {
+            warnings.push(format!(
+                "{name} = 0 sits on its lower bound: its interval is one-sided, and the intervals computed from it understate the uncertainty"
+            ));
+        }
+    }
+}
+
 fn usl_out(
     f: &Fit,
     points: &[super::Point],
@@ -343,97 +463,7 @@ fn usl_out(
     let amdahl_limit = (u.sigma > 0.0)
         .then(|| uncertainty::derived(f, |v| (v.sigma > 0.0).then(|| v.lambda / v.sigma)))
         .flatten();
-    if let Some(p) = u.peak_exact()
-        && p > 2.0 * max_n
-    {
-        warnings.push(format!(
-            "the peak N* = {} is beyond 2× the largest measured concurrency ({}): it is an extrapolation; measure closer to it before relying on it",
-            group(p.floor(), 0),
-            group(max_n, 1)
-        ));
-    }
-    if let Some(o) = &optimal
-        && o.extrapolated
-    {
-        warnings.push(format!(
-            "the optimal load 1/σ = {} is beyond 2× the largest measured concurrency ({}): it is an extrapolation",
-            group(o.concurrency.estimate, 1),
-            group(max_n, 1)
-        ));
-    }
-    // A peak inside the measured range but with no measurement near it (a gap between, say, an
-    // unloaded and a saturated point) is drawn by the model alone.
-    if let Some(p) = u.peak_exact()
-        && p <= 2.0 * max_n
-        && !points
-            .iter()
-            .any(|m| m.concurrency >= p / 2.0 && m.concurrency <= p * 2.0)
-    {
-        let below = points
-            .iter()
-            .map(|m| m.concurrency)
-            .filter(|&n| n < p)
-            .fold(0.0, f64::max);
-        let above = points
-            .iter()
-            .map(|m| m.concurrency)
-            .filter(|&n| n > p)
-            .fold(f64::INFINITY, f64::min);
-        warnings.push(format!(
-            "no measurement lies near the peak N* = {} (the nearest are at N = {} and {}): X(N*) comes from the model alone; measure between them",
-            group(p.floor(), 0),
-            group(below, 1),
-            group(above, 1)
-        ));
-    }
-    if let Some(p) = &peak_out
-        && p.concurrency.low <= 0.5 * p.concurrency.estimate
-    {
-        warnings.push(format!(
-            "N* is loosely determined: its {}% interval is [{}, {}]",
-            group(uncertainty::LEVEL * 100.0, 0),
-            group(p.concurrency.low, 1),
-            group(p.concurrency.high, 1)
-        ));
-    }
-    let max_x = points.iter().map(|p| p.throughput).fold(0.0, f64::max);
-    if let Some(p) = &peak_out
-        && p.throughput.estimate > 1.2 * max_x
-    {
-        warnings.push(format!(
-            "the fitted peak X(N*) = {} is {}% above the highest measured throughput ({}): the curve, not a measurement, puts it there",
-            group(p.throughput.estimate, 1),
-            group((p.throughput.estimate / max_x - 1.0) * 100.0, 0),
-            group(max_x, 1)
-        ));
-    }
-    if f.points < 6 {
-        warnings.push(format!(
-            "only {} points: three coefficients from so few measurements are loosely determined (see the intervals)",
-            f.points
-        ));
-    }
-    let mean_x = points.iter().map(|p| p.throughput).sum::<f64>() / points.len() as f64;
-    let spread = match f.method {
-        FitMethod::Absolute => f.residual_standard_error / mean_x,
-        FitMethod::Relative => f.residual_standard_error,
-    };
-    if spread > 0.1 {
-        warnings.push(format!(
-            "the residual standard error is {}% of the mean throughput: the USL describes these measurements poorly (mixed runs, noise, or a limit the model does not have)",
-            group(spread * 100.0, 1)
-        ));
-    }
-    if u.sigma >= 1.0 || u.kappa >= 1.0 {
-        warnings.push("a coefficient sits on its bound of 1: the fit is not trustworthy".into());
-    }
-    for (name, v) in [("σ", u.sigma), ("κ", u.kappa)] {
-        if v == 0.0 {
-            warnings.push(format!(
-                "{name} = 0 sits on its lower bound: its interval is one-sided, and the intervals computed from it understate the uncertainty"
-            ));
-        }
-    }
+    usl_warnings(f, points, peak_out.as_ref(), optimal.as_ref(), warnings);
     Ok(UslOut {
         fit: f.method.as_str(),
         sigma: u.sigma,
@@ -558,7 +588,7 @@ fn read_curve(f: &Fit, req: &Request, warnings: &mut Vec<String>) -> [Option<Rea
                 None => {
                     warnings.push(format!(
                         "--at-latency {}: below the time one request takes alone (1/λ = {:.2} ms), or not reachable",
-                        crate::scenario::duration::format_duration(r),
+                        crate::units::duration::format_duration(r),
                         1000.0 / u.lambda
                     ));
                     None
@@ -569,29 +599,12 @@ fn read_curve(f: &Fit, req: &Request, warnings: &mut Vec<String>) -> [Option<Rea
     [a, b, c]
 }
 
-/// `31250.0` → `31,250`; `1680.5` with 1 decimal → `1,680.5`.
-pub fn group(v: f64, decimals: usize) -> String {
-    let s = format!("{:.*}", decimals, v.abs());
-    let (int, frac) = s.split_once('.').map_or((s.as_str(), ""), |(i, f)| (i, f));
-    let mut out = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    let frac = frac.trim_end_matches('0');
-    if !frac.is_empty() {
-        out.push('.');
-        out.push_str(frac);
-    }
-    if v < 0.0 { format!("-{out}") } else { out }
-}
+pub use crate::units::number::group;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::model::parse_think;
+    use crate::units::think::parse_think;
 
     fn issue_request() -> Request {
         Request {

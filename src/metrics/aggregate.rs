@@ -219,9 +219,7 @@ impl Aggregator {
         for s in done {
             if let Some(p) = self.pending.remove(&s) {
                 if let Some(keep) = &mut self.second_histograms {
-                    let enc = |h: &Histogram<u64>| {
-                        crate::report::json::encode_histogram(h).unwrap_or_default()
-                    };
+                    let enc = |h: &Histogram<u64>| super::hdr::encode(h).unwrap_or_default();
                     keep.push((
                         s,
                         enc(&p.duration),

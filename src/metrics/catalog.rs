@@ -107,5 +107,5 @@ pub fn names() -> Vec<&'static str> {
 
 /// The closest known metric name, if one is close enough to be a typo.
 pub fn suggest(name: &str) -> Option<&'static str> {
-    crate::scenario::did_you_mean(name, METRICS.iter().map(|(n, _)| *n))
+    crate::units::suggest::did_you_mean(name, METRICS.iter().map(|(n, _)| *n))
 }

@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod catalog;
+pub mod hdr;
 pub mod recorder;
 pub mod stream;
 pub mod ws;

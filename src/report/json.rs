@@ -23,13 +23,7 @@ impl Exporter for Json {
 /// A histogram in HdrHistogram's V2 deflate format, base64: other tools (and a later merge of
 /// runs) can decode it and add histograms exactly.
 pub fn encode_histogram(h: &Histogram<u64>) -> Option<String> {
-    use base64::Engine as _;
-    let mut bytes = Vec::new();
-    use hdrhistogram::serialization::Serializer as _;
-    hdrhistogram::serialization::V2DeflateSerializer::new()
-        .serialize(h, &mut bytes)
-        .ok()?;
-    Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+    crate::metrics::hdr::encode(h)
 }
 
 /// Every latency trend's histogram (µs), overall and per step.

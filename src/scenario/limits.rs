@@ -78,49 +78,7 @@ pub fn count(v: f64, max: u32) -> u32 {
     }
 }
 
-/// The checks a target URL needs beyond `http::Uri` (which lets a bad port through as no port
-/// at all): a port from 1 to 65535, no credentials.
-pub fn check_url(text: &str) -> Result<(), String> {
-    let parsed = match url::Url::parse(text) {
-        Ok(u) => u,
-        Err(url::ParseError::InvalidPort) => {
-            return Err(format!(
-                "target `{text}`: the port must be a whole number from 1 to 65535"
-            ));
-        }
-        Err(url::ParseError::RelativeUrlWithoutBase) => {
-            return Err(format!(
-                "malformed target URL `{text}`: write it with a scheme, e.g. `http://{text}`"
-            ));
-        }
-        Err(e) => return Err(format!("malformed target URL `{text}`: {e}")),
-    };
-    if parsed.port() == Some(0) {
-        return Err(format!(
-            "target `{text}`: port 0 cannot be connected to; use a port from 1 to 65535"
-        ));
-    }
-    if parsed.fragment().is_some() {
-        return Err(format!(
-            "target `{text}`: a `#fragment` is never sent to a server; remove it"
-        ));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!(
-            "target `{}`: credentials in the URL are not sent; use `http: {{ auth: {{ basic: {{ user: ..., password: ... }} }} }}` (or `{{{{env.NAME}}}}` for the password)",
-            redact(text)
-        ));
-    }
-    Ok(())
-}
-
-/// The URL with its `user:password@` replaced, for messages.
-fn redact(text: &str) -> String {
-    match (text.find("://"), text.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &text[..s], &text[at + 1..]),
-        _ => text.to_string(),
-    }
-}
+pub use crate::plan::check_url;
 
 /// The most `http.max_body` may be.
 pub const MAX_BODY_LIMIT: u64 = 1 << 30;

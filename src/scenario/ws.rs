@@ -73,17 +73,7 @@ impl Builder<'_> {
                     let kpath = format!("{path}.{key}");
                     match key {
                         "url" => {}
-                        "subprotocols" => {
-                            let items = v.as_sequence().ok_or_else(|| {
-                                self.at_value(&kpath, "a list of names, e.g. [chat]")
-                            })?;
-                            for p in items {
-                                let p = p.as_str().filter(|p| is_token(p)).ok_or_else(|| {
-                                    self.at_value(&kpath, "each subprotocol is a name (a token)")
-                                })?;
-                                spec.subprotocols.push(p.to_string());
-                            }
-                        }
+                        "subprotocols" => spec.subprotocols = self.subprotocols(v, &kpath)?,
                         "timeout" => spec.timeout = self.duration_at(v, &kpath)?,
                         "actions" => {
                             if list.is_some() {
@@ -169,6 +159,22 @@ impl Builder<'_> {
             spec.actions.push(action);
         }
         Ok(spec)
+    }
+
+    /// `ws.subprotocols`: a list of names (tokens).
+    fn subprotocols(&self, v: &Value, kpath: &str) -> Result<Vec<String>, ScenarioError> {
+        let items = v
+            .as_sequence()
+            .ok_or_else(|| self.at_value(kpath, "a list of names, e.g. [chat]"))?;
+        items
+            .iter()
+            .map(|p| {
+                p.as_str()
+                    .filter(|p| is_token(p))
+                    .map(str::to_string)
+                    .ok_or_else(|| self.at_value(kpath, "each subprotocol is a name (a token)"))
+            })
+            .collect()
     }
 
     fn ws_expect(

@@ -14,15 +14,7 @@ pub fn clock(d: Duration) -> String {
 
 /// `12,345`
 pub fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::units::number::thousands(n)
 }
 
 /// A rate per second: `12,345`, or `2.5` below 10.

@@ -32,6 +32,6 @@ mod reports;
 // Beyond one process: distributed runs, Kubernetes manifests, capacity planning.
 mod distributed;
 mod k8s;
-mod processes_live;
 mod plan;
+mod processes_live;
 mod usl_reference;

@@ -1,11 +1,11 @@
 //! `stampede plan`: read the inputs named on the command line, make the plan, print it (text
 //! or `--json`), and draw the chart.
 
-use super::fit::FitMethod;
-use super::planner::{self, Request};
-use super::points::{self, Measured};
-use super::{chart, render};
-use crate::cli::PlanArgs;
+use super::cli::PlanArgs;
+use crate::capacity::fit::FitMethod;
+use crate::capacity::planner::{self, Request};
+use crate::capacity::points::{self, Measured};
+use crate::capacity::{chart, render};
 use crate::scenario::capacity::{Peak, load_capacity};
 use crate::{Failure, exit};
 use anyhow::Context;

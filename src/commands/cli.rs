@@ -1,6 +1,6 @@
 //! Command-line interface (clap derive). Parsing only: `lib::run` does the work.
 
-use crate::scenario::duration::parse_duration;
+use crate::units::duration::parse_duration;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -125,71 +125,7 @@ pub enum ReportCommand {
     },
 }
 
-#[derive(Debug, Args, Clone, Default)]
-pub struct OverrideArgs {
-    /// Send the load here instead of the scenario's `target` (http://HOST:PORT).
-    #[arg(long, value_name = "URL", env = "STAMPEDE_TARGET")]
-    pub target: Option<String>,
-    /// Run this many VUs (with --duration: a constant-vus run; alone: stages scaled to this peak).
-    #[arg(
-        long,
-        short = 'u',
-        value_name = "N",
-        env = "STAMPEDE_VUS",
-        allow_negative_numbers = true,
-        value_parser = parse_vus
-    )]
-    pub vus: Option<u32>,
-    /// Run this long (with --vus: constant-vus; alone: stages stretched to this total), e.g. 30s.
-    #[arg(long, short = 'd', value_name = "DURATION", value_parser = parse_duration_arg, env = "STAMPEDE_DURATION")]
-    pub duration: Option<Duration>,
-    /// Run exactly N iterations shared by the VUs (k6's -i: a shared-iterations run with --vus
-    /// VUs, 1 by default; --duration is then its max_duration).
-    #[arg(long, short = 'i', value_name = "N", env = "STAMPEDE_ITERATIONS")]
-    pub iterations: Option<u64>,
-    /// Iterations per second (open model). With --duration: a constant-arrival-rate run of any
-    /// scenario (--vus then sets max_vus); alone: an arrival-rate schedule rescaled to peak at R.
-    #[arg(
-        long,
-        value_name = "R",
-        allow_negative_numbers = true,
-        env = "STAMPEDE_RATE"
-    )]
-    pub rate: Option<f64>,
-    /// Multiply every VU target by F (0.01 turns 50k VUs into 500), and every rate of an
-    /// arrival-rate executor, for smoke runs of big profiles.
-    #[arg(long, value_name = "F", allow_negative_numbers = true)]
-    pub scale: Option<f64>,
-    /// Multiply every duration of the schedule by F (0.05 turns 10m into 30s).
-    #[arg(long, value_name = "F", allow_negative_numbers = true)]
-    pub time_scale: Option<f64>,
-    /// Set `{{env.NAME}}` for templates (repeatable; wins over the process environment).
-    /// Values from the environment are never written to reports.
-    #[arg(long = "env", short = 'e', value_name = "NAME=VALUE", value_parser = parse_env_arg)]
-    pub env: Vec<(String, String)>,
-    /// Accept any TLS certificate of an https:// target (self-signed, expired, wrong name):
-    /// nothing is verified. For test setups only.
-    #[arg(long)]
-    pub insecure: bool,
-}
-
-fn parse_vus(s: &str) -> Result<u32, String> {
-    let max = crate::scenario::limits::MAX_VUS;
-    match s.trim().parse::<i128>() {
-        Ok(n) if n >= 1 && n <= max as i128 => Ok(n as u32),
-        Ok(_) => Err(format!(
-            "`{s}`: the number of VUs is a whole number from 1 to {max}"
-        )),
-        Err(_) => Err(format!("`{s}` is not a whole number of VUs")),
-    }
-}
-
-fn parse_env_arg(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("`{s}`: use NAME=VALUE")),
-    }
-}
+pub use crate::scenario::OverrideArgs;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -295,7 +231,7 @@ N* = ⌊√((1−σ)/κ)⌋. Details: docs/capacity-planning.md.
 
 Exit codes: 0 a plan was made · 2 bad usage, unreadable input or a bad CSV row (FILE:LINE)";
 
-/// `stampede plan` inputs. Values are parsed here; `capacity::command` reads the files.
+/// `stampede plan` inputs. Values are parsed here; `commands::plan` reads the files.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// A summary.json of a breakpoint run (its stairs) or of a stepped closed-model run (its
@@ -314,7 +250,7 @@ pub struct PlanArgs {
     /// Mean pause between a user's requests: `3s`, `200ms`, `constant(2s)`, `between(1s,5s)`
     /// (mean 3 s) or `pacing(5s)` (over the scenario's).
     #[arg(long, value_name = "THINK", value_parser = parse_think_arg)]
-    pub think_time: Option<crate::scenario::model::ThinkSpec>,
+    pub think_time: Option<crate::units::think::ThinkSpec>,
     /// Mean response time to plan for, e.g. `200ms`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub response_time: Option<Duration>,
@@ -352,8 +288,8 @@ pub struct PlanArgs {
     pub fit: String,
 }
 
-fn parse_think_arg(s: &str) -> Result<crate::scenario::model::ThinkSpec, String> {
-    crate::scenario::model::parse_think(s)
+fn parse_think_arg(s: &str) -> Result<crate::units::think::ThinkSpec, String> {
+    crate::units::think::parse_think(s)
 }
 
 fn parse_users(s: &str) -> Result<u64, String> {
