@@ -269,16 +269,16 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
         .iter()
         .map(|p| offset(p) + p.summary.duration_s)
         .fold(0.0, f64::max);
-    let metric = |p: &Loaded, name: &str| p.summary.metrics.get(name).cloned().unwrap_or_default();
-    let vus_allowed: f64 = parts
-        .iter()
-        .map(|p| metric(p, "vus_max").value.unwrap_or(0.0))
-        .sum();
+    let gauge = |p: &Loaded, name: &str| {
+        p.summary
+            .metric(name)
+            .and_then(|m| m.gauge())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let vus_allowed: u64 = parts.iter().map(|p| gauge(p, "vus_max").value).sum();
     // The parts ramp together: the whole's peak is the sum of theirs.
-    let vus_max: f64 = parts
-        .iter()
-        .map(|p| metric(p, "vus").max.unwrap_or(0.0))
-        .sum();
+    let vus_max: u64 = parts.iter().map(|p| gauge(p, "vus").max).sum();
     let vus_min = timeline.iter().map(|p| p.vus).min().unwrap_or(0);
     let overall = total.overall();
     let result = RunResult {

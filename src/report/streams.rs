@@ -54,6 +54,9 @@ pub fn ws_section(res: &RunResult) -> Value {
     }
 }
 
+/// The histogram key of each stream's tokens per second (in milli-tokens per second).
+pub const TOKENS_PER_S_MILLI: &str = "stream_tokens_per_s_milli";
+
 /// Every stream histogram (µs, HdrHistogram V2 deflate), overall and per step.
 pub fn histograms(res: &RunResult) -> Vec<(String, &Histogram<u64>)> {
     let mut sources: Vec<(String, &StreamStats)> = Vec::new();
@@ -88,6 +91,12 @@ pub fn histograms(res: &RunResult) -> Vec<(String, &Histogram<u64>)> {
                 out.push((format!("{name}{suffix}"), h));
             }
         }
+        // Each stream's own tokens per second (milli-tokens/s, not µs): what
+        // `tokens_per_s_per_stream` is read from, kept so `stampede merge` can add it exactly.
+        out.push((
+            format!("{TOKENS_PER_S_MILLI}{suffix}"),
+            &s.tokens_per_second_milli,
+        ));
     }
     out
 }
