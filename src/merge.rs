@@ -2,6 +2,7 @@
 //! counters exactly, the per-second timeline on the common clock — and judge every threshold
 //! once, on the whole.
 
+use crate::Failure;
 use crate::metrics::aggregate::{StepSecond, TimelinePoint, ms};
 use crate::metrics::recorder::new_histogram;
 use crate::metrics::{Recorder, RunResult};
@@ -9,7 +10,6 @@ use crate::report::{self, CheckReport, RunReport, StepInfo};
 use crate::segment::{Ratio, parse_sequence};
 use crate::sla::{self, MetricRef, Threshold};
 use crate::summary::{self, MergeInfo, MergedPart, PartInfo, Summary, decode_histogram};
-use crate::{Failure, exit};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use hdrhistogram::Histogram;
@@ -315,14 +315,14 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
     let aborted_by = parts
         .iter()
         .find_map(|p| p.summary.aborted_by_threshold.clone());
-    let breached = outcomes.iter().any(|o| !o.passed);
-    let exit_code = if interrupted {
-        exit::INTERRUPTED
-    } else if breached {
-        exit::THRESHOLDS
-    } else {
-        exit::OK
-    };
+    let exit_code = crate::verdict::Verdict::of(&crate::verdict::Judged {
+        outcomes: &outcomes,
+        aborted_by: aborted_by.as_deref(),
+        capacity: None,
+        segment: false,
+        interrupted,
+    })
+    .exit_code();
     let checks = first
         .summary
         .checks

@@ -779,23 +779,14 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     {
         w.patch(&mut outcomes);
     }
-    let breached = aborted_by.is_some() || outcomes.iter().any(|o| !o.passed);
-    // A breakpoint run is expected to break: it succeeds when it found a sustainable rate.
-    let exit_code = if interrupted {
-        exit::INTERRUPTED
-    } else if segment_info.is_some() {
-        exit::OK
-    } else if let Some(c) = &capacity {
-        if c.max_sustainable_rps.is_some() {
-            exit::OK
-        } else {
-            exit::THRESHOLDS
-        }
-    } else if breached {
-        exit::THRESHOLDS
-    } else {
-        exit::OK
-    };
+    let exit_code = crate::verdict::Verdict::of(&crate::verdict::Judged {
+        outcomes: &outcomes,
+        aborted_by: aborted_by.as_deref(),
+        capacity: capacity.as_ref(),
+        segment: segment_info.is_some(),
+        interrupted,
+    })
+    .exit_code();
     let steps = plan
         .flows
         .iter()

@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod catalog;
+pub mod query;
 pub mod recorder;
 pub mod stream;
 pub mod ws;

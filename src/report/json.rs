@@ -320,7 +320,7 @@ pub fn summary(r: &RunReport) -> Value {
         "duration_s": round3(res.elapsed.as_secs_f64()),
         "interrupted": r.interrupted,
         "aborted_by_threshold": r.aborted_by,
-        "verdict": if r.segment.is_some() { "not_judged" } else if r.passed() { "passed" } else { "failed" },
+        "verdict": r.verdict().label,
         "exit_code": r.exit_code,
         "metrics": Value::Object(metrics(r)),
         "thresholds": thresholds,

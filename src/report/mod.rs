@@ -63,13 +63,21 @@ pub struct StepInfo {
 }
 
 impl RunReport {
-    /// The verdict. A breakpoint run is expected to break: it passes when it found a sustainable
-    /// rate (its thresholds are judged stair by stair, not over the whole run).
+    /// The verdict (thresholds, or a breakpoint run's stairs; a segment is not judged).
+    pub fn verdict(&self) -> crate::verdict::Verdict {
+        crate::verdict::Verdict::of(&crate::verdict::Judged {
+            outcomes: &self.outcomes,
+            aborted_by: self.aborted_by.as_deref(),
+            capacity: self.capacity.as_ref(),
+            segment: self.segment.is_some(),
+            interrupted: self.interrupted,
+        })
+    }
+
+    /// The verdict passed. A breakpoint run is expected to break: it passes when it found a
+    /// sustainable rate (its thresholds are judged stair by stair, not over the whole run).
     pub fn passed(&self) -> bool {
-        match &self.capacity {
-            Some(c) => c.max_sustainable_rps.is_some() && !self.interrupted,
-            None => self.outcomes.iter().all(|o| o.passed) && self.aborted_by.is_none(),
-        }
+        self.verdict().passed()
     }
 }
 
