@@ -13,8 +13,8 @@ impl Exporter for Html {
         "report.html"
     }
 
-    fn render(&self, summary: &Value) -> anyhow::Result<String> {
-        Ok(render(summary))
+    fn render(&self, summary: &crate::summary::Summary) -> anyhow::Result<String> {
+        Ok(render(&super::as_json(summary)?))
     }
 }
 

@@ -17,6 +17,7 @@ pub mod timeline;
 
 use crate::metrics::RunResult;
 use crate::sla::Outcome;
+use crate::summary::Summary;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -81,19 +82,24 @@ impl RunReport {
     }
 }
 
-/// A report format written into the run folder, rendered from the run's summary JSON.
+/// A report format written into the run folder, rendered from the run's typed summary.
 pub trait Exporter {
     /// File name inside the run folder.
     fn file_name(&self) -> &'static str;
-    fn render(&self, summary: &serde_json::Value) -> anyhow::Result<String>;
+    fn render(&self, summary: &Summary) -> anyhow::Result<String>;
 
-    fn write(&self, summary: &serde_json::Value, dir: &Path) -> anyhow::Result<PathBuf> {
+    fn write(&self, summary: &Summary, dir: &Path) -> anyhow::Result<PathBuf> {
         let path = dir.join(self.file_name());
         let text = self.render(summary)?;
         files::write_atomic(&path, text.as_bytes())
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
         Ok(path)
     }
+}
+
+/// The summary as JSON, for the renderers that still read it by key (see docs/reports.md).
+pub fn as_json(summary: &Summary) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::to_value(summary)?)
 }
 
 /// The formats written after every run.
@@ -130,11 +136,12 @@ pub fn write_all(report: &RunReport, dir: &Path) -> Result<serde_json::Value, Mi
             missing.push(format!("{err:#}"));
         }
     }
-    if let Err(err) = append_step_summary(&summary) {
+    let value = as_json(&summary).unwrap_or(serde_json::Value::Null);
+    if let Err(err) = append_step_summary(&value) {
         missing.push(format!("{err:#}"));
     }
     if missing.is_empty() {
-        Ok(summary)
+        Ok(value)
     } else {
         Err(Missing(missing))
     }
