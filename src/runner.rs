@@ -114,7 +114,8 @@ pub fn report_command(cmd: crate::cli::ReportCommand) -> Result<i32, Failure> {
             new,
             fail_on_regression,
         } => {
-            let (a, b) = (load(&old)?, load(&new)?);
+            let typed = |p: &Path| crate::summary::read(p).map_err(Failure::Usage);
+            let (a, b) = (typed(&old)?, typed(&new)?);
             for (v, p) in [(&a, &old), (&b, &new)] {
                 report::compare::readable(v)
                     .map_err(|m| Failure::Usage(format!("{}: {m}", p.display())))?;

@@ -62,7 +62,7 @@ fn k6_handle_summary_data() {
 
 #[test]
 fn compare() {
-    let (old, new) = (load("part"), load("run"));
+    let (old, new) = (typed("part"), typed("run"));
     let changes = report::compare::compare(&old, &new);
     insta::assert_snapshot!(report::compare::render(
         &changes,
