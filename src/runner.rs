@@ -90,7 +90,7 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
 /// `stampede report html|compare`.
 pub fn report_command(cmd: crate::cli::ReportCommand) -> Result<i32, Failure> {
     use crate::cli::ReportCommand;
-    let load = |p: &Path| crate::summary::read_for_report(p).map_err(Failure::Usage);
+    let load = |p: &Path| crate::summary::read(p).map_err(Failure::Usage);
     match cmd {
         ReportCommand::Html { summary, out } => {
             let v = load(&summary)?;
@@ -114,8 +114,7 @@ pub fn report_command(cmd: crate::cli::ReportCommand) -> Result<i32, Failure> {
             new,
             fail_on_regression,
         } => {
-            let typed = |p: &Path| crate::summary::read(p).map_err(Failure::Usage);
-            let (a, b) = (typed(&old)?, typed(&new)?);
+            let (a, b) = (load(&old)?, load(&new)?);
             for (v, p) in [(&a, &old), (&b, &new)] {
                 report::compare::readable(v)
                     .map_err(|m| Failure::Usage(format!("{}: {m}", p.display())))?;

@@ -136,10 +136,10 @@ pub fn write_all(report: &RunReport, dir: &Path) -> Result<serde_json::Value, Mi
             missing.push(format!("{err:#}"));
         }
     }
-    let value = as_json(&summary).unwrap_or(serde_json::Value::Null);
-    if let Err(err) = append_step_summary(&value) {
+    if let Err(err) = append_step_summary(&summary) {
         missing.push(format!("{err:#}"));
     }
+    let value = as_json(&summary).unwrap_or(serde_json::Value::Null);
     if missing.is_empty() {
         Ok(value)
     } else {
@@ -147,7 +147,7 @@ pub fn write_all(report: &RunReport, dir: &Path) -> Result<serde_json::Value, Mi
     }
 }
 
-fn append_step_summary(summary: &serde_json::Value) -> anyhow::Result<()> {
+fn append_step_summary(summary: &Summary) -> anyhow::Result<()> {
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         use std::io::Write;
         let text = markdown::render(summary);

@@ -6,9 +6,10 @@ use super::json::{counter, rate, round3, trend};
 use crate::metrics::RunResult;
 use crate::metrics::stream::StreamStats;
 use crate::metrics::ws::WsStats;
-use crate::summary::{Metric, PerStream, StreamFigures, WebsocketsSection, WsStepRow};
+use crate::summary::{
+    Metric, PerStream, StreamFigures, Summary, Trend, WebsocketsSection, WsStepRow,
+};
 use hdrhistogram::Histogram;
-use serde_json::Value;
 
 /// `metrics.<name>` for a `stream_*` metric of one step (or of all steps merged).
 pub fn metric(name: &str, s: &StreamStats, res: &RunResult) -> Option<Metric> {
@@ -175,27 +176,28 @@ pub struct Row {
 }
 
 /// The streaming steps of a summary, for the Markdown and HTML reports.
-pub fn rows(summary: &Value) -> Vec<Row> {
-    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
-    let Some(steps) = summary["streams"]["steps"].as_array() else {
-        return Vec::new();
-    };
+pub fn rows(summary: &Summary) -> Vec<Row> {
+    let steps = summary
+        .streams
+        .as_ref()
+        .and_then(|s| s.steps.as_deref())
+        .unwrap_or_default();
     steps
         .iter()
         .map(|st| {
-            let step = st["step"].as_str().unwrap_or("").to_string();
-            let m =
-                |name: &str, q: &str| f(&summary["metrics"][format!("{name}{{step:{step}}}")][q]);
+            let step = st.step.clone().unwrap_or_default();
+            let t = |name: &str| summary.trend(&format!("{name}{{step:{step}}}"));
+            let q = |name: &str, f: fn(&Trend) -> f64| t(name).map_or(0.0, f);
             Row {
-                streams: st["streams"].as_u64().unwrap_or(0),
-                ttft: (m("stream_ttft", "p(50)"), m("stream_ttft", "p(99)")),
+                streams: st.streams,
+                ttft: (q("stream_ttft", |t| t.p50), q("stream_ttft", |t| t.p99)),
                 inter_token: (
-                    m("stream_inter_token", "p(50)"),
-                    m("stream_inter_token", "p(99)"),
+                    q("stream_inter_token", |t| t.p50),
+                    q("stream_inter_token", |t| t.p99),
                 ),
-                tpot_p50: m("stream_tpot", "p(50)"),
-                tokens_per_s: f(&st["tokens_per_s"]),
-                goodput: f(&st["goodput"]),
+                tpot_p50: q("stream_tpot", |t| t.p50),
+                tokens_per_s: st.tokens_per_s,
+                goodput: st.goodput,
                 step,
             }
         })

@@ -108,15 +108,6 @@ pub fn read(path: &Path) -> Result<Summary, String> {
     from_value(v).map_err(|e| format!("{}: not a stampede summary.json: {e}", path.display()))
 }
 
-/// Read a summary.json for the report commands: typed first (a bad field is refused with its
-/// path), then handed to the renderers as JSON without its histograms (not used by `html` or
-/// `compare`, and the largest part).
-pub fn read_for_report(path: &Path) -> Result<serde_json::Value, String> {
-    let mut s = read(path)?;
-    s.histograms.clear();
-    serde_json::to_value(&s).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 impl Summary {
     /// A metric by name (`http_reqs`, `http_req_duration{step:home}`).
     pub fn metric(&self, name: &str) -> Option<&Metric> {
