@@ -13,6 +13,7 @@
 //!   run did not fill is dropped. With think time, N counts users, not requests in flight.
 
 use super::Point;
+use serde::Deserialize;
 use std::path::Path;
 
 /// Where the points came from, and what else the summary says.
@@ -105,17 +106,71 @@ fn located(file: &str, e: &csv::Error) -> String {
     }
 }
 
-use crate::summary::{CapacitySection as CapacityPart, SecondRow as Second};
+#[derive(Deserialize)]
+struct Summary {
+    #[serde(default)]
+    capacity: Option<CapacityPart>,
+    #[serde(default)]
+    timeline: Vec<Second>,
+    #[serde(default)]
+    duration_s: Option<f64>,
+    #[serde(default)]
+    executor: String,
+}
+
+#[derive(Deserialize)]
+struct CapacityPart {
+    #[serde(default)]
+    steps: Vec<Stair>,
+    #[serde(default)]
+    max_sustainable_rps: Option<f64>,
+    #[serde(default)]
+    knee_rps: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Stair {
+    achieved_rps: f64,
+    p50_ms: f64,
+    #[serde(default)]
+    avg_ms: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Second {
+    second: u64,
+    vus: u64,
+    requests: u64,
+}
 
 /// Read a `summary.json` written by `stampede run` (see the module doc).
 pub fn from_summary(path: &Path) -> Result<Measured, String> {
     let file = path.display().to_string();
-    // Typed: a field that does not fit is refused with its JSON path, never read as missing.
-    let s = crate::summary::read(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+    // Only the sections a plan needs are read (a summary cut down to them still works), but
+    // typed: a field of the wrong type is refused with its JSON path, never read as missing.
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let s: Summary = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            format!(
+                "{file}:{}:{}: not JSON: {inner}",
+                inner.line(),
+                inner.column()
+            )
+        } else {
+            let mut m = inner.to_string();
+            if let Some(i) = m.find(" at line ") {
+                m.truncate(i);
+            }
+            format!("{file}: not a stampede summary.json: at `{path}`: {m}")
+        }
+    })?;
     if let Some(cap) = s.capacity.filter(|c| !c.steps.is_empty()) {
         return Ok(from_stairs(&file, cap));
     }
-    let mut m = from_timeline(&file, &s.timeline, Some(s.duration_s));
+    let mut m = from_timeline(&file, &s.timeline, s.duration_s);
     if s.executor.contains("arrival-rate") {
         m.warnings.push(format!(
             "{file} is an open-model run ({}): its VU counts are VUs started, not concurrency; a breakpoint run or a stepped closed-model run measures scalability",
@@ -136,7 +191,7 @@ fn from_stairs(file: &str, cap: CapacityPart) -> Measured {
     for st in &cap.steps {
         let (lat, avg) = match st.avg_ms {
             Some(a) if a > 0.0 => (a, true),
-            _ => (st.p50_ms.unwrap_or(0.0), false),
+            _ => (st.p50_ms, false),
         };
         let n = st.achieved_rps * lat / 1000.0;
         if st.achieved_rps > 0.0 && n.is_finite() && n > 0.0 {
@@ -228,33 +283,12 @@ fn from_timeline(file: &str, timeline: &[Second], duration_s: Option<f64>) -> Me
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::StairRow as Stair;
 
-    fn sec(second: u64, vus: u32, requests: u64) -> Second {
+    fn sec(second: u64, vus: u64, requests: u64) -> Second {
         Second {
             second,
             vus,
             requests,
-            ..Second::default()
-        }
-    }
-
-    fn stair(achieved_rps: f64, p50_ms: f64, avg_ms: Option<f64>) -> Stair {
-        Stair {
-            start_s: 0.0,
-            end_s: 0.0,
-            offered_rps: achieved_rps,
-            achieved_rps,
-            requests_per_s: achieved_rps,
-            vus_max: 0,
-            avg_ms,
-            p50_ms: Some(p50_ms),
-            p95_ms: None,
-            p99_ms: None,
-            error_rate: 0.0,
-            dropped_iterations: 0,
-            passed: true,
-            reasons: Vec::new(),
         }
     }
 
@@ -291,14 +325,24 @@ mod tests {
     fn stairs_use_littles_law() {
         let cap = CapacityPart {
             steps: vec![
-                stair(200.0, 5.0, None),
-                stair(400.0, 5.0, Some(10.0)),
-                stair(0.0, 0.0, None),
+                Stair {
+                    achieved_rps: 200.0,
+                    p50_ms: 5.0,
+                    avg_ms: None,
+                },
+                Stair {
+                    achieved_rps: 400.0,
+                    p50_ms: 5.0,
+                    avg_ms: Some(10.0),
+                },
+                Stair {
+                    achieved_rps: 0.0,
+                    p50_ms: 0.0,
+                    avg_ms: None,
+                },
             ],
             max_sustainable_rps: Some(400.0),
             knee_rps: None,
-            broke_at_rps: None,
-            stairs_planned: 3,
         };
         let m = from_stairs("b.json", cap);
         assert_eq!(m.points.len(), 2);
