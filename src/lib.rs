@@ -19,11 +19,11 @@ pub mod runner;
 pub mod scenario;
 pub mod segment;
 pub mod sla;
-pub mod stairs;
 pub mod summary;
 pub mod target;
 pub mod tui;
 pub mod units;
+pub mod verdict;
 pub mod windows;
 
 pub mod outcome;

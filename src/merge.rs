@@ -2,6 +2,7 @@
 //! counters exactly, the per-second timeline on the common clock — and judge every threshold
 //! once, on the whole.
 
+use crate::Failure;
 use crate::metrics::aggregate::{StepSecond, TimelinePoint, ms};
 use crate::metrics::recorder::new_histogram;
 use crate::metrics::{Recorder, RunResult};
@@ -9,7 +10,6 @@ use crate::report::{self, CheckReport, RunReport, StepInfo};
 use crate::segment::{Ratio, parse_sequence};
 use crate::sla::{self, MetricRef, Threshold};
 use crate::summary::{self, MergeInfo, MergedPart, PartInfo, Summary, decode_histogram};
-use crate::{Failure, exit};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use hdrhistogram::Histogram;
@@ -269,16 +269,16 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
         .iter()
         .map(|p| offset(p) + p.summary.duration_s)
         .fold(0.0, f64::max);
-    let metric = |p: &Loaded, name: &str| p.summary.metrics.get(name).cloned().unwrap_or_default();
-    let vus_allowed: f64 = parts
-        .iter()
-        .map(|p| metric(p, "vus_max").value.unwrap_or(0.0))
-        .sum();
+    let gauge = |p: &Loaded, name: &str| {
+        p.summary
+            .metric(name)
+            .and_then(|m| m.gauge())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let vus_allowed: u64 = parts.iter().map(|p| gauge(p, "vus_max").value).sum();
     // The parts ramp together: the whole's peak is the sum of theirs.
-    let vus_max: f64 = parts
-        .iter()
-        .map(|p| metric(p, "vus").max.unwrap_or(0.0))
-        .sum();
+    let vus_max: u64 = parts.iter().map(|p| gauge(p, "vus").max).sum();
     let vus_min = timeline.iter().map(|p| p.vus).min().unwrap_or(0);
     let overall = total.overall();
     let result = RunResult {
@@ -315,14 +315,14 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
     let aborted_by = parts
         .iter()
         .find_map(|p| p.summary.aborted_by_threshold.clone());
-    let breached = outcomes.iter().any(|o| !o.passed);
-    let exit_code = if interrupted {
-        exit::INTERRUPTED
-    } else if breached {
-        exit::THRESHOLDS
-    } else {
-        exit::OK
-    };
+    let exit_code = crate::verdict::Verdict::of(&crate::verdict::Judged {
+        outcomes: &outcomes,
+        aborted_by: aborted_by.as_deref(),
+        capacity: None,
+        segment: false,
+        interrupted,
+    })
+    .exit_code();
     let checks = first
         .summary
         .checks

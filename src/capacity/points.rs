@@ -147,16 +147,25 @@ struct Second {
 pub fn from_summary(path: &Path) -> Result<Measured, String> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
-    let s: Summary = serde_json::from_str(&text).map_err(|e| {
-        let mut m = e.to_string();
-        if let Some(i) = m.find(" at line ") {
-            m.truncate(i);
+    // Only the sections a plan needs are read (a summary cut down to them still works), but
+    // typed: a field of the wrong type is refused with its JSON path, never read as missing.
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let s: Summary = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            format!(
+                "{file}:{}:{}: not JSON: {inner}",
+                inner.line(),
+                inner.column()
+            )
+        } else {
+            let mut m = inner.to_string();
+            if let Some(i) = m.find(" at line ") {
+                m.truncate(i);
+            }
+            format!("{file}: not a stampede summary.json: at `{path}`: {m}")
         }
-        format!(
-            "{file}:{}:{}: not a stampede summary: {m}",
-            e.line(),
-            e.column()
-        )
     })?;
     if let Some(cap) = s.capacity.filter(|c| !c.steps.is_empty()) {
         return Ok(from_stairs(&file, cap));

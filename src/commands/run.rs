@@ -55,31 +55,7 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
 /// `stampede report html|compare`.
 pub fn report_command(cmd: super::cli::ReportCommand) -> Result<i32, Failure> {
     use super::cli::ReportCommand;
-    let load = |p: &Path| -> Result<serde_json::Value, Failure> {
-        // Read straight into the value (no text copy held beside it); the histograms, the
-        // largest part, are not used by `html` or `compare` and are dropped at once.
-        let f = std::fs::File::open(p)
-            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", p.display())))?;
-        let mut v: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(f))
-            .map_err(|e| {
-                Failure::Usage(format!(
-                    "{}:{}:{}: not JSON: {e}",
-                    p.display(),
-                    e.line(),
-                    e.column()
-                ))
-            })?;
-        if let Some(o) = v.as_object_mut() {
-            o.remove("histograms");
-        }
-        if !v["metrics"].is_object() || !v["steps"].is_array() {
-            return Err(Failure::Usage(format!(
-                "{}: not a stampede summary.json (no `metrics` and `steps`)",
-                p.display()
-            )));
-        }
-        Ok(v)
-    };
+    let load = |p: &Path| crate::summary::read(p).map_err(Failure::Usage);
     match cmd {
         ReportCommand::Html { summary, out } => {
             let v = load(&summary)?;

@@ -1,8 +1,8 @@
 //! Merges the workers' per-second snapshots into running totals and a per-second timeline, and
 //! answers threshold queries on the result.
 
+use super::query::{Agg, MetricRef, Observe};
 use super::recorder::{ErrorKind, Recorder, StepStats};
-use crate::sla::{Agg, MetricRef, Observe};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::time::Duration;

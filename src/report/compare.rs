@@ -1,7 +1,7 @@
 //! `stampede report compare OLD.json NEW.json`: what changed between two runs, overall and per
 //! step, with regressions marked (latency up, throughput down, error rate up).
 
-use serde_json::Value;
+use crate::summary::{Metric, Summary};
 use std::fmt::Write;
 
 /// One compared figure.
@@ -44,45 +44,23 @@ impl Change {
     }
 }
 
-fn num(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
-/// Every figure `compare` reads, checked: present, and a finite number (or null: not
-/// measured). A summary that fails this is refused (exit 2) rather than compared on what is
-/// left of it, so a corrupted file cannot pass `--fail-on-regression`.
-pub fn readable(v: &Value) -> Result<(), String> {
+/// The figures `compare` reads must be there: a summary without them is refused (exit 2)
+/// rather than compared on what is left of it, so a cut-down file cannot pass
+/// `--fail-on-regression`. (Their types were checked when the file was read.)
+pub fn readable(s: &Summary) -> Result<(), String> {
     let mut bad: Vec<String> = Vec::new();
-    let mut need = |x: Option<&Value>, path: String| match x {
-        Some(Value::Null) => {}
-        Some(Value::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => {}
-        Some(other) => bad.push(format!("{path} is not a number ({other})")),
-        None => bad.push(format!("{path} is missing")),
-    };
-    let m = &v["metrics"];
-    for q in ["p(50)", "p(95)", "p(99)"] {
-        need(
-            m["http_req_duration"].get(q),
-            format!("metrics.http_req_duration.{q}"),
-        );
+    if s.trend("http_req_duration").is_none() {
+        bad.push("metrics.http_req_duration (a trend) is missing".into());
     }
-    for k in ["http_reqs", "http_req_failed"] {
-        need(m[k].get("rate"), format!("metrics.{k}.rate"));
+    if !matches!(s.metric("http_reqs"), Some(Metric::Counter(_))) {
+        bad.push("metrics.http_reqs (a counter) is missing".into());
     }
-    let mut names = Vec::new();
-    for (i, st) in v["steps"].as_array().into_iter().flatten().enumerate() {
-        if !st["name"].is_string() {
-            names.push(format!("steps.{i}.name is not text"));
-        }
-        for k in ["p50_ms", "p95_ms", "p99_ms", "rps", "error_rate"] {
-            need(st.get(k), format!("steps.{i}.{k}"));
-        }
+    if !matches!(s.metric("http_req_failed"), Some(Metric::Rate(_))) {
+        bad.push("metrics.http_req_failed (a rate) is missing".into());
     }
-    bad.extend(names);
     if bad.is_empty() {
         Ok(())
     } else {
-        bad.truncate(10);
         Err(format!(
             "not a readable stampede summary: {}",
             bad.join("; ")
@@ -91,47 +69,42 @@ pub fn readable(v: &Value) -> Result<(), String> {
 }
 
 /// Compare two summaries (each checked by `readable` first).
-pub fn compare(old: &Value, new: &Value) -> Vec<Change> {
+pub fn compare(old: &Summary, new: &Summary) -> Vec<Change> {
     let mut out = Vec::new();
-    let (mo, mn) = (&old["metrics"], &new["metrics"]);
-    let trend = |m: &Value, q: &str| num(&m["http_req_duration"][q]);
-    for (q, label) in [
-        ("p(50)", "p50 ms"),
-        ("p(95)", "p95 ms"),
-        ("p(99)", "p99 ms"),
-    ] {
-        if let (Some(a), Some(b)) = (trend(mo, q), trend(mn, q)) {
-            out.push(Change::new("overall", label, a, b, true));
+    if let (Some(a), Some(b)) = (
+        old.trend("http_req_duration"),
+        new.trend("http_req_duration"),
+    ) {
+        for (x, y, label) in [
+            (a.p50, b.p50, "p50 ms"),
+            (a.p95, b.p95, "p95 ms"),
+            (a.p99, b.p99, "p99 ms"),
+        ] {
+            out.push(Change::new("overall", label, x, y, true));
         }
     }
-    if let (Some(a), Some(b)) = (num(&mo["http_reqs"]["rate"]), num(&mn["http_reqs"]["rate"])) {
+    let rps = |s: &Summary| match s.metric("http_reqs") {
+        Some(Metric::Counter(c)) => Some(c.rate),
+        _ => None,
+    };
+    if let (Some(a), Some(b)) = (rps(old), rps(new)) {
         out.push(Change::new("overall", "req/s", a, b, false));
     }
-    if let (Some(a), Some(b)) = (
-        num(super::rate_of(&mo["http_req_failed"])),
-        num(super::rate_of(&mn["http_req_failed"])),
-    ) {
+    if let (Some(a), Some(b)) = (old.rate("http_req_failed"), new.rate("http_req_failed")) {
         out.push(Change::new("overall", "error rate", a, b, true));
     }
-    let steps = |s: &Value| s["steps"].as_array().cloned().unwrap_or_default();
-    let new_steps = steps(new);
-    for so in steps(old) {
-        let Some(name) = so["name"].as_str() else {
+    for so in &old.steps {
+        let Some(sn) = new.steps.iter().find(|s| s.name == so.name) else {
             continue;
         };
-        let Some(sn) = new_steps.iter().find(|s| s["name"] == name) else {
-            continue;
-        };
-        for (k, label, higher_is_worse) in [
-            ("p50_ms", "p50 ms", true),
-            ("p95_ms", "p95 ms", true),
-            ("p99_ms", "p99 ms", true),
-            ("rps", "req/s", false),
-            ("error_rate", "error rate", true),
+        for (a, b, label, higher_is_worse) in [
+            (so.p50_ms, sn.p50_ms, "p50 ms", true),
+            (so.p95_ms, sn.p95_ms, "p95 ms", true),
+            (so.p99_ms, sn.p99_ms, "p99 ms", true),
+            (so.rps, sn.rps, "req/s", false),
+            (so.error_rate, sn.error_rate, "error rate", true),
         ] {
-            if let (Some(a), Some(b)) = (num(&so[k]), num(&sn[k])) {
-                out.push(Change::new(name, label, a, b, higher_is_worse));
-            }
+            out.push(Change::new(&so.name, label, a, b, higher_is_worse));
         }
     }
     out
@@ -221,17 +194,47 @@ pub fn parse_limit(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn summary(p95: f64, rps: f64, err: f64) -> Value {
-        json!({
-            "metrics": {
-                "http_req_duration": {"p(50)": 10.0, "p(95)": p95, "p(99)": p95 * 2.0},
-                "http_reqs": {"rate": rps},
-                "http_req_failed": {"rate": err},
-            },
-            "steps": [{"name": "home", "p50_ms": 10.0, "p95_ms": p95, "p99_ms": p95 * 2.0, "rps": rps, "error_rate": err}],
-        })
+    fn summary(p95: f64, rps: f64, err: f64) -> Summary {
+        use crate::summary::{Counter, Rate, StepRow, Trend};
+        let mut s: Summary = serde_json::from_str(include_str!(
+            "../../tests/fixtures/summary/run/summary.json"
+        ))
+        .unwrap();
+        s.metrics.insert(
+            "http_req_duration".into(),
+            Metric::Trend(Trend {
+                p50: 10.0,
+                p95,
+                p99: p95 * 2.0,
+                ..Trend::default()
+            }),
+        );
+        s.metrics.insert(
+            "http_reqs".into(),
+            Metric::Counter(Counter {
+                rate: rps,
+                ..Counter::default()
+            }),
+        );
+        s.metrics.insert(
+            "http_req_failed".into(),
+            Metric::Rate(Rate {
+                rate: err,
+                value: err,
+                ..Rate::default()
+            }),
+        );
+        s.steps = vec![StepRow {
+            name: "home".into(),
+            p50_ms: 10.0,
+            p95_ms: p95,
+            p99_ms: p95 * 2.0,
+            rps,
+            error_rate: err,
+            ..StepRow::default()
+        }];
+        s
     }
 
     #[test]

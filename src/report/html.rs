@@ -13,7 +13,7 @@ impl Exporter for Html {
         "report.html"
     }
 
-    fn render(&self, summary: &Value) -> anyhow::Result<String> {
+    fn render(&self, summary: &crate::summary::Summary) -> anyhow::Result<String> {
         Ok(render(summary))
     }
 }
@@ -68,7 +68,10 @@ td.ok{color:var(--ok);font-weight:700}td.bad{color:var(--bad);font-weight:700}
 .none{color:var(--muted);font-style:italic}footer{color:var(--muted);font-size:12px;margin-top:32px}
 "#;
 
-pub fn render(s: &Value) -> String {
+pub fn render(summary: &crate::summary::Summary) -> String {
+    // Still read by key here (the typed fields are in `summary`; see docs/reports.md).
+    let json = super::as_json(summary).unwrap_or_default();
+    let s = &json;
     let mut h = String::new();
     let passed = s["verdict"] == "passed";
     let name = esc(s["name"].as_str().unwrap_or("run"));
@@ -252,7 +255,7 @@ pub fn render(s: &Value) -> String {
         );
     }
     h.push_str("</table>");
-    let streams = super::streams::rows(s);
+    let streams = super::streams::rows(summary);
     if !streams.is_empty() {
         h.push_str("<h2>Streams</h2><table><tr><th>step</th><th class=\"n\">streams</th><th class=\"n\">TTFT p50</th><th class=\"n\">TTFT p99</th><th class=\"n\">inter-token p50</th><th class=\"n\">inter-token p99</th><th class=\"n\">TPOT p50</th><th class=\"n\">tokens/s</th><th class=\"n\">goodput</th></tr>");
         for r in streams {

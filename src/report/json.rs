@@ -5,8 +5,12 @@
 use super::{Exporter, RunReport};
 use crate::metrics::catalog::{METRICS, MetricKind, STEP_TAGGED};
 use crate::metrics::{RunResult, StepStats};
+use crate::summary::{
+    CapacitySection, CheckRow, Counter, Gauge, Marks, Metric, Rate, SecondRow, StairRow, StepRow,
+    StepSecondRow, Summary, ThresholdRow, Trend, Window,
+};
 use hdrhistogram::Histogram;
-use serde_json::{Map, Value, json};
+use indexmap::IndexMap;
 
 pub struct Json;
 
@@ -15,7 +19,7 @@ impl Exporter for Json {
         "summary.json"
     }
 
-    fn render(&self, summary: &Value) -> anyhow::Result<String> {
+    fn render(&self, summary: &Summary) -> anyhow::Result<String> {
         Ok(serde_json::to_string_pretty(summary)? + "\n")
     }
 }
@@ -27,11 +31,11 @@ pub fn encode_histogram(h: &Histogram<u64>) -> Option<String> {
 }
 
 /// Every latency trend's histogram (µs), overall and per step.
-fn histograms(res: &crate::metrics::RunResult) -> Map<String, Value> {
-    let mut out = Map::new();
+fn histograms(res: &crate::metrics::RunResult) -> IndexMap<String, String> {
+    let mut out = IndexMap::new();
     let mut put = |key: String, h: &Histogram<u64>| {
         if let Some(b64) = encode_histogram(h) {
-            out.insert(key, Value::String(b64));
+            out.insert(key, b64);
         }
     };
     let per_step = |s: &StepStats| {
@@ -67,87 +71,105 @@ pub(super) fn round3(v: f64) -> f64 {
 }
 
 /// Trend figures in ms, as k6 names them.
-pub fn trend(h: &Histogram<u64>) -> Value {
-    let ms = |us: u64| round3(us as f64 / 1000.0);
+pub fn trend(h: &Histogram<u64>) -> Trend {
     if h.is_empty() {
-        return json!({"avg": 0.0, "min": 0.0, "med": 0.0, "max": 0.0, "p(50)": 0.0, "p(90)": 0.0,
-            "p(95)": 0.0, "p(99)": 0.0, "p(99.9)": 0.0, "p(99.99)": 0.0, "count": 0});
+        return Trend::default();
     }
+    let ms = |us: u64| round3(us as f64 / 1000.0);
     let q = |f: f64| ms(h.value_at_quantile(f));
-    json!({
-        "avg": round3(h.mean() / 1000.0),
-        "min": ms(h.min()),
-        "med": q(0.5),
-        "max": ms(h.max()),
-        "p(50)": q(0.5),
-        "p(90)": q(0.9),
-        "p(95)": q(0.95),
-        "p(99)": q(0.99),
-        "p(99.9)": q(0.999),
-        "p(99.99)": q(0.9999),
-        "count": h.len(),
-    })
+    Trend {
+        avg: round3(h.mean() / 1000.0),
+        min: ms(h.min()),
+        med: q(0.5),
+        max: ms(h.max()),
+        p50: q(0.5),
+        p90: q(0.9),
+        p95: q(0.95),
+        p99: q(0.99),
+        p999: q(0.999),
+        p9999: q(0.9999),
+        count: h.len(),
+        thresholds: None,
+    }
 }
 
-pub(super) fn counter(n: u64, res: &RunResult) -> Value {
-    json!({"count": n, "rate": round3(res.rate(n))})
+pub(super) fn counter(n: u64, res: &RunResult) -> Counter {
+    Counter {
+        count: n,
+        rate: round3(res.rate(n)),
+        thresholds: None,
+    }
 }
 
-pub(super) fn rate(failures: u64, requests: u64) -> Value {
-    let r = if requests > 0 {
-        failures as f64 / requests as f64
+/// A rate: `passes` are its true values (failed requests, good streams).
+pub(super) fn rate(passes: u64, total: u64) -> Rate {
+    let r = if total > 0 {
+        passes as f64 / total as f64
     } else {
         0.0
     };
-    json!({"rate": r, "value": r, "passes": failures, "fails": requests - failures})
+    Rate {
+        rate: r,
+        value: r,
+        passes,
+        fails: total - passes,
+        thresholds: None,
+    }
 }
 
-fn step_metric(name: &str, s: &StepStats, res: &RunResult) -> Option<Value> {
+fn step_metric(name: &str, s: &StepStats, res: &RunResult) -> Option<Metric> {
     Some(match name {
-        "http_req_duration" => trend(&s.duration),
-        "http_req_waiting" => trend(&s.waiting),
-        "http_req_connecting" => trend(&s.connecting),
-        "http_req_tls_handshaking" => trend(&s.tls_handshaking),
-        "http_req_blocked" => trend(&s.blocked),
-        "http_req_duration_uncorrected" => trend(&s.uncorrected),
-        "http_reqs" => counter(s.requests, res),
-        "http_req_failed" => rate(s.failures, s.requests),
+        "http_req_duration" => Metric::Trend(trend(&s.duration)),
+        "http_req_waiting" => Metric::Trend(trend(&s.waiting)),
+        "http_req_connecting" => Metric::Trend(trend(&s.connecting)),
+        "http_req_tls_handshaking" => Metric::Trend(trend(&s.tls_handshaking)),
+        "http_req_blocked" => Metric::Trend(trend(&s.blocked)),
+        "http_req_duration_uncorrected" => Metric::Trend(trend(&s.uncorrected)),
+        "http_reqs" => Metric::Counter(counter(s.requests, res)),
+        "http_req_failed" => Metric::Rate(rate(s.failures, s.requests)),
         n if n.starts_with("stream") => super::streams::metric(n, s.stream.as_deref()?, res)?,
         n if n.starts_with("ws_") => super::streams::ws_metric(n, s.ws.as_deref()?, res)?,
-        "checks" if s.checks_passed + s.checks_failed > 0 => json!({
-            "rate": s.checks_passed as f64 / (s.checks_passed + s.checks_failed) as f64,
-            "value": s.checks_passed as f64 / (s.checks_passed + s.checks_failed) as f64,
-            "passes": s.checks_passed,
-            "fails": s.checks_failed,
-        }),
+        // Checks: `passes` are the checks that held.
+        "checks" if s.checks_passed + s.checks_failed > 0 => {
+            Metric::Rate(rate(s.checks_passed, s.checks_passed + s.checks_failed))
+        }
         _ => return None,
     })
 }
 
-fn metrics(r: &RunReport) -> Map<String, Value> {
+fn metrics(r: &RunReport) -> IndexMap<String, Metric> {
     let res = &r.result;
-    let mut m = Map::new();
+    let mut m = IndexMap::new();
+    let gauge = |value: u32, min: u32, max: u32| {
+        Metric::Gauge(Gauge {
+            value: value.into(),
+            min: min.into(),
+            max: max.into(),
+            thresholds: None,
+        })
+    };
     for (name, kind) in METRICS {
+        let c = |n: u64| Some(Metric::Counter(counter(n, res)));
         let v = match (*name, kind) {
             (n, _) if STEP_TAGGED.contains(&n) => step_metric(n, &res.overall, res),
-            ("iteration_duration", _) => Some(trend(&res.total.iteration)),
-            ("iterations", _) => Some(counter(res.total.iterations, res)),
-            ("schedule_lag", _) => Some(trend(&res.total.schedule_lag)),
-            ("dropped_iterations", _) => Some(counter(res.total.dropped_iterations, res)),
-            ("iterations_interrupted", _) => Some(counter(res.total.iterations_interrupted, res)),
-            ("http_req_retries", _) => Some(counter(res.total.retries, res)),
-            ("data_sent", _) => Some(counter(res.total.data_sent, res)),
-            ("data_received", _) => Some(counter(res.total.data_received, res)),
-            ("vus", MetricKind::Gauge) => {
-                Some(json!({"value": res.vus_last, "min": res.vus_min, "max": res.vus_max}))
+            ("iteration_duration", _) => Some(Metric::Trend(trend(&res.total.iteration))),
+            ("iterations", _) => c(res.total.iterations),
+            ("schedule_lag", _) => Some(Metric::Trend(trend(&res.total.schedule_lag))),
+            ("dropped_iterations", _) => c(res.total.dropped_iterations),
+            ("iterations_interrupted", _) => c(res.total.iterations_interrupted),
+            ("http_req_retries", _) => c(res.total.retries),
+            ("data_sent", _) => c(res.total.data_sent),
+            ("data_received", _) => c(res.total.data_received),
+            ("vus", MetricKind::Gauge) => Some(gauge(res.vus_last, res.vus_min, res.vus_max)),
+            ("vus_max", MetricKind::Gauge) => {
+                Some(gauge(res.vus_allowed, res.vus_allowed, res.vus_allowed))
             }
-            ("vus_max", MetricKind::Gauge) => Some(
-                json!({"value": res.vus_allowed, "min": res.vus_allowed, "max": res.vus_allowed}),
-            ),
             _ => None,
         };
         if let Some(mut v) = v {
-            add_threshold_marks(&mut v, name, None, r);
+            v.set_marks(marks(r, |t| {
+                t.name == *name && t.step.is_none() && t.scenario.is_none()
+            }));
             m.insert(name.to_string(), v);
         }
     }
@@ -160,7 +182,9 @@ fn metrics(r: &RunReport) -> Map<String, Value> {
         }
         for name in STEP_TAGGED {
             if let Some(mut v) = step_metric(name, &all, res) {
-                add_scenario_threshold_marks(&mut v, name, scenario, r);
+                v.set_marks(marks(r, |t| {
+                    t.name == *name && t.scenario.as_deref() == Some(scenario)
+                }));
                 m.insert(format!("{name}{{scenario:{scenario}}}"), v);
             }
         }
@@ -171,7 +195,9 @@ fn metrics(r: &RunReport) -> Map<String, Value> {
         };
         for name in STEP_TAGGED {
             if let Some(mut v) = step_metric(name, s, res) {
-                add_threshold_marks(&mut v, name, Some(step), r);
+                v.set_marks(marks(r, |t| {
+                    t.name == *name && t.step.as_ref() == Some(step) && t.scenario.is_none()
+                }));
                 m.insert(format!("{name}{{step:{step}}}"), v);
             }
         }
@@ -181,55 +207,32 @@ fn metrics(r: &RunReport) -> Map<String, Value> {
 
 /// k6 puts `"thresholds": {"p(95)<500": false}` inside each metric: `true` means the threshold
 /// FAILED (k6's summary export: `thresholds[name] = !threshold.ok`), so a k6 jq gate works.
-fn add_threshold_marks(v: &mut Value, name: &str, step: Option<&String>, r: &RunReport) {
-    let m = |o: &&crate::sla::Outcome| {
-        o.threshold.metric.name == name
-            && o.threshold.metric.step.as_ref() == step
-            && o.threshold.metric.scenario.is_none()
-    };
-    marks_where(v, r, m);
-}
-
-fn add_scenario_threshold_marks(v: &mut Value, name: &str, scenario: &str, r: &RunReport) {
-    let m = |o: &&crate::sla::Outcome| {
-        o.threshold.metric.name == name && o.threshold.metric.scenario.as_deref() == Some(scenario)
-    };
-    marks_where(v, r, m);
-}
-
-fn marks_where(v: &mut Value, r: &RunReport, keep: impl Fn(&&crate::sla::Outcome) -> bool) {
-    let marks: Map<String, Value> = r
-        .outcomes
+fn marks(r: &RunReport, on: impl Fn(&crate::metrics::query::MetricRef) -> bool) -> Marks {
+    r.outcomes
         .iter()
-        .filter(keep)
-        .map(|o| (o.threshold.expression.clone(), Value::Bool(!o.passed)))
-        .collect();
-    if !marks.is_empty()
-        && let Some(obj) = v.as_object_mut()
-    {
-        obj.insert("thresholds".into(), Value::Object(marks));
-    }
+        .filter(|o| on(&o.threshold.metric))
+        .map(|o| (o.threshold.expression.clone(), !o.passed))
+        .collect()
 }
 
-pub fn summary(r: &RunReport) -> Value {
+/// The typed summary of a finished run (or a merge): what summary.json holds.
+pub fn summary(r: &RunReport) -> Summary {
     let res = &r.result;
-    let thresholds: Vec<Value> = r
+    let thresholds = r
         .outcomes
         .iter()
-        .map(|o| {
-            json!({
-                "metric": o.threshold.metric.to_string(),
-                "expression": o.threshold.expression,
-                "observed": o.observed.map(round3),
-                "observed_display": o.observed_display(),
-                "passed": o.passed,
-                "abort_on_fail": o.threshold.abort_on_fail,
-                "window_s": o.threshold.window.map(|w| w.as_secs()),
-                "worst_window": o.worst_window.map(|(from, to)| json!({"from_s": from, "to_s": to})),
-            })
+        .map(|o| ThresholdRow {
+            metric: o.threshold.metric.to_string(),
+            expression: o.threshold.expression.clone(),
+            observed: o.observed.map(round3),
+            observed_display: o.observed_display(),
+            passed: o.passed,
+            abort_on_fail: o.threshold.abort_on_fail,
+            window_s: o.threshold.window.map(|w| w.as_secs()),
+            worst_window: o.worst_window.map(|(from_s, to_s)| Window { from_s, to_s }),
         })
         .collect();
-    let steps: Vec<Value> = r
+    let steps = r
         .steps
         .iter()
         .map(|info| {
@@ -238,132 +241,158 @@ pub fn summary(r: &RunReport) -> Value {
                 .and_then(|i| res.total.steps.get(i))
                 .cloned()
                 .unwrap_or_default();
-            let q = |f: f64| if s.duration.is_empty() { 0.0 } else { round3(s.duration.value_at_quantile(f) as f64 / 1000.0) };
-            json!({
-                "name": info.name,
-                "flow": info.flow,
-                "request": info.request,
-                "requests": s.requests,
-                "failures": s.failures,
-                "rps": round3(res.rate(s.requests)),
-                "error_rate": if s.requests > 0 { s.failures as f64 / s.requests as f64 } else { 0.0 },
-                "avg_ms": if s.duration.is_empty() { 0.0 } else { round3(s.duration.mean() / 1000.0) },
-                "p50_ms": q(0.5),
-                "p90_ms": q(0.9),
-                "p95_ms": q(0.95),
-                "p99_ms": q(0.99),
-                "max_ms": if s.duration.is_empty() { 0.0 } else { round3(s.duration.max() as f64 / 1000.0) },
-            })
+            let d = &s.duration;
+            let q = |f: f64| {
+                if d.is_empty() {
+                    0.0
+                } else {
+                    round3(d.value_at_quantile(f) as f64 / 1000.0)
+                }
+            };
+            StepRow {
+                name: info.name.clone(),
+                flow: info.flow.clone(),
+                request: info.request.clone(),
+                requests: s.requests,
+                failures: s.failures,
+                rps: round3(res.rate(s.requests)),
+                error_rate: if s.requests > 0 {
+                    s.failures as f64 / s.requests as f64
+                } else {
+                    0.0
+                },
+                avg_ms: if d.is_empty() {
+                    0.0
+                } else {
+                    round3(d.mean() / 1000.0)
+                },
+                p50_ms: q(0.5),
+                p90_ms: q(0.9),
+                p95_ms: q(0.95),
+                p99_ms: q(0.99),
+                max_ms: if d.is_empty() {
+                    0.0
+                } else {
+                    round3(d.max() as f64 / 1000.0)
+                },
+            }
         })
         .collect();
-    let errors: Map<String, Value> = res
+    let errors = res
         .errors_by_kind()
         .into_iter()
-        .map(|(k, n)| (k.name().to_string(), json!(n)))
+        .map(|(k, n)| (k.name().to_string(), n))
         .collect();
-    let tls_errors: Map<String, Value> = crate::metrics::TlsReason::ALL
+    let tls_errors = crate::metrics::TlsReason::ALL
         .iter()
         .map(|k| (*k, res.total.tls_reason_count(*k)))
         .filter(|(_, n)| *n > 0)
-        .map(|(k, n)| (k.name().to_string(), json!(n)))
+        .map(|(k, n)| (k.name().to_string(), n))
         .collect();
-    let protocol_errors: Map<String, Value> = res
-        .total
-        .protocol_reasons()
-        .into_iter()
-        .map(|(k, n)| (k, json!(n)))
-        .collect();
-    let status: Map<String, Value> = res
+    let status_codes = res
         .total
         .status
         .iter()
         .enumerate()
         .filter(|(_, n)| **n > 0)
-        .map(|(code, n)| (code.to_string(), json!(n)))
+        .map(|(code, n)| (code.to_string(), *n))
         .collect();
-    let timeline: Vec<Value> = res
+    let timeline = res
         .timeline
         .iter()
-        .map(|p| {
-            json!({
-                "second": p.second,
-                "vus": p.vus,
-                "requests": p.requests,
-                "failures": p.failures,
-                "iterations": p.iterations,
-                "data_sent": p.data_sent,
-                "data_received": p.data_received,
-                "p50_ms": round3(p.p50_ms),
-                "p95_ms": round3(p.p95_ms),
-                "p99_ms": round3(p.p99_ms),
-                "steps": p.steps.iter().map(|st| json!({
-                    "requests": st.requests,
-                    "failures": st.failures,
-                    "p95_ms": round3(st.p95_ms),
-                })).collect::<Vec<_>>(),
-            })
+        .map(|p| SecondRow {
+            second: p.second,
+            vus: p.vus,
+            requests: p.requests,
+            failures: p.failures,
+            iterations: p.iterations,
+            data_sent: p.data_sent,
+            data_received: p.data_received,
+            p50_ms: round3(p.p50_ms),
+            p95_ms: round3(p.p95_ms),
+            p99_ms: round3(p.p99_ms),
+            steps: p
+                .steps
+                .iter()
+                .map(|st| StepSecondRow {
+                    requests: st.requests,
+                    failures: st.failures,
+                    p95_ms: round3(st.p95_ms),
+                })
+                .collect(),
         })
         .collect();
-    json!({
-        "stampede_version": env!("CARGO_PKG_VERSION"),
-        "name": r.name,
-        "target": r.target,
-        "executor": r.executor,
-        "started_at": r.started_at.to_rfc3339(),
-        "planned_duration_s": round3(r.planned.as_secs_f64()),
-        "duration_s": round3(res.elapsed.as_secs_f64()),
-        "interrupted": r.interrupted,
-        "aborted_by_threshold": r.aborted_by,
-        "verdict": if r.segment.is_some() { "not_judged" } else if r.passed() { "passed" } else { "failed" },
-        "exit_code": r.exit_code,
-        "metrics": Value::Object(metrics(r)),
-        "thresholds": thresholds,
-        "steps": steps,
-        "errors": errors,
-        "tls_errors": tls_errors,
-        "tls_certificate": r.tls_certificate,
-        "protocol_errors": protocol_errors,
-        "iterations_due": r.executor.ends_with("arrival-rate").then_some(res.total.iterations_due),
-        "histograms": histograms(res),
-        "checks": r.checks.iter().map(|c| json!({
-            "step": c.step,
-            "check": c.description,
-            "passes": c.passes,
-            "fails": c.fails,
-        })).collect::<Vec<_>>(),
-        "status_codes": status,
-        "timeline": timeline,
-        "capacity": r.capacity.as_ref().map(capacity),
-        "streams": super::streams::section(res),
-        "websockets": super::streams::ws_section(res),
-        "segment": r.segment,
-        "merged": r.merged,
-    })
+    Summary {
+        stampede_version: env!("CARGO_PKG_VERSION").to_string(),
+        name: r.name.clone(),
+        target: r.target.clone(),
+        executor: r.executor.clone(),
+        started_at: r.started_at.to_rfc3339(),
+        planned_duration_s: round3(r.planned.as_secs_f64()),
+        duration_s: round3(res.elapsed.as_secs_f64()),
+        interrupted: r.interrupted,
+        aborted_by_threshold: r.aborted_by.clone(),
+        verdict: r.verdict().label,
+        exit_code: r.exit_code,
+        metrics: metrics(r),
+        thresholds,
+        steps,
+        errors,
+        tls_errors,
+        tls_certificate: r.tls_certificate.clone(),
+        protocol_errors: res.total.protocol_reasons().into_iter().collect(),
+        iterations_due: r
+            .executor
+            .ends_with("arrival-rate")
+            .then_some(res.total.iterations_due),
+        histograms: histograms(res),
+        checks: r
+            .checks
+            .iter()
+            .map(|c| CheckRow {
+                step: c.step.clone(),
+                check: c.description.clone(),
+                passes: c.passes,
+                fails: c.fails,
+            })
+            .collect(),
+        status_codes,
+        timeline,
+        capacity: r.capacity.as_ref().map(capacity),
+        streams: super::streams::section(res),
+        websockets: super::streams::ws_section(res),
+        segment: r.segment.clone(),
+        merged: r.merged.clone(),
+    }
 }
 
 /// A breakpoint run's findings: every judged stair, the highest sustainable rate, the knee.
-fn capacity(c: &crate::stairs::Capacity) -> Value {
+fn capacity(c: &crate::verdict::breakpoint::Capacity) -> CapacitySection {
     let opt = |v: Option<f64>| v.map(round3);
-    json!({
-        "max_sustainable_rps": opt(c.max_sustainable_rps),
-        "knee_rps": opt(c.knee_rps),
-        "broke_at_rps": opt(c.broke_at_rps),
-        "stairs_planned": c.stairs_planned,
-        "steps": c.steps.iter().map(|s| json!({
-            "start_s": round3(s.start.as_secs_f64()),
-            "end_s": round3(s.end.as_secs_f64()),
-            "offered_rps": round3(s.offered_rps),
-            "achieved_rps": round3(s.achieved_rps),
-            "requests_per_s": round3(s.requests_per_s),
-            "vus_max": s.vus_max,
-            "avg_ms": opt(s.avg_ms),
-            "p50_ms": opt(s.p50_ms),
-            "p95_ms": opt(s.p95_ms),
-            "p99_ms": opt(s.p99_ms),
-            "error_rate": s.error_rate,
-            "dropped_iterations": s.dropped,
-            "passed": s.passed,
-            "reasons": s.reasons,
-        })).collect::<Vec<_>>(),
-    })
+    CapacitySection {
+        max_sustainable_rps: opt(c.max_sustainable_rps),
+        knee_rps: opt(c.knee_rps),
+        broke_at_rps: opt(c.broke_at_rps),
+        stairs_planned: c.stairs_planned as u64,
+        steps: c
+            .steps
+            .iter()
+            .map(|s| StairRow {
+                start_s: round3(s.start.as_secs_f64()),
+                end_s: round3(s.end.as_secs_f64()),
+                offered_rps: round3(s.offered_rps),
+                achieved_rps: round3(s.achieved_rps),
+                requests_per_s: round3(s.requests_per_s),
+                vus_max: s.vus_max,
+                avg_ms: opt(s.avg_ms),
+                p50_ms: opt(s.p50_ms),
+                p95_ms: opt(s.p95_ms),
+                p99_ms: opt(s.p99_ms),
+                error_rate: s.error_rate,
+                dropped_iterations: s.dropped,
+                passed: s.passed,
+                reasons: s.reasons.clone(),
+            })
+            .collect(),
+    }
 }

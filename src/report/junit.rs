@@ -2,7 +2,7 @@
 //! systems; a breached threshold is a failure whose message carries the observed value.
 
 use super::Exporter;
-use serde_json::Value;
+use crate::summary::Summary;
 use std::fmt::Write;
 
 pub struct Junit;
@@ -12,7 +12,7 @@ impl Exporter for Junit {
         "junit.xml"
     }
 
-    fn render(&self, summary: &Value) -> anyhow::Result<String> {
+    fn render(&self, summary: &Summary) -> anyhow::Result<String> {
         Ok(render(summary))
     }
 }
@@ -35,11 +35,11 @@ pub fn xml(s: &str) -> String {
     out
 }
 
-pub fn render(s: &Value) -> String {
-    let name = xml(s["name"].as_str().unwrap_or("run"));
-    let ths = s["thresholds"].as_array().cloned().unwrap_or_default();
-    let failures = ths.iter().filter(|t| t["passed"] != true).count();
-    let secs = s["duration_s"].as_f64().unwrap_or(0.0);
+pub fn render(s: &Summary) -> String {
+    let name = xml(&s.name);
+    let ths = &s.thresholds;
+    let failures = ths.iter().filter(|t| !t.passed).count();
+    let secs = s.duration_s;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -50,17 +50,17 @@ pub fn render(s: &Value) -> String {
         out,
         "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{secs:.3}\" timestamp=\"{}\">",
         ths.len(),
-        xml(s["started_at"].as_str().unwrap_or(""))
+        xml(&s.started_at)
     );
-    for t in &ths {
-        let metric = xml(t["metric"].as_str().unwrap_or(""));
-        let expr = xml(t["expression"].as_str().unwrap_or(""));
-        let observed = xml(t["observed_display"].as_str().unwrap_or("no data"));
+    for t in ths {
+        let metric = xml(&t.metric);
+        let expr = xml(&t.expression);
+        let observed = xml(&t.observed_display);
         let _ = write!(
             out,
             "    <testcase classname=\"stampede.{name}\" name=\"{metric}: {expr}\" time=\"{secs:.3}\""
         );
-        if t["passed"] == true {
+        if t.passed {
             let _ = writeln!(out, "/>");
         } else {
             let _ = writeln!(

@@ -2,7 +2,7 @@
 //! CI job pages; also appended to `$GITHUB_STEP_SUMMARY` when that is set.
 
 use super::Exporter;
-use serde_json::Value;
+use crate::summary::{Metric, Summary, VerdictLabel};
 use std::fmt::Write;
 
 pub struct Markdown;
@@ -12,7 +12,7 @@ impl Exporter for Markdown {
         "summary.md"
     }
 
-    fn render(&self, summary: &Value) -> anyhow::Result<String> {
+    fn render(&self, summary: &Summary) -> anyhow::Result<String> {
         Ok(render(summary))
     }
 }
@@ -56,110 +56,93 @@ fn code(s: &str) -> String {
     }
 }
 
-fn num(v: &Value) -> f64 {
-    v.as_f64().unwrap_or(0.0)
-}
-
-pub fn render(s: &Value) -> String {
+pub fn render(s: &Summary) -> String {
     let mut out = String::new();
-    let passed = s["verdict"] == "passed";
-    let m = &s["metrics"];
+    let passed = s.verdict == VerdictLabel::Passed;
     let _ = writeln!(
         out,
         "## {} stampede · {} — {}\n",
         if passed { "✅" } else { "❌" },
-        cell(s["name"].as_str().unwrap_or("run")),
+        cell(&s.name),
         if passed { "passed" } else { "failed" }
     );
+    let rps = match s.metric("http_reqs") {
+        Some(Metric::Counter(c)) => c.rate,
+        _ => 0.0,
+    };
     let _ = writeln!(
         out,
         "{} · {} · {:.1} s · {} requests ({:.1}/s) · errors {:.2} % · p95 {:.2} ms · exit code {}\n",
-        code(s["target"].as_str().unwrap_or("")),
-        cell(s["executor"].as_str().unwrap_or("")),
-        num(&s["duration_s"]),
-        super::text::thousands(m["http_reqs"]["count"].as_u64().unwrap_or(0)),
-        num(&m["http_reqs"]["rate"]),
-        num(super::rate_of(&m["http_req_failed"])) * 100.0,
-        num(&m["http_req_duration"]["p(95)"]),
-        s["exit_code"]
+        code(&s.target),
+        cell(&s.executor),
+        s.duration_s,
+        super::text::thousands(s.count("http_reqs")),
+        rps,
+        s.rate("http_req_failed").unwrap_or(0.0) * 100.0,
+        s.trend("http_req_duration").map_or(0.0, |t| t.p95),
+        s.exit_code
     );
-    let errors: Vec<String> = s["errors"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(_, n)| n.as_u64().unwrap_or(0) > 0)
-        .map(|(k, n)| {
-            format!(
-                "{} × {}",
-                code(k),
-                super::text::thousands(n.as_u64().unwrap_or(0))
-            )
-        })
+    let errors: Vec<String> = s
+        .errors
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{} × {}", code(k), super::text::thousands(*n)))
         .collect();
     if !errors.is_empty() {
         let _ = writeln!(out, "**Errors:** {}\n", errors.join(" · "));
     }
-    if let Some(cap) = s["capacity"].as_object() {
-        let rate = |v: &Value| {
-            v.as_f64()
-                .map_or("not reached".to_string(), |r| format!("{r:.0}/s"))
-        };
+    if let Some(cap) = &s.capacity {
+        let rate = |v: Option<f64>| v.map_or("not reached".to_string(), |r| format!("{r:.0}/s"));
         let _ = writeln!(
             out,
             "**Breakpoint:** max sustainable rate **{}** · knee {} · broke at {}\n",
-            rate(&cap["max_sustainable_rps"]),
-            rate(&cap["knee_rps"]),
-            rate(&cap["broke_at_rps"])
+            rate(cap.max_sustainable_rps),
+            rate(cap.knee_rps),
+            rate(cap.broke_at_rps)
         );
         out.push_str(
             "| offered/s | achieved/s | p95 ms | p99 ms | errors | |\n|--:|--:|--:|--:|--:|---|\n",
         );
-        for st in cap
-            .get("steps")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-        {
+        for st in &cap.steps {
             let _ = writeln!(
                 out,
                 "| {:.0} | {:.0} | {:.2} | {:.2} | {:.2} % | {} |",
-                num(&st["offered_rps"]),
-                num(&st["achieved_rps"]),
-                num(&st["p95_ms"]),
-                num(&st["p99_ms"]),
-                num(&st["error_rate"]) * 100.0,
-                if st["passed"] == true { "✅" } else { "❌" }
+                st.offered_rps,
+                st.achieved_rps,
+                st.p95_ms.unwrap_or(0.0),
+                st.p99_ms.unwrap_or(0.0),
+                st.error_rate * 100.0,
+                if st.passed { "✅" } else { "❌" }
             );
         }
         out.push('\n');
     }
-    let ths = s["thresholds"].as_array().cloned().unwrap_or_default();
-    if !ths.is_empty() {
+    if !s.thresholds.is_empty() {
         out.push_str("| | metric | threshold | observed |\n|---|---|---|---|\n");
-        for t in ths {
+        for t in &s.thresholds {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} |",
-                if t["passed"] == true { "✅" } else { "❌" },
-                code(t["metric"].as_str().unwrap_or("")),
-                code(t["expression"].as_str().unwrap_or("")),
-                cell(t["observed_display"].as_str().unwrap_or("no data"))
+                if t.passed { "✅" } else { "❌" },
+                code(&t.metric),
+                code(&t.expression),
+                cell(&t.observed_display)
             );
         }
         out.push('\n');
     }
     out.push_str("| step | requests | req/s | errors | p50 ms | p95 ms | p99 ms |\n|---|--:|--:|--:|--:|--:|--:|\n");
-    for st in s["steps"].as_array().cloned().unwrap_or_default() {
+    for st in &s.steps {
         let _ = writeln!(
             out,
             "| {} | {} | {:.1} | {:.2} % | {:.2} | {:.2} | {:.2} |",
-            cell(st["name"].as_str().unwrap_or("")),
-            super::text::thousands(st["requests"].as_u64().unwrap_or(0)),
-            num(&st["rps"]),
-            num(&st["error_rate"]) * 100.0,
-            num(&st["p50_ms"]),
-            num(&st["p95_ms"]),
-            num(&st["p99_ms"])
+            cell(&st.name),
+            super::text::thousands(st.requests),
+            st.rps,
+            st.error_rate * 100.0,
+            st.p50_ms,
+            st.p95_ms,
+            st.p99_ms
         );
     }
     let streams = super::streams::rows(s);
@@ -194,10 +177,14 @@ mod tests {
         assert_eq!(cell("*x* [y]"), "\\*x\\* \\[y\\]");
         assert_eq!(code("p(95) < 5ms"), "`p(95) < 5ms`");
         assert_eq!(code("a`b"), "`` a`b ``");
-        let s = serde_json::json!({
-            "verdict": "failed", "name": "<script>", "metrics": {}, "steps": [],
-            "errors": {"reset": 3, "tls": 0}, "thresholds": [],
-        });
+        let mut s: Summary = serde_json::from_str(include_str!(
+            "../../tests/fixtures/summary/run/summary.json"
+        ))
+        .unwrap();
+        s.name = "<script>".into();
+        s.errors = [("reset".to_string(), 3), ("tls".to_string(), 0)]
+            .into_iter()
+            .collect();
         let md = render(&s);
         assert!(md.contains("&lt;script&gt;"), "{md}");
         assert!(md.contains("**Errors:** `reset` × 3"), "{md}");

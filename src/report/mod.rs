@@ -17,6 +17,7 @@ pub mod timeline;
 
 use crate::metrics::RunResult;
 use crate::sla::Outcome;
+use crate::summary::Summary;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -38,7 +39,7 @@ pub struct RunReport {
     /// Every check (expectation) with its counts.
     pub checks: Vec<CheckReport>,
     /// What a breakpoint run found, stair by stair.
-    pub capacity: Option<crate::stairs::Capacity>,
+    pub capacity: Option<crate::verdict::breakpoint::Capacity>,
     /// When TLS handshakes failed: what the server's certificate says (names, validity, CA).
     pub tls_certificate: Option<String>,
     /// `--segment`: this run is one part of a whole; its thresholds are not judged alone.
@@ -63,29 +64,42 @@ pub struct StepInfo {
 }
 
 impl RunReport {
-    /// The verdict. A breakpoint run is expected to break: it passes when it found a sustainable
-    /// rate (its thresholds are judged stair by stair, not over the whole run).
+    /// The verdict (thresholds, or a breakpoint run's stairs; a segment is not judged).
+    pub fn verdict(&self) -> crate::verdict::Verdict {
+        crate::verdict::Verdict::of(&crate::verdict::Judged {
+            outcomes: &self.outcomes,
+            aborted_by: self.aborted_by.as_deref(),
+            capacity: self.capacity.as_ref(),
+            segment: self.segment.is_some(),
+            interrupted: self.interrupted,
+        })
+    }
+
+    /// The verdict passed. A breakpoint run is expected to break: it passes when it found a
+    /// sustainable rate (its thresholds are judged stair by stair, not over the whole run).
     pub fn passed(&self) -> bool {
-        match &self.capacity {
-            Some(c) => c.max_sustainable_rps.is_some() && !self.interrupted,
-            None => self.outcomes.iter().all(|o| o.passed) && self.aborted_by.is_none(),
-        }
+        self.verdict().passed()
     }
 }
 
-/// A report format written into the run folder, rendered from the run's summary JSON.
+/// A report format written into the run folder, rendered from the run's typed summary.
 pub trait Exporter {
     /// File name inside the run folder.
     fn file_name(&self) -> &'static str;
-    fn render(&self, summary: &serde_json::Value) -> anyhow::Result<String>;
+    fn render(&self, summary: &Summary) -> anyhow::Result<String>;
 
-    fn write(&self, summary: &serde_json::Value, dir: &Path) -> anyhow::Result<PathBuf> {
+    fn write(&self, summary: &Summary, dir: &Path) -> anyhow::Result<PathBuf> {
         let path = dir.join(self.file_name());
         let text = self.render(summary)?;
         files::write_atomic(&path, text.as_bytes())
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
         Ok(path)
     }
+}
+
+/// The summary as JSON, for the renderers that still read it by key (see docs/reports.md).
+pub fn as_json(summary: &Summary) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::to_value(summary)?)
 }
 
 /// The formats written after every run.
@@ -125,14 +139,15 @@ pub fn write_all(report: &RunReport, dir: &Path) -> Result<serde_json::Value, Mi
     if let Err(err) = append_step_summary(&summary) {
         missing.push(format!("{err:#}"));
     }
+    let value = as_json(&summary).unwrap_or(serde_json::Value::Null);
     if missing.is_empty() {
-        Ok(summary)
+        Ok(value)
     } else {
         Err(Missing(missing))
     }
 }
 
-fn append_step_summary(summary: &serde_json::Value) -> anyhow::Result<()> {
+fn append_step_summary(summary: &Summary) -> anyhow::Result<()> {
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         use std::io::Write;
         let text = markdown::render(summary);

@@ -421,7 +421,7 @@ fn streams(out: &mut String, res: &RunResult) {
     }
 }
 
-fn capacity(out: &mut String, c: &crate::stairs::Capacity) {
+fn capacity(out: &mut String, c: &crate::verdict::breakpoint::Capacity) {
     let _ = writeln!(
         out,
         "\n  breakpoint stairs ({} of {} run)\n  {:>10} {:>10} {:>6} {:>9} {:>9} {:>9} {:>8}  verdict",

@@ -2,7 +2,7 @@
 //! step (`<step> requests`, `<step> errors`, `<step> p95_ms`), for spreadsheets and plotting.
 
 use super::Exporter;
-use serde_json::Value;
+use crate::summary::{StepSecondRow, Summary};
 
 pub struct TimelineCsv;
 
@@ -11,20 +11,17 @@ impl Exporter for TimelineCsv {
         "timeline.csv"
     }
 
-    fn render(&self, summary: &Value) -> anyhow::Result<String> {
+    fn render(&self, summary: &Summary) -> anyhow::Result<String> {
         render(summary)
     }
 }
 
-pub fn render(s: &Value) -> anyhow::Result<String> {
-    let steps: Vec<String> = s["steps"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x["name"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+/// A figure as summary.json writes it (`0.0`, `1.5`).
+fn json_number(v: f64) -> String {
+    serde_json::Value::from(v).to_string()
+}
+
+pub fn render(s: &Summary) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut head: Vec<String> = [
         "elapsed_s",
@@ -40,31 +37,29 @@ pub fn render(s: &Value) -> anyhow::Result<String> {
     .iter()
     .map(|x| x.to_string())
     .collect();
-    for st in &steps {
-        head.push(format!("{st} requests"));
-        head.push(format!("{st} errors"));
-        head.push(format!("{st} p95_ms"));
+    for st in &s.steps {
+        head.push(format!("{} requests", st.name));
+        head.push(format!("{} errors", st.name));
+        head.push(format!("{} p95_ms", st.name));
     }
     w.write_record(&head)?;
-    for p in s["timeline"].as_array().cloned().unwrap_or_default() {
-        let f = |k: &str| p[k].to_string();
+    for p in &s.timeline {
         let mut rec = vec![
-            f("second"),
-            f("vus"),
-            f("requests"),
-            f("failures"),
-            f("p50_ms"),
-            f("p95_ms"),
-            f("p99_ms"),
-            f("data_received"),
-            f("data_sent"),
+            p.second.to_string(),
+            p.vus.to_string(),
+            p.requests.to_string(),
+            p.failures.to_string(),
+            json_number(p.p50_ms),
+            json_number(p.p95_ms),
+            json_number(p.p99_ms),
+            p.data_received.to_string(),
+            p.data_sent.to_string(),
         ];
-        let per = p["steps"].as_array().cloned().unwrap_or_default();
-        for i in 0..steps.len() {
-            let st = per.get(i).cloned().unwrap_or(Value::Null);
-            rec.push(st["requests"].as_u64().unwrap_or(0).to_string());
-            rec.push(st["failures"].as_u64().unwrap_or(0).to_string());
-            rec.push(st["p95_ms"].as_f64().unwrap_or(0.0).to_string());
+        for i in 0..s.steps.len() {
+            let st = p.steps.get(i).cloned().unwrap_or(StepSecondRow::default());
+            rec.push(st.requests.to_string());
+            rec.push(st.failures.to_string());
+            rec.push(st.p95_ms.to_string());
         }
         w.write_record(&rec)?;
     }

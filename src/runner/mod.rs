@@ -12,10 +12,10 @@ use crate::metrics::aggregate::LiveObserve;
 use crate::plan::Plan;
 use crate::report::{self, CheckReport, RunReport, StepInfo};
 use crate::sla;
-use crate::stairs::{Judge, StairResult, StairView};
 use crate::tui::state::Publisher;
 use crate::tui::{Mode, Views};
 use crate::units::duration::format_duration;
+use crate::verdict::breakpoint::{Judge, StairResult, StairView};
 use crate::{Failure, exit};
 use anyhow::Context as _;
 pub use describe::describe;
@@ -164,23 +164,14 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     {
         w.patch(&mut outcomes);
     }
-    let breached = aborted_by.is_some() || outcomes.iter().any(|o| !o.passed);
-    // A breakpoint run is expected to break: it succeeds when it found a sustainable rate.
-    let exit_code = if interrupted {
-        exit::INTERRUPTED
-    } else if segment_info.is_some() {
-        exit::OK
-    } else if let Some(c) = &capacity {
-        if c.max_sustainable_rps.is_some() {
-            exit::OK
-        } else {
-            exit::THRESHOLDS
-        }
-    } else if breached {
-        exit::THRESHOLDS
-    } else {
-        exit::OK
-    };
+    let exit_code = crate::verdict::Verdict::of(&crate::verdict::Judged {
+        outcomes: &outcomes,
+        aborted_by: aborted_by.as_deref(),
+        capacity: capacity.as_ref(),
+        segment: segment_info.is_some(),
+        interrupted,
+    })
+    .exit_code();
     let tls_certificate = tls_certificate(&plan, first_addr, &result);
     let rep = RunReport {
         name: plan.name.clone(),
@@ -302,7 +293,7 @@ impl Judging {
     ) -> (
         Aggregator,
         Option<crate::windows::WindowJudge>,
-        Option<crate::stairs::Capacity>,
+        Option<crate::verdict::breakpoint::Capacity>,
     ) {
         let Judging {
             mut agg,

@@ -28,10 +28,14 @@ mod wire;
 mod dashboard;
 mod ecosystem;
 mod outputs;
+mod report_snapshots;
 mod reports;
+mod summary_typed;
+mod typed_check;
 // Beyond one process: distributed runs, Kubernetes manifests, capacity planning.
 mod distributed;
 mod k8s;
+mod merge_streams;
 mod plan;
 mod processes_live;
 mod usl_reference;

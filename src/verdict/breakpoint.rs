@@ -218,6 +218,12 @@ impl Judge {
     }
 }
 
+/// The verdict of a breakpoint run: it is expected to break, so it passes when it found a
+/// sustainable rate (and was not interrupted before it could be sure).
+pub fn passed(c: &Capacity, interrupted: bool) -> bool {
+    c.max_sustainable_rps.is_some() && !interrupted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
