@@ -29,6 +29,9 @@ pub struct ClientConfig {
     /// Each step's request, encoded once: `wire[flow][step]` (for templated steps, only their
     /// fixed parts matter).
     pub wire: Vec<Vec<super::http1::Encoded>>,
+    /// The same steps' HTTP/2 requests, `h2_requests[flow][step]` (`None` for a templated step;
+    /// empty when no connection may be HTTP/2).
+    pub h2_requests: Vec<Vec<Option<super::request::H2Request>>>,
     /// The Host header value.
     pub host: String,
     /// Set for an `https://` target.
@@ -118,7 +121,9 @@ impl Pool {
     /// Keep a connection for the next VU: an HTTP/2 one joins the shared list with its permit.
     fn put(&self, conn: Conn, permit: tokio::sync::SemaphorePermit<'_>) {
         match conn {
-            Conn::H2(s) if !s.is_closed() => {
+            Conn::H2(mut s) if !s.is_closed() => {
+                // Shared from now on: its frames need a task of their own.
+                s.detach();
                 permit.forget();
                 self.h2.borrow_mut().push(s);
                 self.h2_added.notify_waiters();
@@ -133,6 +138,9 @@ impl Pool {
 pub struct Outgoing<'a> {
     /// The whole request as it goes on the wire.
     pub wire: &'a [u8],
+    /// The same request built once for HTTP/2 (a static step's), used instead of reading
+    /// `wire` back on an HTTP/2 connection.
+    pub h2: Option<&'a super::request::H2Request>,
     pub head: bool,
     pub expect_status: Option<&'a [u16]>,
     /// What of the response to keep.
@@ -381,6 +389,7 @@ impl Client {
                 let exchange = Box::pin(super::h2::exchange(
                     sender,
                     &cfg.origin,
+                    out.h2,
                     &out,
                     &mut resp,
                     &mut first_byte,
@@ -463,7 +472,7 @@ fn alive(conn: &mut Conn) -> bool {
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
             Pin::new(&mut **s).poll_read(&mut cx, &mut rb).is_pending()
         }
-        Conn::H2(s) => !s.is_closed(),
+        Conn::H2(s) => s.alive(),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod http1;
 #[cfg(test)]
 mod http1_prop;
 pub mod redirect;
+pub mod request;
 pub mod scan;
 pub mod sse;
 pub mod tls;
@@ -133,12 +134,29 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
             .iter()
             .map(|f| f.steps.iter().map(|s| http1::encode(s, &host)).collect())
             .collect();
+        let origin = format!("{}://{host}", run.target.scheme());
+        let may_h2 = run.http.version == crate::plan::HttpVersion::Http2
+            || (run.target.tls && run.http.version == crate::plan::HttpVersion::Auto);
+        let h2_requests = if may_h2 {
+            run.flows
+                .iter()
+                .map(|f| {
+                    f.steps
+                        .iter()
+                        .map(|s| request::H2Request::from_step(s, &origin))
+                        .collect()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let client = Arc::new(ClientConfig {
             addrs: addrs.clone(),
             local_ips: run.http.local_ips.clone(),
             timeout: run.http.timeout,
             wire,
-            origin: format!("{}://{host}", run.target.scheme()),
+            h2_requests,
+            origin,
             h2c: !run.target.tls && run.http.version == crate::plan::HttpVersion::Http2,
             tunnel: run.http.proxy.as_ref().map(|p| client::Tunnel {
                 authority: format!(
@@ -152,8 +170,7 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
                 ),
                 authorization: p.authorization.clone(),
             }),
-            may_h2: run.http.version == crate::plan::HttpVersion::Http2
-                || (run.target.tls && run.http.version == crate::plan::HttpVersion::Auto),
+            may_h2,
             max_header_lines: run.http.max_header_lines,
             host,
             tls: tls.as_ref().map(|t| tls::Tls {

@@ -445,6 +445,8 @@ async fn iteration(
                 })
                 .collect()
         });
+        // The step's HTTP/2 request built once, when nothing of it is rendered per request.
+        let mut prebuilt = None;
         let wire: &[u8] = if step.dynamic.is_some() {
             let env = Env {
                 plan,
@@ -472,6 +474,11 @@ async fn iteration(
             http1::with_cookie(encoded, &c, &mut vu.buf);
             &vu.buf
         } else {
+            prebuilt = ctx
+                .client
+                .h2_requests
+                .get(fi)
+                .and_then(|f| f.get(si)?.as_ref());
             &encoded.wire
         };
         let max_redirects = plan.http.max_redirects;
@@ -493,6 +500,7 @@ async fn iteration(
             step.metric,
             Outgoing {
                 wire,
+                h2: prebuilt,
                 head: step.method == http::Method::HEAD,
                 expect_status: step.expect_status.as_deref(),
                 capture,
@@ -547,6 +555,7 @@ async fn iteration(
             ctx.recorder.borrow_mut().record(step.metric, &sample);
             let out = Outgoing {
                 wire: &next,
+                h2: None,
                 head: next.starts_with(b"HEAD "),
                 expect_status: step.expect_status.as_deref(),
                 capture,
@@ -693,8 +702,9 @@ async fn send(
         written: Cell::new(None),
         sent: out.wire.len() as u64,
     };
-    let (wire, head, expect_status, capture, stream, timeout, scan) = (
+    let (wire, h2, head, expect_status, capture, stream, timeout, scan) = (
         out.wire,
+        out.h2,
         out.head,
         out.expect_status,
         out.capture,
@@ -719,6 +729,7 @@ async fn send(
         }
         let out = Outgoing {
             wire,
+            h2,
             head,
             expect_status,
             capture,
