@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
@@ -375,7 +375,7 @@ impl Client {
             }
             // Boxed, so the cleartext path's VUs stay as small as they were.
             Conn::Tls(conn) => {
-                let exchange = Box::pin(exchange_tls(
+                let exchange = Box::pin(exchange(
                     conn,
                     scratch,
                     &out,
@@ -547,16 +547,24 @@ fn bind_no_port(socket: &TcpSocket) {
     let _ = socket;
 }
 
-/// Write the request and read until the response is complete.
-async fn exchange(
-    conn: &mut TcpStream,
+/// Write the request and read until the response is complete, over plain TCP or TLS (one
+/// function for both: for TCP, `flush` is a no-op and `UnexpectedEof` never happens). The bytes
+/// are read into the worker's scratch buffer inside one synchronous poll, so the buffer is never
+/// held across an await. Over TLS, `received` counts plaintext bytes (TLS records add some
+/// 22–40 bytes each on the wire).
+async fn exchange<S>(
+    conn: &mut S,
     scratch: &Scratch,
     out: &Outgoing<'_>,
     resp: &mut Response,
     first_byte: &mut Option<Instant>,
     received: &mut u64,
-) -> Result<(), Failed> {
+) -> Result<(), Failed>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     conn.write_all(out.wire).await.map_err(|_| Failed::Reset)?;
+    conn.flush().await.map_err(|_| Failed::Reset)?;
     loop {
         // `poll_read`, not `readable()` + `try_read`: a read that fills less than the buffer
         // clears the socket's readiness, so the liveness check before the next request
@@ -569,6 +577,10 @@ async fn exchange(
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Ok(())) => {
                     Poll::Ready(take(rb.filled(), out, resp, first_byte, received))
+                }
+                // A TLS peer that closes without close_notify: the end of the stream all the same.
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Poll::Ready(take(&[], out, resp, first_byte, received))
                 }
                 Poll::Ready(Err(_)) => Poll::Ready(Err(broken(resp))),
             }
@@ -628,41 +640,5 @@ fn broken(resp: &Response) -> Failed {
         Failed::Truncated
     } else {
         Failed::Reset
-    }
-}
-
-/// `exchange` over TLS. The decrypted bytes are read into the worker's scratch buffer inside
-/// one synchronous poll, so the buffer is never held across an await. `received` counts
-/// plaintext bytes (TLS records add some 22–40 bytes each on the wire).
-async fn exchange_tls(
-    conn: &mut TlsStream<TcpStream>,
-    scratch: &Scratch,
-    out: &Outgoing<'_>,
-    resp: &mut Response,
-    first_byte: &mut Option<Instant>,
-    received: &mut u64,
-) -> Result<(), Failed> {
-    conn.write_all(out.wire).await.map_err(|_| Failed::Reset)?;
-    conn.flush().await.map_err(|_| Failed::Reset)?;
-    loop {
-        let done = std::future::poll_fn(|cx| {
-            let mut buf = scratch.0.borrow_mut();
-            let mut rb = tokio::io::ReadBuf::new(&mut buf[..]);
-            match Pin::new(&mut *conn).poll_read(cx, &mut rb) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(())) => {
-                    Poll::Ready(take(rb.filled(), out, resp, first_byte, received))
-                }
-                // A peer that closes without close_notify: the end of the stream all the same.
-                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    Poll::Ready(take(&[], out, resp, first_byte, received))
-                }
-                Poll::Ready(Err(_)) => Poll::Ready(Err(broken(resp))),
-            }
-        })
-        .await?;
-        if done {
-            return Ok(());
-        }
     }
 }
