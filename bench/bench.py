@@ -18,7 +18,8 @@ import sys
 import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAMPEDE = os.path.join(REPO, "target", "release", "stampede")
+# STAMPEDE_BIN: measure another build of stampede (a copy kept aside while target/ rebuilds).
+STAMPEDE = os.environ.get("STAMPEDE_BIN") or os.path.join(REPO, "target", "release", "stampede")
 PROBE_DIR = os.path.join(REPO, "bench", "client-probe")
 PROBE = os.path.join(PROBE_DIR, "target", "release", "client-probe")
 TARGET_SH = os.path.normpath(os.path.join(REPO, "..", "shared", "bench", "target.sh"))
@@ -457,7 +458,9 @@ def main():
     for tool in ["wrk", "nginx", "taskset"]:
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found: apt-get install -y wrk nginx libnginx-mod-http-echo util-linux")
-    subprocess.run(["nice", "-n", "19", "cargo", "build", "--release"], cwd=REPO, check=True)
+    # STAMPEDE_NO_BUILD=1: measure the binary already in target/release as it is.
+    if os.environ.get("STAMPEDE_NO_BUILD") != "1":
+        subprocess.run(["nice", "-n", "19", "cargo", "build", "--release"], cwd=REPO, check=True)
     subprocess.run([TARGET_SH, "start"], check=True)
     try:
         suites = {

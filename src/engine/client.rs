@@ -135,6 +135,7 @@ impl Pool {
 }
 
 /// One request to send.
+#[derive(Clone, Copy)]
 pub struct Outgoing<'a> {
     /// The whole request as it goes on the wire.
     pub wire: &'a [u8],

@@ -14,6 +14,7 @@ pub mod redirect;
 pub mod request;
 pub mod scan;
 pub mod sse;
+pub mod step;
 pub mod tls;
 pub mod vu;
 pub mod worker;
@@ -89,6 +90,19 @@ fn refreshed_name(plan: &Plan) -> Option<(String, u16)> {
     Some((host, port))
 }
 
+/// Each step's HTTP/2 request, built once: `[flow][step]` (`None` for a templated step).
+fn h2_requests(run: &Plan, origin: &str) -> Vec<Vec<Option<request::H2Request>>> {
+    run.flows
+        .iter()
+        .map(|f| {
+            f.steps
+                .iter()
+                .map(|s| request::H2Request::from_step(s, origin))
+                .collect()
+        })
+        .collect()
+}
+
 /// Start `plan` against `addrs` (the target's resolved addresses) on `workers` threads per
 /// scenario (a multi-scenario plan runs each of its scenarios on threads of its own, all
 /// reporting into one stream of snapshots and obeying one `Control`).
@@ -138,15 +152,7 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
         let may_h2 = run.http.version == crate::plan::HttpVersion::Http2
             || (run.target.tls && run.http.version == crate::plan::HttpVersion::Auto);
         let h2_requests = if may_h2 {
-            run.flows
-                .iter()
-                .map(|f| {
-                    f.steps
-                        .iter()
-                        .map(|s| request::H2Request::from_step(s, &origin))
-                        .collect()
-                })
-                .collect()
+            h2_requests(&run, &origin)
         } else {
             Vec::new()
         };
