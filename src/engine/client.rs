@@ -6,7 +6,7 @@
 //! a request is one `write`, and the response is read into the worker's shared scratch buffer
 //! and parsed in place, so an idle VU holds no buffer at all.
 
-use super::http1::{Capture, Feed, ProtocolError, Response};
+use super::http1::{Feed, ProtocolError, Response};
 use crate::metrics::{ErrorKind, Sample, TlsReason};
 use std::cell::RefCell;
 use std::io;
@@ -28,7 +28,7 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Each step's request, encoded once: `wire[flow][step]` (for templated steps, only their
     /// fixed parts matter).
-    pub wire: Vec<Vec<super::http1::Encoded>>,
+    pub wire: Vec<Vec<super::request::Encoded>>,
     /// The same steps' HTTP/2 requests, `h2_requests[flow][step]` (`None` for a templated step;
     /// empty when no connection may be HTTP/2).
     pub h2_requests: Vec<Vec<Option<super::request::H2Request>>>,
@@ -134,29 +134,7 @@ impl Pool {
     }
 }
 
-/// One request to send.
-#[derive(Clone, Copy)]
-pub struct Outgoing<'a> {
-    /// The whole request as it goes on the wire.
-    pub wire: &'a [u8],
-    /// The same request built once for HTTP/2 (a static step's), used instead of reading
-    /// `wire` back on an HTTP/2 connection.
-    pub h2: Option<&'a super::request::H2Request>,
-    pub head: bool,
-    pub expect_status: Option<&'a [u16]>,
-    /// What of the response to keep.
-    pub capture: Capture,
-    /// Set to the time the request's bytes start going out: a request interrupted after that
-    /// is counted as `interrupted` by whoever holds the cell.
-    pub written: Option<&'a std::cell::Cell<Option<Instant>>>,
-    /// A streaming step's observer: the body is handed to it as each read arrives (and not
-    /// kept), so its events are timed when they come.
-    pub stream: Option<&'a dyn super::sse::Sink>,
-    /// This request's time limit, when not `http.timeout` (a stream's own).
-    pub timeout: Option<Duration>,
-    /// Texts to look for in the body while it streams (`body_contains`, body not kept).
-    pub scan: Option<&'a [Vec<u8>]>,
-}
+pub use super::request::Outgoing;
 
 /// One VU's connection.
 pub struct Client {

@@ -13,9 +13,8 @@
 //! while it thinks are read at its next request). A pooled connection, shared by many VUs as
 //! concurrent streams, is driven by a task of its own.
 
-use super::client::Outgoing;
 use super::http1::Response;
-use super::request::H2Request;
+use super::request::{H2Request, Outgoing};
 use bytes::Bytes;
 use std::cell::Cell;
 use std::future::Future;
@@ -100,20 +99,6 @@ where
     })
 }
 
-/// Headers that belong to an HTTP/1.1 connection and are not allowed in HTTP/2.
-pub fn connection_specific(name: &str) -> bool {
-    [
-        "host",
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "upgrade",
-        "proxy-connection",
-    ]
-    .iter()
-    .any(|n| name.eq_ignore_ascii_case(n))
-}
-
 /// Read an encoded HTTP/1.1 request back as an HTTP/2 request to `origin` (`https://host:port`):
 /// for requests rendered per request (templates, cookies, redirect hops).
 pub fn to_request(wire: &[u8], origin: &str) -> Option<(http::Request<()>, Bytes)> {
@@ -128,7 +113,7 @@ pub fn to_request(wire: &[u8], origin: &str) -> Option<(http::Request<()>, Bytes
         .uri(uri)
         .version(http::Version::HTTP_2);
     for h in req.headers.iter() {
-        if !connection_specific(h.name) {
+        if !super::request::connection_specific(h.name) {
             b = b.header(h.name, h.value);
         }
     }

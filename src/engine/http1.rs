@@ -2,8 +2,6 @@
 //! incrementally (headers with `httparse`, bodies counted and discarded), so a request costs one
 //! write and usually one read, and a VU keeps no buffer of its own between requests.
 
-pub use super::request::{Encoded, encode, render, with_cookie};
-
 /// Why a response could not be read as HTTP/1.1 (RFC 9112): shown as
 /// `protocol (<reason>)` in the summary, the dashboard and `summary.json`'s `protocol_errors`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

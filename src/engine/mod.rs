@@ -2,6 +2,7 @@
 //! per-second metric snapshots. It knows nothing of dashboards, thresholds or report formats.
 
 pub mod client;
+pub mod context;
 pub mod cookies;
 pub mod debug;
 pub mod dns;
@@ -146,7 +147,7 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
         let wire = run
             .flows
             .iter()
-            .map(|f| f.steps.iter().map(|s| http1::encode(s, &host)).collect())
+            .map(|f| f.steps.iter().map(|s| request::encode(s, &host)).collect())
             .collect();
         let origin = format!("{}://{host}", run.target.scheme());
         let may_h2 = run.http.version == crate::plan::HttpVersion::Http2

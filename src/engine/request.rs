@@ -131,8 +131,7 @@ impl H2Request {
         let uri: Uri = format!("{origin}{}", step.path).parse().ok()?;
         let mut headers = HeaderMap::with_capacity(step.headers.len() + 1);
         for (name, value) in &step.headers {
-            if name == http::header::CONTENT_LENGTH || super::h2::connection_specific(name.as_str())
-            {
+            if name == http::header::CONTENT_LENGTH || connection_specific(name.as_str()) {
                 continue;
             }
             headers.append(name.clone(), value.clone());
@@ -162,4 +161,42 @@ impl H2Request {
         *r.headers_mut() = self.headers.clone();
         (r, self.body.clone())
     }
+}
+
+/// One request to send.
+#[derive(Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// The whole request as it goes on the wire.
+    pub wire: &'a [u8],
+    /// The same request built once for HTTP/2 (a static step's), used instead of reading
+    /// `wire` back on an HTTP/2 connection.
+    pub h2: Option<&'a H2Request>,
+    pub head: bool,
+    pub expect_status: Option<&'a [u16]>,
+    /// What of the response to keep.
+    pub capture: super::http1::Capture,
+    /// Set to the time the request's bytes start going out: a request interrupted after that
+    /// is counted as `interrupted` by whoever holds the cell.
+    pub written: Option<&'a std::cell::Cell<Option<tokio::time::Instant>>>,
+    /// A streaming step's observer: the body is handed to it as each read arrives (and not
+    /// kept), so its events are timed when they come.
+    pub stream: Option<&'a dyn super::sse::Sink>,
+    /// This request's time limit, when not `http.timeout` (a stream's own).
+    pub timeout: Option<std::time::Duration>,
+    /// Texts to look for in the body while it streams (`body_contains`, body not kept).
+    pub scan: Option<&'a [Vec<u8>]>,
+}
+
+/// Headers that belong to an HTTP/1.1 connection and are not allowed in HTTP/2.
+pub fn connection_specific(name: &str) -> bool {
+    [
+        "host",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-connection",
+    ]
+    .iter()
+    .any(|n| name.eq_ignore_ascii_case(n))
 }

@@ -4,10 +4,10 @@
 //! (iterations, think time, pacing) is `vu.rs`.
 
 use super::client::{Client, Outgoing};
+use super::context::{Vu, VuContext};
 use super::cookies::{self, Jar};
-use super::http1::{self, Capture, Response};
+use super::http1::{Capture, Response};
 use super::redirect;
-use super::vu::{Vu, VuContext};
 use crate::metrics::{ErrorKind, Recorder, Sample};
 use crate::plan::template::{Expr, RenderEnv, uuid_v4};
 use crate::plan::{CheckKind, Extractor, Plan, Step, Want};
@@ -307,7 +307,7 @@ pub(super) async fn http_step(
             rows: &vu.rows,
             rng: std::cell::RefCell::new(&mut vu.rng),
         };
-        http1::render(
+        super::request::render(
             step,
             &ctx.client.host,
             &env,
@@ -322,7 +322,7 @@ pub(super) async fn http_step(
         }
         &vu.buf
     } else if let Some(c) = cookie_for(&vu.jar, &encoded.wire) {
-        http1::with_cookie(encoded, &c, &mut vu.buf);
+        super::request::with_cookie(encoded, &c, &mut vu.buf);
         &vu.buf
     } else {
         prebuilt = ctx

@@ -3,28 +3,15 @@
 //! drops below its slot. An open-model VU runs the iterations the worker's schedule queues for
 //! it, each timed from when it was due.
 
-use super::Control;
-use super::client::{Client, ClientConfig, Pool, Scratch};
-use super::cookies::Jar;
+use super::context::{EARLY, Vu, VuContext, WorkerState};
 use super::step::{http_step, ws_step};
-use super::worker::WorkerState;
 use crate::metrics::{ErrorKind, Recorder};
-use crate::plan::{Plan, Step, Think};
-use bytes::Bytes;
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use crate::plan::{Step, Think};
+use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::time::Instant;
-
-/// The runtime's timer fires on whole milliseconds, rounding up, and the poller may overshoot
-/// by about as much again. Scheduled work is therefore handed out up to this much *early*, and
-/// latency is measured from the later of the intended start and the actual send: the timer's
-/// rounding never shows as target latency, and a late start always does.
-pub const EARLY: Duration = Duration::from_millis(2);
 
 /// Counts this VU in the worker's running VUs for as long as it lives.
 struct Running(Rc<WorkerState>);
@@ -62,68 +49,6 @@ pub(super) fn ends_iteration(e: Option<ErrorKind>) -> bool {
                 | ErrorKind::Proxy
         )
     )
-}
-
-/// Due iterations of an open-model worker, waiting for a VU.
-#[derive(Default)]
-pub struct OpenQueue {
-    /// Intended start of each due iteration, oldest first.
-    pub due: RefCell<VecDeque<Instant>>,
-    /// VUs waiting for work (each one registered on `notify`).
-    pub idle: Cell<u32>,
-    pub notify: Notify,
-    /// The schedule has ended: VUs finish what is queued, then leave.
-    pub closed: Cell<bool>,
-}
-
-pub struct VuContext {
-    pub plan: Arc<Plan>,
-    pub client: Arc<ClientConfig>,
-    pub state: Rc<WorkerState>,
-    pub recorder: Rc<RefCell<Recorder>>,
-    pub scratch: Scratch,
-    /// The worker's shared connections, in pooled mode.
-    pub pool: Option<Pool>,
-    /// The worker's queue of due iterations, in the open model.
-    pub open: OpenQueue,
-    /// Set when the run must end early (a `unique` data feed ran out).
-    pub control: Arc<Control>,
-    /// Iterations taken so far by all VUs of a `shared-iterations` run.
-    pub shared_taken: Arc<AtomicU64>,
-}
-
-/// Per-VU state kept across iterations: small unless the scenario uses variables, data or
-/// cookies.
-pub(super) struct Vu {
-    pub(super) rng: fastrand::Rng,
-    pub(super) client: Client,
-    /// `{{vu}}`: from 1.
-    pub(super) number: u64,
-    pub(super) iteration: u64,
-    pub(super) vars: Vec<Bytes>,
-    /// The row drawn from each feed for the current iteration.
-    pub(super) rows: Vec<usize>,
-    /// Cookies set by the target (allocated at the first `Set-Cookie`).
-    pub(super) jar: Option<Box<Jar>>,
-    /// Request rendering buffers (empty until a templated step or a cookie needs them).
-    pub(super) buf: Vec<u8>,
-    pub(super) body: Vec<u8>,
-}
-
-impl Vu {
-    fn new(plan: &Plan, id: u64, seed: u64) -> Self {
-        Vu {
-            rng: fastrand::Rng::with_seed(seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-            client: Client::new(id),
-            number: id + 1,
-            iteration: 0,
-            vars: plan.variables.iter().map(|(_, v)| v.clone()).collect(),
-            rows: vec![0; plan.feeds.len()],
-            jar: None,
-            buf: Vec::new(),
-            body: Vec::new(),
-        }
-    }
 }
 
 /// Run one iteration: a flow picked by weight. `intended` is when a scheduled iteration was due
