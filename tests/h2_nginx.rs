@@ -37,7 +37,9 @@ fn free_port() -> u16 {
 }
 
 /// nginx with an h2c listener, a TLS listener speaking HTTP/2 by ALPN and a TLS listener speaking
-/// HTTP/1.1, logging `protocol status connection content-length uri` per request.
+/// HTTP/1.1, logging `protocol status connection content-length uri` per request. Every
+/// connection ends after 300 requests (an HTTP/2 GOAWAY), so each run also goes through
+/// connections closing under load, and none of their requests may be lost or counted twice.
 struct Nginx {
     child: Child,
     h2c: u16,
@@ -96,6 +98,7 @@ impl Nginx {
                  events {{ worker_connections 512; }}\nhttp {{\n  \
                  log_format l '$server_protocol $status $connection $http_content_length $uri';\n  \
                  access_log {log} l;\n  \
+                 keepalive_requests 300;\n  \
                  client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n  \
                  uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n  \
                  ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;\n  \

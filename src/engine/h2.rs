@@ -148,7 +148,9 @@ pub async fn exchange(
         closed,
         driver,
     } = sender;
-    let work = stream(send, origin, prebuilt, out, resp, first_byte, received);
+    let work = stream(
+        send, closed, origin, prebuilt, out, resp, first_byte, received,
+    );
     let Some(conn) = driver.as_mut() else {
         return work.await;
     };
@@ -169,8 +171,10 @@ pub async fn exchange(
     .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn stream(
     send: &mut ::h2::client::SendRequest<Bytes>,
+    closed: &Cell<bool>,
     origin: &str,
     prebuilt: Option<&H2Request>,
     out: &Outgoing<'_>,
@@ -182,12 +186,20 @@ async fn stream(
         Some(p) => p.request(),
         None => to_request(out.wire, origin).ok_or(Failed::Request)?,
     };
+    // A request that fails at once (a connection gone away) never waits on anything: without
+    // this, VUs failing in a loop would starve the task that notices the connection closed,
+    // and the worker's own timer.
+    tokio::task::consume_budget().await;
+    // These fail only for the connection as a whole (GOAWAY received, or it broke): no other
+    // VU may pick it from the pool again.
+    let gone = |_| {
+        closed.set(true);
+        Failed::Unanswered
+    };
     std::future::poll_fn(|cx| send.poll_ready(cx))
         .await
-        .map_err(|_| Failed::Unanswered)?;
-    let (answer, mut tx) = send
-        .send_request(req, body.is_empty())
-        .map_err(|_| Failed::Unanswered)?;
+        .map_err(gone)?;
+    let (answer, mut tx) = send.send_request(req, body.is_empty()).map_err(gone)?;
     if !body.is_empty() {
         // Buffered by h2 and sent as the peer's window allows.
         tx.send_data(body, true).map_err(|_| Failed::Unanswered)?;
