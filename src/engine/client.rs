@@ -6,7 +6,7 @@
 //! a request is one `write`, and the response is read into the worker's shared scratch buffer
 //! and parsed in place, so an idle VU holds no buffer at all.
 
-use super::http1::{Capture, Feed, ProtocolError, Response};
+use super::http1::{Feed, ProtocolError, Response};
 use crate::metrics::{ErrorKind, Sample, TlsReason};
 use std::cell::RefCell;
 use std::io;
@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
@@ -28,7 +28,10 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Each step's request, encoded once: `wire[flow][step]` (for templated steps, only their
     /// fixed parts matter).
-    pub wire: Vec<Vec<super::http1::Encoded>>,
+    pub wire: Vec<Vec<super::request::Encoded>>,
+    /// The same steps' HTTP/2 requests, `h2_requests[flow][step]` (`None` for a templated step;
+    /// empty when no connection may be HTTP/2).
+    pub h2_requests: Vec<Vec<Option<super::request::H2Request>>>,
     /// The Host header value.
     pub host: String,
     /// Set for an `https://` target.
@@ -118,7 +121,9 @@ impl Pool {
     /// Keep a connection for the next VU: an HTTP/2 one joins the shared list with its permit.
     fn put(&self, conn: Conn, permit: tokio::sync::SemaphorePermit<'_>) {
         match conn {
-            Conn::H2(s) if !s.is_closed() => {
+            Conn::H2(mut s) if !s.is_closed() => {
+                // Shared from now on: its frames need a task of their own.
+                s.detach();
                 permit.forget();
                 self.h2.borrow_mut().push(s);
                 self.h2_added.notify_waiters();
@@ -129,25 +134,7 @@ impl Pool {
     }
 }
 
-/// One request to send.
-pub struct Outgoing<'a> {
-    /// The whole request as it goes on the wire.
-    pub wire: &'a [u8],
-    pub head: bool,
-    pub expect_status: Option<&'a [u16]>,
-    /// What of the response to keep.
-    pub capture: Capture,
-    /// Set to the time the request's bytes start going out: a request interrupted after that
-    /// is counted as `interrupted` by whoever holds the cell.
-    pub written: Option<&'a std::cell::Cell<Option<Instant>>>,
-    /// A streaming step's observer: the body is handed to it as each read arrives (and not
-    /// kept), so its events are timed when they come.
-    pub stream: Option<&'a dyn super::sse::Sink>,
-    /// This request's time limit, when not `http.timeout` (a stream's own).
-    pub timeout: Option<Duration>,
-    /// Texts to look for in the body while it streams (`body_contains`, body not kept).
-    pub scan: Option<&'a [Vec<u8>]>,
-}
+pub use super::request::Outgoing;
 
 /// One VU's connection.
 pub struct Client {
@@ -367,7 +354,7 @@ impl Client {
             }
             // Boxed, so the cleartext path's VUs stay as small as they were.
             Conn::Tls(conn) => {
-                let exchange = Box::pin(exchange_tls(
+                let exchange = Box::pin(exchange(
                     conn,
                     scratch,
                     &out,
@@ -381,6 +368,7 @@ impl Client {
                 let exchange = Box::pin(super::h2::exchange(
                     sender,
                     &cfg.origin,
+                    out.h2,
                     &out,
                     &mut resp,
                     &mut first_byte,
@@ -463,7 +451,7 @@ fn alive(conn: &mut Conn) -> bool {
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
             Pin::new(&mut **s).poll_read(&mut cx, &mut rb).is_pending()
         }
-        Conn::H2(s) => !s.is_closed(),
+        Conn::H2(s) => s.alive(),
     }
 }
 
@@ -538,16 +526,24 @@ fn bind_no_port(socket: &TcpSocket) {
     let _ = socket;
 }
 
-/// Write the request and read until the response is complete.
-async fn exchange(
-    conn: &mut TcpStream,
+/// Write the request and read until the response is complete, over plain TCP or TLS (one
+/// function for both: for TCP, `flush` is a no-op and `UnexpectedEof` never happens). The bytes
+/// are read into the worker's scratch buffer inside one synchronous poll, so the buffer is never
+/// held across an await. Over TLS, `received` counts plaintext bytes (TLS records add some
+/// 22–40 bytes each on the wire).
+async fn exchange<S>(
+    conn: &mut S,
     scratch: &Scratch,
     out: &Outgoing<'_>,
     resp: &mut Response,
     first_byte: &mut Option<Instant>,
     received: &mut u64,
-) -> Result<(), Failed> {
+) -> Result<(), Failed>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     conn.write_all(out.wire).await.map_err(|_| Failed::Reset)?;
+    conn.flush().await.map_err(|_| Failed::Reset)?;
     loop {
         // `poll_read`, not `readable()` + `try_read`: a read that fills less than the buffer
         // clears the socket's readiness, so the liveness check before the next request
@@ -560,6 +556,10 @@ async fn exchange(
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Ok(())) => {
                     Poll::Ready(take(rb.filled(), out, resp, first_byte, received))
+                }
+                // A TLS peer that closes without close_notify: the end of the stream all the same.
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Poll::Ready(take(&[], out, resp, first_byte, received))
                 }
                 Poll::Ready(Err(_)) => Poll::Ready(Err(broken(resp))),
             }
@@ -619,41 +619,5 @@ fn broken(resp: &Response) -> Failed {
         Failed::Truncated
     } else {
         Failed::Reset
-    }
-}
-
-/// `exchange` over TLS. The decrypted bytes are read into the worker's scratch buffer inside
-/// one synchronous poll, so the buffer is never held across an await. `received` counts
-/// plaintext bytes (TLS records add some 22–40 bytes each on the wire).
-async fn exchange_tls(
-    conn: &mut TlsStream<TcpStream>,
-    scratch: &Scratch,
-    out: &Outgoing<'_>,
-    resp: &mut Response,
-    first_byte: &mut Option<Instant>,
-    received: &mut u64,
-) -> Result<(), Failed> {
-    conn.write_all(out.wire).await.map_err(|_| Failed::Reset)?;
-    conn.flush().await.map_err(|_| Failed::Reset)?;
-    loop {
-        let done = std::future::poll_fn(|cx| {
-            let mut buf = scratch.0.borrow_mut();
-            let mut rb = tokio::io::ReadBuf::new(&mut buf[..]);
-            match Pin::new(&mut *conn).poll_read(cx, &mut rb) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(())) => {
-                    Poll::Ready(take(rb.filled(), out, resp, first_byte, received))
-                }
-                // A peer that closes without close_notify: the end of the stream all the same.
-                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    Poll::Ready(take(&[], out, resp, first_byte, received))
-                }
-                Poll::Ready(Err(_)) => Poll::Ready(Err(broken(resp))),
-            }
-        })
-        .await?;
-        if done {
-            return Ok(());
-        }
     }
 }

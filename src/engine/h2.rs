@@ -1,52 +1,107 @@
-//! HTTP/2 for the engine (hyper's connection-level client): used over TLS when ALPN picks `h2`,
-//! and over cleartext for `http.version: "2"` with `http.h2c: true` (prior knowledge).
+//! HTTP/2 for the engine, on the `h2` crate directly (not hyper's client: its dispatch channel
+//! and per-request body machinery cost a task hop and allocations per request; see
+//! docs/performance.md, "Choosing the HTTP/2 path"). Used over TLS when ALPN picks `h2`, and
+//! over cleartext for `http.version: "2"` with `http.h2c: true` (prior knowledge).
 //!
-//! A step's request is encoded once as HTTP/1.1 bytes for the fast path; here those bytes are
-//! read back into an `http::Request` (method, path, headers, body), so templated requests,
-//! cookies and redirects work the same on both versions. `data_received` over HTTP/2 counts the
-//! decoded header and body bytes, not the frames on the wire.
+//! A static step's request is built once from its typed parts (`request::H2Request`) and only
+//! cloned per request; a rendered request (templates, cookies, redirects) is read back from its
+//! HTTP/1.1 encoding. Response bodies are counted, and kept only when a check or capture needs
+//! them. `data_received` over HTTP/2 counts the decoded header and body bytes, not the frames.
+//!
+//! Connections: a VU's own connection (`connections: per-vu`) is driven by the VU itself while
+//! it waits for a response (no task of its own, so no task switch per request; frames that arrive
+//! while it thinks are read at its next request). A pooled connection, shared by many VUs as
+//! concurrent streams, is driven by a task of its own.
 
-use super::client::Outgoing;
 use super::http1::Response;
+use super::request::{H2Request, Outgoing};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
+/// The frames of a connection, driven by whoever waits on it.
+type Driver = Pin<Box<dyn Future<Output = ()>>>;
+
 /// A handle to send requests as streams of one HTTP/2 connection.
-pub type Sender = hyper::client::conn::http2::SendRequest<Full<Bytes>>;
+pub struct Sender {
+    send: ::h2::client::SendRequest<Bytes>,
+    /// Set when the connection ended (GOAWAY, error, close).
+    closed: Rc<Cell<bool>>,
+    /// The connection, when this sender drives it (a VU's own connection).
+    driver: Option<Driver>,
+}
 
-/// Start HTTP/2 on an open connection; its frames are driven by a task of its own.
-pub async fn handshake<T>(io: T) -> Result<Sender, hyper::Error>
+impl Clone for Sender {
+    /// Another handle to the same connection (the connection itself stays with its driver).
+    fn clone(&self) -> Self {
+        Sender {
+            send: self.send.clone(),
+            closed: self.closed.clone(),
+            driver: None,
+        }
+    }
+}
+
+impl Sender {
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    /// Is the connection still usable before a request? A connection this sender drives was
+    /// not read while its VU thought: one poll without a waker handles what arrived meanwhile
+    /// (a GOAWAY, the peer's close), costing no system call when nothing did.
+    pub fn alive(&mut self) -> bool {
+        if let Some(driver) = self.driver.as_mut() {
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            if driver.as_mut().poll(&mut cx).is_ready() {
+                self.closed.set(true);
+            }
+        }
+        !self.closed.get()
+    }
+
+    /// Hand the connection to a task of its own, so other VUs' streams progress without this
+    /// one (a connection that joins a pool).
+    pub fn detach(&mut self) {
+        if let Some(driver) = self.driver.take() {
+            tokio::task::spawn_local(driver);
+        }
+    }
+}
+
+/// Start HTTP/2 on an open connection (the client preface and SETTINGS exchange).
+pub async fn handshake<T>(io: T) -> Result<Sender, ::h2::Error>
 where
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-        .handshake(TokioIo::new(io))
+    let (send, conn) = ::h2::client::Builder::new()
+        .enable_push(false)
+        // hyper's client defaults: large bodies are not throttled by 64 KiB windows.
+        .initial_window_size(2 * 1024 * 1024)
+        .initial_connection_window_size(5 * 1024 * 1024)
+        .handshake::<T, Bytes>(io)
         .await?;
-    tokio::spawn(async move {
+    let closed = Rc::new(Cell::new(false));
+    let flag = closed.clone();
+    let driver: Driver = Box::pin(async move {
         let _ = conn.await;
+        flag.set(true);
     });
-    Ok(sender)
+    Ok(Sender {
+        send,
+        closed,
+        driver: Some(driver),
+    })
 }
 
-/// Headers that belong to an HTTP/1.1 connection and are not allowed in HTTP/2.
-fn connection_specific(name: &str) -> bool {
-    [
-        "host",
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "upgrade",
-        "proxy-connection",
-    ]
-    .iter()
-    .any(|n| name.eq_ignore_ascii_case(n))
-}
-
-/// Read an encoded HTTP/1.1 request back as an HTTP/2 request to `origin` (`https://host:port`).
-pub fn to_request(wire: &[u8], origin: &str) -> Option<http::Request<Full<Bytes>>> {
+/// Read an encoded HTTP/1.1 request back as an HTTP/2 request to `origin` (`https://host:port`):
+/// for requests rendered per request (templates, cookies, redirect hops).
+pub fn to_request(wire: &[u8], origin: &str) -> Option<(http::Request<()>, Bytes)> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut headers);
     let httparse::Status::Complete(head_len) = req.parse(wire).ok()? else {
@@ -58,12 +113,12 @@ pub fn to_request(wire: &[u8], origin: &str) -> Option<http::Request<Full<Bytes>
         .uri(uri)
         .version(http::Version::HTTP_2);
     for h in req.headers.iter() {
-        if !connection_specific(h.name) {
+        if !super::request::connection_specific(h.name) {
             b = b.header(h.name, h.value);
         }
     }
-    b.body(Full::new(Bytes::copy_from_slice(&wire[head_len..])))
-        .ok()
+    let body = Bytes::copy_from_slice(&wire[head_len..]);
+    b.body(()).ok().map(|r| (r, body))
 }
 
 /// How an HTTP/2 exchange failed.
@@ -77,21 +132,79 @@ pub enum Failed {
 }
 
 /// Send one request as a stream and read its whole response into `resp` (keeping what its
-/// capture asks for).
+/// capture asks for). `prebuilt` is the step's request built once, when `out.wire` is its
+/// static encoding.
 pub async fn exchange(
     sender: &mut Sender,
     origin: &str,
+    prebuilt: Option<&H2Request>,
     out: &Outgoing<'_>,
     resp: &mut Response,
     first_byte: &mut Option<Instant>,
     received: &mut u64,
 ) -> Result<(), Failed> {
-    let req = to_request(out.wire, origin).ok_or(Failed::Request)?;
-    sender.ready().await.map_err(|_| Failed::Unanswered)?;
-    let answer = sender
-        .send_request(req)
+    let Sender {
+        send,
+        closed,
+        driver,
+    } = sender;
+    let work = stream(
+        send, closed, origin, prebuilt, out, resp, first_byte, received,
+    );
+    let Some(conn) = driver.as_mut() else {
+        return work.await;
+    };
+    // Drive the connection while this request is in flight.
+    let mut work = std::pin::pin!(work);
+    let mut conn_done = closed.get();
+    std::future::poll_fn(|cx: &mut Context<'_>| {
+        if !conn_done && conn.as_mut().poll(cx).is_ready() {
+            conn_done = true;
+        }
+        match work.as_mut().poll(cx) {
+            Poll::Ready(r) => Poll::Ready(r),
+            // The connection ended and the stream still waits: it never will be answered.
+            Poll::Pending if conn_done => Poll::Ready(Err(Failed::Broken)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn stream(
+    send: &mut ::h2::client::SendRequest<Bytes>,
+    closed: &Cell<bool>,
+    origin: &str,
+    prebuilt: Option<&H2Request>,
+    out: &Outgoing<'_>,
+    resp: &mut Response,
+    first_byte: &mut Option<Instant>,
+    received: &mut u64,
+) -> Result<(), Failed> {
+    let (req, body) = match prebuilt {
+        Some(p) => p.request(),
+        None => to_request(out.wire, origin).ok_or(Failed::Request)?,
+    };
+    // A request that fails at once (a connection gone away) never waits on anything: without
+    // this, VUs failing in a loop would starve the task that notices the connection closed,
+    // and the worker's own timer.
+    tokio::task::consume_budget().await;
+    // These fail only for the connection as a whole (GOAWAY received, or it broke): no other
+    // VU may pick it from the pool again.
+    let gone = |_| {
+        closed.set(true);
+        Failed::Unanswered
+    };
+    std::future::poll_fn(|cx| send.poll_ready(cx))
         .await
-        .map_err(|_| Failed::Unanswered)?;
+        .map_err(gone)?;
+    let (answer, mut tx) = send.send_request(req, body.is_empty()).map_err(gone)?;
+    if !body.is_empty() {
+        // Buffered by h2 and sent as the peer's window allows.
+        tx.send_data(body, true).map_err(|_| Failed::Unanswered)?;
+    }
+    let answer = answer.await.map_err(|_| Failed::Unanswered)?;
     *first_byte = Some(Instant::now());
     let (parts, mut body) = answer.into_parts();
     let capture = resp.capture;
@@ -108,19 +221,21 @@ pub async fn exchange(
     }
     let mut bytes = Vec::new();
     let mut over = false;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| Failed::Broken)?;
-        if let Ok(data) = frame.into_data() {
-            *received += data.len() as u64;
-            if !out.head {
-                if let Some(scan) = resp.scan.as_mut() {
-                    scan.feed(&data);
-                }
-                if let Some(stream) = out.stream {
-                    stream.feed(&data, Instant::now());
-                } else if capture.body {
-                    super::scan::keep_bounded(&mut bytes, &mut over, capture.max_body, &data);
-                }
+    while !body.is_end_stream() {
+        let Some(data) = body.data().await else {
+            break;
+        };
+        let data = data.map_err(|_| Failed::Broken)?;
+        let _ = body.flow_control().release_capacity(data.len());
+        *received += data.len() as u64;
+        if !out.head {
+            if let Some(scan) = resp.scan.as_mut() {
+                scan.feed(&data);
+            }
+            if let Some(stream) = out.stream {
+                stream.feed(&data, Instant::now());
+            } else if capture.body {
+                super::scan::keep_bounded(&mut bytes, &mut over, capture.max_body, &data);
             }
         }
     }
@@ -136,12 +251,13 @@ mod tests {
     #[test]
     fn an_encoded_request_reads_back_as_http2() {
         let wire = b"POST /echo?x=1 HTTP/1.1\r\nhost: 127.0.0.1:8443\r\nconnection: keep-alive\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
-        let r = to_request(wire, "https://127.0.0.1:8443").unwrap();
+        let (r, body) = to_request(wire, "https://127.0.0.1:8443").unwrap();
         assert_eq!(r.method(), http::Method::POST);
         assert_eq!(r.uri().to_string(), "https://127.0.0.1:8443/echo?x=1");
         assert!(r.headers().get("host").is_none());
         assert!(r.headers().get("connection").is_none());
         assert_eq!(r.headers()["content-type"], "application/json");
         assert_eq!(r.version(), http::Version::HTTP_2);
+        assert_eq!(&body[..], b"{}");
     }
 }

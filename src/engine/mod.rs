@@ -2,6 +2,7 @@
 //! per-second metric snapshots. It knows nothing of dashboards, thresholds or report formats.
 
 pub mod client;
+pub mod context;
 pub mod cookies;
 pub mod debug;
 pub mod dns;
@@ -11,8 +12,10 @@ pub mod http1;
 #[cfg(test)]
 mod http1_prop;
 pub mod redirect;
+pub mod request;
 pub mod scan;
 pub mod sse;
+pub mod step;
 pub mod tls;
 pub mod vu;
 pub mod worker;
@@ -88,6 +91,19 @@ fn refreshed_name(plan: &Plan) -> Option<(String, u16)> {
     Some((host, port))
 }
 
+/// Each step's HTTP/2 request, built once: `[flow][step]` (`None` for a templated step).
+fn h2_requests(run: &Plan, origin: &str) -> Vec<Vec<Option<request::H2Request>>> {
+    run.flows
+        .iter()
+        .map(|f| {
+            f.steps
+                .iter()
+                .map(|s| request::H2Request::from_step(s, origin))
+                .collect()
+        })
+        .collect()
+}
+
 /// Start `plan` against `addrs` (the target's resolved addresses) on `workers` threads per
 /// scenario (a multi-scenario plan runs each of its scenarios on threads of its own, all
 /// reporting into one stream of snapshots and obeying one `Control`).
@@ -131,14 +147,23 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
         let wire = run
             .flows
             .iter()
-            .map(|f| f.steps.iter().map(|s| http1::encode(s, &host)).collect())
+            .map(|f| f.steps.iter().map(|s| request::encode(s, &host)).collect())
             .collect();
+        let origin = format!("{}://{host}", run.target.scheme());
+        let may_h2 = run.http.version == crate::plan::HttpVersion::Http2
+            || (run.target.tls && run.http.version == crate::plan::HttpVersion::Auto);
+        let h2_requests = if may_h2 {
+            h2_requests(&run, &origin)
+        } else {
+            Vec::new()
+        };
         let client = Arc::new(ClientConfig {
             addrs: addrs.clone(),
             local_ips: run.http.local_ips.clone(),
             timeout: run.http.timeout,
             wire,
-            origin: format!("{}://{host}", run.target.scheme()),
+            h2_requests,
+            origin,
             h2c: !run.target.tls && run.http.version == crate::plan::HttpVersion::Http2,
             tunnel: run.http.proxy.as_ref().map(|p| client::Tunnel {
                 authority: format!(
@@ -152,8 +177,7 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
                 ),
                 authorization: p.authorization.clone(),
             }),
-            may_h2: run.http.version == crate::plan::HttpVersion::Http2
-                || (run.target.tls && run.http.version == crate::plan::HttpVersion::Auto),
+            may_h2,
             max_header_lines: run.http.max_header_lines,
             host,
             tls: tls.as_ref().map(|t| tls::Tls {

@@ -5,7 +5,8 @@
 
 use super::Control;
 use super::client::{ClientConfig, Pool, Scratch};
-use super::vu::{self, EARLY, OpenQueue, VuContext};
+use super::context::{EARLY, OpenQueue, VuContext, WorkerState};
+use super::vu;
 use crate::metrics::{Recorder, Snapshot};
 use crate::plan::{Arrival, Connections, Plan};
 use std::cell::{Cell, RefCell};
@@ -20,16 +21,6 @@ use tokio::time::Instant;
 
 /// How often a worker re-reads the schedule.
 const TICK: Duration = Duration::from_millis(20);
-
-/// What a worker's VUs read about their worker.
-pub struct WorkerState {
-    /// VUs in slots `0..target` of this worker should be running.
-    pub target: Cell<usize>,
-    pub running: Cell<u32>,
-    pub peak: Cell<u32>,
-    /// Woken when `target` drops, so thinking VUs can leave at once.
-    pub changed: Notify,
-}
 
 pub struct WorkerArgs {
     /// This worker's number among its scenario's `workers`.

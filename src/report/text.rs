@@ -130,9 +130,10 @@ pub fn render(r: &RunReport) -> String {
         let n = h.count_between(1, u64::MAX);
         let _ = writeln!(
             out,
-            "  tls_handshaking ... {} handshakes for {} requests{}",
+            "  tls_handshaking ... {} handshakes for {} requests ({:.1} handshakes/s){}",
             thousands(n),
             thousands(res.overall.requests),
+            res.rate(n),
             if n > 0 {
                 let mut hs = hdrhistogram::Histogram::<u64>::new(3)
                     .unwrap_or_else(|_| unreachable!("3 significant digits are valid"));
