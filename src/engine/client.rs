@@ -152,7 +152,14 @@ enum Failed {
     /// The head arrived; the connection ended (closed or reset) before the body did.
     Truncated,
     Protocol(ProtocolError),
+    /// HTTP/2: the server did not process the stream (GOAWAY, REFUSED_STREAM): sent again on a
+    /// new connection, up to `H2_REFUSED_RETRIES` times, and not counted meanwhile.
+    Refused,
 }
+
+/// How often a request the server refused unprocessed (HTTP/2 GOAWAY or REFUSED_STREAM) goes to
+/// a new connection before it counts as a failed `reset`.
+const H2_REFUSED_RETRIES: u32 = 3;
 
 impl Client {
     pub fn new(vu: u64) -> Self {
@@ -259,43 +266,56 @@ impl Client {
             return self.request(cfg, scratch, out).await;
         };
         let asked = Instant::now();
-        let permit = loop {
-            if cfg.may_h2
-                && let Some(sender) = pool.shared_h2(self.index)
-            {
-                self.conn = Some(Conn::H2(sender));
-                let blocked = asked.elapsed();
-                let (mut sample, resp) = self.request(cfg, scratch, out).await;
-                // The shared connection stays in the list (a replacement opened because it had
-                // closed is not kept: the list's permits open new ones).
-                self.conn = None;
-                sample.blocked = blocked;
-                return (sample, resp);
-            }
-            let acquired = if cfg.may_h2 {
-                tokio::select! {
-                    p = pool.permits.acquire() => p,
-                    () = pool.h2_added.notified() => continue,
+        let mut attempt = 0;
+        loop {
+            let permit = loop {
+                if cfg.may_h2
+                    && let Some(sender) = pool.shared_h2(self.index)
+                {
+                    self.conn = Some(Conn::H2(sender));
+                    let blocked = asked.elapsed();
+                    let (mut sample, resp, refused) =
+                        self.request_inner(cfg, scratch, out, 0).await;
+                    // The shared connection stays in the list (a replacement opened because it had
+                    // closed is not kept: the list's permits open new ones).
+                    self.conn = None;
+                    if refused && attempt < H2_REFUSED_RETRIES {
+                        // Refused unprocessed (GOAWAY): through the pool again, within its limit.
+                        attempt += 1;
+                        continue;
+                    }
+                    sample.blocked = blocked;
+                    return (sample, resp);
                 }
-            } else {
-                pool.permits.acquire().await
+                let acquired = if cfg.may_h2 {
+                    tokio::select! {
+                        p = pool.permits.acquire() => p,
+                        () = pool.h2_added.notified() => continue,
+                    }
+                } else {
+                    pool.permits.acquire().await
+                };
+                let Ok(permit) = acquired else {
+                    // The semaphore is never closed; this arm keeps the type total.
+                    let mut s = Sample::failed(ErrorKind::Connect);
+                    s.blocked = asked.elapsed();
+                    return (s, Response::new());
+                };
+                break permit;
             };
-            let Ok(permit) = acquired else {
-                // The semaphore is never closed; this arm keeps the type total.
-                let mut s = Sample::failed(ErrorKind::Connect);
-                s.blocked = asked.elapsed();
-                return (s, Response::new());
-            };
-            break permit;
-        };
-        let blocked = asked.elapsed();
-        self.conn = pool.idle.borrow_mut().pop();
-        let (mut sample, resp) = self.request(cfg, scratch, out).await;
-        if let Some(conn) = self.conn.take() {
-            pool.put(conn, permit);
+            let blocked = asked.elapsed();
+            self.conn = pool.idle.borrow_mut().pop();
+            let (mut sample, resp, refused) = self.request_inner(cfg, scratch, out, 0).await;
+            if let Some(conn) = self.conn.take() {
+                pool.put(conn, permit);
+            }
+            if refused && attempt < H2_REFUSED_RETRIES {
+                attempt += 1;
+                continue;
+            }
+            sample.blocked = blocked;
+            return (sample, resp);
         }
-        sample.blocked = blocked;
-        (sample, resp)
     }
 
     /// Send one request and read the whole response. Every request whose bytes were written
@@ -307,6 +327,22 @@ impl Client {
         scratch: &Scratch,
         out: Outgoing<'_>,
     ) -> (Sample, Response) {
+        let (sample, resp, _) = self
+            .request_inner(cfg, scratch, out, H2_REFUSED_RETRIES)
+            .await;
+        (sample, resp)
+    }
+
+    /// `request`, sending a request the server refused unprocessed (HTTP/2) again on a new
+    /// connection of its own up to `retries` times; the flag says the last attempt was refused
+    /// (a pool retries through the pool instead, so it keeps its connection limit).
+    async fn request_inner(
+        &mut self,
+        cfg: &ClientConfig,
+        scratch: &Scratch,
+        out: Outgoing<'_>,
+        retries: u32,
+    ) -> (Sample, Response, bool) {
         let start = Instant::now();
         let deadline = start + out.timeout.unwrap_or(cfg.timeout);
         let mut sample = Sample::default();
@@ -320,74 +356,86 @@ impl Client {
             }
             None => false,
         };
-        if self.conn.is_none() {
-            let r = self.connect(cfg, deadline, &mut sample).await;
-            if let Err(kind) = r {
-                sample.error = Some(kind);
-                return (sample, Response::new());
+        let mut refused = 0;
+        let (sent_at, resp, first_byte, received, result) = loop {
+            if self.conn.is_none() {
+                let r = self.connect(cfg, deadline, &mut sample).await;
+                if let Err(kind) = r {
+                    sample.error = Some(kind);
+                    return (sample, Response::new(), false);
+                }
             }
-        }
-        let Some(conn) = self.conn.as_mut() else {
-            sample.error = Some(ErrorKind::Connect);
-            return (sample, Response::new());
-        };
-        let sent_at = Instant::now();
-        if let Some(w) = out.written {
-            w.set(Some(sent_at));
-        }
-        let mut resp = Response::capturing(out.capture);
-        resp.scan = out.scan.map(super::scan::Scan::new);
-        resp.max_header_lines = cfg.max_header_lines;
-        let mut first_byte = None;
-        let mut received = 0u64;
-        let result = match conn {
-            Conn::Plain(conn) => {
-                let exchange = exchange(
-                    conn,
-                    scratch,
-                    &out,
-                    &mut resp,
-                    &mut first_byte,
-                    &mut received,
-                );
-                tokio::time::timeout_at(deadline, exchange).await
+            let Some(conn) = self.conn.as_mut() else {
+                sample.error = Some(ErrorKind::Connect);
+                return (sample, Response::new(), false);
+            };
+            let sent_at = Instant::now();
+            if let Some(w) = out.written {
+                w.set(Some(sent_at));
             }
-            // Boxed, so the cleartext path's VUs stay as small as they were.
-            Conn::Tls(conn) => {
-                let exchange = Box::pin(exchange(
-                    conn,
-                    scratch,
-                    &out,
-                    &mut resp,
-                    &mut first_byte,
-                    &mut received,
-                ));
-                tokio::time::timeout_at(deadline, exchange).await
-            }
-            Conn::H2(sender) => {
-                let exchange = Box::pin(super::h2::exchange(
-                    sender,
-                    &cfg.origin,
-                    out.h2,
-                    &out,
-                    &mut resp,
-                    &mut first_byte,
-                    &mut received,
-                ));
-                tokio::time::timeout_at(deadline, exchange).await.map(|r| {
-                    r.map_err(|f| match f {
-                        super::h2::Failed::Unanswered => Failed::Reset,
-                        super::h2::Failed::Broken => Failed::Truncated,
-                        super::h2::Failed::Request => Failed::Protocol(ProtocolError::Http2),
+            let mut resp = Response::capturing(out.capture);
+            resp.scan = out.scan.map(super::scan::Scan::new);
+            resp.max_header_lines = cfg.max_header_lines;
+            let mut first_byte = None;
+            let mut received = 0u64;
+            let result = match conn {
+                Conn::Plain(conn) => {
+                    let exchange = exchange(
+                        conn,
+                        scratch,
+                        &out,
+                        &mut resp,
+                        &mut first_byte,
+                        &mut received,
+                    );
+                    tokio::time::timeout_at(deadline, exchange).await
+                }
+                // Boxed, so the cleartext path's VUs stay as small as they were.
+                Conn::Tls(conn) => {
+                    let exchange = Box::pin(exchange(
+                        conn,
+                        scratch,
+                        &out,
+                        &mut resp,
+                        &mut first_byte,
+                        &mut received,
+                    ));
+                    tokio::time::timeout_at(deadline, exchange).await
+                }
+                Conn::H2(sender) => {
+                    let exchange = Box::pin(super::h2::exchange(
+                        sender,
+                        &cfg.origin,
+                        out.h2,
+                        &out,
+                        &mut resp,
+                        &mut first_byte,
+                        &mut received,
+                    ));
+                    tokio::time::timeout_at(deadline, exchange).await.map(|r| {
+                        r.map_err(|f| match f {
+                            super::h2::Failed::Refused => Failed::Refused,
+                            super::h2::Failed::Unanswered => Failed::Reset,
+                            super::h2::Failed::Broken => Failed::Truncated,
+                            super::h2::Failed::Request => Failed::Protocol(ProtocolError::Http2),
+                        })
                     })
-                })
+                }
+            };
+            if matches!(result, Ok(Err(Failed::Refused))) && refused < retries {
+                // Not processed by the server: nothing to count; a new connection takes it.
+                refused += 1;
+                self.conn = None;
+                continue;
             }
+            break (sent_at, resp, first_byte, received, result);
         };
         sample.received += received;
         sample.sent += out.wire.len() as u64;
         let end = Instant::now();
         sample.duration = Some(end - sent_at);
         sample.waiting = first_byte.map(|t| t - sent_at);
+        let was_refused = matches!(result, Ok(Err(Failed::Refused)));
         let failure = match result {
             Err(_) => Some(ErrorKind::RequestTimeout),
             Ok(Err(f)) => Some(match f {
@@ -410,13 +458,14 @@ impl Client {
                     sample.protocol = Some(e);
                     ErrorKind::Protocol
                 }
+                Failed::Refused => ErrorKind::Reset,
             }),
             Ok(Ok(())) => None,
         };
         if let Some(kind) = failure {
             self.conn = None;
             sample.error = Some(kind);
-            return (sample, resp);
+            return (sample, resp, was_refused);
         }
         let status = resp.status;
         sample.status = Some(status);
@@ -430,7 +479,7 @@ impl Client {
         if !ok {
             sample.error = Some(ErrorKind::Status);
         }
-        (sample, resp)
+        (sample, resp, false)
     }
 }
 

@@ -123,6 +123,11 @@ pub fn to_request(wire: &[u8], origin: &str) -> Option<(http::Request<()>, Bytes
 
 /// How an HTTP/2 exchange failed.
 pub enum Failed {
+    /// The server provably did not process the request (RFC 9113 §8.7): it was never sent
+    /// because the connection is going away, or the server's GOAWAY named a last stream below
+    /// it, or it reset the stream with REFUSED_STREAM. Safe to send on a new connection, and
+    /// not a request the server saw.
+    Refused,
     /// Nothing of a response arrived: the connection may have been closed while idle.
     Unanswered,
     /// The stream or connection broke after the response started.
@@ -190,11 +195,12 @@ async fn stream(
     // this, VUs failing in a loop would starve the task that notices the connection closed,
     // and the worker's own timer.
     tokio::task::consume_budget().await;
-    // These fail only for the connection as a whole (GOAWAY received, or it broke): no other
-    // VU may pick it from the pool again.
+    // These fail only for the connection as a whole (GOAWAY received, or it broke) and before
+    // anything of this request was written: no other VU may pick it from the pool again, and
+    // the request goes to a new connection.
     let gone = |_| {
         closed.set(true);
-        Failed::Unanswered
+        Failed::Refused
     };
     std::future::poll_fn(|cx| send.poll_ready(cx))
         .await
@@ -204,7 +210,15 @@ async fn stream(
         // Buffered by h2 and sent as the peer's window allows.
         tx.send_data(body, true).map_err(|_| Failed::Unanswered)?;
     }
-    let answer = answer.await.map_err(|_| Failed::Unanswered)?;
+    let answer = answer.await.map_err(|e| {
+        if refused(&e) {
+            // A GOAWAY: the connection takes no new streams either.
+            closed.set(true);
+            Failed::Refused
+        } else {
+            Failed::Unanswered
+        }
+    })?;
     *first_byte = Some(Instant::now());
     let (parts, mut body) = answer.into_parts();
     let capture = resp.capture;
@@ -242,6 +256,14 @@ async fn stream(
     resp.complete(parts.status.as_u16(), kept, bytes);
     resp.body_over = over;
     Ok(())
+}
+
+/// Did the server say it did not process this stream? A GOAWAY from the peer fails exactly
+/// the streams above its last stream id (h2 gives the others their responses or an I/O error),
+/// and REFUSED_STREAM means "not processed, retry" (RFC 9113 §8.1.4, §8.7).
+fn refused(e: &::h2::Error) -> bool {
+    (e.is_go_away() && e.is_remote())
+        || (e.is_reset() && e.is_remote() && e.reason() == Some(::h2::Reason::REFUSED_STREAM))
 }
 
 #[cfg(test)]

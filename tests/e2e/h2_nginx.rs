@@ -292,11 +292,17 @@ fn pooled_h2_multiplexes_streams_on_few_connections() {
     let (s, out) = run_ok(yaml, &format!("http://127.0.0.1:{}", n.h2c));
     let log = lines(&n.log, requests(&s));
     same_counts(&s, &log, "HTTP/2.0", &out);
+    // nginx ends each connection after 300 requests (keepalive_requests, a GOAWAY): the pool
+    // replaces it within its limit and re-sends the streams nginx refused unprocessed (counted
+    // once, above). Within the limit, connections serve close to 300 requests each; a pool that
+    // opened connections of its own past the limit would show far fewer per connection.
     let conns: BTreeSet<u64> = log.iter().map(|l| l.connection).collect();
+    let per_conn = log.len() / conns.len().max(1);
     assert!(
-        (1..=2).contains(&conns.len()),
-        "{} connections for max_connections 2: {out}",
-        conns.len()
+        per_conn >= 150,
+        "{} connections for {} requests ({per_conn} each) with max_connections 2: {out}",
+        conns.len(),
+        log.len()
     );
     // With 40 VUs and no think time, requests waited for a free stream, not for a connection.
     let blocked_p50 = s["metrics"]["http_req_blocked"]["p(50)"]
