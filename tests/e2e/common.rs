@@ -232,3 +232,28 @@ pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Is `program` installed (`program PROBE...` runs and succeeds)? Under `CI=true` it must be:
+/// the test fails and names `installer`; elsewhere the test is skipped with a message.
+pub fn have_tool(program: &str, probe: &[&str], installer: &str) -> bool {
+    let ok = std::process::Command::new(program)
+        .args(probe)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{program} is required under CI=true: run {installer}"
+        );
+        eprintln!("SKIPPED: {program} is not installed ({installer} installs it)");
+    }
+    ok
+}
+
+/// A free loopback port (for servers that cannot be told to pick one themselves).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    l.local_addr().expect("local addr").port()
+}

@@ -6,7 +6,7 @@
 //! The servers are installed by `.ci/install-conformance.sh`. Under `CI=true` a missing one
 //! fails its test; elsewhere the test says it skipped and why.
 
-use crate::common::{self, Scenario, run, text};
+use crate::common::{self, Scenario, free_port, have_tool, run, text};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -34,31 +34,9 @@ impl Drop for Server {
     }
 }
 
-/// Is `program` installed? Under CI=true it must be: the test fails. Elsewhere it is skipped
-/// with a message.
+/// Is `program` installed? Under CI=true it must be (see `common::have_tool`).
 fn have(program: &str, probe: &[&str]) -> bool {
-    let ok = Command::new(program)
-        .args(probe)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} is required for the conformance suite under CI=true: run .ci/install-conformance.sh"
-        );
-        eprintln!(
-            "SKIPPED: {program} is not installed (bash .ci/install-conformance.sh installs it)"
-        );
-    }
-    ok
-}
-
-/// A free loopback port (for servers that cannot be told to pick one themselves).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    l.local_addr().expect("local addr").port()
+    have_tool(program, probe, "bash .ci/install-conformance.sh")
 }
 
 /// Wait until something listens on `port`.

@@ -14,25 +14,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn have(program: &str, probe: &[&str]) -> bool {
-    let ok = Command::new(program)
-        .args(probe)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} is required under CI=true: run .ci/install-conformance.sh and .ci/install-15b.sh"
-        );
-        eprintln!("skipped: {program} not found");
-    }
-    ok
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    l.local_addr().expect("local addr").port()
+    have_tool(
+        program,
+        probe,
+        "bash .ci/install-conformance.sh and .ci/install-15b.sh",
+    )
 }
 
 /// nginx with an h2c listener, a TLS listener speaking HTTP/2 by ALPN and a TLS listener speaking

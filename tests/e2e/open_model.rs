@@ -190,6 +190,7 @@ fn ramping_arrival_rate_follows_the_schedule_second_by_second() {
 
 #[test]
 fn pacing_starts_iterations_on_the_period_and_reports_overruns_as_lag() {
+    let _one = heavy();
     let t = Target::start();
     // On time: 10 VUs, an iteration every 500 ms for 3 s (each VU's first start spread over one
     // period) = 6 iterations each.
@@ -201,7 +202,16 @@ fn pacing_starts_iterations_on_the_period_and_reports_overruns_as_lag() {
     let o = run(&s, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let sum = s.summary();
-    assert_eq!(metric(&sum, "iterations", "count"), 60.0);
+    // A VU whose spread start fell late in its period starts its 6th iteration in the run's
+    // last 500 ms: on a busy machine (CI runs tests side by side) that start can slip past the
+    // end (one such VU gave 59 in a CI run). Back-to-back iterations would give ~600, no
+    // spread or a lost period far fewer.
+    let iterations = metric(&sum, "iterations", "count");
+    assert!(
+        (58.0..=60.0).contains(&iterations),
+        "{iterations} iterations, pacing says 60: {}",
+        text(&o)
+    );
     assert!(metric(&sum, "schedule_lag", "max") < 50.0);
 
     // Overrunning: 250 ms iterations paced at 100 ms fall further behind each time.

@@ -130,14 +130,6 @@ fn scrape(addr: &str) -> Option<String> {
     s.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The sum of a metric's samples in an OpenMetrics text.
 fn prom_sum(text: &str, name: &str, label: &str) -> f64 {
     text.lines()

@@ -12,22 +12,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-/// Is `tool` here? Under `CI=true` its absence is a failure, elsewhere a skip.
+/// Is `tool` here? Under `CI=true` its absence is a failure (see `common::have_tool`).
 fn have(tool: &str, version_arg: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg(version_arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`{tool}` is missing: CI needs it for this test (.ci/install-15b.sh installs it)"
-        );
-        eprintln!("skipped: `{tool}` is not installed");
-    }
-    ok
+    have_tool(tool, &[version_arg], ".ci/install-15b.sh")
 }
 
 /// wire_server.py on a free loopback port, killed when dropped.
