@@ -157,6 +157,12 @@ enum Failed {
     Refused,
 }
 
+/// Add the connection set-up time of `from` (an attempt the server refused) to `to`.
+fn carry(to: &mut Sample, from: &Sample) {
+    to.connecting += from.connecting;
+    to.tls_handshaking += from.tls_handshaking;
+}
+
 /// How often a request the server refused unprocessed (HTTP/2 GOAWAY or REFUSED_STREAM) goes to
 /// a new connection before it counts as a failed `reset`.
 const H2_REFUSED_RETRIES: u32 = 3;
@@ -267,6 +273,9 @@ impl Client {
         };
         let asked = Instant::now();
         let mut attempt = 0;
+        // Connecting and handshaking done for an attempt the server refused still took place:
+        // the final sample carries it.
+        let mut earlier = Sample::default();
         loop {
             let permit = loop {
                 if cfg.may_h2
@@ -282,8 +291,10 @@ impl Client {
                     if refused && attempt < H2_REFUSED_RETRIES {
                         // Refused unprocessed (GOAWAY): through the pool again, within its limit.
                         attempt += 1;
+                        carry(&mut earlier, &sample);
                         continue;
                     }
+                    carry(&mut sample, &earlier);
                     sample.blocked = blocked;
                     return (sample, resp);
                 }
@@ -311,8 +322,10 @@ impl Client {
             }
             if refused && attempt < H2_REFUSED_RETRIES {
                 attempt += 1;
+                carry(&mut earlier, &sample);
                 continue;
             }
+            carry(&mut sample, &earlier);
             sample.blocked = blocked;
             return (sample, resp);
         }
