@@ -361,6 +361,20 @@ def h2load_churn(url, total):
     return {"requests": n, "rps": n / took, "cpu_us": cpu * 1e6 / max(n, 1), "rss": rss}
 
 
+CHURN_PORT, CHURN_H2_URL = 24445, "https://127.0.0.1:24446"
+
+
+def resumed_since(offset):
+    """(resumed, full, new offset): the tls-churn server's access log since `offset` — one line
+    per request, `r` when its connection resumed a TLS session, `.` for a full handshake."""
+    log = os.path.join(TMP, "nginx-tls", "churn.log")
+    import time
+    time.sleep(0.3)  # nginx writes each line as it answers; let the last ones land
+    data = open(log).read() if os.path.exists(log) else ""
+    lines = data[offset:].split()
+    return lines.count("r"), lines.count("."), len(data)
+
+
 def tls_churn(runs):
     """Every request on a new TLS connection: stampede (50 VUs, `connection: close`) with session
     resumption and with full handshakes, against oha --disable-keepalive and h2load's rate mode."""
@@ -372,14 +386,21 @@ def tls_churn(runs):
         hs = {"resumed": [], "full": []}
         for i in range(runs):
             peer_header(f"TLS churn: a new connection per request, 50 at once, /fast, 8 s — run {i + 1}", "oha")
-            o = oha_churn(f"https://127.0.0.1:{HTTPS_PORT}/fast", 50, 8)
+            off = resumed_since(0)[2]
+            o = oha_churn(f"https://127.0.0.1:{CHURN_PORT}/fast", 50, 8)
             row("oha --disable-keepalive", o, None)
+            r, f, off = resumed_since(off)
+            print(f"|  ↳ oha's handshakes: {r:,} resumed, {f:,} full (nginx `$ssl_session_reused`) | | | | |")
             if have_h2load:
-                h = h2load_churn(H2_TLS_URL + "/fast", 4000)
+                h = h2load_churn(CHURN_H2_URL + "/fast", 4000)
                 ratios["h2load/oha"].append(row("h2load (HTTP/2, one request per connection)", h, o))
+                r, f, off = resumed_since(off)
+                print(f"|  ↳ h2load's handshakes: {r:,} resumed, {f:,} full | | | | |")
             for kind, yaml in [("resumed", "bench/tls-churn.yaml"), ("full", "bench/tls-churn-full.yaml")]:
                 s = stampede(yaml, 8)
                 ratios[f"{kind}/oha"].append(row(f"stampede ({kind} handshakes)", s, o))
+                r, f, off = resumed_since(off)
+                print(f"|  ↳ stampede's handshakes: {r:,} resumed, {f:,} full | | | | |")
                 m = re.search(r"tls_handshaking \.+ ([\d,]+) handshakes for", s["out"])
                 n = int(m.group(1).replace(",", "")) if m else 0
                 hs[kind].append(n / 8)
