@@ -284,8 +284,9 @@ fn live_outputs_count_what_the_summary_and_the_server_count() {
 
 #[test]
 fn a_windowed_threshold_fails_on_a_stall_the_whole_run_hides() {
-    // Every response is held during the target's first 600 ms: the run's first seconds are slow,
-    // the whole run's p95 is not.
+    // Every response is held during the target's first 600 ms: the run's first seconds are slow
+    // (the first 3 s window's p95 is ~480 ms), the whole run's p95 is not (30 of 800 requests).
+    // 300 ms, not 200: on a loaded 2-core machine a later window's p95 reached 200 ms.
     let t = Target::start_with(&["--stall", "600ms/120s"], None);
     let s = Scenario::new(&format!(
         r#"
@@ -297,7 +298,7 @@ flows:
     steps:
       - {{ name: home, get: /fast }}
 thresholds:
-  http_req_duration: ["p(95) < 200ms", "p(95) over 3s < 200ms"]
+  http_req_duration: ["p(95) < 300ms", "p(95) over 3s < 300ms"]
   http_req_failed: ["rate over 5s < 1%"]
 "#,
         url = t.url
