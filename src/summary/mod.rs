@@ -130,5 +130,13 @@ impl Summary {
     }
 }
 
+/// summary.json on one line (as `serde_json::Value` prints it): the k8s `STAMPEDE_SUMMARY` line.
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = serde_json::to_string(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
 /// The histogram key of each stream's tokens per second (in milli-tokens per second).
 pub const TOKENS_PER_S_MILLI: &str = "stream_tokens_per_s_milli";
