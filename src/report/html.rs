@@ -430,3 +430,64 @@ fn started(rfc3339: &str) -> String {
         Err(_) => rfc3339.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::StairRow;
+
+    fn stair(offered: f64, achieved: f64, p: Option<f64>, passed: bool) -> StairRow {
+        StairRow {
+            start_s: 0.0,
+            end_s: 10.0,
+            offered_rps: offered,
+            achieved_rps: achieved,
+            requests_per_s: achieved,
+            vus_max: 12,
+            avg_ms: p,
+            p50_ms: p,
+            p95_ms: p.map(|v| v * 2.5),
+            p99_ms: p.map(|v| v * 30.0),
+            error_rate: if passed { 0.001 } else { 0.2 },
+            dropped_iterations: 0,
+            passed,
+            reasons: if passed {
+                vec![]
+            } else {
+                vec!["p(95)<100: 2 s".into(), "errors <1%".into()]
+            },
+        }
+    }
+
+    /// The stairs section (not in the snapshot fixtures): rates, latencies, a stair without
+    /// latency (null: 0), the reasons escaped, and both charts.
+    #[test]
+    fn breakpoint_stairs_table_and_charts() {
+        let cap = CapacitySection {
+            max_sustainable_rps: Some(100.0),
+            knee_rps: None,
+            broke_at_rps: Some(200.0),
+            stairs_planned: 3,
+            steps: vec![
+                stair(100.0, 99.6, Some(5.0), true),
+                stair(200.0, 150.0, None, false),
+            ],
+        };
+        let mut h = String::new();
+        stairs(&mut h, &cap);
+        assert!(h.starts_with("<h2>Breakpoint stairs</h2><p class=\"meta\">max sustainable rate <b>100/s</b> · knee not reached · broke at 200/s</p>"), "{h}");
+        assert!(h.contains("<tr><td class=\"n\">100</td><td class=\"n\">100</td><td class=\"n\">12</td><td class=\"n\">5.00 ms</td><td class=\"n\">12.50 ms</td><td class=\"n\">150 ms</td><td class=\"n\">0.10 %</td><td class=\"wrap ok\">✓ passed</td></tr>"), "{h}");
+        assert!(h.contains("<tr><td class=\"n\">200</td><td class=\"n\">150</td><td class=\"n\">12</td><td class=\"n\">0.00 ms</td><td class=\"n\">0.00 ms</td><td class=\"n\">0.00 ms</td><td class=\"n\">20.00 %</td><td class=\"wrap bad\">✗ p(95)&lt;100: 2 s; errors &lt;1%</td></tr>"), "{h}");
+        assert!(h.contains("Achieved vs offered rate") && h.contains("p99 latency by stair"));
+        // One stair: no charts.
+        let mut one = String::new();
+        stairs(
+            &mut one,
+            &CapacitySection {
+                steps: vec![stair(100.0, 99.6, Some(5.0), true)],
+                ..cap
+            },
+        );
+        assert!(!one.contains("<svg"), "{one}");
+    }
+}
