@@ -140,3 +140,25 @@ impl std::fmt::Display for Summary {
 
 /// The histogram key of each stream's tokens per second (in milli-tokens per second).
 pub const TOKENS_PER_S_MILLI: &str = "stream_tokens_per_s_milli";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `STAMPEDE_SUMMARY` line printed from the typed summary is the very line the JSON
+    /// value printed before (k8s.rs reads it back from pod logs).
+    #[test]
+    fn display_is_the_one_line_json_of_the_value() {
+        for part in ["run", "part"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/summary")
+                .join(part)
+                .join("summary.json");
+            let s = read(&path).unwrap();
+            let line = s.to_string();
+            assert_eq!(line, serde_json::to_value(&s).unwrap().to_string());
+            assert!(!line.contains('\n') && line.len() > 1000, "{line}");
+            assert_eq!(from_value(serde_json::from_str(&line).unwrap()).unwrap(), s);
+        }
+    }
+}
