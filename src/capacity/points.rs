@@ -35,13 +35,75 @@ pub struct Measured {
 /// overflows (1e308 gave `σ = NaN`), and no real system is measured there.
 const MAX_MEASURE: f64 = 1e12;
 
-pub fn from_csv(path: &Path) -> Result<Measured, String> {
+/// Why measurements could not be read; every message starts with the file (and the line, or
+/// line:column, when there is one). The `plan` command exits 2 on any of them.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PointsError {
+    #[error("{file}: cannot read: {reason}")]
+    Unreadable { file: String, reason: String },
+    /// A CSV record that could not be read (at its line when the reader knows it).
+    #[error("{file}{}: {reason}", .line.map_or(String::new(), |l| format!(":{l}")))]
+    Csv {
+        file: String,
+        line: Option<u64>,
+        reason: String,
+    },
+    #[error(
+        "{file}:1: the header must name the columns `concurrency,throughput` (found `{found}`)"
+    )]
+    Header { file: String, found: String },
+    #[error("{file}:{line}: {what} `{text}` is beyond any measurement (at most {MAX_MEASURE:e})")]
+    TooLarge {
+        file: String,
+        line: u64,
+        what: &'static str,
+        text: String,
+    },
+    #[error("{file}:{line}: {what} `{text}` must be above zero")]
+    NotPositive {
+        file: String,
+        line: u64,
+        what: &'static str,
+        text: String,
+    },
+    #[error("{file}:{line}: {what} `{text}` is not a number")]
+    NotANumber {
+        file: String,
+        line: u64,
+        what: &'static str,
+        text: String,
+    },
+    #[error("{file}: no data rows")]
+    NoRows { file: String },
+    #[error("{file}:{line}:{column}: not JSON: {reason}")]
+    NotJson {
+        file: String,
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+    #[error("{file}: not a stampede summary.json: at `{path}`: {reason}")]
+    NotSummary {
+        file: String,
+        path: String,
+        reason: String,
+    },
+    #[error(
+        "{file}: no measurements to fit: neither `capacity.steps` (a breakpoint run) nor VU plateaus of 2 s or more in `timeline` (a stepped run)"
+    )]
+    NoMeasurements { file: String },
+}
+
+pub fn from_csv(path: &Path) -> Result<Measured, PointsError> {
     let file = path.display().to_string();
     let mut rd = csv::ReaderBuilder::new()
         .comment(Some(b'#'))
         .trim(csv::Trim::All)
         .from_path(path)
-        .map_err(|e| format!("{file}: cannot read: {}", csv_message(&e)))?;
+        .map_err(|e| PointsError::Unreadable {
+            file: file.clone(),
+            reason: csv_message(&e),
+        })?;
     let headers = rd
         .headers()
         .map_err(|e| located(&file, &e))?
@@ -50,24 +112,38 @@ pub fn from_csv(path: &Path) -> Result<Measured, String> {
         .collect::<Vec<_>>();
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (Some(nc), Some(xc)) = (col("concurrency"), col("throughput")) else {
-        return Err(format!(
-            "{file}:1: the header must name the columns `concurrency,throughput` (found `{}`)",
-            headers.join(",")
-        ));
+        return Err(PointsError::Header {
+            file,
+            found: headers.join(","),
+        });
     };
     let mut points = Vec::new();
     for rec in rd.records() {
         let rec = rec.map_err(|e| located(&file, &e))?;
         let line = rec.position().map_or(0, |p| p.line());
-        let num = |i: usize, what: &str| -> Result<f64, String> {
+        let num = |i: usize, what: &'static str| -> Result<f64, PointsError> {
             let text = rec.get(i).unwrap_or("");
+            let (file, text) = (file.clone(), text.to_string());
             match text.parse::<f64>() {
                 Ok(v) if v.is_finite() && v > 0.0 && v <= MAX_MEASURE => Ok(v),
-                Ok(v) if v > MAX_MEASURE => Err(format!(
-                    "{file}:{line}: {what} `{text}` is beyond any measurement (at most {MAX_MEASURE:e})"
-                )),
-                Ok(_) => Err(format!("{file}:{line}: {what} `{text}` must be above zero")),
-                Err(_) => Err(format!("{file}:{line}: {what} `{text}` is not a number")),
+                Ok(v) if v > MAX_MEASURE => Err(PointsError::TooLarge {
+                    file,
+                    line,
+                    what,
+                    text,
+                }),
+                Ok(_) => Err(PointsError::NotPositive {
+                    file,
+                    line,
+                    what,
+                    text,
+                }),
+                Err(_) => Err(PointsError::NotANumber {
+                    file,
+                    line,
+                    what,
+                    text,
+                }),
             }
         };
         points.push(Point {
@@ -76,7 +152,7 @@ pub fn from_csv(path: &Path) -> Result<Measured, String> {
         });
     }
     if points.is_empty() {
-        return Err(format!("{file}: no data rows"));
+        return Err(PointsError::NoRows { file });
     }
     Ok(Measured {
         notes: vec![format!(
@@ -99,10 +175,11 @@ fn csv_message(e: &csv::Error) -> String {
     }
 }
 
-fn located(file: &str, e: &csv::Error) -> String {
-    match e.position() {
-        Some(p) => format!("{file}:{}: {}", p.line(), csv_message(e)),
-        None => format!("{file}: {}", csv_message(e)),
+fn located(file: &str, e: &csv::Error) -> PointsError {
+    PointsError::Csv {
+        file: file.to_string(),
+        line: e.position().map(csv::Position::line),
+        reason: csv_message(e),
     }
 }
 
@@ -144,9 +221,12 @@ struct Second {
 }
 
 /// Read a `summary.json` written by `stampede run` (see the module doc).
-pub fn from_summary(path: &Path) -> Result<Measured, String> {
+pub fn from_summary(path: &Path) -> Result<Measured, PointsError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+    let text = std::fs::read_to_string(path).map_err(|e| PointsError::Unreadable {
+        file: file.clone(),
+        reason: e.to_string(),
+    })?;
     // Only the sections a plan needs are read (a summary cut down to them still works), but
     // typed: a field of the wrong type is refused with its JSON path, never read as missing.
     let mut de = serde_json::Deserializer::from_str(&text);
@@ -154,17 +234,22 @@ pub fn from_summary(path: &Path) -> Result<Measured, String> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            format!(
-                "{file}:{}:{}: not JSON: {inner}",
-                inner.line(),
-                inner.column()
-            )
+            PointsError::NotJson {
+                file: file.clone(),
+                line: inner.line(),
+                column: inner.column(),
+                reason: inner.to_string(),
+            }
         } else {
             let mut m = inner.to_string();
             if let Some(i) = m.find(" at line ") {
                 m.truncate(i);
             }
-            format!("{file}: not a stampede summary.json: at `{path}`: {m}")
+            PointsError::NotSummary {
+                file: file.clone(),
+                path,
+                reason: m,
+            }
         }
     })?;
     if let Some(cap) = s.capacity.filter(|c| !c.steps.is_empty()) {
@@ -178,9 +263,7 @@ pub fn from_summary(path: &Path) -> Result<Measured, String> {
         ));
     }
     if m.points.is_empty() {
-        return Err(format!(
-            "{file}: no measurements to fit: neither `capacity.steps` (a breakpoint run) nor VU plateaus of 2 s or more in `timeline` (a stepped run)"
-        ));
+        return Err(PointsError::NoMeasurements { file });
     }
     Ok(m)
 }

@@ -12,8 +12,10 @@ use anyhow::Context;
 
 pub fn plan_command(args: PlanArgs) -> Result<i32, Failure> {
     let measured = match (&args.points, &args.summary) {
-        (Some(csv), _) => points::from_csv(csv).map_err(Failure::Usage)?,
-        (None, Some(json)) => points::from_summary(json).map_err(Failure::Usage)?,
+        (Some(csv), _) => points::from_csv(csv).map_err(|e| Failure::Usage(e.to_string()))?,
+        (None, Some(json)) => {
+            points::from_summary(json).map_err(|e| Failure::Usage(e.to_string()))?
+        }
         (None, None) => Measured::default(),
     };
     let mut req = Request {

@@ -226,7 +226,7 @@ impl K6Options {
 }
 
 /// `--summary-export` and `--summary-data`, from the run's summary.json.
-pub fn write_k6_files(summary: &serde_json::Value, o: &K6Options) -> anyhow::Result<()> {
+pub fn write_k6_files(summary: &crate::summary::Summary, o: &K6Options) -> anyhow::Result<()> {
     use crate::report::k6;
     if o.summary_export.is_none() && o.summary_data.is_none() {
         return Ok(());

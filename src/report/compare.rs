@@ -47,7 +47,19 @@ impl Change {
 /// The figures `compare` reads must be there: a summary without them is refused (exit 2)
 /// rather than compared on what is left of it, so a cut-down file cannot pass
 /// `--fail-on-regression`. (Their types were checked when the file was read.)
-pub fn readable(s: &Summary) -> Result<(), String> {
+/// Why `report compare` refuses a summary or a `--fail-on-regression` limit (exit 2).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CompareError {
+    /// The figures compare reads are missing: each a sentence.
+    #[error("not a readable stampede summary: {}", .0.join("; "))]
+    Unreadable(Vec<String>),
+    #[error("`{0}`: give a percentage such as `10%`")]
+    NotAPercentage(String),
+    #[error("`{0}`: the limit must be 0 % or more")]
+    NegativeLimit(String),
+}
+
+pub fn readable(s: &Summary) -> Result<(), CompareError> {
     let mut bad: Vec<String> = Vec::new();
     if s.trend("http_req_duration").is_none() {
         bad.push("metrics.http_req_duration (a trend) is missing".into());
@@ -61,10 +73,7 @@ pub fn readable(s: &Summary) -> Result<(), String> {
     if bad.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "not a readable stampede summary: {}",
-            bad.join("; ")
-        ))
+        Err(CompareError::Unreadable(bad))
     }
 }
 
@@ -178,15 +187,15 @@ pub fn render(changes: &[Change], limit: Option<f64>, old_name: &str, new_name: 
 }
 
 /// `10%`, `10 %` or `0.1` → 0.1.
-pub fn parse_limit(s: &str) -> Result<f64, String> {
+pub fn parse_limit(s: &str) -> Result<f64, CompareError> {
     let t = s.trim();
     let v = match t.strip_suffix('%') {
         Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
         None => t.parse::<f64>(),
     }
-    .map_err(|_| format!("`{s}`: give a percentage such as `10%`"))?;
+    .map_err(|_| CompareError::NotAPercentage(s.to_string()))?;
     if !(v.is_finite() && v >= 0.0) {
-        return Err(format!("`{s}`: the limit must be 0 % or more"));
+        return Err(CompareError::NegativeLimit(s.to_string()));
     }
     Ok(v)
 }

@@ -32,9 +32,11 @@ fn temp_name(path: &Path) -> PathBuf {
 /// Create the report folder and check that a file can be written in it (a probe file of a few
 /// KiB is created, synced and removed), so a run never goes its whole length only to lose
 /// its report.
-pub fn probe_dir(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create report folder {}: {e}", dir.display()))?;
+pub fn probe_dir(dir: &Path) -> Result<(), ReportDirError> {
+    std::fs::create_dir_all(dir).map_err(|e| ReportDirError::Create {
+        dir: dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     let probe = dir.join(format!(".stampede-probe-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&probe)?;
@@ -42,12 +44,25 @@ pub fn probe_dir(dir: &Path) -> Result<(), String> {
         f.sync_all()
     })();
     let _ = std::fs::remove_file(&probe);
-    result.map_err(|e| {
-        format!(
-            "cannot write in report folder {}: {e} (nothing was sent; pick another --out)",
-            dir.display()
-        )
+    result.map_err(|e| ReportDirError::Write {
+        dir: dir.to_path_buf(),
+        reason: e.to_string(),
     })
+}
+
+/// The report folder cannot be used: the run is refused before it sends anything (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ReportDirError {
+    #[error("cannot create report folder {}: {reason}", .dir.display())]
+    Create {
+        dir: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("cannot write in report folder {}: {reason} (nothing was sent; pick another --out)", .dir.display())]
+    Write {
+        dir: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 #[cfg(test)]

@@ -218,8 +218,75 @@ fn marks(r: &RunReport, on: impl Fn(&crate::metrics::query::MetricRef) -> bool) 
 /// The typed summary of a finished run (or a merge): what summary.json holds.
 pub fn summary(r: &RunReport) -> Summary {
     let res = &r.result;
-    let thresholds = r
-        .outcomes
+    let thresholds = threshold_rows(r);
+    let steps = step_rows(r);
+    let errors = res
+        .errors_by_kind()
+        .into_iter()
+        .map(|(k, n)| (k.name().to_string(), n))
+        .collect();
+    let tls_errors = crate::metrics::TlsReason::ALL
+        .iter()
+        .map(|k| (*k, res.total.tls_reason_count(*k)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| (k.name().to_string(), n))
+        .collect();
+    let status_codes = res
+        .total
+        .status
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(code, n)| (code.to_string(), *n))
+        .collect();
+    let timeline = timeline_rows(res);
+    Summary {
+        stampede_version: env!("CARGO_PKG_VERSION").to_string(),
+        name: r.name.clone(),
+        target: r.target.clone(),
+        executor: r.executor.clone(),
+        started_at: r.started_at.to_rfc3339(),
+        planned_duration_s: round3(r.planned.as_secs_f64()),
+        duration_s: round3(res.elapsed.as_secs_f64()),
+        interrupted: r.interrupted,
+        aborted_by_threshold: r.aborted_by.clone(),
+        verdict: r.verdict().label,
+        exit_code: r.exit_code,
+        metrics: metrics(r),
+        thresholds,
+        steps,
+        errors,
+        tls_errors,
+        tls_certificate: r.tls_certificate.clone(),
+        protocol_errors: res.total.protocol_reasons().into_iter().collect(),
+        iterations_due: r
+            .executor
+            .ends_with("arrival-rate")
+            .then_some(res.total.iterations_due),
+        histograms: histograms(res),
+        checks: r
+            .checks
+            .iter()
+            .map(|c| CheckRow {
+                step: c.step.clone(),
+                check: c.description.clone(),
+                passes: c.passes,
+                fails: c.fails,
+            })
+            .collect(),
+        status_codes,
+        timeline,
+        capacity: r.capacity.as_ref().map(capacity),
+        streams: super::streams::section(res),
+        websockets: super::streams::ws_section(res),
+        segment: r.segment.clone(),
+        merged: r.merged.clone(),
+    }
+}
+
+/// `thresholds[]`: each threshold with what was observed.
+fn threshold_rows(r: &RunReport) -> Vec<ThresholdRow> {
+    r.outcomes
         .iter()
         .map(|o| ThresholdRow {
             metric: o.threshold.metric.to_string(),
@@ -231,9 +298,13 @@ pub fn summary(r: &RunReport) -> Summary {
             window_s: o.threshold.window.map(|w| w.as_secs()),
             worst_window: o.worst_window.map(|(from_s, to_s)| Window { from_s, to_s }),
         })
-        .collect();
-    let steps = r
-        .steps
+        .collect()
+}
+
+/// `steps[]`: each step's totals and latency (ms).
+fn step_rows(r: &RunReport) -> Vec<StepRow> {
+    let res = &r.result;
+    r.steps
         .iter()
         .map(|info| {
             let s = res
@@ -277,28 +348,12 @@ pub fn summary(r: &RunReport) -> Summary {
                 },
             }
         })
-        .collect();
-    let errors = res
-        .errors_by_kind()
-        .into_iter()
-        .map(|(k, n)| (k.name().to_string(), n))
-        .collect();
-    let tls_errors = crate::metrics::TlsReason::ALL
-        .iter()
-        .map(|k| (*k, res.total.tls_reason_count(*k)))
-        .filter(|(_, n)| *n > 0)
-        .map(|(k, n)| (k.name().to_string(), n))
-        .collect();
-    let status_codes = res
-        .total
-        .status
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(code, n)| (code.to_string(), *n))
-        .collect();
-    let timeline = res
-        .timeline
+        .collect()
+}
+
+/// `timeline[]`: each second of the run.
+fn timeline_rows(res: &RunResult) -> Vec<SecondRow> {
+    res.timeline
         .iter()
         .map(|p| SecondRow {
             second: p.second,
@@ -321,49 +376,7 @@ pub fn summary(r: &RunReport) -> Summary {
                 })
                 .collect(),
         })
-        .collect();
-    Summary {
-        stampede_version: env!("CARGO_PKG_VERSION").to_string(),
-        name: r.name.clone(),
-        target: r.target.clone(),
-        executor: r.executor.clone(),
-        started_at: r.started_at.to_rfc3339(),
-        planned_duration_s: round3(r.planned.as_secs_f64()),
-        duration_s: round3(res.elapsed.as_secs_f64()),
-        interrupted: r.interrupted,
-        aborted_by_threshold: r.aborted_by.clone(),
-        verdict: r.verdict().label,
-        exit_code: r.exit_code,
-        metrics: metrics(r),
-        thresholds,
-        steps,
-        errors,
-        tls_errors,
-        tls_certificate: r.tls_certificate.clone(),
-        protocol_errors: res.total.protocol_reasons().into_iter().collect(),
-        iterations_due: r
-            .executor
-            .ends_with("arrival-rate")
-            .then_some(res.total.iterations_due),
-        histograms: histograms(res),
-        checks: r
-            .checks
-            .iter()
-            .map(|c| CheckRow {
-                step: c.step.clone(),
-                check: c.description.clone(),
-                passes: c.passes,
-                fails: c.fails,
-            })
-            .collect(),
-        status_codes,
-        timeline,
-        capacity: r.capacity.as_ref().map(capacity),
-        streams: super::streams::section(res),
-        websockets: super::streams::ws_section(res),
-        segment: r.segment.clone(),
-        merged: r.merged.clone(),
-    }
+        .collect()
 }
 
 /// A breakpoint run's findings: every judged stair, the highest sustainable rate, the knee.

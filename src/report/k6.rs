@@ -15,6 +15,7 @@
 //! summary's HDR histograms, in milliseconds.
 
 use crate::metrics::catalog::{self, MetricKind};
+use crate::summary::{CheckRow, Metric, Summary, ThresholdRow};
 use hdrhistogram::Histogram;
 use md5::{Digest, Md5};
 use serde_json::{Map, Value, json};
@@ -33,6 +34,19 @@ pub enum TrendStat {
     P(f64),
 }
 
+/// A `--summary-trend-stats` list that does not parse (clap shows it; exit 2).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrendStatsError {
+    #[error("`{0}`: a percentile is written p(N) with N a number, e.g. p(99.9)")]
+    BadPercentile(String),
+    #[error("`{0}`: a percentile must be within 0 and 100")]
+    PercentileRange(String),
+    #[error("`{0}`: unknown trend statistic; use avg, min, med, max, count or p(N)")]
+    Unknown(String),
+    #[error("no trend statistic given; e.g. `avg,min,med,max,p(90),p(95)`")]
+    Empty,
+}
+
 /// The statistics to show for trends, with the names as written (`p(99.9)`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrendStats(pub Vec<(String, TrendStat)>);
@@ -46,7 +60,7 @@ impl Default for TrendStats {
 
 impl TrendStats {
     /// Parse k6's `--summary-trend-stats` list: `avg,min,med,max,count,p(N)`.
-    pub fn parse(s: &str) -> Result<TrendStats, String> {
+    pub fn parse(s: &str) -> Result<TrendStats, TrendStatsError> {
         let mut out = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let stat = match part {
@@ -56,24 +70,23 @@ impl TrendStats {
                 "max" => TrendStat::Max,
                 "count" => TrendStat::Count,
                 p if p.starts_with("p(") && p.ends_with(')') => {
-                    let n: f64 = p[2..p.len() - 1].trim().parse().map_err(|_| {
-                        format!("`{p}`: a percentile is written p(N) with N a number, e.g. p(99.9)")
-                    })?;
+                    let n: f64 = p[2..p.len() - 1]
+                        .trim()
+                        .parse()
+                        .map_err(|_| TrendStatsError::BadPercentile(p.to_string()))?;
                     if !(0.0..=100.0).contains(&n) {
-                        return Err(format!("`{p}`: a percentile must be within 0 and 100"));
+                        return Err(TrendStatsError::PercentileRange(p.to_string()));
                     }
                     TrendStat::P(n)
                 }
                 other => {
-                    return Err(format!(
-                        "`{other}`: unknown trend statistic; use avg, min, med, max, count or p(N)"
-                    ));
+                    return Err(TrendStatsError::Unknown(other.to_string()));
                 }
             };
             out.push((part.to_string(), stat));
         }
         if out.is_empty() {
-            return Err("no trend statistic given; e.g. `avg,min,med,max,p(90),p(95)`".into());
+            return Err(TrendStatsError::Empty);
         }
         Ok(TrendStats(out))
     }
@@ -137,28 +150,13 @@ fn contains(name: &str, kind: MetricKind) -> &'static str {
 }
 
 /// The `data` object k6 passes to `handleSummary`, from a stampede summary.json.
-pub fn handle_summary_data(summary: &Value, stats: &TrendStats, no_color: bool) -> Value {
-    let empty = Map::new();
-    let metrics_in = summary["metrics"].as_object().unwrap_or(&empty);
-    let hist_in = summary["histograms"].as_object().unwrap_or(&empty);
-    // Threshold verdicts per metric key, from the summary's thresholds list.
-    let mut marks: Map<String, Value> = Map::new();
-    for t in summary["thresholds"].as_array().into_iter().flatten() {
-        let (Some(metric), Some(expr)) = (t["metric"].as_str(), t["expression"].as_str()) else {
-            continue;
-        };
-        let entry = marks
-            .entry(metric.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Some(obj) = entry.as_object_mut() {
-            obj.insert(
-                expr.to_string(),
-                json!({"ok": t["passed"].as_bool().unwrap_or(false)}),
-            );
-        }
-    }
+///
+/// This reads the typed `Summary` and WRITES k6's own JSON shapes (the `json!` values and
+/// `Map`s here and in `summary_export` are k6's output, not lookups into the summary).
+pub fn handle_summary_data(summary: &Summary, stats: &TrendStats, no_color: bool) -> Value {
+    let marks = threshold_marks(&summary.thresholds);
     let mut metrics = Map::new();
-    for (key, m) in metrics_in {
+    for (key, m) in &summary.metrics {
         let Some(kind) = catalog::kind_of(base_name(key)) else {
             continue;
         };
@@ -166,44 +164,9 @@ pub fn handle_summary_data(summary: &Value, stats: &TrendStats, no_color: bool) 
         if key.contains('{') && th.is_none() {
             continue; // k6 shows a sub-metric only when a threshold names it
         }
-        let values: Map<String, Value> = match kind {
-            MetricKind::Trend => {
-                let h = hist_in.get(key).and_then(Value::as_str).and_then(decode);
-                let count = h.as_ref().map_or(0, |h| h.len());
-                if count == 0 && th.is_none() {
-                    continue;
-                }
-                match h {
-                    Some(h) => trend_values(&h, stats),
-                    None => trend_values(&crate::metrics::recorder::new_histogram(), stats),
-                }
-            }
-            MetricKind::Counter => {
-                let count = m["count"].as_u64().unwrap_or(0);
-                if count == 0 && th.is_none() {
-                    continue;
-                }
-                [
-                    ("count".to_string(), json!(count)),
-                    ("rate".to_string(), m["rate"].clone()),
-                ]
-                .into_iter()
-                .collect()
-            }
-            MetricKind::Rate => [
-                ("rate".to_string(), super::rate_of(m).clone()),
-                ("passes".to_string(), m["passes"].clone()),
-                ("fails".to_string(), m["fails"].clone()),
-            ]
-            .into_iter()
-            .collect(),
-            MetricKind::Gauge => [
-                ("value".to_string(), m["value"].clone()),
-                ("min".to_string(), m["min"].clone()),
-                ("max".to_string(), m["max"].clone()),
-            ]
-            .into_iter()
-            .collect(),
+        let hist = summary.histograms.get(key).map(String::as_str);
+        let Some(values) = metric_values(kind, m, hist, th.is_some(), stats) else {
+            continue;
         };
         let mut out = json!({
             "type": kind.name(),
@@ -215,26 +178,7 @@ pub fn handle_summary_data(summary: &Value, stats: &TrendStats, no_color: bool) 
         }
         metrics.insert(key.clone(), out);
     }
-    let checks: Vec<Value> = summary["checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| {
-            let name = format!(
-                "{}: {}",
-                c["step"].as_str().unwrap_or(""),
-                c["check"].as_str().unwrap_or("")
-            );
-            let path = format!("::{name}");
-            json!({
-                "name": name,
-                "path": path,
-                "id": md5_hex(&path),
-                "passes": c["passes"],
-                "fails": c["fails"],
-            })
-        })
-        .collect();
+    let checks: Vec<Value> = summary.checks.iter().map(check).collect();
     use std::io::IsTerminal;
     json!({
         "root_group": {"name": "", "path": "", "id": md5_hex(""), "groups": [], "checks": checks},
@@ -246,13 +190,118 @@ pub fn handle_summary_data(summary: &Value, stats: &TrendStats, no_color: bool) 
         "state": {
             "isStdOutTTY": std::io::stdout().is_terminal(),
             "isStdErrTTY": std::io::stderr().is_terminal(),
-            "testRunDurationMs": round6(summary["duration_s"].as_f64().unwrap_or(0.0) * 1000.0),
+            "testRunDurationMs": round6(finite(summary.duration_s) * 1000.0),
         },
         "metrics": metrics,
     })
 }
 
+/// k6's `thresholds` of each metric key (`{expr: {ok}}`), from the summary's thresholds list.
+fn threshold_marks(rows: &[ThresholdRow]) -> Map<String, Value> {
+    let mut marks: Map<String, Value> = Map::new();
+    for t in rows {
+        let entry = marks
+            .entry(t.metric.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(obj) = entry.as_object_mut() {
+            obj.insert(t.expression.clone(), json!({"ok": t.passed}));
+        }
+    }
+    marks
+}
+
+/// A metric's k6 `values` (by the kind k6 gives its name); None when k6 leaves it out (no
+/// sample and no threshold).
+fn metric_values(
+    kind: MetricKind,
+    m: &Metric,
+    hist: Option<&str>,
+    has_threshold: bool,
+    stats: &TrendStats,
+) -> Option<Map<String, Value>> {
+    let values = match kind {
+        MetricKind::Trend => {
+            let h = hist.and_then(decode);
+            let count = h.as_ref().map_or(0, |h| h.len());
+            if count == 0 && !has_threshold {
+                return None;
+            }
+            match h {
+                Some(h) => trend_values(&h, stats),
+                None => trend_values(&crate::metrics::recorder::new_histogram(), stats),
+            }
+        }
+        MetricKind::Counter => {
+            let count = m.count().unwrap_or(0);
+            if count == 0 && !has_threshold {
+                return None;
+            }
+            let rate = m.counter().map_or(Value::Null, |c| json!(c.rate));
+            [
+                ("count".to_string(), json!(count)),
+                ("rate".to_string(), rate),
+            ]
+            .into_iter()
+            .collect()
+        }
+        MetricKind::Rate => {
+            let r = m.rate();
+            [
+                (
+                    "rate".to_string(),
+                    r.map_or(Value::Null, |r| json!(r.value)),
+                ),
+                (
+                    "passes".to_string(),
+                    r.map_or(Value::Null, |r| json!(r.passes)),
+                ),
+                (
+                    "fails".to_string(),
+                    r.map_or(Value::Null, |r| json!(r.fails)),
+                ),
+            ]
+            .into_iter()
+            .collect()
+        }
+        MetricKind::Gauge => {
+            let g = m.gauge();
+            [
+                (
+                    "value".to_string(),
+                    g.map_or(Value::Null, |g| json!(g.value)),
+                ),
+                ("min".to_string(), g.map_or(Value::Null, |g| json!(g.min))),
+                ("max".to_string(), g.map_or(Value::Null, |g| json!(g.max))),
+            ]
+            .into_iter()
+            .collect()
+        }
+    };
+    Some(values)
+}
+
+/// One check of `root_group.checks`, named `STEP: CHECK` as k6 names a check.
+fn check(c: &CheckRow) -> Value {
+    let name = format!("{}: {}", c.step, c.check);
+    let path = format!("::{name}");
+    json!({
+        "name": name,
+        "path": path,
+        "id": md5_hex(&path),
+        "passes": c.passes,
+        "fails": c.fails,
+    })
+}
+
+/// A duration to write: not finite (`null` in summary.json) counts as 0.
+fn finite(v: f64) -> f64 {
+    if v.is_finite() { v } else { 0.0 }
+}
+
 /// k6's `--summary-export` file from the `handleSummary` data, as k6's summary wrapper makes it.
+///
+/// This transforms k6's `handleSummary` object built above (k6's output, not the stampede
+/// summary): the lookups below read that object, in k6's shape, to reshape it as k6 does.
 pub fn summary_export(data: &Value) -> Value {
     let mut results = data.clone();
     if let Some(obj) = results.as_object_mut() {
@@ -334,7 +383,12 @@ mod tests {
     fn trend_stats_parse_like_k6() {
         let s = TrendStats::parse("avg, p(99.9),count").unwrap();
         assert_eq!(s.names(), vec!["avg", "p(99.9)", "count"]);
-        assert!(TrendStats::parse("p95").unwrap_err().contains("unknown"));
+        assert!(
+            TrendStats::parse("p95")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown")
+        );
         assert!(TrendStats::parse("p(101)").is_err());
         assert!(TrendStats::parse("").is_err());
         assert_eq!(TrendStats::default().0.len(), 6);

@@ -97,11 +97,6 @@ pub trait Exporter {
     }
 }
 
-/// The summary as JSON, for the renderers that still read it by key (see docs/reports.md).
-pub fn as_json(summary: &Summary) -> anyhow::Result<serde_json::Value> {
-    Ok(serde_json::to_value(summary)?)
-}
-
 /// The formats written after every run.
 pub fn exporters() -> Vec<Box<dyn Exporter>> {
     vec![
@@ -126,7 +121,7 @@ impl std::fmt::Display for Missing {
 /// Write every format into `dir` (each whole or not at all: one failing does not stop the
 /// others), and append the Markdown summary to the file named by `$GITHUB_STEP_SUMMARY` when
 /// that is set (GitHub Actions' job summary).
-pub fn write_all(report: &RunReport, dir: &Path) -> Result<serde_json::Value, Missing> {
+pub fn write_all(report: &RunReport, dir: &Path) -> Result<Summary, Missing> {
     let summary = json::summary(report);
     let mut missing = Vec::new();
     // The folder was probed at start; if it was removed during the run, make it again.
@@ -139,9 +134,8 @@ pub fn write_all(report: &RunReport, dir: &Path) -> Result<serde_json::Value, Mi
     if let Err(err) = append_step_summary(&summary) {
         missing.push(format!("{err:#}"));
     }
-    let value = as_json(&summary).unwrap_or(serde_json::Value::Null);
     if missing.is_empty() {
-        Ok(value)
+        Ok(summary)
     } else {
         Err(Missing(missing))
     }
@@ -164,13 +158,4 @@ fn append_step_summary(summary: &Summary) -> anyhow::Result<()> {
         writeln!(f, "{text}")?;
     }
     Ok(())
-}
-
-/// The fraction of a rate metric in a summary: `value` (k6's summary-export key), or `rate` in
-/// summaries written before `value` was added.
-pub fn rate_of(metric: &serde_json::Value) -> &serde_json::Value {
-    match &metric["value"] {
-        serde_json::Value::Null => &metric["rate"],
-        v => v,
-    }
 }

@@ -132,48 +132,64 @@ pub fn line_chart_x(
         y = TOP - 8.0,
         u = esc(unit)
     );
-    // Lines.
     for se in series {
-        // A non-finite value (a second without data) lifts the pen: the line has a gap there.
-        let mut d = String::new();
-        let mut pen_down = false;
-        for (x, v) in xs.iter().zip(se.values) {
-            if !v.is_finite() {
-                pen_down = false;
-                continue;
-            }
-            let _ = write!(
-                d,
-                "{}{:.1},{:.1}",
-                match (pen_down, d.is_empty()) {
-                    (true, _) => " L",
-                    (false, true) => "M",
-                    (false, false) => " M",
-                },
-                px(*x),
-                py(*v)
-            );
-            pen_down = true;
-        }
-        if xs.len() == 1 {
-            // A single point: draw it as a dot.
-            if let (Some(x), Some(v)) = (xs.first(), se.values.first()) {
-                let _ = write!(
-                    s,
-                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{}"/>"#,
-                    px(*x),
-                    py(*v),
-                    se.color
-                );
-            }
+        draw_series(&mut s, se, xs, &px, &py);
+    }
+    legend(&mut s, series);
+    s.push_str("</svg>");
+    s
+}
+
+/// One series as a path (a dot when there is a single point).
+fn draw_series(
+    s: &mut String,
+    se: &Series<'_>,
+    xs: &[f64],
+    px: &impl Fn(f64) -> f64,
+    py: &impl Fn(f64) -> f64,
+) {
+    // A non-finite value (a second without data) lifts the pen: the line has a gap there.
+    let mut d = String::new();
+    let mut pen_down = false;
+    for (x, v) in xs.iter().zip(se.values) {
+        if !v.is_finite() {
+            pen_down = false;
+            continue;
         }
         let _ = write!(
-            s,
-            r#"<path d="{d}" fill="none" stroke="{c}" stroke-width="2" stroke-linejoin="round"/>"#,
-            c = se.color
+            d,
+            "{}{:.1},{:.1}",
+            match (pen_down, d.is_empty()) {
+                (true, _) => " L",
+                (false, true) => "M",
+                (false, false) => " M",
+            },
+            px(*x),
+            py(*v)
         );
+        pen_down = true;
     }
-    // Legend, top right.
+    if xs.len() == 1 {
+        // A single point: draw it as a dot.
+        if let (Some(x), Some(v)) = (xs.first(), se.values.first()) {
+            let _ = write!(
+                s,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{}"/>"#,
+                px(*x),
+                py(*v),
+                se.color
+            );
+        }
+    }
+    let _ = write!(
+        s,
+        r#"<path d="{d}" fill="none" stroke="{c}" stroke-width="2" stroke-linejoin="round"/>"#,
+        c = se.color
+    );
+}
+
+/// The legend, top right.
+fn legend(s: &mut String, series: &[Series<'_>]) {
     let mut lx = W - RIGHT;
     for se in series.iter().rev() {
         let w = 18.0 + 7.0 * se.name.chars().count() as f64;
@@ -186,8 +202,6 @@ pub fn line_chart_x(
             n = esc(se.name)
         );
     }
-    s.push_str("</svg>");
-    s
 }
 
 #[cfg(test)]

@@ -83,9 +83,32 @@ fn row(out: &mut String, name: &str, s: &StepStats, secs: f64, w: usize) {
 }
 
 pub fn render(r: &RunReport) -> String {
+    let mut out = String::new();
+    head(&mut out, r);
+    requests(&mut out, r);
+    iterations(&mut out, r);
+    let res = &r.result;
+    let _ = writeln!(out, "  vus ............... max {}", res.vus_max);
+    let _ = writeln!(
+        out,
+        "  data .............. sent {}, received {}",
+        bytes(res.total.data_sent),
+        bytes(res.total.data_received)
+    );
+    failures(&mut out, r);
+    streams(&mut out, res);
+    thresholds(&mut out, r);
+    if let Some(c) = &r.capacity {
+        capacity(&mut out, c);
+    }
+    let _ = writeln!(out, "\n  {} (exit code {})", verdict(r), r.exit_code);
+    out
+}
+
+/// The title line and the per-step table.
+fn head(out: &mut String, r: &RunReport) {
     let res = &r.result;
     let secs = res.elapsed.as_secs_f64();
-    let mut out = String::new();
     let state = if r.interrupted {
         " · interrupted"
     } else if r.aborted_by.is_some() {
@@ -111,13 +134,18 @@ pub fn render(r: &RunReport) -> String {
     );
     for (i, name) in res.step_names.iter().enumerate() {
         if let Some(s) = res.total.steps.get(i) {
-            row(&mut out, name, s, secs, w);
+            row(out, name, s, secs, w);
         }
     }
     if res.step_names.len() > 1 {
-        row(&mut out, "all steps", &res.overall, secs, w);
+        row(out, "all steps", &res.overall, secs, w);
     }
     let _ = writeln!(out);
+}
+
+/// `http_reqs`, and the TLS handshakes of an https target.
+fn requests(out: &mut String, r: &RunReport) {
+    let res = &r.result;
     let _ = writeln!(
         out,
         "  http_reqs ......... {} ({:.1}/s)",
@@ -152,6 +180,11 @@ pub fn render(r: &RunReport) -> String {
             }
         );
     }
+}
+
+/// Iterations; for scheduled ones, their lag and what became of every due iteration; retries.
+fn iterations(out: &mut String, r: &RunReport) {
+    let res = &r.result;
     let _ = writeln!(
         out,
         "  iterations ........ {} ({:.1}/s)",
@@ -219,13 +252,11 @@ pub fn render(r: &RunReport) -> String {
             thousands(res.total.retries)
         );
     }
-    let _ = writeln!(out, "  vus ............... max {}", res.vus_max);
-    let _ = writeln!(
-        out,
-        "  data .............. sent {}, received {}",
-        bytes(res.total.data_sent),
-        bytes(res.total.data_received)
-    );
+}
+
+/// Failed requests (with a hint when all failed the same way), checks, errors, status codes.
+fn failures(out: &mut String, r: &RunReport) {
+    let res = &r.result;
     let failed = res.overall.failures;
     let pct = if res.overall.requests > 0 {
         failed as f64 * 100.0 / res.overall.requests as f64
@@ -271,6 +302,28 @@ pub fn render(r: &RunReport) -> String {
         .iter()
         .map(|(k, n)| format!("{} {}", error_label(res, *k), thousands(*n)))
         .collect();
+    checks(out, r);
+    if !errors.is_empty() {
+        let _ = writeln!(out, "  errors ............ {}", errors.join(", "));
+    }
+    if let Some(c) = &r.tls_certificate {
+        let _ = writeln!(out, "  tls certificate ... {c}");
+    }
+    let codes: Vec<String> = res
+        .total
+        .status
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, n)| format!("{c} × {}", thousands(*n)))
+        .collect();
+    if !codes.is_empty() {
+        let _ = writeln!(out, "  status codes ...... {}", codes.join(", "));
+    }
+}
+
+/// The checks' pass rate and each check that failed.
+fn checks(out: &mut String, r: &RunReport) {
     let (passes, fails) = r
         .checks
         .iter()
@@ -294,25 +347,14 @@ pub fn render(r: &RunReport) -> String {
             );
         }
     }
-    if !errors.is_empty() {
-        let _ = writeln!(out, "  errors ............ {}", errors.join(", "));
+}
+
+/// Each threshold with what was observed.
+fn thresholds(out: &mut String, r: &RunReport) {
+    if r.outcomes.is_empty() {
+        return;
     }
-    if let Some(c) = &r.tls_certificate {
-        let _ = writeln!(out, "  tls certificate ... {c}");
-    }
-    let codes: Vec<String> = res
-        .total
-        .status
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(c, n)| format!("{c} × {}", thousands(*n)))
-        .collect();
-    if !codes.is_empty() {
-        let _ = writeln!(out, "  status codes ...... {}", codes.join(", "));
-    }
-    streams(&mut out, res);
-    if !r.outcomes.is_empty() {
+    {
         let _ = writeln!(out, "\n  thresholds");
         let mw = r
             .outcomes
@@ -337,11 +379,12 @@ pub fn render(r: &RunReport) -> String {
             );
         }
     }
-    if let Some(c) = &r.capacity {
-        capacity(&mut out, c);
-    }
+}
+
+/// The last line's verdict.
+fn verdict(r: &RunReport) -> String {
     let failed_n = r.outcomes.iter().filter(|o| !o.passed).count();
-    let verdict = if r.interrupted {
+    if r.interrupted {
         "INTERRUPTED: partial results".to_string()
     } else if let Some(c) = &r.capacity {
         match (c.max_sustainable_rps, c.broke_at_rps) {
@@ -370,9 +413,7 @@ pub fn render(r: &RunReport) -> String {
         "DONE: no thresholds set".to_string()
     } else {
         format!("PASSED: all {} thresholds met", r.outcomes.len())
-    };
-    let _ = writeln!(out, "\n  {verdict} (exit code {})", r.exit_code);
-    out
+    }
 }
 
 /// The stairs of a breakpoint run, one row each.

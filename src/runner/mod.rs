@@ -96,7 +96,7 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
         .out
         .clone()
         .unwrap_or_else(|| default_out_dir(&plan.name, &started_at));
-    report::files::probe_dir(&out).map_err(Failure::Usage)?;
+    report::files::probe_dir(&out).map_err(|e| Failure::Usage(e.to_string()))?;
     let interrupts = interrupts().clone();
     let seen_interrupts = interrupts.load(Ordering::SeqCst);
     let plan = Arc::new(plan);

@@ -112,6 +112,13 @@ impl Metric {
         }
     }
 
+    pub fn counter(&self) -> Option<&Counter> {
+        match self {
+            Metric::Counter(c) => Some(c),
+            _ => None,
+        }
+    }
+
     pub fn rate(&self) -> Option<&Rate> {
         match self {
             Metric::Rate(r) => Some(r),

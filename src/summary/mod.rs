@@ -130,5 +130,35 @@ impl Summary {
     }
 }
 
+/// summary.json on one line (as `serde_json::Value` prints it): the k8s `STAMPEDE_SUMMARY` line.
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = serde_json::to_string(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
 /// The histogram key of each stream's tokens per second (in milli-tokens per second).
 pub const TOKENS_PER_S_MILLI: &str = "stream_tokens_per_s_milli";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `STAMPEDE_SUMMARY` line printed from the typed summary is the very line the JSON
+    /// value printed before (k8s.rs reads it back from pod logs).
+    #[test]
+    fn display_is_the_one_line_json_of_the_value() {
+        for part in ["run", "part"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/summary")
+                .join(part)
+                .join("summary.json");
+            let s = read(&path).unwrap();
+            let line = s.to_string();
+            assert_eq!(line, serde_json::to_value(&s).unwrap().to_string());
+            assert!(!line.contains('\n') && line.len() > 1000, "{line}");
+            assert_eq!(from_value(serde_json::from_str(&line).unwrap()).unwrap(), s);
+        }
+    }
+}

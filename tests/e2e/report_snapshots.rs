@@ -4,7 +4,6 @@
 //! of the same scenario). The fixtures are files, so every rendering is deterministic; a change
 //! to a format shows up as a snapshot diff (`cargo insta review`).
 
-use serde_json::Value;
 use stampede::report::{self, Exporter};
 use stampede::summary::Summary;
 use std::path::PathBuf;
@@ -20,11 +19,6 @@ fn fixture(name: &str) -> PathBuf {
 /// A fixture, typed (a fixture that drifts from the types fails here).
 fn typed(name: &str) -> Summary {
     stampede::summary::read(&fixture(name).join("summary.json")).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// A fixture as JSON, for the renderers that still read it by key.
-fn load(name: &str) -> Value {
-    report::as_json(&typed(name)).unwrap()
 }
 
 #[test]
@@ -49,14 +43,14 @@ fn timeline_csv() {
 
 #[test]
 fn k6_summary_export() {
-    let data = report::k6::handle_summary_data(&load("run"), &Default::default(), true);
+    let data = report::k6::handle_summary_data(&typed("run"), &Default::default(), true);
     let export = report::k6::summary_export(&data);
     insta::assert_snapshot!(serde_json::to_string_pretty(&export).unwrap());
 }
 
 #[test]
 fn k6_handle_summary_data() {
-    let data = report::k6::handle_summary_data(&load("run"), &Default::default(), true);
+    let data = report::k6::handle_summary_data(&typed("run"), &Default::default(), true);
     insta::assert_snapshot!(serde_json::to_string_pretty(&data).unwrap());
 }
 
