@@ -21,9 +21,9 @@ pub use target::*;
 use crate::sla::Threshold;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Method};
-pub use segment::apply_segment;
+pub use segment::{SegmentPlanError, apply_segment};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
 use std::time::Duration;
 use template::Template;
 
