@@ -80,6 +80,17 @@ impl Plan {
         }
     }
 
+    /// Every flow of every scenario, in file order (not only the first scenario's, which the
+    /// top-level `flows` of a multi-scenario plan are).
+    pub fn all_flows(&self) -> impl Iterator<Item = &Flow> {
+        let scenarios: Vec<&Plan> = if self.parts.is_empty() {
+            vec![self]
+        } else {
+            self.parts.iter().map(|p| p.as_ref()).collect()
+        };
+        scenarios.into_iter().flat_map(|p| p.flows.iter())
+    }
+
     fn each<T>(&self, f: impl Fn(&Plan) -> T) -> Vec<T> {
         if self.parts.is_empty() {
             vec![f(self)]
