@@ -41,7 +41,6 @@ ROOT_ITEMS = {
 EXCEPTIONS = {
     ("metrics", "engine"): "metrics/recorder.rs counts engine::http1::ProtocolError (engine owner)",
     ("scenario", "engine"): "scenario/accounting.rs reads engine::http1::DEFAULT_MAX_HEADER_LINES",
-    ("processes", "commands"): "processes.rs takes cli::RunArgs (run --processes owner)",
 }
 
 src = sys.argv[1]

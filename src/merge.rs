@@ -166,108 +166,67 @@ fn check_parts(parts: &[Loaded]) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `stampede merge`: read the parts, check they tile 0:1 and belong together, add them up,
+/// judge the thresholds on the whole, write the reports and print the summary.
 pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
-    let parts: Vec<Loaded> = args
-        .parts
-        .iter()
-        .map(|p| load(p))
-        .collect::<Result<_, _>>()?;
+    let parts = read_parts(&args.parts)?;
     check_parts(&parts)?;
+    let clock = Clock::of(&parts);
+    let result = add_up(&parts, &clock)?;
+    let rep = judge(&parts, &clock, result)?;
+    write(&rep, &args.out)?;
+    print(&parts, &clock, &rep, &args);
+    Ok(rep.exit_code)
+}
+
+/// Every part's summary.json, in the order given.
+fn read_parts(paths: &[PathBuf]) -> Result<Vec<Loaded>, Failure> {
+    paths.iter().map(|p| load(p)).collect()
+}
+
+/// The parts' common clock: the earliest and the latest engine start.
+struct Clock {
+    t0: DateTime<Utc>,
+    t_last: DateTime<Utc>,
+}
+
+impl Clock {
+    fn of(parts: &[Loaded]) -> Clock {
+        let first = parts[0].started;
+        let starts = || parts.iter().map(|p| p.started);
+        Clock {
+            t0: starts().min().unwrap_or(first),
+            t_last: starts().max().unwrap_or(first),
+        }
+    }
+
+    /// When part `p` started after the first one, in seconds.
+    fn offset(&self, p: &Loaded) -> f64 {
+        (p.started - self.t0).num_microseconds().unwrap_or(0) as f64 / 1e6
+    }
+
+    /// How far apart the parts started, in milliseconds.
+    fn spread_ms(&self) -> f64 {
+        (self.t_last - self.t0).num_microseconds().unwrap_or(0) as f64 / 1000.0
+    }
+}
+
+/// The whole run's result: every histogram and counter added, the timeline on the common clock.
+fn add_up(parts: &[Loaded], clock: &Clock) -> Result<RunResult, Failure> {
     let first = &parts[0];
     let step_names = first.part.step_names.clone();
-    let t0 = parts
-        .iter()
-        .map(|p| p.started)
-        .min()
-        .unwrap_or(first.started);
-    let t_last = parts
-        .iter()
-        .map(|p| p.started)
-        .max()
-        .unwrap_or(first.started);
-    let offset = |p: &Loaded| (p.started - t0).num_microseconds().unwrap_or(0) as f64 / 1e6;
-
-    // Totals: every histogram and counter added.
     let mut total = Recorder::with_checks(step_names.len(), first.summary.checks.len());
-    for p in &parts {
+    for p in parts {
         let r = p
             .summary
             .recorder(&step_names)
             .map_err(|e| usage(format!("{}: {e}", p.file)))?;
         total.add(&r);
     }
-
-    // The timeline on the common clock: a part's second s is second s + its start offset
-    // (rounded to whole seconds; parts started with --start-at are within milliseconds).
-    struct Sec {
-        point: TimelinePoint,
-        all: Histogram<u64>,
-        steps: Vec<Histogram<u64>>,
-    }
-    let mut seconds: BTreeMap<u64, Sec> = BTreeMap::new();
-    for p in &parts {
-        let shift = offset(p).round() as u64;
-        let blobs: BTreeMap<u64, &summary::SecondBlob> =
-            p.part.seconds.iter().map(|b| (b.second, b)).collect();
-        for row in &p.summary.timeline {
-            let s = seconds.entry(row.second + shift).or_insert_with(|| Sec {
-                point: TimelinePoint {
-                    second: row.second + shift,
-                    steps: vec![StepSecond::default(); step_names.len()],
-                    ..TimelinePoint::default()
-                },
-                all: new_histogram(),
-                steps: (0..step_names.len()).map(|_| new_histogram()).collect(),
-            });
-            let pt = &mut s.point;
-            pt.vus += row.vus;
-            pt.requests += row.requests;
-            pt.failures += row.failures;
-            pt.iterations += row.iterations;
-            pt.data_sent += row.data_sent;
-            pt.data_received += row.data_received;
-            for (a, b) in pt.steps.iter_mut().zip(&row.steps) {
-                a.requests += b.requests;
-                a.failures += b.failures;
-            }
-            if let Some(b) = blobs.get(&row.second) {
-                let h = decode_histogram(&b.http_req_duration)
-                    .map_err(|e| usage(format!("{}: second {}: {e}", p.file, row.second)))?;
-                let _ = s.all.add(&h);
-                for (i, sb) in b.steps.iter().enumerate() {
-                    let h = decode_histogram(sb)
-                        .map_err(|e| usage(format!("{}: second {}: {e}", p.file, row.second)))?;
-                    if let Some(acc) = s.steps.get_mut(i) {
-                        let _ = acc.add(&h);
-                    }
-                }
-            }
-        }
-    }
-    let q = |h: &Histogram<u64>, f: f64| {
-        if h.is_empty() {
-            0.0
-        } else {
-            ms(h.value_at_quantile(f))
-        }
-    };
-    let timeline: Vec<TimelinePoint> = seconds
-        .into_values()
-        .map(|s| {
-            let mut pt = s.point;
-            pt.p50_ms = q(&s.all, 0.50);
-            pt.p95_ms = q(&s.all, 0.95);
-            pt.p99_ms = q(&s.all, 0.99);
-            for (st, h) in pt.steps.iter_mut().zip(&s.steps) {
-                st.p95_ms = q(h, 0.95);
-            }
-            pt
-        })
-        .collect();
-
+    let timeline = merge_timeline(parts, clock, step_names.len())?;
     let elapsed = parts
         .iter()
-        .map(|p| offset(p) + p.summary.duration_s)
+        .map(|p| clock.offset(p) + p.summary.duration_s)
         .fold(0.0, f64::max);
     let gauge = |p: &Loaded, name: &str| {
         p.summary
@@ -280,10 +239,9 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
     // The parts ramp together: the whole's peak is the sum of theirs.
     let vus_max: u64 = parts.iter().map(|p| gauge(p, "vus").max).sum();
     let vus_min = timeline.iter().map(|p| p.vus).min().unwrap_or(0);
-    let overall = total.overall();
-    let result = RunResult {
-        step_names: step_names.clone(),
-        overall,
+    Ok(RunResult {
+        step_names,
+        overall: total.overall(),
         elapsed: Duration::from_secs_f64(elapsed.max(0.0)),
         vus_last: timeline.last().map_or(0, |p| p.vus),
         vus_min,
@@ -292,8 +250,107 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
         total,
         timeline,
         scenarios: first.part.scenarios.clone(),
-    };
-    let thresholds: Vec<Threshold> = first
+    })
+}
+
+/// One second of the merged timeline while the parts are added into it.
+struct Sec {
+    point: TimelinePoint,
+    all: Histogram<u64>,
+    steps: Vec<Histogram<u64>>,
+}
+
+impl Sec {
+    fn new(second: u64, steps: usize) -> Sec {
+        Sec {
+            point: TimelinePoint {
+                second,
+                steps: vec![StepSecond::default(); steps],
+                ..TimelinePoint::default()
+            },
+            all: new_histogram(),
+            steps: (0..steps).map(|_| new_histogram()).collect(),
+        }
+    }
+
+    /// A part's row of that second, and its histograms when the part kept them.
+    fn add(
+        &mut self,
+        row: &summary::SecondRow,
+        blob: Option<&summary::SecondBlob>,
+        file: &str,
+    ) -> Result<(), Failure> {
+        let pt = &mut self.point;
+        pt.vus += row.vus;
+        pt.requests += row.requests;
+        pt.failures += row.failures;
+        pt.iterations += row.iterations;
+        pt.data_sent += row.data_sent;
+        pt.data_received += row.data_received;
+        for (a, b) in pt.steps.iter_mut().zip(&row.steps) {
+            a.requests += b.requests;
+            a.failures += b.failures;
+        }
+        let Some(b) = blob else { return Ok(()) };
+        let decode = |blob: &str| {
+            decode_histogram(blob).map_err(|e| usage(format!("{file}: second {}: {e}", row.second)))
+        };
+        let _ = self.all.add(&decode(&b.http_req_duration)?);
+        for (i, sb) in b.steps.iter().enumerate() {
+            let h = decode(sb)?;
+            if let Some(acc) = self.steps.get_mut(i) {
+                let _ = acc.add(&h);
+            }
+        }
+        Ok(())
+    }
+
+    /// The second's row with its percentiles.
+    fn finish(self) -> TimelinePoint {
+        let q = |h: &Histogram<u64>, f: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                ms(h.value_at_quantile(f))
+            }
+        };
+        let mut pt = self.point;
+        pt.p50_ms = q(&self.all, 0.50);
+        pt.p95_ms = q(&self.all, 0.95);
+        pt.p99_ms = q(&self.all, 0.99);
+        for (st, h) in pt.steps.iter_mut().zip(&self.steps) {
+            st.p95_ms = q(h, 0.95);
+        }
+        pt
+    }
+}
+
+/// The timeline on the common clock: a part's second s is second s + its start offset
+/// (rounded to whole seconds; parts started with --start-at are within milliseconds).
+fn merge_timeline(
+    parts: &[Loaded],
+    clock: &Clock,
+    steps: usize,
+) -> Result<Vec<TimelinePoint>, Failure> {
+    let mut seconds: BTreeMap<u64, Sec> = BTreeMap::new();
+    for p in parts {
+        let shift = clock.offset(p).round() as u64;
+        let blobs: BTreeMap<u64, &summary::SecondBlob> =
+            p.part.seconds.iter().map(|b| (b.second, b)).collect();
+        for row in &p.summary.timeline {
+            let second = row.second + shift;
+            seconds
+                .entry(second)
+                .or_insert_with(|| Sec::new(second, steps))
+                .add(row, blobs.get(&row.second).copied(), &p.file)?;
+        }
+    }
+    Ok(seconds.into_values().map(Sec::finish).collect())
+}
+
+/// The thresholds the parts carry (the same in each: `check_parts`), parsed again.
+fn thresholds(first: &Loaded) -> Result<Vec<Threshold>, Failure> {
+    first
         .part
         .thresholds
         .iter()
@@ -309,8 +366,13 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
             th.abort_on_fail = t.abort_on_fail;
             Ok(th)
         })
-        .collect::<Result<_, Failure>>()?;
-    let outcomes = sla::evaluate_all(&thresholds, &result);
+        .collect()
+}
+
+/// The thresholds judged on the whole, and the report of the whole run with its verdict.
+fn judge(parts: &[Loaded], clock: &Clock, result: RunResult) -> Result<RunReport, Failure> {
+    let first = &parts[0];
+    let outcomes = sla::evaluate_all(&thresholds(first)?, &result);
     let interrupted = parts.iter().any(|p| p.summary.interrupted);
     let aborted_by = parts
         .iter()
@@ -338,24 +400,10 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
             }
         })
         .collect();
-    let merged = MergeInfo {
-        parts: parts
-            .iter()
-            .map(|p| MergedPart {
-                file: p.file.clone(),
-                segment: p.part.segment.clone(),
-                engine_started_at: p.part.engine_started_at.clone(),
-                start_offset_ms: p.part.start_offset_ms,
-                late: p.part.late,
-                interrupted: p.summary.interrupted,
-            })
-            .collect(),
-        start_spread_ms: (t_last - t0).num_microseconds().unwrap_or(0) as f64 / 1000.0,
-    };
     let started_at = DateTime::parse_from_rfc3339(&first.summary.started_at)
         .map(|d| d.with_timezone(&chrono::Local))
-        .unwrap_or_else(|_| t0.with_timezone(&chrono::Local));
-    let rep = RunReport {
+        .unwrap_or_else(|_| clock.t0.with_timezone(&chrono::Local));
+    Ok(RunReport {
         name: first.summary.name.clone(),
         target: first.summary.target.clone(),
         executor: first.summary.executor.clone(),
@@ -379,19 +427,46 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
         checks,
         capacity: None,
         segment: None,
-        merged: Some(merged),
+        merged: Some(merge_info(parts, clock)),
         tls_certificate: None,
-    };
-    std::fs::create_dir_all(&args.out).map_err(|e| {
+    })
+}
+
+/// The `merged` block of the summary: which parts, and how far apart they started.
+fn merge_info(parts: &[Loaded], clock: &Clock) -> MergeInfo {
+    MergeInfo {
+        parts: parts
+            .iter()
+            .map(|p| MergedPart {
+                file: p.file.clone(),
+                segment: p.part.segment.clone(),
+                engine_started_at: p.part.engine_started_at.clone(),
+                start_offset_ms: p.part.start_offset_ms,
+                late: p.part.late,
+                interrupted: p.summary.interrupted,
+            })
+            .collect(),
+        start_spread_ms: clock.spread_ms(),
+    }
+}
+
+/// Every report format into `out`.
+fn write(rep: &RunReport, out: &Path) -> Result<(), Failure> {
+    std::fs::create_dir_all(out).map_err(|e| {
         usage(format!(
             "cannot create report folder {}: {e}",
-            args.out.display()
+            out.display()
         ))
     })?;
-    report::write_all(&rep, &args.out).map_err(|missing| Failure::ReportsLost {
+    report::write_all(rep, out).map_err(|missing| Failure::ReportsLost {
         missing: missing.0,
         verdict: rep.exit_code,
     })?;
+    Ok(())
+}
+
+/// The terminal summary (with `--quiet`, only where the report is).
+fn print(parts: &[Loaded], clock: &Clock, rep: &RunReport, args: &MergeArgs) {
     let late: Vec<&str> = parts
         .iter()
         .filter(|p| p.part.late)
@@ -402,8 +477,8 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
         text.push_str(&format!(
             "merged {} parts of {} (starts within {:.0} ms)\n",
             parts.len(),
-            first.summary.name,
-            (t_last - t0).num_milliseconds()
+            parts[0].summary.name,
+            (clock.t_last - clock.t0).num_milliseconds()
         ));
         if !late.is_empty() {
             text.push_str(&format!(
@@ -411,7 +486,7 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
                 late.join(", ")
             ));
         }
-        text.push_str(&report::text::render(&rep));
+        text.push_str(&report::text::render(rep));
     }
     text.push_str(&format!(
         "  report: {}\n",
@@ -419,5 +494,4 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
     ));
     use std::io::Write;
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    Ok(exit_code)
 }

@@ -170,9 +170,9 @@ pub fn prepare(
     let scenario_hash = scenario_hash(file, plan)?;
     let part = match segment_arg {
         Some(s) => {
-            let seg =
-                Segment::parse(s, args.segment_sequence.as_deref()).map_err(Failure::Usage)?;
-            let part = Part::new(seg).map_err(Failure::Usage)?;
+            let usage = |e: crate::segment::SegmentError| Failure::Usage(e.to_string());
+            let seg = Segment::parse(s, args.segment_sequence.as_deref()).map_err(usage)?;
+            let part = Part::new(seg).map_err(usage)?;
             crate::plan::apply_segment(plan, part.clone())
                 .map_err(|e| Failure::Usage(format!("--segment {s}: {e}")))?;
             Some(part)

@@ -11,6 +11,40 @@
 use std::fmt;
 use std::sync::Arc;
 
+/// Why a segment, a sequence or a fraction is refused (the message names the option).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SegmentError {
+    #[error("{0}/0: division by zero")]
+    DivisionByZero(u64),
+    #[error("`{0}` is not a fraction (write 1/4, 0.25 or 25%)")]
+    NotAFraction(String),
+    #[error("--segment {0}: a segment is from:to with 0 <= from < to <= 1")]
+    Bounds(String),
+    #[error("--segment {segment} is not one of the segments of --segment-sequence {sequence}")]
+    NotInSequence { segment: String, sequence: String },
+    #[error("--segment {0}: write i/n (the i-th of n parts, 1-based) or from:to")]
+    Syntax(String),
+    #[error("--segment {0}: i/n needs 1 <= i <= n (the i-th of n parts)")]
+    Index(String),
+    #[error("--segment {segment}: --segment-sequence has {has} segments, not {n}")]
+    SequenceCount { segment: String, has: usize, n: u64 },
+    #[error("--segment {0}: at most {MAX_CYCLE} parts")]
+    TooManyParts(String),
+    #[error("--segment-sequence {sequence}: {source}")]
+    SequenceFraction {
+        sequence: String,
+        source: Box<SegmentError>,
+    },
+    #[error("--segment-sequence {0}: boundaries from 0 to 1, e.g. 0,1/4,1/2,1")]
+    SequenceEnds(String),
+    #[error("--segment-sequence {0}: the boundaries must increase")]
+    SequenceOrder(String),
+    #[error(
+        "the segment sequence needs a cycle of more than {MAX_CYCLE} slots; use simpler fractions"
+    )]
+    CycleTooLong,
+}
+
 /// A non-negative fraction `num/den` in lowest terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Ratio {
@@ -23,9 +57,9 @@ fn gcd(a: u64, b: u64) -> u64 {
 }
 
 impl Ratio {
-    pub fn new(num: u64, den: u64) -> Result<Ratio, String> {
+    pub fn new(num: u64, den: u64) -> Result<Ratio, SegmentError> {
         if den == 0 {
-            return Err(format!("{num}/0: division by zero"));
+            return Err(SegmentError::DivisionByZero(num));
         }
         let g = gcd(num, den).max(1);
         Ok(Ratio {
@@ -38,9 +72,9 @@ impl Ratio {
     pub const ONE: Ratio = Ratio { num: 1, den: 1 };
 
     /// `1/4`, `0.25`, `25%`, `1`.
-    pub fn parse(s: &str) -> Result<Ratio, String> {
+    pub fn parse(s: &str) -> Result<Ratio, SegmentError> {
         let t = s.trim();
-        let bad = || format!("`{s}` is not a fraction (write 1/4, 0.25 or 25%)");
+        let bad = || SegmentError::NotAFraction(s.to_string());
         if let Some(p) = t.strip_suffix('%') {
             let (n, d) = decimal(p.trim()).ok_or_else(bad)?;
             return Ratio::new(n, d.checked_mul(100).ok_or_else(bad)?);
@@ -144,7 +178,7 @@ impl Segment {
 
     /// `--segment` (`i/n`: the i-th of n equal parts, 1-based; or k6's `from:to`) with an
     /// optional `--segment-sequence` (`0,1/4,1/2,1`: unequal parts).
-    pub fn parse(segment: &str, sequence: Option<&str>) -> Result<Segment, String> {
+    pub fn parse(segment: &str, sequence: Option<&str>) -> Result<Segment, SegmentError> {
         let seq: Option<Vec<Ratio>> = match sequence {
             Some(s) => Some(parse_sequence(s)?),
             None => None,
@@ -153,9 +187,7 @@ impl Segment {
         if let Some((a, b)) = s.split_once(':') {
             let (from, to) = (Ratio::parse(a)?, Ratio::parse(b)?);
             if from >= to || to > Ratio::ONE {
-                return Err(format!(
-                    "--segment {s}: a segment is from:to with 0 <= from < to <= 1"
-                ));
+                return Err(SegmentError::Bounds(s.to_string()));
             }
             let sequence = match seq {
                 Some(q) => q,
@@ -173,42 +205,37 @@ impl Segment {
             let index = sequence
                 .windows(2)
                 .position(|w| w[0] == from && w[1] == to)
-                .ok_or_else(|| {
-                    format!(
-                        "--segment {s} is not one of the segments of --segment-sequence {}",
-                        sequence
-                            .iter()
-                            .map(|r| r.to_string())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    )
+                .ok_or_else(|| SegmentError::NotInSequence {
+                    segment: s.to_string(),
+                    sequence: sequence
+                        .iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
                 })?;
             return Segment::checked(sequence, index);
         }
         let (i, n) = s
             .split_once('/')
             .and_then(|(i, n)| Some((i.trim().parse::<u64>().ok()?, n.trim().parse::<u64>().ok()?)))
-            .ok_or_else(|| {
-                format!("--segment {s}: write i/n (the i-th of n parts, 1-based) or from:to")
-            })?;
+            .ok_or_else(|| SegmentError::Syntax(s.to_string()))?;
         if n == 0 || i == 0 || i > n {
-            return Err(format!(
-                "--segment {s}: i/n needs 1 <= i <= n (the i-th of n parts)"
-            ));
+            return Err(SegmentError::Index(s.to_string()));
         }
         let sequence = match seq {
             Some(q) => {
                 if q.len() as u64 - 1 != n {
-                    return Err(format!(
-                        "--segment {s}: --segment-sequence has {} segments, not {n}",
-                        q.len() - 1
-                    ));
+                    return Err(SegmentError::SequenceCount {
+                        segment: s.to_string(),
+                        has: q.len() - 1,
+                        n,
+                    });
                 }
                 q
             }
             None => {
                 if n > MAX_CYCLE {
-                    return Err(format!("--segment {s}: at most {MAX_CYCLE} parts"));
+                    return Err(SegmentError::TooManyParts(s.to_string()));
                 }
                 (0..=n)
                     .map(|k| Ratio::new(k, n))
@@ -218,7 +245,7 @@ impl Segment {
         Segment::checked(sequence, (i - 1) as usize)
     }
 
-    fn checked(sequence: Vec<Ratio>, index: usize) -> Result<Segment, String> {
+    fn checked(sequence: Vec<Ratio>, index: usize) -> Result<Segment, SegmentError> {
         let seg = Segment { sequence, index };
         Stripe::new(&seg)?;
         Ok(seg)
@@ -226,21 +253,20 @@ impl Segment {
 }
 
 /// `0,1/4,1/2,1`: boundaries from 0 to 1, strictly increasing.
-pub fn parse_sequence(s: &str) -> Result<Vec<Ratio>, String> {
+pub fn parse_sequence(s: &str) -> Result<Vec<Ratio>, SegmentError> {
     let q: Vec<Ratio> = s
         .split(',')
         .map(Ratio::parse)
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("--segment-sequence {s}: {e}"))?;
+        .map_err(|e| SegmentError::SequenceFraction {
+            sequence: s.to_string(),
+            source: Box::new(e),
+        })?;
     if q.len() < 2 || q[0] != Ratio::ZERO || q[q.len() - 1] != Ratio::ONE {
-        return Err(format!(
-            "--segment-sequence {s}: boundaries from 0 to 1, e.g. 0,1/4,1/2,1"
-        ));
+        return Err(SegmentError::SequenceEnds(s.to_string()));
     }
     if q.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(format!(
-            "--segment-sequence {s}: the boundaries must increase"
-        ));
+        return Err(SegmentError::SequenceOrder(s.to_string()));
     }
     Ok(q)
 }
@@ -255,7 +281,7 @@ pub struct Stripe {
 }
 
 impl Stripe {
-    pub fn new(seg: &Segment) -> Result<Stripe, String> {
+    pub fn new(seg: &Segment) -> Result<Stripe, SegmentError> {
         let pattern = pattern(&seg.sequence)?;
         let own: Vec<u64> = pattern
             .iter()
@@ -293,14 +319,12 @@ impl Stripe {
 /// Which segment owns each slot of one cycle: smooth weighted round robin (at each slot, the
 /// segment furthest behind its exact share takes it), so every prefix of the pattern is within
 /// one of each segment's fraction.
-fn pattern(sequence: &[Ratio]) -> Result<Vec<usize>, String> {
+fn pattern(sequence: &[Ratio]) -> Result<Vec<usize>, SegmentError> {
     let mut cycle: u64 = 1;
     for r in sequence {
         cycle = cycle / gcd(cycle, r.den) * r.den;
         if cycle > MAX_CYCLE {
-            return Err(format!(
-                "the segment sequence needs a cycle of more than {MAX_CYCLE} slots; use simpler fractions"
-            ));
+            return Err(SegmentError::CycleTooLong);
         }
     }
     let weights: Vec<i128> = sequence
@@ -336,7 +360,7 @@ pub struct Part {
 }
 
 impl Part {
-    pub fn new(segment: Segment) -> Result<Part, String> {
+    pub fn new(segment: Segment) -> Result<Part, SegmentError> {
         let stripe = Arc::new(Stripe::new(&segment)?);
         Ok(Part { segment, stripe })
     }

@@ -31,7 +31,17 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
         let out = out
             .clone()
             .unwrap_or_else(|| default_out_dir(&plan.name, &chrono::Local::now()));
-        return crate::processes::run(n, &args, out, plan, interrupts().clone());
+        let cfg = crate::processes::Config {
+            processes: n,
+            out,
+            start_at: args.part.start_at.clone(),
+            segment_flags: args.part.segment.is_some()
+                || args.part.segment_of.is_some()
+                || args.part.barrier.is_some(),
+            quiet: args.quiet,
+            no_tui: args.no_tui,
+        };
+        return crate::processes::run(&cfg, plan, interrupts().clone());
     }
     let part = crate::part::prepare(
         &args.part,

@@ -12,7 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -59,6 +59,17 @@ pub struct VuContext {
     pub control: Arc<Control>,
     /// Iterations taken so far by all VUs of a `shared-iterations` run.
     pub shared_taken: Arc<AtomicU64>,
+    /// The run's cursor of each data feed (by feed index), shared by every VU of every
+    /// scenario: the next row of a `sequential` or `unique` feed.
+    pub feed_cursors: FeedCursors,
+}
+
+/// One cursor per data feed of the plan, for the whole run (the plan's feeds are immutable).
+pub type FeedCursors = Arc<[AtomicUsize]>;
+
+/// A fresh cursor for each of `plan`'s feeds: every feed starts at its first row.
+pub fn feed_cursors(plan: &Plan) -> FeedCursors {
+    plan.feeds.iter().map(|_| AtomicUsize::new(0)).collect()
 }
 
 /// Per-VU state kept across iterations: small unless the scenario uses variables, data or

@@ -128,6 +128,9 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
     } else {
         None
     };
+    // Where `sequential` and `unique` feeds have got to: one cursor per feed for the whole run
+    // (every scenario's VUs draw from the same feeds).
+    let feed_cursors = context::feed_cursors(&plan);
     for run in plan.runs() {
         // An open-model worker needs at least one VU of its own.
         let workers = match run.load.arrival() {
@@ -199,6 +202,7 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
                 start: started,
                 seed: seed ^ (next_id as u64).wrapping_mul(0xA24B_AED4_963E_E407),
                 shared_taken: shared_taken.clone(),
+                feed_cursors: feed_cursors.clone(),
             };
             next_id += 1;
             let rt = tokio::runtime::Builder::new_current_thread()

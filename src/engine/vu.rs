@@ -66,7 +66,7 @@ async fn iteration(
     let fi = plan.flow_for(vu.rng.u64(0..plan.total_weight().max(1)));
     let flow = &plan.flows[fi];
     for &f in &flow.feeds {
-        match plan.feeds[f].draw(&mut vu.rng) {
+        match plan.feeds[f].draw(&ctx.feed_cursors[f], &mut vu.rng) {
             Some(row) => vu.rows[f] = row,
             None => {
                 // Every row of a `unique` feed has been used: the run ends here.

@@ -36,6 +36,8 @@ pub struct WorkerArgs {
     pub seed: u64,
     /// Iterations taken by all workers' VUs (`shared-iterations`).
     pub shared_taken: Arc<std::sync::atomic::AtomicU64>,
+    /// The run's data feed cursors (one set for all scenarios).
+    pub feed_cursors: super::context::FeedCursors,
 }
 
 /// This worker's share of `total` VUs: global ids `id, id + workers, ...` below `total`.
@@ -79,6 +81,7 @@ pub async fn run(a: WorkerArgs) {
         open: OpenQueue::default(),
         control: a.control.clone(),
         shared_taken: a.shared_taken.clone(),
+        feed_cursors: a.feed_cursors.clone(),
     });
     let start = Instant::from_std(a.start);
     // Each second of the run is flushed when it ends, on the timer (not on a schedule tick), so

@@ -21,9 +21,9 @@ pub use target::*;
 use crate::sla::Threshold;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Method};
-pub use segment::apply_segment;
+pub use segment::{SegmentPlanError, apply_segment};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
 use std::time::Duration;
 use template::Template;
 
@@ -78,6 +78,17 @@ impl Plan {
         } else {
             self.parts.clone()
         }
+    }
+
+    /// Every flow of every scenario, in file order (not only the first scenario's, which the
+    /// top-level `flows` of a multi-scenario plan are).
+    pub fn all_flows(&self) -> impl Iterator<Item = &Flow> {
+        let scenarios: Vec<&Plan> = if self.parts.is_empty() {
+            vec![self]
+        } else {
+            self.parts.iter().map(|p| p.as_ref()).collect()
+        };
+        scenarios.into_iter().flat_map(|p| p.flows.iter())
     }
 
     fn each<T>(&self, f: impl Fn(&Plan) -> T) -> Vec<T> {

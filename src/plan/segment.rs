@@ -3,20 +3,26 @@
 use super::{Feed, Load, Pick, Plan};
 use crate::segment::Part;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
+
+/// Why a plan cannot be cut to a segment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SegmentPlanError {
+    #[error(
+        "executor: breakpoint stops at the first stair that fails, which one segment cannot judge alone: run it in one process"
+    )]
+    Breakpoint,
+}
 
 /// Make `plan` run only `part` of the whole: arrival-rate VU pools and queues and
 /// shared-iteration counts become the segment's striped share, rows of `pick: unique` feeds are
 /// dealt out by segment, and the engine reads the stripe for VU targets over time and for which
 /// iterations of the global arrival schedule are this process's.
-pub fn apply_segment(plan: &mut Plan, part: Part) -> Result<(), String> {
+pub fn apply_segment(plan: &mut Plan, part: Part) -> Result<(), SegmentPlanError> {
     let stripe = part.stripe.clone();
     let n = |v: u32| stripe.share(v as u64) as u32;
-    let scale = |load: &mut Load| -> Result<(), String> {
+    let scale = |load: &mut Load| -> Result<(), SegmentPlanError> {
         match load {
-            Load::RampingArrivalRate(a) if a.stairs.is_some() => Err(
-                "executor: breakpoint stops at the first stair that fails, which one segment cannot judge alone: run it in one process".to_string(),
-            ),
+            Load::RampingArrivalRate(a) if a.stairs.is_some() => Err(SegmentPlanError::Breakpoint),
             Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) => {
                 // Each part needs a VU and a queue slot of its own to run its iterations.
                 a.max_vus = n(a.max_vus).max(1);
@@ -50,7 +56,6 @@ pub fn apply_segment(plan: &mut Plan, part: Part) -> Result<(), String> {
                     .map(|(_, r)| r.clone())
                     .collect(),
                 pick: f.pick,
-                next: AtomicUsize::new(0),
             })
         })
         .collect();

@@ -1,7 +1,30 @@
 //! The target: scheme, host, port and base path, and the checks its URL must pass.
 
-#[allow(unused_imports)]
-use super::*;
+/// Why a target URL is refused (the message quotes the URL, credentials redacted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("malformed target URL `{url}`: {reason}")]
+    Malformed { url: String, reason: String },
+    #[error("malformed target URL `{0}`: write it with a scheme, e.g. `http://{0}`")]
+    NoScheme(String),
+    #[error("target `{url}`: unsupported scheme `{scheme}` (expected http:// or https://)")]
+    Scheme { url: String, scheme: String },
+    #[error("malformed target URL `{0}`: no host")]
+    NoHost(String),
+    #[error("target `{0}`: a query string belongs on a step's path, not on the target")]
+    Query(String),
+    #[error("target `{0}`: the port must be a whole number from 1 to 65535")]
+    Port(String),
+    #[error("target `{0}`: port 0 cannot be connected to; use a port from 1 to 65535")]
+    PortZero(String),
+    #[error("target `{0}`: a `#fragment` is never sent to a server; remove it")]
+    Fragment(String),
+    /// The URL is given redacted (`user:password@` replaced).
+    #[error(
+        "target `{0}`: credentials in the URL are not sent; use `http: {{ auth: {{ basic: {{ user: ..., password: ... }} }} }}` (or `{{{{env.NAME}}}}` for the password)"
+    )]
+    Credentials(String),
+}
 
 /// Where requests go: scheme (`http` or `https`), host, port, and a base path that step paths
 /// are appended to.
@@ -17,39 +40,37 @@ pub struct Target {
 
 impl Target {
     /// Parse `http[s]://host[:port][/base]`.
-    pub fn parse(url: &str) -> Result<Target, String> {
+    pub fn parse(url: &str) -> Result<Target, TargetError> {
         let url = url.trim();
         check_url(url)?;
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|e| format!("malformed target URL `{url}`: {e}"))?;
+        let uri: http::Uri =
+            url.parse()
+                .map_err(|e: http::uri::InvalidUri| TargetError::Malformed {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                })?;
         let tls = match uri.scheme_str() {
             Some("http") => false,
             Some("https") => true,
             Some(other) => {
-                return Err(format!(
-                    "target `{url}`: unsupported scheme `{other}` (expected http:// or https://)"
-                ));
+                return Err(TargetError::Scheme {
+                    url: url.to_string(),
+                    scheme: other.to_string(),
+                });
             }
-            None => {
-                return Err(format!(
-                    "malformed target URL `{url}`: write it with a scheme, e.g. `http://{url}`"
-                ));
-            }
+            None => return Err(TargetError::NoScheme(url.to_string())),
         };
         let host = uri
             .host()
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| format!("malformed target URL `{url}`: no host"))?;
+            .ok_or_else(|| TargetError::NoHost(url.to_string()))?;
         let host = host
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         if uri.query().is_some() {
-            return Err(format!(
-                "target `{url}`: a query string belongs on a step's path, not on the target"
-            ));
+            return Err(TargetError::Query(url.to_string()));
         }
         let base_path = uri.path().trim_end_matches('/').to_string();
         Ok(Target {
@@ -89,36 +110,28 @@ impl Target {
 
 /// The checks a target URL needs beyond `http::Uri` (which lets a bad port through as no port
 /// at all): a port from 1 to 65535, no credentials.
-pub fn check_url(text: &str) -> Result<(), String> {
+pub fn check_url(text: &str) -> Result<(), TargetError> {
     let parsed = match url::Url::parse(text) {
         Ok(u) => u,
-        Err(url::ParseError::InvalidPort) => {
-            return Err(format!(
-                "target `{text}`: the port must be a whole number from 1 to 65535"
-            ));
-        }
+        Err(url::ParseError::InvalidPort) => return Err(TargetError::Port(text.to_string())),
         Err(url::ParseError::RelativeUrlWithoutBase) => {
-            return Err(format!(
-                "malformed target URL `{text}`: write it with a scheme, e.g. `http://{text}`"
-            ));
+            return Err(TargetError::NoScheme(text.to_string()));
         }
-        Err(e) => return Err(format!("malformed target URL `{text}`: {e}")),
+        Err(e) => {
+            return Err(TargetError::Malformed {
+                url: text.to_string(),
+                reason: e.to_string(),
+            });
+        }
     };
     if parsed.port() == Some(0) {
-        return Err(format!(
-            "target `{text}`: port 0 cannot be connected to; use a port from 1 to 65535"
-        ));
+        return Err(TargetError::PortZero(text.to_string()));
     }
     if parsed.fragment().is_some() {
-        return Err(format!(
-            "target `{text}`: a `#fragment` is never sent to a server; remove it"
-        ));
+        return Err(TargetError::Fragment(text.to_string()));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!(
-            "target `{}`: credentials in the URL are not sent; use `http: {{ auth: {{ basic: {{ user: ..., password: ... }} }} }}` (or `{{{{env.NAME}}}}` for the password)",
-            redact(text)
-        ));
+        return Err(TargetError::Credentials(redact(text)));
     }
     Ok(())
 }

@@ -160,6 +160,29 @@ pub struct Template {
     pub parts: Vec<Part>,
 }
 
+/// Why a template is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// `at`: the character (1-based) where the `{{` is.
+    #[error("`{{{{` at character {at} has no closing `}}}}`")]
+    Unclosed { at: usize },
+    #[error(
+        "`{{{{{0}}}}}`: `raw` only applies in a step's path (values in bodies and expectations are kept as they are; header values always lose CR and LF)"
+    )]
+    RawOutsidePath(String),
+    #[error("`{0}`: random_int takes two whole numbers, e.g. `random_int(1, 100)`")]
+    RandomIntArgs(String),
+    #[error("`{0}`: the lower bound is above the upper one")]
+    RandomIntBounds(String),
+    #[error(
+        "unknown function in `{{{{{0}}}}}`: templates offer vu, iteration, uuid, random_int(a, b), env.NAME, data.FEED.COLUMN and variables"
+    )]
+    UnknownFunction(String),
+    /// The resolver's own message (an undefined variable, a missing feed, ...).
+    #[error("{0}")]
+    Resolve(String),
+}
+
 /// One `{{ ... }}` as written, for the loader to resolve: the text inside and its byte offset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Raw<'a> {
@@ -175,7 +198,7 @@ pub fn parse(
     s: &str,
     escape: Escape,
     mut resolve: impl FnMut(Raw<'_>) -> Result<Resolved, String>,
-) -> Result<Template, String> {
+) -> Result<Template, TemplateError> {
     let mut parts = Vec::new();
     let mut lit: Vec<u8> = Vec::new();
     let mut rest = s;
@@ -188,10 +211,9 @@ pub fn parse(
         }
         let after = &rest[open + 2..];
         let Some(close) = after.find("}}") else {
-            return Err(format!(
-                "`{{{{` at character {} has no closing `}}}}`",
-                offset + open + 1
-            ));
+            return Err(TemplateError::Unclosed {
+                at: offset + open + 1,
+            });
         };
         let inner = after[..close].trim();
         let (text, esc) = match inner
@@ -201,9 +223,7 @@ pub fn parse(
             Some(name) => match escape {
                 Escape::Path | Escape::Query => (name.trim(), Escape::PathRaw),
                 _ => {
-                    return Err(format!(
-                        "`{{{{{inner}}}}}`: `raw` only applies in a step's path (values in bodies and expectations are kept as they are; header values always lose CR and LF)"
-                    ));
+                    return Err(TemplateError::RawOutsidePath(inner.to_string()));
                 }
             },
             None => (inner, escape),
@@ -212,7 +232,9 @@ pub fn parse(
         match resolve(Raw {
             text,
             offset: inner_start,
-        })? {
+        })
+        .map_err(TemplateError::Resolve)?
+        {
             Resolved::Literal(v) => esc.write(v.as_bytes(), &mut lit),
             Resolved::Expr(e) => {
                 if !lit.is_empty() {
@@ -239,7 +261,7 @@ pub enum Resolved {
 }
 
 /// Parse the inside of `{{ ... }}` into a built-in, or `None` for a name to look up.
-pub fn builtin(text: &str) -> Result<Option<Expr>, String> {
+pub fn builtin(text: &str) -> Result<Option<Expr>, TemplateError> {
     match text {
         "vu" => return Ok(Some(Expr::Vu)),
         "iteration" => return Ok(Some(Expr::Iteration)),
@@ -252,20 +274,17 @@ pub fn builtin(text: &str) -> Result<Option<Expr>, String> {
         .and_then(|r| r.strip_prefix('('))
         .and_then(|r| r.strip_suffix(')'))
     {
-        let bad =
-            || format!("`{text}`: random_int takes two whole numbers, e.g. `random_int(1, 100)`");
+        let bad = || TemplateError::RandomIntArgs(text.to_string());
         let (a, b) = args.split_once(',').ok_or_else(bad)?;
         let a: i64 = a.trim().parse().map_err(|_| bad())?;
         let b: i64 = b.trim().parse().map_err(|_| bad())?;
         if a > b {
-            return Err(format!("`{text}`: the lower bound is above the upper one"));
+            return Err(TemplateError::RandomIntBounds(text.to_string()));
         }
         return Ok(Some(Expr::RandomInt(a, b)));
     }
     if text.contains('(') {
-        return Err(format!(
-            "unknown function in `{{{{{text}}}}}`: templates offer vu, iteration, uuid, random_int(a, b), env.NAME, data.FEED.COLUMN and variables"
-        ));
+        return Err(TemplateError::UnknownFunction(text.to_string()));
     }
     Ok(None)
 }
@@ -367,7 +386,7 @@ mod tests {
     }
 
     fn resolve(r: Raw<'_>) -> Result<Resolved, String> {
-        if let Some(e) = builtin(r.text)? {
+        if let Some(e) = builtin(r.text).map_err(|e| e.to_string())? {
             return Ok(Resolved::Expr(e));
         }
         match r.text {
@@ -441,6 +460,7 @@ mod tests {
         assert!(
             parse("x {{raw name}}", Escape::Header, resolve)
                 .unwrap_err()
+                .to_string()
                 .contains("only applies in a step's path")
         );
     }
@@ -450,21 +470,25 @@ mod tests {
         assert!(
             parse("/x/{{nope}}", Escape::Text, resolve)
                 .unwrap_err()
+                .to_string()
                 .contains("undefined `nope` at 3")
         );
         assert!(
             parse("/x/{{vu", Escape::Text, resolve)
                 .unwrap_err()
+                .to_string()
                 .contains("no closing")
         );
         assert!(
             parse("{{random_int(5, 1)}}", Escape::Text, resolve)
                 .unwrap_err()
+                .to_string()
                 .contains("lower bound")
         );
         assert!(
             parse("{{upper(x)}}", Escape::Text, resolve)
                 .unwrap_err()
+                .to_string()
                 .contains("unknown function")
         );
         assert_eq!(

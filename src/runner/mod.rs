@@ -410,10 +410,9 @@ fn warn_if_late(
     }
 }
 
-/// Each step once (by name, first flow first), for the report.
+/// Each step once (by name, first flow first), of every scenario, for the report.
 fn steps(plan: &Plan) -> Vec<StepInfo> {
-    plan.flows
-        .iter()
+    plan.all_flows()
         .flat_map(|f| {
             f.steps.iter().map(|s| StepInfo {
                 name: plan.step_names[s.metric].clone(),

@@ -11,7 +11,6 @@ use indexmap::IndexMap;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 
 /// What templates may refer to while a scenario is being built.
 pub struct Scope {
@@ -98,7 +97,7 @@ impl Builder<'_> {
                     })
                     .map(Resolved::Literal)
             })
-            .map_err(|m| self.at_value(&path, m))?;
+            .map_err(|m| self.at_value(&path, m.to_string()))?;
             let i = scope.var(name);
             scope.initial[i] = Bytes::from(t.text().unwrap_or_default());
             scope.visible[i] = true;
@@ -173,7 +172,6 @@ impl Builder<'_> {
             columns,
             rows,
             pick,
-            next: AtomicUsize::new(0),
         })
     }
 
@@ -203,7 +201,7 @@ impl Builder<'_> {
             if let Some(v) = self.resolve_env(&scope.env, r.clone())? {
                 return Ok(Resolved::Literal(v));
             }
-            if let Some(e) = template::builtin(r.text)? {
+            if let Some(e) = template::builtin(r.text).map_err(|e| e.to_string())? {
                 return Ok(Resolved::Expr(e));
             }
             if let Some(rest) = r.text.strip_prefix("data.") {
@@ -247,7 +245,7 @@ impl Builder<'_> {
                 }
             }
         })
-        .map_err(|m| self.at_value(path, m))
+        .map_err(|m| self.at_value(path, m.to_string()))
     }
 
     /// `auth:` as an Authorization header value template.

@@ -412,9 +412,11 @@ impl Builder<'_> {
             (Some(t), _) => Target::parse(t).map_err(|m| ScenarioError {
                 file: "--target".into(),
                 pos: None,
-                message: m,
+                message: m.to_string(),
             })?,
-            (None, Some(t)) => Target::parse(t).map_err(|m| self.at_value("target", m))?,
+            (None, Some(t)) => {
+                Target::parse(t).map_err(|m| self.at_value("target", m.to_string()))?
+            }
             (None, None) => {
                 return Err(self.err_at(
                     Some(Pos { line: 1, col: 1 }),

@@ -30,7 +30,8 @@ pub(super) fn step_path(path: &str, target: &Target) -> Result<String, String> {
         return Ok(full);
     }
     if p.starts_with("http://") || p.starts_with("https://") {
-        let t = Target::parse(p.split_once('?').map_or(p, |(a, _)| a))?;
+        let t =
+            Target::parse(p.split_once('?').map_or(p, |(a, _)| a)).map_err(|e| e.to_string())?;
         if t.host != target.host || t.port != target.port {
             return Err(format!(
                 "`{p}` is on another host than the target `{}`: steps address the target only",

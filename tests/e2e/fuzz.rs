@@ -125,7 +125,7 @@ proptest! {
             let _ = template::parse(&text, escape, |raw| match template::builtin(raw.text) {
                 Ok(Some(e)) => Ok(Resolved::Expr(e)),
                 Ok(None) => Ok(Resolved::Literal(raw.text.to_string())),
-                Err(m) => Err(m),
+                Err(m) => Err(m.to_string()),
             });
         }
     }

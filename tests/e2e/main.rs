@@ -38,5 +38,6 @@ mod distributed;
 mod k8s;
 mod merge_streams;
 mod plan;
+mod plan_scenarios;
 mod processes_live;
 mod usl_reference;
