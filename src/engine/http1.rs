@@ -483,6 +483,9 @@ impl Response {
         Ok(Head::Final(n))
     }
 
+    /// Body bytes of the current response: counted (and kept as `capture` asks) until the
+    /// framing says the body is complete.
+    #[inline]
     fn body_bytes(&mut self, data: &[u8]) -> Result<Feed, ProtocolError> {
         let Some(body) = self.body.as_mut() else {
             return Ok(Feed::More);
@@ -516,114 +519,144 @@ impl Response {
                 );
                 Ok(Feed::More)
             }
-            Body::Chunked(state) => {
-                let mut i = 0;
-                while i < data.len() {
-                    let b = data[i];
-                    match state {
-                        Chunk::Size {
-                            size,
-                            digits,
-                            ws,
-                            ext,
-                        } => {
-                            if b == b'\r' {
-                                if !*digits {
-                                    return Err(ProtocolError::BadChunkSize);
-                                }
-                                *state = Chunk::SizeLf { size: *size };
-                            } else if *ext {
-                                // chunk-ext: ignored, but a bare LF cannot be in it.
-                                if b == b'\n' {
-                                    return Err(ProtocolError::BadChunkSize);
-                                }
-                            } else if b == b';' && *digits {
-                                *ext = true;
-                            } else if (b == b' ' || b == b'\t') && *digits {
-                                // BWS before `;` or the line's end.
-                                *ws = true;
-                            } else if let Some(d) = (b as char).to_digit(16)
-                                && !*ws
-                            {
-                                *size = size
-                                    .checked_mul(16)
-                                    .and_then(|s| s.checked_add(d as u64))
-                                    .ok_or(ProtocolError::ChunkTooLarge)?;
-                                *digits = true;
-                            } else {
-                                return Err(ProtocolError::BadChunkSize);
-                            }
-                            i += 1;
-                        }
-                        Chunk::SizeLf { size } => {
-                            if b != b'\n' {
-                                return Err(ProtocolError::BadChunkSize);
-                            }
-                            *state = if *size == 0 {
-                                Chunk::Trailer {
-                                    start: true,
-                                    cr: false,
-                                }
-                            } else {
-                                Chunk::Data(*size)
-                            };
-                            i += 1;
-                        }
-                        Chunk::Data(left) => {
-                            let take = (*left).min((data.len() - i) as u64);
-                            *left -= take;
-                            keep(
-                                &mut self.scan,
-                                &mut self.body_bytes,
-                                &mut self.body_over,
-                                self.capture,
-                                &data[i..i + take as usize],
-                            );
-                            i += take as usize;
-                            if *left == 0 {
-                                *state = Chunk::DataCr;
-                            }
-                        }
-                        Chunk::DataCr => {
-                            if b != b'\r' {
-                                return Err(ProtocolError::BadChunkEnd);
-                            }
-                            *state = Chunk::DataLf;
-                            i += 1;
-                        }
-                        Chunk::DataLf => {
-                            if b != b'\n' {
-                                return Err(ProtocolError::BadChunkEnd);
-                            }
-                            *state = CHUNK_START;
-                            i += 1;
-                        }
-                        Chunk::Trailer { start, cr } => {
-                            i += 1;
-                            if *cr && b != b'\n' || !*cr && b == b'\n' {
-                                // Trailer lines end with CRLF, and nothing else has CR or LF.
-                                return Err(ProtocolError::BadTrailer);
-                            }
-                            if b == b'\n' {
-                                if *start {
-                                    return Ok(Feed::Done {
-                                        extra: data.len() - i,
-                                    });
-                                }
-                                *start = true;
-                                *cr = false;
-                            } else if b == b'\r' {
-                                *cr = true;
-                            } else {
-                                *start = false;
-                                *cr = false;
-                            }
-                        }
+            Body::Chunked(_) => self.chunked(data),
+        }
+    }
+
+    /// A chunked body (RFC 9112 §7.1): size lines, data, the CRLF after it, trailers.
+    fn chunked(&mut self, data: &[u8]) -> Result<Feed, ProtocolError> {
+        let Some(Body::Chunked(state)) = self.body.as_mut() else {
+            return Ok(Feed::More);
+        };
+        let mut i = 0;
+        while i < data.len() {
+            let b = data[i];
+            match state {
+                Chunk::Data(left) => {
+                    let take = (*left).min((data.len() - i) as u64);
+                    *left -= take;
+                    keep(
+                        &mut self.scan,
+                        &mut self.body_bytes,
+                        &mut self.body_over,
+                        self.capture,
+                        &data[i..i + take as usize],
+                    );
+                    i += take as usize;
+                    if *left == 0 {
+                        *state = Chunk::DataCr;
                     }
                 }
-                Ok(Feed::More)
+                Chunk::Trailer { .. } => {
+                    i += 1;
+                    if state.trailer_byte(b)? {
+                        return Ok(Feed::Done {
+                            extra: data.len() - i,
+                        });
+                    }
+                }
+                _ => {
+                    state.framing_byte(b)?;
+                    i += 1;
+                }
             }
         }
+        Ok(Feed::More)
+    }
+}
+
+impl Chunk {
+    /// One byte of a size line or of the CRLF after chunk data.
+    #[inline]
+    fn framing_byte(&mut self, b: u8) -> Result<(), ProtocolError> {
+        match self {
+            Chunk::Size {
+                size,
+                digits,
+                ws,
+                ext,
+            } => {
+                if b == b'\r' {
+                    if !*digits {
+                        return Err(ProtocolError::BadChunkSize);
+                    }
+                    *self = Chunk::SizeLf { size: *size };
+                } else if *ext {
+                    // chunk-ext: ignored, but a bare LF cannot be in it.
+                    if b == b'\n' {
+                        return Err(ProtocolError::BadChunkSize);
+                    }
+                } else if b == b';' && *digits {
+                    *ext = true;
+                } else if (b == b' ' || b == b'\t') && *digits {
+                    // BWS before `;` or the line's end.
+                    *ws = true;
+                } else if let Some(d) = (b as char).to_digit(16)
+                    && !*ws
+                {
+                    *size = size
+                        .checked_mul(16)
+                        .and_then(|s| s.checked_add(d as u64))
+                        .ok_or(ProtocolError::ChunkTooLarge)?;
+                    *digits = true;
+                } else {
+                    return Err(ProtocolError::BadChunkSize);
+                }
+            }
+            Chunk::SizeLf { size } => {
+                if b != b'\n' {
+                    return Err(ProtocolError::BadChunkSize);
+                }
+                *self = if *size == 0 {
+                    Chunk::Trailer {
+                        start: true,
+                        cr: false,
+                    }
+                } else {
+                    Chunk::Data(*size)
+                };
+            }
+            Chunk::DataCr => {
+                if b != b'\r' {
+                    return Err(ProtocolError::BadChunkEnd);
+                }
+                *self = Chunk::DataLf;
+            }
+            Chunk::DataLf => {
+                if b != b'\n' {
+                    return Err(ProtocolError::BadChunkEnd);
+                }
+                *self = CHUNK_START;
+            }
+            // Data and trailers are read by their own arms of `Response::chunked`.
+            Chunk::Data(_) | Chunk::Trailer { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// One byte of the trailer section; true at the empty line that ends it (and the body).
+    #[inline]
+    fn trailer_byte(&mut self, b: u8) -> Result<bool, ProtocolError> {
+        let Chunk::Trailer { start, cr } = self else {
+            return Ok(false);
+        };
+        if *cr && b != b'\n' || !*cr && b == b'\n' {
+            // Trailer lines end with CRLF, and nothing else has CR or LF.
+            return Err(ProtocolError::BadTrailer);
+        }
+        if b == b'\n' {
+            if *start {
+                return Ok(true);
+            }
+            *start = true;
+            *cr = false;
+        } else if b == b'\r' {
+            *cr = true;
+        } else {
+            *start = false;
+            *cr = false;
+        }
+        Ok(false)
     }
 }
 

@@ -14,6 +14,7 @@ mod http1_prop;
 pub mod redirect;
 pub mod request;
 pub mod scan;
+pub mod socket;
 pub mod sse;
 pub mod step;
 pub mod tls;
