@@ -2,68 +2,7 @@
 //! incrementally (headers with `httparse`, bodies counted and discarded), so a request costs one
 //! write and usually one read, and a VU keeps no buffer of its own between requests.
 
-/// Why a response could not be read as HTTP/1.1 (RFC 9112): shown as
-/// `protocol (<reason>)` in the summary, the dashboard and `summary.json`'s `protocol_errors`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProtocolError {
-    /// The status line or a header line is not valid HTTP/1.x (httparse's reason).
-    MalformedHead(&'static str),
-    /// More header lines than `http.max_header_lines`.
-    TooManyHeaderLines { lines: u32, limit: u32 },
-    /// A head (status line and headers) larger than the limit, in bytes.
-    HeadTooLarge { limit: u32 },
-    /// More interim (1xx) responses before the final one than the cap.
-    TooManyInterim { limit: u32 },
-    /// A Content-Length that is not a plain decimal number (`+5`, `0x10`, `5 5`).
-    BadContentLength,
-    /// Several Content-Length values that differ.
-    ConflictingContentLength,
-    /// A chunk-size line that is not `HEXDIG... [;ext] CRLF` (`1 0`, `-1`, empty).
-    BadChunkSize,
-    /// A chunk size beyond 2^64.
-    ChunkTooLarge,
-    /// Chunk data not followed by CRLF.
-    BadChunkEnd,
-    /// A trailer line with a bare CR or LF.
-    BadTrailer,
-    /// The connection closed after some bytes of the head, before its end.
-    ClosedInHead,
-    /// Bytes after a complete response that no request asked for.
-    UnsolicitedBytes,
-    /// An HTTP/2 stream the server refused or broke.
-    Http2,
-    /// A protocol failure recorded without a reason (never expected).
-    Unknown,
-}
-
-impl std::fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ProtocolError::MalformedHead(why) => write!(f, "malformed response head: {why}"),
-            ProtocolError::TooManyHeaderLines { lines, limit } => {
-                write!(f, "too many header lines: {lines} > {limit}")
-            }
-            ProtocolError::HeadTooLarge { limit } => {
-                write!(f, "response head larger than {limit} bytes")
-            }
-            ProtocolError::TooManyInterim { limit } => {
-                write!(f, "more than {limit} interim (1xx) responses")
-            }
-            ProtocolError::BadContentLength => f.write_str("invalid content-length"),
-            ProtocolError::ConflictingContentLength => f.write_str("conflicting content-length"),
-            ProtocolError::BadChunkSize => f.write_str("invalid chunk size line"),
-            ProtocolError::ChunkTooLarge => f.write_str("chunk size overflows"),
-            ProtocolError::BadChunkEnd => f.write_str("chunk data not followed by CRLF"),
-            ProtocolError::BadTrailer => f.write_str("invalid trailer line"),
-            ProtocolError::ClosedInHead => {
-                f.write_str("connection closed inside the response head")
-            }
-            ProtocolError::UnsolicitedBytes => f.write_str("bytes after the response"),
-            ProtocolError::Http2 => f.write_str("HTTP/2 stream error"),
-            ProtocolError::Unknown => f.write_str("unknown"),
-        }
-    }
-}
+pub use crate::metrics::protocol::ProtocolError;
 
 /// Header lines allowed in a response head by default (`http.max_header_lines`).
 pub const DEFAULT_MAX_HEADER_LINES: u32 = 256;
