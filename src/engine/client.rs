@@ -529,7 +529,6 @@ async fn attempt(
             let exchange = Box::pin(super::h2::exchange(
                 sender,
                 &cfg.origin,
-                out.h2,
                 out,
                 &mut resp,
                 &mut first_byte,
