@@ -10,12 +10,12 @@ use super::http1::{Feed, ProtocolError, Response};
 use crate::metrics::{ErrorKind, Sample, TlsReason};
 use std::cell::RefCell;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 
@@ -197,7 +197,7 @@ impl Client {
         let local = (!cfg.local_ips.is_empty())
             .then(|| cfg.local_ips[(self.index / addrs.len()) % cfg.local_ips.len()]);
         let started = Instant::now();
-        let connect = Box::pin(open(addr, local));
+        let connect = Box::pin(super::socket::open(addr, local));
         let result = tokio::time::timeout_at(deadline, connect).await;
         sample.connecting += started.elapsed();
         let mut stream = match result {
@@ -212,7 +212,9 @@ impl Client {
         if let Some(t) = &cfg.tunnel {
             // The tunnel is part of connecting.
             let started = Instant::now();
-            let r = tokio::time::timeout_at(deadline, Box::pin(tunnel(&mut stream, t))).await;
+            let r =
+                tokio::time::timeout_at(deadline, Box::pin(super::socket::tunnel(&mut stream, t)))
+                    .await;
             sample.connecting += started.elapsed();
             match r {
                 Err(_) => return Err(ErrorKind::ConnectTimeout),
@@ -359,18 +361,9 @@ impl Client {
         let start = Instant::now();
         let deadline = start + out.timeout.unwrap_or(cfg.timeout);
         let mut sample = Sample::default();
-        // A kept-alive connection the server closed while it was idle (or that holds bytes no
-        // request asked for) is replaced before anything is written on it: nothing is counted.
-        let reused = match self.conn.as_mut().map(alive) {
-            Some(true) => true,
-            Some(false) => {
-                self.conn = None;
-                false
-            }
-            None => false,
-        };
+        let reused = self.keep_if_alive();
         let mut refused = 0;
-        let (sent_at, resp, first_byte, received, result) = loop {
+        let attempt = loop {
             if self.conn.is_none() {
                 let r = self.connect(cfg, deadline, &mut sample).await;
                 if let Err(kind) = r {
@@ -382,67 +375,51 @@ impl Client {
                 sample.error = Some(ErrorKind::Connect);
                 return (sample, Response::new(), false);
             };
-            let sent_at = Instant::now();
-            if let Some(w) = out.written {
-                w.set(Some(sent_at));
-            }
-            let mut resp = Response::capturing(out.capture);
-            resp.scan = out.scan.map(super::scan::Scan::new);
-            resp.max_header_lines = cfg.max_header_lines;
-            let mut first_byte = None;
-            let mut received = 0u64;
-            let result = match conn {
-                Conn::Plain(conn) => {
-                    let exchange = exchange(
-                        conn,
-                        scratch,
-                        &out,
-                        &mut resp,
-                        &mut first_byte,
-                        &mut received,
-                    );
-                    tokio::time::timeout_at(deadline, exchange).await
-                }
-                // Boxed, so the cleartext path's VUs stay as small as they were.
-                Conn::Tls(conn) => {
-                    let exchange = Box::pin(exchange(
-                        conn,
-                        scratch,
-                        &out,
-                        &mut resp,
-                        &mut first_byte,
-                        &mut received,
-                    ));
-                    tokio::time::timeout_at(deadline, exchange).await
-                }
-                Conn::H2(sender) => {
-                    let exchange = Box::pin(super::h2::exchange(
-                        sender,
-                        &cfg.origin,
-                        out.h2,
-                        &out,
-                        &mut resp,
-                        &mut first_byte,
-                        &mut received,
-                    ));
-                    tokio::time::timeout_at(deadline, exchange).await.map(|r| {
-                        r.map_err(|f| match f {
-                            super::h2::Failed::Refused => Failed::Refused,
-                            super::h2::Failed::Unanswered => Failed::Reset,
-                            super::h2::Failed::Broken => Failed::Truncated,
-                            super::h2::Failed::Request => Failed::Protocol(ProtocolError::Http2),
-                        })
-                    })
-                }
-            };
-            if matches!(result, Ok(Err(Failed::Refused))) && refused < retries {
+            let attempt = attempt(conn, cfg, scratch, &out, deadline).await;
+            if matches!(attempt.result, Ok(Err(Failed::Refused))) && refused < retries {
                 // Not processed by the server: nothing to count; a new connection takes it.
                 refused += 1;
                 self.conn = None;
                 continue;
             }
-            break (sent_at, resp, first_byte, received, result);
+            break attempt;
         };
+        self.conclude(sample, attempt, reused, &out)
+    }
+
+    /// A kept-alive connection the server closed while it was idle (or that holds bytes no
+    /// request asked for) is dropped before anything is written on it: nothing is counted.
+    /// True when a connection is kept for reuse.
+    #[inline]
+    fn keep_if_alive(&mut self) -> bool {
+        match self.conn.as_mut().map(alive) {
+            Some(true) => true,
+            Some(false) => {
+                self.conn = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// The sample of a finished attempt: its timings, its failure classified (a failure closes
+    /// the connection; a failure on a `reused` connection before any response byte may be
+    /// retried), its status judged against `expect`. The flag: the server refused it unprocessed.
+    #[inline]
+    fn conclude(
+        &mut self,
+        mut sample: Sample,
+        attempt: Attempt,
+        reused: bool,
+        out: &Outgoing<'_>,
+    ) -> (Sample, Response, bool) {
+        let Attempt {
+            sent_at,
+            resp,
+            first_byte,
+            received,
+            result,
+        } = attempt;
         sample.received += received;
         sample.sent += out.wire.len() as u64;
         let end = Instant::now();
@@ -496,6 +473,86 @@ impl Client {
     }
 }
 
+/// One attempt at an exchange on an open connection: when its bytes went out, the response
+/// read, when its first byte came, the bytes received, and how it ended (`Err`: the deadline).
+struct Attempt {
+    sent_at: Instant,
+    resp: Response,
+    first_byte: Option<Instant>,
+    received: u64,
+    result: Result<Result<(), Failed>, tokio::time::error::Elapsed>,
+}
+
+/// Write the request on `conn` and read its response, within `deadline`.
+#[inline]
+async fn attempt(
+    conn: &mut Conn,
+    cfg: &ClientConfig,
+    scratch: &Scratch,
+    out: &Outgoing<'_>,
+    deadline: Instant,
+) -> Attempt {
+    let sent_at = Instant::now();
+    if let Some(w) = out.written {
+        w.set(Some(sent_at));
+    }
+    let mut resp = Response::capturing(out.capture);
+    resp.scan = out.scan.map(super::scan::Scan::new);
+    resp.max_header_lines = cfg.max_header_lines;
+    let mut first_byte = None;
+    let mut received = 0u64;
+    let result = match conn {
+        Conn::Plain(conn) => {
+            let exchange = exchange(
+                conn,
+                scratch,
+                out,
+                &mut resp,
+                &mut first_byte,
+                &mut received,
+            );
+            tokio::time::timeout_at(deadline, exchange).await
+        }
+        // Boxed, so the cleartext path's VUs stay as small as they were.
+        Conn::Tls(conn) => {
+            let exchange = Box::pin(exchange(
+                conn,
+                scratch,
+                out,
+                &mut resp,
+                &mut first_byte,
+                &mut received,
+            ));
+            tokio::time::timeout_at(deadline, exchange).await
+        }
+        Conn::H2(sender) => {
+            let exchange = Box::pin(super::h2::exchange(
+                sender,
+                &cfg.origin,
+                out,
+                &mut resp,
+                &mut first_byte,
+                &mut received,
+            ));
+            tokio::time::timeout_at(deadline, exchange).await.map(|r| {
+                r.map_err(|f| match f {
+                    super::h2::Failed::Refused => Failed::Refused,
+                    super::h2::Failed::Unanswered => Failed::Reset,
+                    super::h2::Failed::Broken => Failed::Truncated,
+                    super::h2::Failed::Request => Failed::Protocol(ProtocolError::Http2),
+                })
+            })
+        }
+    };
+    Attempt {
+        sent_at,
+        resp,
+        first_byte,
+        received,
+        result,
+    }
+}
+
 /// Is a kept-alive connection still usable? One non-blocking read: nothing to read (the usual
 /// case) means yes; end of stream, an error or bytes nobody asked for mean no. On a plain
 /// socket this is tokio's `try_read`, which makes no system call at all unless the socket was
@@ -515,77 +572,6 @@ fn alive(conn: &mut Conn) -> bool {
         }
         Conn::H2(s) => s.alive(),
     }
-}
-
-/// Ask the proxy on `stream` for a tunnel to the target (`CONNECT host:port`); any 2xx opens it.
-async fn tunnel(stream: &mut TcpStream, t: &Tunnel) -> Result<(), ()> {
-    use tokio::io::AsyncReadExt;
-    let mut req = format!("CONNECT {a} HTTP/1.1\r\nhost: {a}\r\n", a = t.authority);
-    if let Some(auth) = &t.authorization {
-        req.push_str(&format!("proxy-authorization: {auth}\r\n"));
-    }
-    req.push_str("\r\n");
-    stream.write_all(req.as_bytes()).await.map_err(|_| ())?;
-    // The proxy says nothing more after its answer until we speak, so reading past the head
-    // cannot swallow the target's bytes.
-    let mut head = Vec::with_capacity(256);
-    let mut chunk = [0u8; 512];
-    loop {
-        let n = stream.read(&mut chunk).await.map_err(|_| ())?;
-        if n == 0 {
-            return Err(());
-        }
-        head.extend_from_slice(&chunk[..n]);
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut resp = httparse::Response::new(&mut headers);
-        match resp.parse(&head) {
-            Ok(httparse::Status::Complete(_)) => {
-                return match resp.code {
-                    Some(c) if (200..300).contains(&c) => Ok(()),
-                    _ => Err(()),
-                };
-            }
-            Ok(httparse::Status::Partial) if head.len() < 16 * 1024 => {}
-            _ => return Err(()),
-        }
-    }
-}
-
-async fn open(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> {
-    let Some(ip) = local else {
-        return TcpStream::connect(addr).await;
-    };
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    bind_no_port(&socket);
-    socket.bind(SocketAddr::new(ip, 0))?;
-    socket.connect(addr).await
-}
-
-/// Let the kernel pick the source port at connect time, per destination, rather than at bind
-/// time from one shared range (Linux `IP_BIND_ADDRESS_NO_PORT`): without it, binding source
-/// addresses caps connections at the ephemeral range once, not per address pair.
-fn bind_no_port(socket: &TcpSocket) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let one: libc::c_int = 1;
-        // SAFETY: a valid socket fd and a pointer to a live c_int of the given length.
-        unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::IPPROTO_IP,
-                libc::IP_BIND_ADDRESS_NO_PORT,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = socket;
 }
 
 /// Write the request and read until the response is complete, over plain TCP or TLS (one

@@ -87,7 +87,9 @@ pub(super) struct Vu {
     pub(super) jar: Option<Box<Jar>>,
     /// Request rendering buffers (empty until a templated step or a cookie needs them).
     pub(super) buf: Vec<u8>,
-    pub(super) body: Vec<u8>,
+    /// The typed parts of a templated step's request, reused from request to request (boxed
+    /// at the first one: a VU of static steps keeps one pointer).
+    pub(super) parts: Option<Box<super::request::Parts>>,
 }
 
 impl Vu {
@@ -101,7 +103,7 @@ impl Vu {
             rows: vec![0; plan.feeds.len()],
             jar: None,
             buf: Vec::new(),
-            body: Vec::new(),
+            parts: None,
         }
     }
 }

@@ -16,14 +16,6 @@ pub struct Jar {
     base: Url,
 }
 
-/// The request-target (path and query) of an encoded HTTP/1.1 request.
-pub fn request_target(wire: &[u8]) -> &[u8] {
-    let line_end = wire.iter().position(|b| *b == b'\r').unwrap_or(wire.len());
-    let mut parts = wire[..line_end].splitn(3, |b| *b == b' ');
-    parts.next();
-    parts.next().unwrap_or(b"/")
-}
-
 impl Jar {
     /// A jar for the target at `origin` (`scheme://authority`); `None` if that is not a URL.
     pub fn new(origin: &str) -> Option<Box<Jar>> {
@@ -88,20 +80,6 @@ impl Jar {
     }
 }
 
-/// `wire` with a `cookie` header added at the end of its head, into `out`.
-pub fn with_cookie(wire: &[u8], cookie: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    let head_end = wire
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(wire.len(), |i| i + 2);
-    out.extend_from_slice(&wire[..head_end]);
-    out.extend_from_slice(b"cookie: ");
-    out.extend_from_slice(cookie);
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&wire[head_end..]);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,16 +114,5 @@ mod tests {
         let mut s = jar("https://127.0.0.1:8443");
         s.store(b"/", [&b"sec=3; Secure"[..]].into_iter());
         assert_eq!(header(&s, "/"), "sec=3", "Secure cookies go over https");
-    }
-
-    #[test]
-    fn a_cookie_header_goes_at_the_end_of_the_head() {
-        let mut out = Vec::new();
-        with_cookie(b"POST /x HTTP/1.1\r\nhost: h\r\n\r\nbody", b"a=1", &mut out);
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            "POST /x HTTP/1.1\r\nhost: h\r\ncookie: a=1\r\n\r\nbody"
-        );
-        assert_eq!(request_target(b"GET /a?b HTTP/1.1\r\n"), b"/a?b");
     }
 }

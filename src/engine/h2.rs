@@ -4,8 +4,8 @@
 //! over cleartext for `http.version: "2"` with `http.h2c: true` (prior knowledge).
 //!
 //! A static step's request is built once from its typed parts (`request::H2Request`) and only
-//! cloned per request; a rendered request (templates, cookies, redirects) is read back from its
-//! HTTP/1.1 encoding. Response bodies are counted, and kept only when a check or capture needs
+//! cloned per request (with the VU's cookie header added); a request made per request
+//! (templates, redirect hops) is built from its `request::Parts`, never read back from bytes. Response bodies are counted, and kept only when a check or capture needs
 //! them. `data_received` over HTTP/2 counts the decoded header and body bytes, not the frames.
 //!
 //! Connections: a VU's own connection (`connections: per-vu`) is driven by the VU itself while
@@ -14,7 +14,7 @@
 //! concurrent streams, is driven by a task of its own.
 
 use super::http1::Response;
-use super::request::{H2Request, Outgoing};
+use super::request::Outgoing;
 use bytes::Bytes;
 use std::cell::Cell;
 use std::future::Future;
@@ -99,28 +99,6 @@ where
     })
 }
 
-/// Read an encoded HTTP/1.1 request back as an HTTP/2 request to `origin` (`https://host:port`):
-/// for requests rendered per request (templates, cookies, redirect hops).
-pub fn to_request(wire: &[u8], origin: &str) -> Option<(http::Request<()>, Bytes)> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut req = httparse::Request::new(&mut headers);
-    let httparse::Status::Complete(head_len) = req.parse(wire).ok()? else {
-        return None;
-    };
-    let uri: http::Uri = format!("{origin}{}", req.path?).parse().ok()?;
-    let mut b = http::Request::builder()
-        .method(req.method?)
-        .uri(uri)
-        .version(http::Version::HTTP_2);
-    for h in req.headers.iter() {
-        if !super::request::connection_specific(h.name) {
-            b = b.header(h.name, h.value);
-        }
-    }
-    let body = Bytes::copy_from_slice(&wire[head_len..]);
-    b.body(()).ok().map(|r| (r, body))
-}
-
 /// How an HTTP/2 exchange failed.
 pub enum Failed {
     /// The server provably did not process the request (RFC 9113 §8.7): it was never sent
@@ -137,12 +115,10 @@ pub enum Failed {
 }
 
 /// Send one request as a stream and read its whole response into `resp` (keeping what its
-/// capture asks for). `prebuilt` is the step's request built once, when `out.wire` is its
-/// static encoding.
+/// capture asks for), built from the request's typed form (`out.typed`).
 pub async fn exchange(
     sender: &mut Sender,
     origin: &str,
-    prebuilt: Option<&H2Request>,
     out: &Outgoing<'_>,
     resp: &mut Response,
     first_byte: &mut Option<Instant>,
@@ -153,9 +129,7 @@ pub async fn exchange(
         closed,
         driver,
     } = sender;
-    let work = stream(
-        send, closed, origin, prebuilt, out, resp, first_byte, received,
-    );
+    let work = stream(send, closed, origin, out, resp, first_byte, received);
     let Some(conn) = driver.as_mut() else {
         return work.await;
     };
@@ -181,16 +155,12 @@ async fn stream(
     send: &mut ::h2::client::SendRequest<Bytes>,
     closed: &Cell<bool>,
     origin: &str,
-    prebuilt: Option<&H2Request>,
     out: &Outgoing<'_>,
     resp: &mut Response,
     first_byte: &mut Option<Instant>,
     received: &mut u64,
 ) -> Result<(), Failed> {
-    let (req, body) = match prebuilt {
-        Some(p) => p.request(),
-        None => to_request(out.wire, origin).ok_or(Failed::Request)?,
-    };
+    let (req, body) = out.typed.h2(origin).ok_or(Failed::Request)?;
     // A request that fails at once (a connection gone away) never waits on anything: without
     // this, VUs failing in a loop would starve the task that notices the connection closed,
     // and the worker's own timer.
@@ -264,22 +234,4 @@ async fn stream(
 fn refused(e: &::h2::Error) -> bool {
     (e.is_go_away() && e.is_remote())
         || (e.is_reset() && e.is_remote() && e.reason() == Some(::h2::Reason::REFUSED_STREAM))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_encoded_request_reads_back_as_http2() {
-        let wire = b"POST /echo?x=1 HTTP/1.1\r\nhost: 127.0.0.1:8443\r\nconnection: keep-alive\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
-        let (r, body) = to_request(wire, "https://127.0.0.1:8443").unwrap();
-        assert_eq!(r.method(), http::Method::POST);
-        assert_eq!(r.uri().to_string(), "https://127.0.0.1:8443/echo?x=1");
-        assert!(r.headers().get("host").is_none());
-        assert!(r.headers().get("connection").is_none());
-        assert_eq!(r.headers()["content-type"], "application/json");
-        assert_eq!(r.version(), http::Version::HTTP_2);
-        assert_eq!(&body[..], b"{}");
-    }
 }

@@ -2,68 +2,7 @@
 //! incrementally (headers with `httparse`, bodies counted and discarded), so a request costs one
 //! write and usually one read, and a VU keeps no buffer of its own between requests.
 
-/// Why a response could not be read as HTTP/1.1 (RFC 9112): shown as
-/// `protocol (<reason>)` in the summary, the dashboard and `summary.json`'s `protocol_errors`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProtocolError {
-    /// The status line or a header line is not valid HTTP/1.x (httparse's reason).
-    MalformedHead(&'static str),
-    /// More header lines than `http.max_header_lines`.
-    TooManyHeaderLines { lines: u32, limit: u32 },
-    /// A head (status line and headers) larger than the limit, in bytes.
-    HeadTooLarge { limit: u32 },
-    /// More interim (1xx) responses before the final one than the cap.
-    TooManyInterim { limit: u32 },
-    /// A Content-Length that is not a plain decimal number (`+5`, `0x10`, `5 5`).
-    BadContentLength,
-    /// Several Content-Length values that differ.
-    ConflictingContentLength,
-    /// A chunk-size line that is not `HEXDIG... [;ext] CRLF` (`1 0`, `-1`, empty).
-    BadChunkSize,
-    /// A chunk size beyond 2^64.
-    ChunkTooLarge,
-    /// Chunk data not followed by CRLF.
-    BadChunkEnd,
-    /// A trailer line with a bare CR or LF.
-    BadTrailer,
-    /// The connection closed after some bytes of the head, before its end.
-    ClosedInHead,
-    /// Bytes after a complete response that no request asked for.
-    UnsolicitedBytes,
-    /// An HTTP/2 stream the server refused or broke.
-    Http2,
-    /// A protocol failure recorded without a reason (never expected).
-    Unknown,
-}
-
-impl std::fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ProtocolError::MalformedHead(why) => write!(f, "malformed response head: {why}"),
-            ProtocolError::TooManyHeaderLines { lines, limit } => {
-                write!(f, "too many header lines: {lines} > {limit}")
-            }
-            ProtocolError::HeadTooLarge { limit } => {
-                write!(f, "response head larger than {limit} bytes")
-            }
-            ProtocolError::TooManyInterim { limit } => {
-                write!(f, "more than {limit} interim (1xx) responses")
-            }
-            ProtocolError::BadContentLength => f.write_str("invalid content-length"),
-            ProtocolError::ConflictingContentLength => f.write_str("conflicting content-length"),
-            ProtocolError::BadChunkSize => f.write_str("invalid chunk size line"),
-            ProtocolError::ChunkTooLarge => f.write_str("chunk size overflows"),
-            ProtocolError::BadChunkEnd => f.write_str("chunk data not followed by CRLF"),
-            ProtocolError::BadTrailer => f.write_str("invalid trailer line"),
-            ProtocolError::ClosedInHead => {
-                f.write_str("connection closed inside the response head")
-            }
-            ProtocolError::UnsolicitedBytes => f.write_str("bytes after the response"),
-            ProtocolError::Http2 => f.write_str("HTTP/2 stream error"),
-            ProtocolError::Unknown => f.write_str("unknown"),
-        }
-    }
-}
+pub use crate::metrics::protocol::ProtocolError;
 
 /// Header lines allowed in a response head by default (`http.max_header_lines`).
 pub const DEFAULT_MAX_HEADER_LINES: u32 = 256;
@@ -483,6 +422,9 @@ impl Response {
         Ok(Head::Final(n))
     }
 
+    /// Body bytes of the current response: counted (and kept as `capture` asks) until the
+    /// framing says the body is complete.
+    #[inline]
     fn body_bytes(&mut self, data: &[u8]) -> Result<Feed, ProtocolError> {
         let Some(body) = self.body.as_mut() else {
             return Ok(Feed::More);
@@ -516,114 +458,144 @@ impl Response {
                 );
                 Ok(Feed::More)
             }
-            Body::Chunked(state) => {
-                let mut i = 0;
-                while i < data.len() {
-                    let b = data[i];
-                    match state {
-                        Chunk::Size {
-                            size,
-                            digits,
-                            ws,
-                            ext,
-                        } => {
-                            if b == b'\r' {
-                                if !*digits {
-                                    return Err(ProtocolError::BadChunkSize);
-                                }
-                                *state = Chunk::SizeLf { size: *size };
-                            } else if *ext {
-                                // chunk-ext: ignored, but a bare LF cannot be in it.
-                                if b == b'\n' {
-                                    return Err(ProtocolError::BadChunkSize);
-                                }
-                            } else if b == b';' && *digits {
-                                *ext = true;
-                            } else if (b == b' ' || b == b'\t') && *digits {
-                                // BWS before `;` or the line's end.
-                                *ws = true;
-                            } else if let Some(d) = (b as char).to_digit(16)
-                                && !*ws
-                            {
-                                *size = size
-                                    .checked_mul(16)
-                                    .and_then(|s| s.checked_add(d as u64))
-                                    .ok_or(ProtocolError::ChunkTooLarge)?;
-                                *digits = true;
-                            } else {
-                                return Err(ProtocolError::BadChunkSize);
-                            }
-                            i += 1;
-                        }
-                        Chunk::SizeLf { size } => {
-                            if b != b'\n' {
-                                return Err(ProtocolError::BadChunkSize);
-                            }
-                            *state = if *size == 0 {
-                                Chunk::Trailer {
-                                    start: true,
-                                    cr: false,
-                                }
-                            } else {
-                                Chunk::Data(*size)
-                            };
-                            i += 1;
-                        }
-                        Chunk::Data(left) => {
-                            let take = (*left).min((data.len() - i) as u64);
-                            *left -= take;
-                            keep(
-                                &mut self.scan,
-                                &mut self.body_bytes,
-                                &mut self.body_over,
-                                self.capture,
-                                &data[i..i + take as usize],
-                            );
-                            i += take as usize;
-                            if *left == 0 {
-                                *state = Chunk::DataCr;
-                            }
-                        }
-                        Chunk::DataCr => {
-                            if b != b'\r' {
-                                return Err(ProtocolError::BadChunkEnd);
-                            }
-                            *state = Chunk::DataLf;
-                            i += 1;
-                        }
-                        Chunk::DataLf => {
-                            if b != b'\n' {
-                                return Err(ProtocolError::BadChunkEnd);
-                            }
-                            *state = CHUNK_START;
-                            i += 1;
-                        }
-                        Chunk::Trailer { start, cr } => {
-                            i += 1;
-                            if *cr && b != b'\n' || !*cr && b == b'\n' {
-                                // Trailer lines end with CRLF, and nothing else has CR or LF.
-                                return Err(ProtocolError::BadTrailer);
-                            }
-                            if b == b'\n' {
-                                if *start {
-                                    return Ok(Feed::Done {
-                                        extra: data.len() - i,
-                                    });
-                                }
-                                *start = true;
-                                *cr = false;
-                            } else if b == b'\r' {
-                                *cr = true;
-                            } else {
-                                *start = false;
-                                *cr = false;
-                            }
-                        }
+            Body::Chunked(_) => self.chunked(data),
+        }
+    }
+
+    /// A chunked body (RFC 9112 §7.1): size lines, data, the CRLF after it, trailers.
+    fn chunked(&mut self, data: &[u8]) -> Result<Feed, ProtocolError> {
+        let Some(Body::Chunked(state)) = self.body.as_mut() else {
+            return Ok(Feed::More);
+        };
+        let mut i = 0;
+        while i < data.len() {
+            let b = data[i];
+            match state {
+                Chunk::Data(left) => {
+                    let take = (*left).min((data.len() - i) as u64);
+                    *left -= take;
+                    keep(
+                        &mut self.scan,
+                        &mut self.body_bytes,
+                        &mut self.body_over,
+                        self.capture,
+                        &data[i..i + take as usize],
+                    );
+                    i += take as usize;
+                    if *left == 0 {
+                        *state = Chunk::DataCr;
                     }
                 }
-                Ok(Feed::More)
+                Chunk::Trailer { .. } => {
+                    i += 1;
+                    if state.trailer_byte(b)? {
+                        return Ok(Feed::Done {
+                            extra: data.len() - i,
+                        });
+                    }
+                }
+                _ => {
+                    state.framing_byte(b)?;
+                    i += 1;
+                }
             }
         }
+        Ok(Feed::More)
+    }
+}
+
+impl Chunk {
+    /// One byte of a size line or of the CRLF after chunk data.
+    #[inline]
+    fn framing_byte(&mut self, b: u8) -> Result<(), ProtocolError> {
+        match self {
+            Chunk::Size {
+                size,
+                digits,
+                ws,
+                ext,
+            } => {
+                if b == b'\r' {
+                    if !*digits {
+                        return Err(ProtocolError::BadChunkSize);
+                    }
+                    *self = Chunk::SizeLf { size: *size };
+                } else if *ext {
+                    // chunk-ext: ignored, but a bare LF cannot be in it.
+                    if b == b'\n' {
+                        return Err(ProtocolError::BadChunkSize);
+                    }
+                } else if b == b';' && *digits {
+                    *ext = true;
+                } else if (b == b' ' || b == b'\t') && *digits {
+                    // BWS before `;` or the line's end.
+                    *ws = true;
+                } else if let Some(d) = (b as char).to_digit(16)
+                    && !*ws
+                {
+                    *size = size
+                        .checked_mul(16)
+                        .and_then(|s| s.checked_add(d as u64))
+                        .ok_or(ProtocolError::ChunkTooLarge)?;
+                    *digits = true;
+                } else {
+                    return Err(ProtocolError::BadChunkSize);
+                }
+            }
+            Chunk::SizeLf { size } => {
+                if b != b'\n' {
+                    return Err(ProtocolError::BadChunkSize);
+                }
+                *self = if *size == 0 {
+                    Chunk::Trailer {
+                        start: true,
+                        cr: false,
+                    }
+                } else {
+                    Chunk::Data(*size)
+                };
+            }
+            Chunk::DataCr => {
+                if b != b'\r' {
+                    return Err(ProtocolError::BadChunkEnd);
+                }
+                *self = Chunk::DataLf;
+            }
+            Chunk::DataLf => {
+                if b != b'\n' {
+                    return Err(ProtocolError::BadChunkEnd);
+                }
+                *self = CHUNK_START;
+            }
+            // Data and trailers are read by their own arms of `Response::chunked`.
+            Chunk::Data(_) | Chunk::Trailer { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// One byte of the trailer section; true at the empty line that ends it (and the body).
+    #[inline]
+    fn trailer_byte(&mut self, b: u8) -> Result<bool, ProtocolError> {
+        let Chunk::Trailer { start, cr } = self else {
+            return Ok(false);
+        };
+        if *cr && b != b'\n' || !*cr && b == b'\n' {
+            // Trailer lines end with CRLF, and nothing else has CR or LF.
+            return Err(ProtocolError::BadTrailer);
+        }
+        if b == b'\n' {
+            if *start {
+                return Ok(true);
+            }
+            *start = true;
+            *cr = false;
+        } else if b == b'\r' {
+            *cr = true;
+        } else {
+            *start = false;
+            *cr = false;
+        }
+        Ok(false)
     }
 }
 

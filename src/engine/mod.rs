@@ -14,6 +14,7 @@ mod http1_prop;
 pub mod redirect;
 pub mod request;
 pub mod scan;
+pub mod socket;
 pub mod sse;
 pub mod step;
 pub mod tls;
@@ -55,13 +56,19 @@ pub struct Engine {
 
 impl Engine {
     /// Wait for every worker thread to end.
-    pub fn join(self) -> Result<(), String> {
+    pub fn join(self) -> Result<(), JoinError> {
         for t in self.threads {
-            t.join()
-                .map_err(|_| "an engine thread panicked".to_string())?;
+            t.join().map_err(|_| JoinError::Panicked)?;
         }
         Ok(())
     }
+}
+
+/// Why the engine did not end cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error("an engine thread panicked")]
+    Panicked,
 }
 
 /// How many engine threads to run: one per available core.

@@ -1,8 +1,10 @@
 //! Following redirects: where a 3xx response sends a step next, and the request to send there
-//! (made from the previous request on the wire, so templated and cookie-carrying requests
-//! follow the same way).
+//! (the previous request's typed parts with the hop applied, so templated and cookie-carrying
+//! requests follow the same way; written for HTTP/1.1 or HTTP/2 by `request`).
 
+use super::request::Parts;
 use crate::plan::Target;
+use http::Method;
 
 /// Statuses that redirect (with a `Location`).
 pub fn is_redirect(status: u16) -> bool {
@@ -30,11 +32,17 @@ pub enum Next {
     CrossOrigin(String),
 }
 
-/// Where a `status` response with `location` sends the `previous` request. The `Location` is
-/// resolved against the URL of `previous` by RFC 3986 (the `url` crate's join: `?x=1`,
-/// `../x`, `//host/x`, absolute URLs), its fragment dropped. Only redirects on the target's
-/// origin are followed: a stampede run addresses one origin.
-pub fn next(status: u16, location: &[u8], previous: &[u8], target: &Target) -> Next {
+/// Where a `status` response with `location` sends a `method` request to `current` (its
+/// request-target). The `Location` is resolved against the URL of `current` by RFC 3986 (the
+/// `url` crate's join: `?x=1`, `../x`, `//host/x`, absolute URLs), its fragment dropped. Only
+/// redirects on the target's origin are followed: a stampede run addresses one origin.
+pub fn next(
+    status: u16,
+    location: &[u8],
+    method: &Method,
+    current: &[u8],
+    target: &Target,
+) -> Next {
     if !is_redirect(status) {
         return Next::Stay;
     }
@@ -43,14 +51,6 @@ pub fn next(status: u16, location: &[u8], previous: &[u8], target: &Target) -> N
         .map(str::trim)
         .filter(|l| !l.is_empty())
     else {
-        return Next::Stay;
-    };
-    let line_end = previous
-        .iter()
-        .position(|b| *b == b'\r')
-        .unwrap_or(previous.len());
-    let mut parts = previous[..line_end].split(|b| *b == b' ');
-    let (Some(method), Some(current)) = (parts.next(), parts.next()) else {
         return Next::Stay;
     };
     let Ok(base) = url::Url::parse(&format!("{}://{}", target.scheme(), target.authority())) else {
@@ -76,54 +76,26 @@ pub fn next(status: u16, location: &[u8], previous: &[u8], target: &Target) -> N
         .as_bytes()
         .to_vec();
     let to_get = match status {
-        303 => method != b"HEAD",
-        301 | 302 => method == b"POST",
+        303 => *method != Method::HEAD,
+        301 | 302 => *method == Method::POST,
         _ => false,
     };
     Next::Follow(Hop { path, to_get })
 }
 
-/// Write the request for `hop` into `out`, from the `previous` request: its headers (less the
-/// cookie header, replaced by `cookie`, and for a switch to GET, less the body's headers) and,
-/// unless switching to GET, its body. Returns false when `previous` cannot be read back.
-pub fn request(previous: &[u8], hop: &Hop, cookie: Option<&[u8]>, out: &mut Vec<u8>) -> bool {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut req = httparse::Request::new(&mut headers);
-    let Ok(httparse::Status::Complete(head_len)) = req.parse(previous) else {
-        return false;
-    };
-    let Some(method) = req.method else {
-        return false;
-    };
-    out.clear();
-    out.extend_from_slice(if hop.to_get { "GET" } else { method }.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(&hop.path);
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    for h in req.headers.iter() {
-        let dropped = h.name.eq_ignore_ascii_case("cookie")
-            || (hop.to_get
-                && ["content-length", "content-type", "transfer-encoding"]
-                    .iter()
-                    .any(|n| h.name.eq_ignore_ascii_case(n)));
-        if dropped {
-            continue;
+impl Hop {
+    /// The request for this hop, made from the `previous` one: the new target, and for a
+    /// switch to GET, no body and none of its headers. The cookie header is the caller's (the
+    /// jar's for the new target).
+    pub fn apply(self, previous: &mut Parts) {
+        previous.target = self.path;
+        previous.cookie = None;
+        if self.to_get {
+            previous.method = Method::GET;
+            previous.body.clear();
+            previous.bodiless = true;
         }
-        out.extend_from_slice(h.name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value);
-        out.extend_from_slice(b"\r\n");
     }
-    if let Some(c) = cookie {
-        out.extend_from_slice(b"cookie: ");
-        out.extend_from_slice(c);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    if !hop.to_get {
-        out.extend_from_slice(&previous[head_len..]);
-    }
-    true
 }
 
 #[cfg(test)]
@@ -134,18 +106,20 @@ mod tests {
         Target::parse("http://127.0.0.1:8080").unwrap_or_else(|e| panic!("{e}"))
     }
 
-    const GET: &[u8] = b"GET /a/b?x=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n\r\n";
-    const POST: &[u8] =
-        b"POST /login HTTP/1.1\r\nhost: h\r\ncontent-type: application/json\r\ncontent-length: 2\r\ncookie: a=1\r\n\r\n{}";
+    const GET: (&Method, &[u8]) = (&Method::GET, b"/a/b?x=1");
+    const DEEP: (&Method, &[u8]) = (&Method::GET, b"/a/b/c");
+    const POST: (&Method, &[u8]) = (&Method::POST, b"/login");
 
-    fn path(status: u16, loc: &str, prev: &[u8]) -> Option<String> {
-        match next(status, loc.as_bytes(), prev, &target()) {
+    fn go(status: u16, loc: &[u8], (method, current): (&Method, &[u8])) -> Next {
+        next(status, loc, method, current, &target())
+    }
+
+    fn path(status: u16, loc: &str, prev: (&Method, &[u8])) -> Option<String> {
+        match go(status, loc.as_bytes(), prev) {
             Next::Follow(h) => Some(String::from_utf8_lossy(&h.path).into_owned()),
             _ => None,
         }
     }
-
-    const DEEP: &[u8] = b"GET /a/b/c HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n\r\n";
 
     #[test]
     fn resolves_locations_by_rfc_3986_on_the_same_origin_only() {
@@ -165,11 +139,11 @@ mod tests {
             Some("/s?q")
         );
         assert_eq!(
-            next(301, b"https://127.0.0.1:8080/z", GET, &target()),
+            go(301, b"https://127.0.0.1:8080/z", GET),
             Next::CrossOrigin("https://127.0.0.1:8080/z".into())
         );
         assert_eq!(
-            next(301, b"//example.com/z#f", GET, &target()),
+            go(301, b"//example.com/z#f", GET),
             Next::CrossOrigin("http://example.com/z".into())
         );
         assert_eq!(path(301, "http://example.com/z", GET), None);
@@ -179,27 +153,48 @@ mod tests {
 
     #[test]
     fn post_becomes_get_after_303_301_302_but_not_307() {
-        let follow = |loc: &[u8]| match next(303, loc, POST, &target()) {
+        let follow = |status, loc: &[u8], prev| match go(status, loc, prev) {
             Next::Follow(h) => h,
             other => panic!("{other:?}"),
         };
-        let hop = follow(b"/me");
-        assert!(hop.to_get);
-        let mut out = Vec::new();
-        assert!(request(POST, &hop, Some(b"a=2"), &mut out));
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            "GET /me HTTP/1.1\r\nhost: h\r\ncookie: a=2\r\n\r\n"
-        );
-        let Next::Follow(hop) = next(307, b"/again", POST, &target()) else {
-            panic!("307 is followed")
+        assert!(follow(303, b"/me", POST).to_get);
+        assert!(follow(302, b"/me", POST).to_get);
+        assert!(follow(301, b"/me", POST).to_get);
+        assert!(!follow(307, b"/again", POST).to_get);
+        assert!(!follow(308, b"/again", POST).to_get);
+        assert!(!follow(301, b"/x", GET).to_get);
+        assert!(!follow(303, b"/x", (&Method::HEAD, b"/h")).to_get);
+
+        let mut parts = Parts {
+            method: Method::POST,
+            target: b"/login".to_vec(),
+            body: b"{}".to_vec(),
+            cookie: Some(b"a=1".to_vec()),
+            ..Parts::default()
         };
-        assert!(!hop.to_get);
-        assert!(request(POST, &hop, None, &mut out));
+        follow(307, b"/again", POST).apply(&mut parts);
         assert_eq!(
-            String::from_utf8_lossy(&out),
-            "POST /again HTTP/1.1\r\nhost: h\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+            (
+                &parts.method,
+                &parts.target[..],
+                &parts.body[..],
+                parts.bodiless
+            ),
+            (&Method::POST, &b"/again"[..], &b"{}"[..], false)
         );
-        assert!(matches!(next(301, b"/x", GET, &target()), Next::Follow(h) if !h.to_get));
+        assert_eq!(
+            parts.cookie, None,
+            "the jar's cookie for the new target is the caller's"
+        );
+        follow(303, b"/me", POST).apply(&mut parts);
+        assert_eq!(
+            (
+                &parts.method,
+                &parts.target[..],
+                &parts.body[..],
+                parts.bodiless
+            ),
+            (&Method::GET, &b"/me"[..], &b""[..], true)
+        );
     }
 }

@@ -1,13 +1,17 @@
-//! A step's request as typed parts (`plan::Step`: method, path, headers, body, and the templates
-//! of a dynamic step), turned into what goes on the wire only at the edge: HTTP/1.1 bytes encoded
-//! once per step (`encode`), or per request for a templated step (`render`), and an HTTP/2
-//! request built once per step and cloned per request (`H2Request`: no re-parsing, no URI
-//! formatting per request). One header writer (`header`) serves every HTTP/1.1 form.
+//! A step's request as typed parts (`plan::Step`: method, path, headers, body; and `Parts`, what
+//! is made per request: a templated step's rendered target, headers and body, the VU's cookie
+//! header, a redirect hop's new target and method), turned into what goes on the wire only at the
+//! edge, by one writer per protocol: HTTP/1.1 bytes (`write`: encoded once per static step by
+//! `encode`, per request for a templated step or a redirect hop), and HTTP/2 requests
+//! (`H2Request::from_parts`: built once per static step and cloned per request, or per request
+//! from `Parts`). Nothing is read back from its HTTP/1.1 encoding: httparse only parses responses.
 
 use crate::plan::Step;
 use crate::plan::template::RenderEnv;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Uri};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use std::io::Write as _;
 
 /// A request encoded once: the bytes, and where the blank line ending the head starts (so a
 /// cookie header can be slipped in without encoding again).
@@ -17,27 +21,114 @@ pub struct Encoded {
     pub head_end: usize,
 }
 
-/// Encode a step's request (request line, headers, Host, Content-Length, body) once.
-pub fn encode(step: &Step, host: &str) -> Encoded {
-    let mut b = Vec::with_capacity(64 + step.path.len() + step.body.len());
-    head(step, host, step.path.as_bytes(), &mut b);
-    finish(step, &step.body, None, &mut b)
+/// What of a step's request is made for one request (the rest is the step's: its fixed headers).
+/// A VU keeps one and reuses its buffers from request to request.
+#[derive(Debug, Clone, Default)]
+pub struct Parts {
+    pub method: Method,
+    /// The request-target: path and query.
+    pub target: Vec<u8>,
+    /// Headers rendered for this request (a templated step's); the step's fixed headers are
+    /// not copied here.
+    pub headers: Vec<(HeaderName, Vec<u8>)>,
+    pub body: Vec<u8>,
+    /// The `cookie` header value, from the VU's jar.
+    pub cookie: Option<Vec<u8>>,
+    /// A redirect switched the request to GET: the body's headers (`content-type`,
+    /// `transfer-encoding`, `content-length`) are left out too.
+    pub bodiless: bool,
 }
 
-/// The request line, Host and the step's fixed headers.
-fn head(step: &Step, host: &str, path: &[u8], b: &mut Vec<u8>) {
-    b.extend_from_slice(step.method.as_str().as_bytes());
+impl Parts {
+    /// A static step's request as parts (its body copied: for the once-per-step encoding and
+    /// for redirect hops, never per request).
+    pub fn of_step(step: &Step) -> Parts {
+        Parts {
+            method: step.method.clone(),
+            target: step.path.as_bytes().to_vec(),
+            headers: Vec::new(),
+            body: step.body.to_vec(),
+            cookie: None,
+            bodiless: false,
+        }
+    }
+
+    /// Render a templated step for this request into `self` (its buffers reused). A step
+    /// without templates leaves the parts empty.
+    pub fn render(&mut self, step: &Step, env: &dyn RenderEnv) {
+        self.method = step.method.clone();
+        self.target.clear();
+        self.headers.clear();
+        self.body.clear();
+        self.cookie = None;
+        self.bodiless = false;
+        let Some(d) = &step.dynamic else {
+            return;
+        };
+        d.path.render(env, &mut self.target);
+        d.body.render(env, &mut self.body);
+        for (name, t) in &d.headers {
+            let mut v = Vec::new();
+            t.render(env, &mut v);
+            self.headers.push((name.clone(), v));
+        }
+    }
+
+    /// A body goes with the request (and its `content-length`, `0` for an empty POST).
+    fn has_body(&self) -> bool {
+        !self.body.is_empty() || matches!(self.method, Method::POST | Method::PUT | Method::PATCH)
+    }
+
+    /// Is the header `name` sent (not a body header of a request switched to GET)?
+    fn keeps(&self, name: &HeaderName) -> bool {
+        !(self.bodiless
+            && (name == CONTENT_TYPE || name == TRANSFER_ENCODING || name == CONTENT_LENGTH))
+    }
+}
+
+/// Encode a step's request (request line, headers, Host, Content-Length, body) once.
+pub fn encode(step: &Step, host: &str) -> Encoded {
+    let parts = Parts::of_step(step);
+    let mut b = Vec::with_capacity(64 + step.path.len() + step.body.len());
+    let head_end = write(step, &parts, host, &mut b);
+    Encoded {
+        wire: Bytes::from(b),
+        head_end,
+    }
+}
+
+/// The one HTTP/1.1 writer: `step`'s request made of `parts`, appended to `b` (the request line,
+/// Host, the step's fixed headers, the rendered ones, Content-Length, the cookie header, the
+/// blank line, the body). Returns where the blank line starts.
+pub fn write(step: &Step, parts: &Parts, host: &str, b: &mut Vec<u8>) -> usize {
+    b.extend_from_slice(parts.method.as_str().as_bytes());
     b.push(b' ');
-    b.extend_from_slice(path);
+    b.extend_from_slice(&parts.target);
     b.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     b.extend_from_slice(host.as_bytes());
     b.extend_from_slice(b"\r\n");
     for (name, value) in &step.headers {
-        if name == http::header::HOST || name == http::header::CONTENT_LENGTH {
+        if name == HOST || name == CONTENT_LENGTH || !parts.keeps(name) {
             continue;
         }
         header(b, name.as_str().as_bytes(), value.as_bytes());
     }
+    for (name, value) in &parts.headers {
+        if parts.keeps(name) {
+            header(b, name.as_str().as_bytes(), value);
+        }
+    }
+    if parts.has_body() {
+        // Formatted in place: no allocation per request.
+        let _ = write!(b, "content-length: {}\r\n", parts.body.len());
+    }
+    if let Some(c) = &parts.cookie {
+        header(b, b"cookie", c);
+    }
+    let head_end = b.len();
+    b.extend_from_slice(b"\r\n");
+    b.extend_from_slice(&parts.body);
+    head_end
 }
 
 fn header(b: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -47,62 +138,7 @@ fn header(b: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     b.extend_from_slice(b"\r\n");
 }
 
-/// Content-Length, an optional cookie header, the blank line and the body.
-fn finish(step: &Step, body: &[u8], cookie: Option<&[u8]>, b: &mut Vec<u8>) -> Encoded {
-    let has_body =
-        !body.is_empty() || matches!(step.method, Method::POST | Method::PUT | Method::PATCH);
-    if has_body {
-        header(b, b"content-length", body.len().to_string().as_bytes());
-    }
-    if let Some(c) = cookie {
-        header(b, b"cookie", c);
-    }
-    let head_end = b.len();
-    b.extend_from_slice(b"\r\n");
-    b.extend_from_slice(body);
-    Encoded {
-        wire: Bytes::from(std::mem::take(b)),
-        head_end,
-    }
-}
-
-/// Render a step whose request changes per request into `out` (reused between requests;
-/// `body` is scratch space for the body).
-pub fn render(
-    step: &Step,
-    host: &str,
-    env: &dyn RenderEnv,
-    cookie: Option<&[u8]>,
-    out: &mut Vec<u8>,
-    body: &mut Vec<u8>,
-) {
-    out.clear();
-    body.clear();
-    let Some(d) = &step.dynamic else {
-        return;
-    };
-    d.body.render(env, body);
-    let mut path = Vec::new();
-    d.path.render(env, &mut path);
-    head(step, host, &path, out);
-    for (name, t) in &d.headers {
-        let mut v = Vec::new();
-        t.render(env, &mut v);
-        header(out, name.as_str().as_bytes(), &v);
-    }
-    let has_body =
-        !body.is_empty() || matches!(step.method, Method::POST | Method::PUT | Method::PATCH);
-    if has_body {
-        header(out, b"content-length", body.len().to_string().as_bytes());
-    }
-    if let Some(c) = cookie {
-        header(out, b"cookie", c);
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
-}
-
-/// A static request with a cookie header added.
+/// A static request with a cookie header added (where `write` puts it: last in the head).
 pub fn with_cookie(e: &Encoded, cookie: &[u8], out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(&e.wire[..e.head_end]);
@@ -110,7 +146,7 @@ pub fn with_cookie(e: &Encoded, cookie: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&e.wire[e.head_end..]);
 }
 
-/// A static step's HTTP/2 request: method, absolute URI, headers without the HTTP/1.1
+/// A step's HTTP/2 request: method, absolute URI, headers without the HTTP/1.1
 /// connection-specific ones, and the body.
 #[derive(Debug, Clone)]
 pub struct H2Request {
@@ -121,45 +157,97 @@ pub struct H2Request {
 }
 
 impl H2Request {
-    /// The request of `step` to `origin` (`scheme://authority`); `None` for a step rendered per
-    /// request (templates) or a path that is no valid URI (such a request is read back from its
-    /// HTTP/1.1 encoding, and fails there as it did before).
+    /// The request of a static `step` to `origin` (`scheme://authority`), built once; `None`
+    /// for a step rendered per request (templates) or a path that is no valid URI.
     pub fn from_step(step: &Step, origin: &str) -> Option<Self> {
         if step.dynamic.is_some() {
             return None;
         }
-        let uri: Uri = format!("{origin}{}", step.path).parse().ok()?;
-        let mut headers = HeaderMap::with_capacity(step.headers.len() + 1);
+        Self::from_parts(step, &Parts::of_step(step), origin)
+    }
+
+    /// The one HTTP/2 builder: `step`'s request made of `parts` (as `write` for HTTP/1.1);
+    /// `None` when the target makes no valid URI or a rendered value no valid header value.
+    pub fn from_parts(step: &Step, parts: &Parts, origin: &str) -> Option<Self> {
+        let target = std::str::from_utf8(&parts.target).ok()?;
+        let mut uri = String::with_capacity(origin.len() + target.len());
+        uri.push_str(origin);
+        uri.push_str(target);
+        let uri: Uri = uri.parse().ok()?;
+        let mut headers = HeaderMap::with_capacity(step.headers.len() + parts.headers.len() + 2);
         for (name, value) in &step.headers {
-            if name == http::header::CONTENT_LENGTH || connection_specific(name.as_str()) {
+            if name == CONTENT_LENGTH || connection_specific(name.as_str()) || !parts.keeps(name) {
                 continue;
             }
             headers.append(name.clone(), value.clone());
         }
-        let has_body = !step.body.is_empty()
-            || matches!(step.method, Method::POST | Method::PUT | Method::PATCH);
-        if has_body {
-            headers.insert(
-                http::header::CONTENT_LENGTH,
-                HeaderValue::from(step.body.len()),
-            );
+        for (name, value) in &parts.headers {
+            if connection_specific(name.as_str()) || !parts.keeps(name) {
+                continue;
+            }
+            headers.append(name.clone(), HeaderValue::from_bytes(value).ok()?);
+        }
+        if parts.has_body() {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(parts.body.len()));
+        }
+        if let Some(c) = &parts.cookie {
+            headers.append(COOKIE, HeaderValue::from_bytes(c).ok()?);
         }
         Some(H2Request {
-            method: step.method.clone(),
+            method: parts.method.clone(),
             uri,
             headers,
-            body: step.body.clone(),
+            body: Bytes::copy_from_slice(&parts.body),
         })
     }
 
-    /// A fresh `http::Request` (it is not `Clone`) and the body to send after it.
-    pub fn request(&self) -> (http::Request<()>, Bytes) {
+    /// A fresh `http::Request` (it is not `Clone`) and the body to send after it, with a
+    /// `cookie` header added when given (`None` if it is no valid header value).
+    pub fn request(&self, cookie: Option<&[u8]>) -> Option<(http::Request<()>, Bytes)> {
         let mut r = http::Request::new(());
         *r.method_mut() = self.method.clone();
         *r.uri_mut() = self.uri.clone();
         *r.version_mut() = http::Version::HTTP_2;
         *r.headers_mut() = self.headers.clone();
-        (r, self.body.clone())
+        if let Some(c) = cookie {
+            r.headers_mut()
+                .append(COOKIE, HeaderValue::from_bytes(c).ok()?);
+        }
+        Some((r, self.body.clone()))
+    }
+
+    /// This request as an `http::Request`, consumed (a request built for one send).
+    fn into_request(self) -> (http::Request<()>, Bytes) {
+        let mut r = http::Request::new(());
+        *r.method_mut() = self.method;
+        *r.uri_mut() = self.uri;
+        *r.version_mut() = http::Version::HTTP_2;
+        *r.headers_mut() = self.headers;
+        (r, self.body)
+    }
+}
+
+/// A request's typed form, from which HTTP/2 builds it (HTTP/1.1 sends `Outgoing::wire`).
+#[derive(Clone, Copy)]
+pub enum Typed<'a> {
+    /// A static step's request built once, and the VU's cookie header to add.
+    Built(&'a H2Request, Option<&'a [u8]>),
+    /// A request made for this VU (templates, a redirect hop): the step and its parts.
+    Parts(&'a Step, &'a Parts),
+    /// A static step whose path makes no valid URI: it cannot be sent over HTTP/2.
+    Invalid,
+}
+
+impl Typed<'_> {
+    /// The HTTP/2 request to `origin`; `None` when it cannot be expressed.
+    pub fn h2(&self, origin: &str) -> Option<(http::Request<()>, Bytes)> {
+        match self {
+            Typed::Built(r, cookie) => r.request(*cookie),
+            Typed::Parts(step, parts) => {
+                H2Request::from_parts(step, parts, origin).map(H2Request::into_request)
+            }
+            Typed::Invalid => None,
+        }
     }
 }
 
@@ -168,9 +256,8 @@ impl H2Request {
 pub struct Outgoing<'a> {
     /// The whole request as it goes on the wire.
     pub wire: &'a [u8],
-    /// The same request built once for HTTP/2 (a static step's), used instead of reading
-    /// `wire` back on an HTTP/2 connection.
-    pub h2: Option<&'a H2Request>,
+    /// The same request in typed form, for an HTTP/2 connection.
+    pub typed: Typed<'a>,
     pub head: bool,
     pub expect_status: Option<&'a [u16]>,
     /// What of the response to keep.
@@ -199,4 +286,137 @@ pub fn connection_specific(name: &str) -> bool {
     ]
     .iter()
     .any(|n| name.eq_ignore_ascii_case(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Think;
+
+    fn step(method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> Step {
+        let mut map = HeaderMap::new();
+        for (n, v) in headers {
+            map.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        Step {
+            metric: 0,
+            method,
+            path: path.into(),
+            source: String::new(),
+            headers: map,
+            body: Bytes::copy_from_slice(body.as_bytes()),
+            expect_status: None,
+            think: Think::None,
+            dynamic: None,
+            extract: Vec::new(),
+            checks: Vec::new(),
+            status_check: None,
+            stream: None,
+            ws: None,
+        }
+    }
+
+    fn wire(step: &Step, parts: &Parts) -> String {
+        let mut b = Vec::new();
+        write(step, parts, "h", &mut b);
+        String::from_utf8(b).unwrap()
+    }
+
+    #[test]
+    fn one_writer_for_static_rendered_and_redirected_requests() {
+        let s = step(
+            Method::POST,
+            "/login",
+            &[("content-type", "application/json"), ("host", "ignored")],
+            "{}",
+        );
+        let e = encode(&s, "h");
+        assert_eq!(
+            String::from_utf8_lossy(&e.wire),
+            "POST /login HTTP/1.1\r\nhost: h\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+        );
+        let mut out = Vec::new();
+        with_cookie(&e, b"a=1", &mut out);
+        let mut parts = Parts::of_step(&s);
+        parts.cookie = Some(b"a=1".to_vec());
+        assert_eq!(String::from_utf8(out).unwrap(), wire(&s, &parts));
+        // Rendered headers follow the fixed ones; a redirect to GET drops the body's headers.
+        parts
+            .headers
+            .push((HeaderName::from_static("x-id"), b"7".to_vec()));
+        parts.headers.push((CONTENT_TYPE, b"text/plain".to_vec()));
+        assert_eq!(
+            wire(&s, &parts),
+            "POST /login HTTP/1.1\r\nhost: h\r\ncontent-type: application/json\r\nx-id: 7\r\ncontent-type: text/plain\r\ncontent-length: 2\r\ncookie: a=1\r\n\r\n{}"
+        );
+        crate::engine::redirect::Hop {
+            path: b"/me".to_vec(),
+            to_get: true,
+        }
+        .apply(&mut parts);
+        parts.cookie = Some(b"a=2".to_vec());
+        assert_eq!(
+            wire(&s, &parts),
+            "GET /me HTTP/1.1\r\nhost: h\r\nx-id: 7\r\ncookie: a=2\r\n\r\n"
+        );
+        // An empty POST still says its length.
+        let empty = step(Method::POST, "/p", &[], "");
+        assert!(wire(&empty, &Parts::of_step(&empty)).contains("content-length: 0\r\n"));
+    }
+
+    #[test]
+    fn http2_requests_are_built_from_the_same_parts() {
+        let s = step(
+            Method::POST,
+            "/echo?x=1",
+            &[
+                ("connection", "keep-alive"),
+                ("content-type", "application/json"),
+            ],
+            "{}",
+        );
+        let origin = "https://127.0.0.1:8443";
+        let built = H2Request::from_step(&s, origin).unwrap();
+        let (r, body) = built.request(Some(b"a=1")).unwrap();
+        assert_eq!(r.method(), Method::POST);
+        assert_eq!(r.uri().to_string(), "https://127.0.0.1:8443/echo?x=1");
+        assert_eq!(r.version(), http::Version::HTTP_2);
+        assert!(r.headers().get("host").is_none());
+        assert!(r.headers().get("connection").is_none());
+        assert_eq!(r.headers()["content-type"], "application/json");
+        assert_eq!(r.headers()["content-length"], "2");
+        assert_eq!(r.headers()["cookie"], "a=1");
+        assert_eq!(&body[..], b"{}");
+
+        let mut parts = Parts::of_step(&s);
+        parts.target = b"/users/42?q=a%20b".to_vec();
+        parts
+            .headers
+            .push((HeaderName::from_static("x-id"), b"42".to_vec()));
+        parts.method = Method::GET;
+        parts.body.clear();
+        parts.bodiless = true;
+        let (r, body) = Typed::Parts(&s, &parts).h2(origin).unwrap();
+        assert_eq!(r.method(), Method::GET);
+        assert_eq!(
+            r.uri().to_string(),
+            "https://127.0.0.1:8443/users/42?q=a%20b"
+        );
+        assert_eq!(r.headers()["x-id"], "42");
+        assert!(r.headers().get("content-type").is_none());
+        assert!(r.headers().get("content-length").is_none());
+        assert!(body.is_empty());
+        // A rendered value that is no header value, or a target that is no URI: not sent.
+        parts
+            .headers
+            .push((HeaderName::from_static("x-bad"), b"a\nb".to_vec()));
+        assert!(Typed::Parts(&s, &parts).h2(origin).is_none());
+        parts.headers.pop();
+        parts.target = b"/a b".to_vec();
+        assert!(Typed::Parts(&s, &parts).h2(origin).is_none());
+        assert!(Typed::Invalid.h2(origin).is_none());
+    }
 }

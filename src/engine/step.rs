@@ -5,9 +5,10 @@
 
 use super::client::{Client, Outgoing};
 use super::context::{Vu, VuContext};
-use super::cookies::{self, Jar};
+use super::cookies::Jar;
 use super::http1::{Capture, Response};
 use super::redirect;
+use super::request::{Parts, Typed};
 use crate::metrics::{ErrorKind, Recorder, Sample};
 use crate::plan::template::{Expr, RenderEnv, uuid_v4};
 use crate::plan::{CheckKind, Extractor, Plan, Step, Want};
@@ -59,8 +60,8 @@ impl RenderEnv for Env<'_> {
     }
 }
 
-/// Keep the cookies a response to the request `wire` sets (with the jar on).
-fn take_cookies(ctx: &VuContext, jar: &mut Option<Box<Jar>>, wire: &[u8], resp: &Response) {
+/// Keep the cookies a response to a request for `target` (path and query) sets (with the jar on).
+fn take_cookies(ctx: &VuContext, jar: &mut Option<Box<Jar>>, target: &[u8], resp: &Response) {
     if !ctx.plan.cookies {
         return;
     }
@@ -77,13 +78,13 @@ fn take_cookies(ctx: &VuContext, jar: &mut Option<Box<Jar>>, wire: &[u8], resp: 
         *jar = Jar::new(&ctx.client.origin);
     }
     if let Some(j) = jar {
-        j.store(cookies::request_target(wire), set);
+        j.store(target, set);
     }
 }
 
-/// The `cookie` header value for the request `wire`, if the jar holds cookies for it.
-fn cookie_for(jar: &Option<Box<Jar>>, wire: &[u8]) -> Option<Vec<u8>> {
-    jar.as_ref()?.header(cookies::request_target(wire))
+/// The `cookie` header value for a request to `target`, if the jar holds cookies for it.
+fn cookie_for(jar: &Option<Box<Jar>>, target: &[u8]) -> Option<Vec<u8>> {
+    jar.as_ref()?.header(target)
 }
 
 /// Record a finished stream of a streaming step (also one that failed: it counts against
@@ -274,6 +275,37 @@ fn after_response(
     }
 }
 
+/// Make this request of `step` in `vu.buf`: a templated step rendered into the VU's parts (with
+/// its cookies, which depend on the rendered path) and written for HTTP/1.1; a static step with
+/// the VU's cookie header slipped into its encoding (the cookie returned, for HTTP/2). A static
+/// step without cookies is sent as encoded: nothing is done.
+fn prepare(
+    ctx: &VuContext,
+    vu: &mut Vu,
+    step: &Step,
+    encoded: &super::request::Encoded,
+) -> Option<Vec<u8>> {
+    if step.dynamic.is_some() {
+        let env = Env {
+            plan: &ctx.plan,
+            vu: vu.number,
+            iteration: vu.iteration,
+            vars: &vu.vars,
+            rows: &vu.rows,
+            rng: std::cell::RefCell::new(&mut vu.rng),
+        };
+        let parts = vu.parts.get_or_insert_with(Box::default);
+        parts.render(step, &env);
+        parts.cookie = cookie_for(&vu.jar, &parts.target);
+        vu.buf.clear();
+        super::request::write(step, parts, &ctx.client.host, &mut vu.buf);
+        return None;
+    }
+    let c = cookie_for(&vu.jar, step.path.as_bytes())?;
+    super::request::with_cookie(encoded, &c, &mut vu.buf);
+    Some(c)
+}
+
 /// One HTTP step of an iteration: its request (rendered when templated, with the VU's
 /// cookies), the redirects it follows, checks and extraction, all recorded. Returns its failure.
 pub(super) async fn http_step(
@@ -296,41 +328,24 @@ pub(super) async fn http_step(
             })
             .collect()
     });
-    // The step's HTTP/2 request built once, when nothing of it is rendered per request.
-    let mut prebuilt = None;
-    let wire: &[u8] = if step.dynamic.is_some() {
-        let env = Env {
-            plan,
-            vu: vu.number,
-            iteration: vu.iteration,
-            vars: &vu.vars,
-            rows: &vu.rows,
-            rng: std::cell::RefCell::new(&mut vu.rng),
-        };
-        super::request::render(
-            step,
-            &ctx.client.host,
-            &env,
+    // The bytes for HTTP/1.1 (`prepare`), and the typed form HTTP/2 builds from: the VU's
+    // parts, or the step's request built once (with the VU's cookie).
+    let prebuilt = ctx
+        .client
+        .h2_requests
+        .get(fi)
+        .and_then(|f| f.get(si)?.as_ref());
+    let static_cookie = prepare(ctx, vu, step, encoded);
+    let (wire, typed, parts): (&[u8], Typed<'_>, Option<&Parts>) = match (
+        vu.parts.as_deref().filter(|_| step.dynamic.is_some()),
+        &static_cookie,
+    ) {
+        (Some(p), _) => (&vu.buf, Typed::Parts(step, p), Some(p)),
+        (None, c) => (
+            if c.is_some() { &vu.buf } else { &encoded.wire },
+            prebuilt.map_or(Typed::Invalid, |r| Typed::Built(r, c.as_deref())),
             None,
-            &mut vu.buf,
-            &mut vu.body,
-        );
-        // The cookies that apply depend on the rendered path.
-        if let Some(c) = cookie_for(&vu.jar, &vu.buf) {
-            cookies::with_cookie(&vu.buf, &c, &mut vu.body);
-            std::mem::swap(&mut vu.buf, &mut vu.body);
-        }
-        &vu.buf
-    } else if let Some(c) = cookie_for(&vu.jar, &encoded.wire) {
-        super::request::with_cookie(encoded, &c, &mut vu.buf);
-        &vu.buf
-    } else {
-        prebuilt = ctx
-            .client
-            .h2_requests
-            .get(fi)
-            .and_then(|f| f.get(si)?.as_ref());
-        &encoded.wire
+        ),
     };
     let max_redirects = plan.http.max_redirects;
     let dbg = super::debug::level();
@@ -347,7 +362,7 @@ pub(super) async fn http_step(
     };
     let out = Outgoing {
         wire,
-        h2: prebuilt,
+        typed,
         head: step.method == http::Method::HEAD,
         expect_status: step.expect_status.as_deref(),
         capture,
@@ -368,7 +383,7 @@ pub(super) async fn http_step(
         sample.duration = Some(d.max(Instant::now().saturating_duration_since(t)));
     }
     let (client, jar) = (&mut vu.client, &mut vu.jar);
-    follow_redirects(ctx, client, jar, step, out, &mut sample, &mut resp).await;
+    follow_redirects(ctx, client, jar, (step, parts), out, &mut sample, &mut resp).await;
     let figures = stream.as_ref().map(|st| {
         // The stream's instants, from when its request counts as started: the intended
         // start for the first request of a scheduled iteration (as `duration`).
@@ -397,14 +412,15 @@ pub(super) async fn http_step(
     sample.error
 }
 
-/// Redirects: each hop is a request of this step (sent like `out`, recorded as it ends);
+/// Redirects: each hop is a request of this step (sent like `out`, recorded as it ends), made
+/// from the previous request's typed parts (`first`: the templated step's, else the step's own);
 /// `expect`, checks and extraction apply to the final response only, left in `sample` and
 /// `resp`. Then the final response's cookies go into the jar.
 async fn follow_redirects(
     ctx: &VuContext,
     client: &mut Client,
     jar: &mut Option<Box<Jar>>,
-    step: &Step,
+    (step, first): (&Step, Option<&Parts>),
     out: Outgoing<'_>,
     sample: &mut Sample,
     resp: &mut Response,
@@ -412,17 +428,19 @@ async fn follow_redirects(
     let plan = &ctx.plan;
     let max_redirects = plan.http.max_redirects;
     let mut hops = 0;
-    let mut previous = match sample.status {
-        Some(s) if max_redirects > 0 && redirect::is_redirect(s) => out.wire.to_vec(),
-        _ => Vec::new(),
-    };
+    let first_target = first.map_or(step.path.as_bytes(), |p| &p.target[..]);
+    let mut previous: Option<Parts> = None;
     while hops < max_redirects
         && let Some(status) = sample.status.filter(|s| redirect::is_redirect(*s))
     {
         let Some(location) = resp.header("location") else {
             break;
         };
-        let hop = match redirect::next(status, location, &previous, &plan.target) {
+        let (method, current) = match &previous {
+            Some(p) => (&p.method, &p.target[..]),
+            None => (first.map_or(&step.method, |p| &p.method), first_target),
+        };
+        let hop = match redirect::next(status, location, method, current, &plan.target) {
             redirect::Next::Follow(hop) => hop,
             redirect::Next::Stay => break,
             redirect::Next::CrossOrigin(_) => {
@@ -431,35 +449,34 @@ async fn follow_redirects(
                 break;
             }
         };
-        take_cookies(ctx, jar, &previous, resp);
-        let cookie = jar.as_ref().and_then(|j| j.header(&hop.path));
-        let mut next = Vec::new();
-        if !redirect::request(&previous, &hop, cookie.as_deref(), &mut next) {
-            break;
-        }
+        take_cookies(ctx, jar, current, resp);
+        let mut next = previous
+            .take()
+            .unwrap_or_else(|| first.cloned().unwrap_or_else(|| Parts::of_step(step)));
+        hop.apply(&mut next);
+        next.cookie = cookie_for(jar, &next.target);
+        let mut wire = Vec::new();
+        super::request::write(step, &next, &ctx.client.host, &mut wire);
         if sample.error == Some(ErrorKind::Status) {
             sample.error = None;
         }
         ctx.recorder.borrow_mut().record(step.metric, sample);
         let hop_out = Outgoing {
-            wire: &next,
-            h2: None,
-            head: next.starts_with(b"HEAD "),
+            wire: &wire,
+            typed: Typed::Parts(step, &next),
+            head: next.method == http::Method::HEAD,
             ..out
         };
         (*sample, *resp) = send(ctx, client, step.metric, hop_out).await;
         if super::debug::level() > 0 {
-            super::debug::print(&plan.step_names[step.metric], &next, sample, resp);
+            super::debug::print(&plan.step_names[step.metric], &wire, sample, resp);
         }
         sample.uncorrected = sample.duration;
-        previous = next;
+        previous = Some(next);
         hops += 1;
     }
-    if hops > 0 {
-        take_cookies(ctx, jar, &previous, resp);
-    } else {
-        take_cookies(ctx, jar, out.wire, resp);
-    }
+    let last = previous.as_ref().map_or(first_target, |p| &p.target[..]);
+    take_cookies(ctx, jar, last, resp);
 }
 
 /// A request whose bytes went out: if its VU is stopped before the response (its future
@@ -515,9 +532,9 @@ async fn send(
         written: Cell::new(None),
         sent: out.wire.len() as u64,
     };
-    let (wire, h2, head, expect_status, capture, stream, timeout, scan) = (
+    let (wire, typed, head, expect_status, capture, stream, timeout, scan) = (
         out.wire,
-        out.h2,
+        out.typed,
         out.head,
         out.expect_status,
         out.capture,
@@ -542,7 +559,7 @@ async fn send(
         }
         let out = Outgoing {
             wire,
-            h2,
+            typed,
             head,
             expect_status,
             capture,

@@ -31,12 +31,37 @@ pub fn alpn(version: HttpVersion) -> Vec<Vec<u8>> {
     }
 }
 
+/// Why the run's TLS configuration could not be built (each message names the setting).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("TLS setup: {0}")]
+    Protocols(rustls::Error),
+    #[error("TLS setup: {0}")]
+    Verifier(rustls::client::VerifierBuilderError),
+    #[error("http.tls.client_cert: {0}")]
+    ClientCert(rustls::pki_types::pem::Error),
+    #[error("http.tls.client_key: {0}")]
+    ClientKey(rustls::pki_types::pem::Error),
+    #[error("http.tls.client_cert/client_key: {0}")]
+    ClientAuth(rustls::Error),
+    #[error("`{0}` is not a valid TLS server name")]
+    ServerName(String),
+    #[error("http.tls.ca_file: {0}")]
+    CaFile(rustls::pki_types::pem::Error),
+    #[error("http.tls.ca_file: {0}")]
+    CaFileCertificate(rustls::Error),
+    #[error(
+        "no trusted root certificates found on this system (install ca-certificates), or pass http.tls.ca_file"
+    )]
+    NoRoots,
+}
+
 /// The run's TLS client configuration for `target`.
-pub fn setup(target: &Target, opts: &TlsOptions, version: HttpVersion) -> Result<Tls, String> {
+pub fn setup(target: &Target, opts: &TlsOptions, version: HttpVersion) -> Result<Tls, SetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?;
+        .map_err(SetupError::Protocols)?;
     let builder = if opts.insecure {
         builder
             .dangerous()
@@ -50,12 +75,11 @@ pub fn setup(target: &Target, opts: &TlsOptions, version: HttpVersion) -> Result
         Some((cert, key)) => {
             let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert.0)
                 .collect::<Result<_, _>>()
-                .map_err(|e| format!("http.tls.client_cert: {e}"))?;
-            let key = PrivateKeyDer::from_pem_slice(&key.0)
-                .map_err(|e| format!("http.tls.client_key: {e}"))?;
+                .map_err(SetupError::ClientCert)?;
+            let key = PrivateKeyDer::from_pem_slice(&key.0).map_err(SetupError::ClientKey)?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("http.tls.client_cert/client_key: {e}"))?
+                .map_err(SetupError::ClientAuth)?
         }
         None => builder.with_no_client_auth(),
     };
@@ -70,8 +94,8 @@ pub fn setup(target: &Target, opts: &TlsOptions, version: HttpVersion) -> Result
         .server_name
         .clone()
         .unwrap_or_else(|| target.host.clone());
-    let server_name = ServerName::try_from(name.clone())
-        .map_err(|_| format!("`{name}` is not a valid TLS server name"))?;
+    let server_name =
+        ServerName::try_from(name.clone()).map_err(|_| SetupError::ServerName(name))?;
     Ok(Tls {
         connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
         server_name,
@@ -79,25 +103,19 @@ pub fn setup(target: &Target, opts: &TlsOptions, version: HttpVersion) -> Result
 }
 
 /// `ca_file`'s certificates, else the system's trusted roots.
-fn roots(opts: &TlsOptions) -> Result<rustls::RootCertStore, String> {
+fn roots(opts: &TlsOptions) -> Result<rustls::RootCertStore, SetupError> {
     let mut roots = rustls::RootCertStore::empty();
     if let Some(pem) = &opts.ca {
         for cert in CertificateDer::pem_slice_iter(&pem.0) {
-            let cert = cert.map_err(|e| format!("http.tls.ca_file: {e}"))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("http.tls.ca_file: {e}"))?;
+            let cert = cert.map_err(SetupError::CaFile)?;
+            roots.add(cert).map_err(SetupError::CaFileCertificate)?;
         }
         return Ok(roots);
     }
     let found = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(found.certs);
     if roots.is_empty() {
-        return Err(
-            "no trusted root certificates found on this system (install ca-certificates), \
-             or pass http.tls.ca_file"
-                .into(),
-        );
+        return Err(SetupError::NoRoots);
     }
     Ok(roots)
 }
@@ -138,16 +156,16 @@ fn problem(p: Problem) -> rustls::Error {
 }
 
 impl Verifier {
-    fn new(opts: &TlsOptions, provider: Arc<CryptoProvider>) -> Result<Self, String> {
+    fn new(opts: &TlsOptions, provider: Arc<CryptoProvider>) -> Result<Self, SetupError> {
         let roots = roots(opts)?;
         let webpki =
             rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
-                .map_err(|e| format!("TLS setup: {e}"))?;
+                .map_err(SetupError::Verifier)?;
         let mut pinned = Vec::new();
         if let Some(pem) = &opts.ca {
             for cert in CertificateDer::pem_slice_iter(&pem.0) {
-                pinned.push(cert.map_err(|e| format!("http.tls.ca_file: {e}"))?);
+                pinned.push(cert.map_err(SetupError::CaFile)?);
             }
         }
         Ok(Verifier { webpki, pinned })

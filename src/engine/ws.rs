@@ -76,86 +76,11 @@ async fn open(
     out: &mut Outcome,
 ) -> Option<WebSocketStream<Box<dyn Io + Send>>> {
     let s = &mut out.sample;
-    if cfg.tunnel.is_some() {
-        // CONNECT tunnels are not built for sessions yet (docs/streaming.md).
-        s.error = Some(ErrorKind::Proxy);
+    let io = transport(cfg, index, deadline, s).await?;
+    let Some(req) = upgrade_request(cfg, up, spec) else {
+        s.error = Some(ErrorKind::Protocol);
         return None;
-    }
-    let addrs = cfg.addrs.get();
-    if addrs.is_empty() {
-        s.error = Some(ErrorKind::Connect);
-        return None;
-    }
-    let addr = addrs[index % addrs.len()];
-    let t = Instant::now();
-    let tcp = tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await;
-    s.connecting = t.elapsed();
-    let tcp = match tcp {
-        Err(_) => {
-            s.error = Some(ErrorKind::ConnectTimeout);
-            return None;
-        }
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            s.error = Some(ErrorKind::ConnectRefused);
-            return None;
-        }
-        Ok(Err(_)) => {
-            s.error = Some(ErrorKind::Connect);
-            return None;
-        }
-        Ok(Ok(tcp)) => tcp,
     };
-    let _ = tcp.set_nodelay(true);
-    let io: Box<dyn Io + Send> = match &cfg.tls {
-        None => Box::new(tcp),
-        Some(tls) => {
-            let t = Instant::now();
-            let r = tokio::time::timeout_at(
-                deadline,
-                tls.connector.connect(tls.server_name.clone(), tcp),
-            )
-            .await;
-            s.tls_handshaking = t.elapsed();
-            match r {
-                Err(_) => {
-                    s.error = Some(ErrorKind::Tls);
-                    s.tls_reason = Some(TlsReason::HandshakeTimeout);
-                    return None;
-                }
-                Ok(Err(e)) => {
-                    s.error = Some(ErrorKind::Tls);
-                    s.tls_reason = Some(super::tls::classify(&e));
-                    return None;
-                }
-                Ok(Ok(t)) if t.get_ref().1.alpn_protocol() == Some(b"h2") => {
-                    // WebSockets over HTTP/2 (RFC 8441) are not spoken: the server chose h2.
-                    s.error = Some(ErrorKind::Protocol);
-                    return None;
-                }
-                Ok(Ok(t)) => Box::new(t),
-            }
-        }
-    };
-    let mut req = match format!("ws://{}{}", cfg.host, up.path).into_client_request() {
-        Ok(r) => r,
-        Err(_) => {
-            s.error = Some(ErrorKind::Protocol);
-            return None;
-        }
-    };
-    for (name, value) in &up.headers {
-        if let (Ok(n), Ok(v)) = (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_bytes(value),
-        ) {
-            req.headers_mut().insert(n, v);
-        }
-    }
-    if !spec.subprotocols.is_empty()
-        && let Ok(v) = http::HeaderValue::from_str(&spec.subprotocols.join(", "))
-    {
-        req.headers_mut().insert("sec-websocket-protocol", v);
-    }
     s.sent = (up.path.len() + 200) as u64;
     let t = Instant::now();
     let r = tokio::time::timeout_at(deadline, tokio_tungstenite::client_async(req, io)).await;
@@ -188,6 +113,100 @@ async fn open(
             Some(ws)
         }
     }
+}
+
+/// The session's connection: TCP (timed into `s.connecting`), then TLS when the target is
+/// `https://` (timed into `s.tls_handshaking`); a failure is recorded in `s`.
+async fn transport(
+    cfg: &ClientConfig,
+    index: usize,
+    deadline: Instant,
+    s: &mut Sample,
+) -> Option<Box<dyn Io + Send>> {
+    if cfg.tunnel.is_some() {
+        // CONNECT tunnels are not built for sessions yet (docs/streaming.md).
+        s.error = Some(ErrorKind::Proxy);
+        return None;
+    }
+    let addrs = cfg.addrs.get();
+    if addrs.is_empty() {
+        s.error = Some(ErrorKind::Connect);
+        return None;
+    }
+    let addr = addrs[index % addrs.len()];
+    let t = Instant::now();
+    let tcp = tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await;
+    s.connecting = t.elapsed();
+    let tcp = match tcp {
+        Err(_) => {
+            s.error = Some(ErrorKind::ConnectTimeout);
+            return None;
+        }
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            s.error = Some(ErrorKind::ConnectRefused);
+            return None;
+        }
+        Ok(Err(_)) => {
+            s.error = Some(ErrorKind::Connect);
+            return None;
+        }
+        Ok(Ok(tcp)) => tcp,
+    };
+    let _ = tcp.set_nodelay(true);
+    let Some(tls) = &cfg.tls else {
+        return Some(Box::new(tcp));
+    };
+    let t = Instant::now();
+    let r = tokio::time::timeout_at(
+        deadline,
+        tls.connector.connect(tls.server_name.clone(), tcp),
+    )
+    .await;
+    s.tls_handshaking = t.elapsed();
+    match r {
+        Err(_) => {
+            s.error = Some(ErrorKind::Tls);
+            s.tls_reason = Some(TlsReason::HandshakeTimeout);
+            None
+        }
+        Ok(Err(e)) => {
+            s.error = Some(ErrorKind::Tls);
+            s.tls_reason = Some(super::tls::classify(&e));
+            None
+        }
+        Ok(Ok(t)) if t.get_ref().1.alpn_protocol() == Some(b"h2") => {
+            // WebSockets over HTTP/2 (RFC 8441) are not spoken: the server chose h2.
+            s.error = Some(ErrorKind::Protocol);
+            None
+        }
+        Ok(Ok(t)) => Some(Box::new(t)),
+    }
+}
+
+/// The upgrade request: the session's path on the target, its headers and subprotocols;
+/// `None` when the path makes no valid URI.
+fn upgrade_request(
+    cfg: &ClientConfig,
+    up: &Upgrade<'_>,
+    spec: &WsSpec,
+) -> Option<tokio_tungstenite::tungstenite::handshake::client::Request> {
+    let mut req = format!("ws://{}{}", cfg.host, up.path)
+        .into_client_request()
+        .ok()?;
+    for (name, value) in &up.headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_bytes(value),
+        ) {
+            req.headers_mut().insert(n, v);
+        }
+    }
+    if !spec.subprotocols.is_empty()
+        && let Ok(v) = http::HeaderValue::from_str(&spec.subprotocols.join(", "))
+    {
+        req.headers_mut().insert("sec-websocket-protocol", v);
+    }
+    Some(req)
 }
 
 async fn run_actions<S: AsyncRead + AsyncWrite + Unpin>(

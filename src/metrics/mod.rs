@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod catalog;
 pub mod hdr;
+pub mod protocol;
 pub mod query;
 pub mod recorder;
 pub mod stream;

@@ -1,7 +1,7 @@
 //! Per-worker recording: one `Recorder` per engine thread, written without any lock; its
 //! contents are handed to the aggregator once a second and merged there.
 
-use crate::engine::http1::ProtocolError;
+use super::protocol::ProtocolError;
 use hdrhistogram::Histogram;
 use std::time::Duration;
 
