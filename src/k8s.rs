@@ -200,13 +200,8 @@ fn override_args(o: &Overrides) -> Vec<String> {
 /// How many pods `--workers auto` asks for: enough for the peak VUs and the peak rate.
 pub fn auto_workers(plan: &crate::plan::Plan, vus_per_worker: u32, rate_per_worker: f64) -> u32 {
     let vus = plan.peak_vus() as f64 / vus_per_worker.max(1) as f64;
-    let one = [plan];
-    let parts: Vec<&crate::plan::Plan> = if plan.parts.is_empty() {
-        one.to_vec()
-    } else {
-        plan.parts.iter().map(|p| p.as_ref()).collect()
-    };
-    let rate: f64 = parts
+    let rate: f64 = plan
+        .scenarios
         .iter()
         .filter_map(|p| p.load.arrival().map(|a| a.peak_rate()))
         .sum::<f64>()
@@ -233,7 +228,7 @@ pub fn manifests(a: &ManifestArgs) -> Result<String, Failure> {
         ..Overrides::from(&a.overrides)
     };
     let plan = crate::scenario::load_file(file, &ov)?;
-    if plan.load.arrival().is_some_and(|x| x.stairs.is_some()) {
+    if plan.breakpoint().is_some() {
         return Err(Failure::Usage(
             "executor: breakpoint stops at the first failing stair, which the parts cannot judge apart: run it in one process".into(),
         ));

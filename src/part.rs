@@ -260,7 +260,7 @@ pub fn info(
         start_offset_ms,
         late: start_offset_ms.is_some_and(|ms| ms > LATE_MS),
         step_names: plan.step_names.clone(),
-        scenarios: plan.scenarios.clone(),
+        scenarios: plan.scenario_steps(),
         thresholds: plan
             .thresholds
             .iter()

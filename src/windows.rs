@@ -186,10 +186,10 @@ impl Observe for Fixed {
     }
 }
 
-fn view_of(plan: &crate::plan::Plan) -> WindowView<'_> {
+fn view_of<'a>(plan: &'a crate::plan::Plan, scenarios: &'a [ScenarioSteps]) -> WindowView<'a> {
     WindowView {
         step_names: &plan.step_names,
-        scenarios: &plan.scenarios,
+        scenarios,
         vus_allowed: plan.peak_vus(),
     }
 }
@@ -205,7 +205,11 @@ pub fn live(
     keep_all: bool,
 ) {
     let Some(w) = judge else { return };
-    w.update(agg, &plan.thresholds, &view_of(plan));
+    w.update(
+        agg,
+        &plan.thresholds,
+        &view_of(plan, &plan.scenario_steps()),
+    );
     w.patch(outcomes);
     if !keep_all {
         agg.forget_before(w.needed_from());
@@ -215,7 +219,8 @@ pub fn live(
 /// At the end of a run (every second closed): judge the last windows.
 pub fn at_end(judge: &mut Option<WindowJudge>, agg: &Aggregator, plan: &crate::plan::Plan) {
     let Some(w) = judge else { return };
-    let view = view_of(plan);
+    let scenarios = plan.scenario_steps();
+    let view = view_of(plan, &scenarios);
     w.update(agg, &plan.thresholds, &view);
     w.finish(agg, &plan.thresholds, &view);
 }

@@ -6,7 +6,7 @@ use super::Control;
 use super::client::{Client, ClientConfig, Pool, Scratch};
 use super::cookies::Jar;
 use crate::metrics::Recorder;
-use crate::plan::Plan;
+use crate::plan::{Plan, ScenarioPlan};
 use bytes::Bytes;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -46,7 +46,10 @@ pub struct OpenQueue {
 }
 
 pub struct VuContext {
+    /// What the whole file shares (target, HTTP options, steps, checks, feeds).
     pub plan: Arc<Plan>,
+    /// The scenario these VUs run: its schedule, think time and flows.
+    pub scenario: Arc<ScenarioPlan>,
     pub client: Arc<ClientConfig>,
     pub state: Rc<WorkerState>,
     pub recorder: Rc<RefCell<Recorder>>,

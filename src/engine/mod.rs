@@ -23,7 +23,7 @@ pub mod worker;
 pub mod ws;
 
 use crate::metrics::Snapshot;
-use crate::plan::Plan;
+use crate::plan::{Plan, ScenarioPlan};
 use client::ClientConfig;
 use http::HeaderValue;
 use std::net::SocketAddr;
@@ -99,7 +99,7 @@ fn refreshed_name(plan: &Plan) -> Option<(String, u16)> {
 }
 
 /// Each step's HTTP/2 request, built once: `[flow][step]` (`None` for a templated step).
-fn h2_requests(run: &Plan, origin: &str) -> Vec<Vec<Option<request::H2Request>>> {
+fn h2_requests(run: &ScenarioPlan, origin: &str) -> Vec<Vec<Option<request::H2Request>>> {
     run.flows
         .iter()
         .map(|f| {
@@ -138,7 +138,7 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
     // Where `sequential` and `unique` feeds have got to: one cursor per feed for the whole run
     // (every scenario's VUs draw from the same feeds).
     let feed_cursors = context::feed_cursors(&plan);
-    for run in plan.runs() {
+    for run in &plan.scenarios {
         // An open-model worker needs at least one VU of its own.
         let workers = match run.load.arrival() {
             Some(a) => workers.min(a.max_vus as usize),
@@ -146,12 +146,12 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
         };
         // Each worker keeps its own share of a pool: no more workers than connections, so
         // `max_connections` holds for the whole run.
-        let workers = match run.http.connections {
+        let workers = match plan.http.connections {
             crate::plan::Connections::Pooled { max } => workers.min(max as usize),
             crate::plan::Connections::PerVu => workers,
         }
         .max(1);
-        let host = run.target.authority();
+        let host = plan.target.authority();
         HeaderValue::from_str(&host)
             .map_err(|_| std::io::Error::other("target host is not a valid Host header"))?;
         let wire = run
@@ -159,36 +159,36 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
             .iter()
             .map(|f| f.steps.iter().map(|s| request::encode(s, &host)).collect())
             .collect();
-        let origin = format!("{}://{host}", run.target.scheme());
-        let may_h2 = run.http.version == crate::plan::HttpVersion::Http2
-            || (run.target.tls && run.http.version == crate::plan::HttpVersion::Auto);
+        let origin = format!("{}://{host}", plan.target.scheme());
+        let may_h2 = plan.http.version == crate::plan::HttpVersion::Http2
+            || (plan.target.tls && plan.http.version == crate::plan::HttpVersion::Auto);
         let h2_requests = if may_h2 {
-            h2_requests(&run, &origin)
+            h2_requests(run, &origin)
         } else {
             Vec::new()
         };
         let client = Arc::new(ClientConfig {
             addrs: addrs.clone(),
-            local_ips: run.http.local_ips.clone(),
-            timeout: run.http.timeout,
+            local_ips: plan.http.local_ips.clone(),
+            timeout: plan.http.timeout,
             wire,
             h2_requests,
             origin,
-            h2c: !run.target.tls && run.http.version == crate::plan::HttpVersion::Http2,
-            tunnel: run.http.proxy.as_ref().map(|p| client::Tunnel {
+            h2c: !plan.target.tls && plan.http.version == crate::plan::HttpVersion::Http2,
+            tunnel: plan.http.proxy.as_ref().map(|p| client::Tunnel {
                 authority: format!(
                     "{}:{}",
-                    if run.target.host.contains(':') {
-                        format!("[{}]", run.target.host)
+                    if plan.target.host.contains(':') {
+                        format!("[{}]", plan.target.host)
                     } else {
-                        run.target.host.clone()
+                        plan.target.host.clone()
                     },
-                    run.target.port
+                    plan.target.port
                 ),
                 authorization: p.authorization.clone(),
             }),
             may_h2,
-            max_header_lines: run.http.max_header_lines,
+            max_header_lines: plan.http.max_header_lines,
             host,
             tls: tls.as_ref().map(|t| tls::Tls {
                 connector: t.connector.clone(),
@@ -202,7 +202,8 @@ pub fn start(plan: Arc<Plan>, addrs: Vec<SocketAddr>, workers: usize) -> std::io
                 workers,
                 // Snapshots are told apart by this id only for counting reports per second.
                 report_id: next_id,
-                plan: run.clone(),
+                plan: plan.clone(),
+                scenario: run.clone(),
                 client: client.clone(),
                 control: control.clone(),
                 tx: tx.clone(),

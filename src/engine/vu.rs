@@ -63,8 +63,9 @@ async fn iteration(
     slot: Option<usize>,
 ) -> bool {
     let plan = &ctx.plan;
-    let fi = plan.flow_for(vu.rng.u64(0..plan.total_weight().max(1)));
-    let flow = &plan.flows[fi];
+    let sc = &ctx.scenario;
+    let fi = sc.flow_for(vu.rng.u64(0..sc.total_weight().max(1)));
+    let flow = &sc.flows[fi];
     for &f in &flow.feeds {
         match plan.feeds[f].draw(&ctx.feed_cursors[f], &mut vu.rng) {
             Some(row) => vu.rows[f] = row,
@@ -147,7 +148,7 @@ async fn think_after(ctx: &VuContext, vu: &mut Vu, step: &Step, slot: Option<usi
 
 /// May this VU start another iteration of a fixed-work executor?
 fn may_iterate(ctx: &VuContext, vu: &Vu) -> bool {
-    match &ctx.plan.load {
+    match &ctx.scenario.load {
         crate::plan::Load::PerVuIterations(it) => vu.iteration < it.iterations,
         crate::plan::Load::SharedIterations(it) => {
             ctx.shared_taken.fetch_add(1, Ordering::Relaxed) < it.iterations
@@ -162,10 +163,10 @@ fn may_iterate(ctx: &VuContext, vu: &Vu) -> bool {
 /// pacing period) when the plan spreads its start.
 pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64, initial: bool) {
     let _running = Running::new(ctx.state.clone());
-    let plan = ctx.plan.clone();
-    let mut vu = Vu::new(&plan, id, seed);
-    if initial && plan.spread_start {
-        let period = match plan.think {
+    let sc = ctx.scenario.clone();
+    let mut vu = Vu::new(&ctx.plan, id, seed);
+    if initial && sc.spread_start {
+        let period = match sc.think {
             Think::Pacing(p) => p,
             t => t.sample(&mut vu.rng),
         };
@@ -190,7 +191,7 @@ pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64, initial: b
         if !may_iterate(&ctx, &vu) {
             return;
         }
-        let intended = matches!(plan.think, Think::Pacing(_)).then_some(due);
+        let intended = matches!(sc.think, Think::Pacing(_)).then_some(due);
         // Boxed: the iteration's future (request, TLS, HTTP/2, redirects) is large, and a VU
         // that thinks between iterations should hold only its own small state.
         if !Box::pin(iteration(&ctx, &mut vu, intended, Some(slot))).await {
@@ -199,7 +200,7 @@ pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64, initial: b
         if slot >= ctx.state.target.get() {
             return;
         }
-        let wake = match plan.think {
+        let wake = match sc.think {
             Think::Pacing(period) => {
                 due += period;
                 due.checked_sub(EARLY).unwrap_or(due)

@@ -8,7 +8,7 @@ use super::client::{ClientConfig, Pool, Scratch};
 use super::context::{EARLY, OpenQueue, VuContext, WorkerState};
 use super::vu;
 use crate::metrics::{Recorder, Snapshot};
-use crate::plan::{Arrival, Connections, Plan};
+use crate::plan::{Arrival, Connections, Plan, ScenarioPlan};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -29,6 +29,8 @@ pub struct WorkerArgs {
     /// Unique across all scenarios' workers.
     pub report_id: usize,
     pub plan: Arc<Plan>,
+    /// The scenario this worker runs (one of `plan.scenarios`).
+    pub scenario: Arc<ScenarioPlan>,
     pub client: Arc<ClientConfig>,
     pub control: Arc<Control>,
     pub tx: Sender<Snapshot>,
@@ -69,6 +71,7 @@ pub async fn run(a: WorkerArgs) {
     )));
     let ctx = Rc::new(VuContext {
         plan: a.plan.clone(),
+        scenario: a.scenario.clone(),
         client: a.client.clone(),
         state: state.clone(),
         recorder: recorder.clone(),
@@ -114,7 +117,7 @@ pub async fn run(a: WorkerArgs) {
             }
         })
     };
-    match a.plan.load.arrival() {
+    match a.scenario.load.arrival() {
         Some(arrival) => run_open(&a, &ctx, arrival, start).await,
         None => run_closed(&a, &ctx, start).await,
     }
@@ -126,7 +129,7 @@ pub async fn run(a: WorkerArgs) {
 /// The closed model: keep the worker's share of the VU target running.
 async fn run_closed(a: &WorkerArgs, ctx: &Rc<VuContext>, start: Instant) {
     let state = &ctx.state;
-    let load = &a.plan.load;
+    let load = &a.scenario.load;
     let ramp_grace = load.graceful_ramp_down();
     let mut slots: Vec<Option<Slot>> = Vec::new();
     let mut settled = false;
@@ -144,7 +147,7 @@ async fn run_closed(a: &WorkerArgs, ctx: &Rc<VuContext>, start: Instant) {
         if a.control.stop.load(Ordering::Relaxed) || t >= load.duration() {
             break;
         }
-        let target = share(a.plan.vus_at(t), a.id, a.workers);
+        let target = share(a.plan.scenario_vus_at(&a.scenario, t), a.id, a.workers);
         let previous = state.target.get();
         if target != previous {
             state.target.set(target);

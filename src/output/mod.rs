@@ -153,7 +153,7 @@ pub fn run_info(
             url: String::new(),
         })
         .collect();
-    for f in &plan.flows {
+    for f in plan.all_flows() {
         for st in &f.steps {
             if let Some(s) = steps.get_mut(st.metric)
                 && s.method.is_empty()
@@ -163,8 +163,8 @@ pub fn run_info(
             }
         }
     }
-    for (name, idx) in &plan.scenarios {
-        for &i in idx {
+    for (name, idx) in plan.scenario_steps() {
+        for &i in &idx {
             if let Some(s) = steps.get_mut(i) {
                 s.scenario = name.clone();
             }
@@ -375,3 +375,43 @@ pub fn rfc3339(t: SystemTime) -> String {
 
 /// Shared state of an output that is read by someone else (the Prometheus endpoint).
 pub type Shared<T> = Arc<Mutex<T>>;
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::{Overrides, load_str};
+
+    #[test]
+    fn run_info_gives_every_scenarios_steps_their_method_url_and_scenario() {
+        let plan = load_str(
+            "target: http://127.0.0.1:9\nscenarios:\n\
+             \x20 browse:\n\
+             \x20   load: { vus: 1, duration: 1s }\n\
+             \x20   flows: [ { steps: [ { name: home, get: /fast } ] } ]\n\
+             \x20 api:\n\
+             \x20   load: { vus: 1, duration: 1s }\n\
+             \x20   flows: [ { steps: [ { name: submit, post: /echo, body: hi } ] } ]\n",
+            "s.yaml",
+            "s",
+            &Overrides::default(),
+        )
+        .expect("a valid file");
+        let info = super::run_info(&plan, &[], &chrono::Local::now());
+        let row = |s: &super::StepInfo| {
+            (
+                s.name.clone(),
+                s.method.clone(),
+                s.url.clone(),
+                s.scenario.clone(),
+            )
+        };
+        let rows: Vec<_> = info.steps.iter().map(row).collect();
+        let want = |n: &str, m: &str, u: &str, s: &str| (n.into(), m.into(), u.into(), s.into());
+        assert_eq!(
+            rows,
+            vec![
+                want("home", "GET", "http://127.0.0.1:9/fast", "browse"),
+                want("submit", "POST", "http://127.0.0.1:9/echo", "api"),
+            ]
+        );
+    }
+}

@@ -27,6 +27,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use template::Template;
 
+/// The whole run of one scenario file: what every scenario shares (target, HTTP options, steps,
+/// checks, variables, feeds, thresholds) and the scenarios themselves, run at once. A file
+/// with top-level `load` and `flows` is a plan with one unnamed scenario.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub name: String,
@@ -34,31 +37,68 @@ pub struct Plan {
     /// Where the target came from, for messages: `file:line:col` or `--target`.
     pub target_origin: String,
     pub http: HttpOptions,
+    /// Names of the steps as metric tags, indexed by `Step::metric` (every scenario's steps).
+    pub step_names: Vec<String>,
+    pub thresholds: Vec<Threshold>,
+    /// Each VU's variables (declared with a value, or extracted), by index; initial values.
+    pub variables: Vec<(String, Bytes)>,
+    /// CSV data feeds, loaded once and shared read-only by every VU of every scenario.
+    pub feeds: Vec<Arc<Feed>>,
+    /// A cookie jar per VU (`http.cookies`, on by default).
+    pub cookies: bool,
+    /// Every check (expectation) of every step, by id.
+    pub checks: Vec<CheckInfo>,
+    /// The scenarios, in file order: at least one. Their step, check, variable and feed
+    /// indices point into this plan's lists.
+    pub scenarios: Vec<Arc<ScenarioPlan>>,
+    /// `--segment`: this process runs one part of the whole (see `crate::segment`).
+    pub segment: Option<crate::segment::Part>,
+}
+
+/// One scenario of a plan: its own schedule, think time and flows.
+#[derive(Debug, Clone)]
+pub struct ScenarioPlan {
+    /// The name under `scenarios:`; empty for the one scenario of a file with top-level
+    /// `load` and `flows`.
+    pub name: String,
     pub load: Load,
     pub think: Think,
     /// VUs of the initial population begin after a random part of one think time, so the load
     /// is steady from the first second instead of arriving as one synchronized herd.
     pub spread_start: bool,
     pub flows: Vec<Flow>,
-    /// Names of the steps as metric tags, indexed by `Step::metric`.
-    pub step_names: Vec<String>,
-    pub thresholds: Vec<Threshold>,
-    /// Each VU's variables (declared with a value, or extracted), by index; initial values.
-    pub variables: Vec<(String, Bytes)>,
-    /// CSV data feeds, loaded once and shared read-only by every VU.
-    pub feeds: Vec<Arc<Feed>>,
-    /// A cookie jar per VU (`http.cookies`, on by default).
-    pub cookies: bool,
-    /// Every check (expectation) of every step, by id.
-    pub checks: Vec<CheckInfo>,
-    /// The scenarios of a multi-scenario file, each a plan of its own (its load, think time and
-    /// flows; step, check, variable and feed indices shared with this plan), run at once.
-    /// Empty for a single scenario, which is this plan itself.
-    pub parts: Vec<Arc<Plan>>,
-    /// Each scenario's name and steps (metric indices), for `{scenario:NAME}`.
-    pub scenarios: Vec<(String, Vec<usize>)>,
-    /// `--segment`: this process runs one part of the whole (see `crate::segment`).
-    pub segment: Option<crate::segment::Part>,
+    /// Its steps (metric indices), for `{scenario:NAME}`.
+    pub steps: Vec<usize>,
+}
+
+impl ScenarioPlan {
+    /// Pick a flow index by weight from a uniform draw in `0..total_weight`.
+    pub fn flow_for(&self, mut draw: u64) -> usize {
+        for (i, f) in self.flows.iter().enumerate() {
+            if draw < f.weight as u64 {
+                return i;
+            }
+            draw -= f.weight as u64;
+        }
+        self.flows.len().saturating_sub(1)
+    }
+
+    pub fn total_weight(&self) -> u64 {
+        self.flows.iter().map(|f| f.weight as u64).sum()
+    }
+
+    /// Requests per iteration, on average over the flows' weights (1 when no flow has weight).
+    pub fn requests_per_iteration(&self) -> f64 {
+        let total = self.total_weight();
+        if total == 0 {
+            return 1.0;
+        }
+        self.flows
+            .iter()
+            .map(|f| f.weight as f64 * f.steps.len() as f64)
+            .sum::<f64>()
+            / total as f64
+    }
 }
 
 impl Plan {
@@ -71,79 +111,93 @@ impl Plan {
             .map(|(_, port, ip)| std::net::SocketAddr::new(*ip, *port))
     }
 
-    /// The plans to run at once: the scenarios of a multi-scenario file, or this one.
-    pub fn runs(self: &Arc<Self>) -> Vec<Arc<Plan>> {
-        if self.parts.is_empty() {
-            vec![self.clone()]
-        } else {
-            self.parts.clone()
-        }
+    /// Whether the file names its scenarios (`scenarios:`), rather than having one unnamed.
+    pub fn is_multi(&self) -> bool {
+        self.scenarios.iter().any(|s| !s.name.is_empty())
     }
 
-    /// Every flow of every scenario, in file order (not only the first scenario's, which the
-    /// top-level `flows` of a multi-scenario plan are).
+    /// Each named scenario and its steps (metric indices), for `{scenario:NAME}` and the
+    /// report; empty for a file with one unnamed scenario.
+    pub fn scenario_steps(&self) -> Vec<(String, Vec<usize>)> {
+        self.scenarios
+            .iter()
+            .filter(|s| !s.name.is_empty())
+            .map(|s| (s.name.clone(), s.steps.clone()))
+            .collect()
+    }
+
+    /// Every flow of every scenario, in file order.
     pub fn all_flows(&self) -> impl Iterator<Item = &Flow> {
-        let scenarios: Vec<&Plan> = if self.parts.is_empty() {
-            vec![self]
-        } else {
-            self.parts.iter().map(|p| p.as_ref()).collect()
-        };
-        scenarios.into_iter().flat_map(|p| p.flows.iter())
+        self.scenarios.iter().flat_map(|s| s.flows.iter())
     }
 
-    fn each<T>(&self, f: impl Fn(&Plan) -> T) -> Vec<T> {
-        if self.parts.is_empty() {
-            vec![f(self)]
-        } else {
-            self.parts.iter().map(|p| f(p)).collect()
+    /// The breakpoint schedule, if this is a breakpoint run. A breakpoint run has one scenario
+    /// (the scenario file refuses one among several): `None` for several scenarios.
+    pub fn breakpoint(&self) -> Option<&Arrival> {
+        match self.scenarios.as_slice() {
+            [one] => one.load.arrival().filter(|a| a.stairs.is_some()),
+            _ => None,
         }
     }
 
     /// `constant-vus`, or `browse: constant-vus + api: constant-arrival-rate`.
     pub fn executor_label(&self) -> String {
-        if self.parts.is_empty() {
-            return self.load.executor_name().to_string();
+        if let [one] = self.scenarios.as_slice()
+            && one.name.is_empty()
+        {
+            return one.load.executor_name().to_string();
         }
         self.scenarios
             .iter()
-            .zip(&self.parts)
-            .map(|((n, _), p)| format!("{n}: {}", p.load.executor_name()))
+            .map(|s| format!("{}: {}", s.name, s.load.executor_name()))
             .collect::<Vec<_>>()
             .join(" + ")
     }
 
-    /// The longest scheduled part.
+    /// The longest scheduled scenario.
     pub fn planned_duration(&self) -> Duration {
-        self.each(|p| p.load.duration())
-            .into_iter()
+        self.scenarios
+            .iter()
+            .map(|s| s.load.duration())
             .max()
             .unwrap_or_default()
     }
 
     pub fn graceful_stop(&self) -> Duration {
-        self.each(|p| p.load.graceful_stop())
-            .into_iter()
+        self.scenarios
+            .iter()
+            .map(|s| s.load.graceful_stop())
             .max()
             .unwrap_or_default()
     }
 
     /// The most VUs all scenarios together may run (this segment's share of them).
     pub fn peak_vus(&self) -> u32 {
-        self.each(|p| match p.load.arrival() {
-            // Arrival-rate VU counts are scaled to the segment when it is applied.
-            Some(_) => p.load.max_vus(),
-            None => p.segment_share(p.load.max_vus()),
-        })
-        .into_iter()
-        .sum()
+        self.scenarios
+            .iter()
+            .map(|s| match s.load.arrival() {
+                // Arrival-rate VU counts are scaled to the segment when it is applied.
+                Some(_) => s.load.max_vus(),
+                None => self.segment_share(s.load.max_vus()),
+            })
+            .sum()
     }
 
-    /// The VUs this process should run at `t` (its segment's share of a closed-model target).
-    pub fn vus_at(&self, t: Duration) -> u32 {
-        match self.load.arrival() {
-            Some(_) => self.load.vus_at(t),
-            None => self.segment_share(self.load.vus_at(t)),
+    /// The VUs this process should run at `t` for scenario `s` (its segment's share of a
+    /// closed-model target).
+    pub fn scenario_vus_at(&self, s: &ScenarioPlan, t: Duration) -> u32 {
+        match s.load.arrival() {
+            Some(_) => s.load.vus_at(t),
+            None => self.segment_share(s.load.vus_at(t)),
         }
+    }
+
+    /// The VUs this process should run at `t`, all scenarios together.
+    pub fn vus_at(&self, t: Duration) -> u32 {
+        self.scenarios
+            .iter()
+            .map(|s| self.scenario_vus_at(s, t))
+            .sum()
     }
 
     /// This process's share of `n` VUs of a closed-model schedule: all of them, or its
@@ -172,27 +226,11 @@ impl Plan {
             Connections::PerVu => vus as u64,
             // Each scenario's engine has a pool of its own.
             Connections::Pooled { max } => self
-                .each(|p| max.min(p.load.max_vus()) as u64)
-                .into_iter()
+                .scenarios
+                .iter()
+                .map(|s| max.min(s.load.max_vus()) as u64)
                 .sum(),
         }
-    }
-}
-
-impl Plan {
-    /// Pick a flow index by weight from a uniform draw in `0..total_weight`.
-    pub fn flow_for(&self, mut draw: u64) -> usize {
-        for (i, f) in self.flows.iter().enumerate() {
-            if draw < f.weight as u64 {
-                return i;
-            }
-            draw -= f.weight as u64;
-        }
-        self.flows.len().saturating_sub(1)
-    }
-
-    pub fn total_weight(&self) -> u64 {
-        self.flows.iter().map(|f| f.weight as u64).sum()
     }
 }
 
@@ -360,6 +398,14 @@ mod tests {
         let mut flows: Vec<Flow> = (0..2).map(step).collect();
         flows[0].weight = 3;
         flows[1].weight = 1;
+        let sc = ScenarioPlan {
+            name: String::new(),
+            load: ramp(),
+            think: Think::None,
+            spread_start: true,
+            flows,
+            steps: vec![],
+        };
         let plan = Plan {
             name: "t".into(),
             target: Target::parse("http://127.0.0.1").unwrap(),
@@ -379,22 +425,20 @@ mod tests {
                 max_header_lines: 256,
                 max_body: 1024,
             },
-            load: ramp(),
-            think: Think::None,
-            spread_start: true,
-            flows,
             step_names: vec![],
             thresholds: vec![],
             variables: vec![],
             feeds: vec![],
             cookies: true,
             checks: vec![],
-            parts: vec![],
-            scenarios: vec![],
+            scenarios: vec![Arc::new(sc)],
             segment: None,
         };
-        let picks: Vec<usize> = (0..4).map(|d| plan.flow_for(d)).collect();
+        let sc = &plan.scenarios[0];
+        let picks: Vec<usize> = (0..4).map(|d| sc.flow_for(d)).collect();
         assert_eq!(picks, vec![0, 0, 0, 1]);
-        assert_eq!(plan.total_weight(), 4);
+        assert_eq!(sc.total_weight(), 4);
+        assert_eq!(plan.executor_label(), "ramping-vus");
+        assert!(!plan.is_multi() && plan.scenario_steps().is_empty());
     }
 }

@@ -37,7 +37,13 @@ pub fn apply_segment(plan: &mut Plan, part: Part) -> Result<(), SegmentPlanError
             _ => Ok(()),
         }
     };
-    scale(&mut plan.load)?;
+    let mut scenarios = Vec::with_capacity(plan.scenarios.len());
+    for s in &plan.scenarios {
+        let mut s = (**s).clone();
+        scale(&mut s.load)?;
+        scenarios.push(Arc::new(s));
+    }
+    plan.scenarios = scenarios;
     let feeds: Vec<Arc<Feed>> = plan
         .feeds
         .iter()
@@ -59,15 +65,6 @@ pub fn apply_segment(plan: &mut Plan, part: Part) -> Result<(), SegmentPlanError
             })
         })
         .collect();
-    let mut parts = Vec::new();
-    for p in &plan.parts {
-        let mut q = (**p).clone();
-        scale(&mut q.load)?;
-        q.feeds = feeds.clone();
-        q.segment = Some(part.clone());
-        parts.push(Arc::new(q));
-    }
-    plan.parts = parts;
     plan.feeds = feeds;
     plan.segment = Some(part);
     Ok(())

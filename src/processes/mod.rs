@@ -387,7 +387,7 @@ impl Live {
                 view: self.agg.view(elapsed),
                 step_names: &self.plan.step_names,
                 vus_allowed: self.plan.peak_vus(),
-                scenarios: &self.plan.scenarios,
+                scenarios: &self.plan.scenario_steps(),
             };
             self.outcomes = sla::evaluate_all(&self.plan.thresholds, &live);
         }

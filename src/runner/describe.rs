@@ -1,6 +1,6 @@
 //! The plan described in words: what `validate` prints and the run's opening lines.
 
-use crate::plan::{Load, Plan, Think};
+use crate::plan::{Load, Plan, ScenarioPlan, Think};
 use crate::units::duration::format_duration;
 use std::time::Duration;
 
@@ -14,32 +14,31 @@ pub(super) fn fmt_rate(r: f64) -> String {
 
 /// A readable description of a plan (used by `validate` and before a run).
 pub fn describe(plan: &Plan) -> String {
-    if plan.parts.is_empty() {
-        return describe_one(plan, "");
-    }
     let mut s = format!(
         "  name:       {}\n  target:     {}{}\n",
         plan.name,
         plan.target.url(),
         protocol_note(plan)
     );
-    for ((name, _), part) in plan.scenarios.iter().zip(&plan.parts) {
-        s.push_str(&format!("  scenario {name}:\n"));
-        let one = describe_one(part, "  ");
-        // Name and target were said once above.
-        s.extend(
-            one.lines()
-                .skip(2)
-                .filter(|l| !l.contains("threshold:"))
-                .map(|l| format!("{l}\n")),
-        );
+    for sc in &plan.scenarios {
+        if sc.name.is_empty() {
+            s.push_str(&describe_scenario(plan, sc, ""));
+        } else {
+            s.push_str(&format!("  scenario {}:\n", sc.name));
+            s.push_str(&describe_scenario(plan, sc, "  "));
+        }
     }
-    for line in describe_one(plan, "")
-        .lines()
-        .filter(|l| l.contains("threshold:"))
-    {
-        s.push_str(line);
-        s.push('\n');
+    for t in &plan.thresholds {
+        s.push_str(&format!(
+            "  threshold:  {} {}{}\n",
+            t.metric,
+            t.expression,
+            if t.abort_on_fail {
+                " (abort on fail)"
+            } else {
+                ""
+            }
+        ));
     }
     s
 }
@@ -90,9 +89,10 @@ fn protocol_note(plan: &Plan) -> String {
     }
 }
 
-fn describe_one(plan: &Plan, indent: &str) -> String {
+/// One scenario's load, think time and flows, each line indented by `indent`.
+fn describe_scenario(plan: &Plan, sc: &ScenarioPlan, indent: &str) -> String {
     let mut s = String::new();
-    let load = match &plan.load {
+    let load = match &sc.load {
         Load::ConstantVus { vus, duration, .. } => {
             format!("constant-vus: {vus} VUs for {}", format_duration(*duration))
         }
@@ -106,8 +106,8 @@ fn describe_one(plan: &Plan, indent: &str) -> String {
             format!(
                 "ramping-vus: from {start_vus}, stages {} (peak {} VUs, {})",
                 st.join(", "),
-                plan.load.max_vus(),
-                format_duration(plan.load.duration())
+                sc.load.max_vus(),
+                format_duration(sc.load.duration())
             )
         }
         Load::PerVuIterations(i) => format!(
@@ -161,7 +161,7 @@ fn describe_one(plan: &Plan, indent: &str) -> String {
             )
         }
     };
-    let think = match plan.think {
+    let think = match sc.think {
         Think::None => "none".to_string(),
         Think::Constant(d) => format!("constant({})", format_duration(d)),
         Think::Between(a, b) => format!("between({}, {})", format_duration(a), format_duration(b)),
@@ -169,12 +169,9 @@ fn describe_one(plan: &Plan, indent: &str) -> String {
         Think::Pacing(d) => format!("pacing({})", format_duration(d)),
     };
     s.push_str(&format!(
-        "  name:       {}\n  target:     {}{}\n{indent}  load:       {load}\n{indent}  think time: {think}\n",
-        plan.name,
-        plan.target.url(),
-        protocol_note(plan)
+        "{indent}  load:       {load}\n{indent}  think time: {think}\n"
     ));
-    for f in &plan.flows {
+    for f in &sc.flows {
         s.push_str(&format!(
             "{indent}  flow {} (weight {}): {} steps\n",
             f.name,
@@ -187,18 +184,6 @@ fn describe_one(plan: &Plan, indent: &str) -> String {
                 st.source, plan.step_names[st.metric]
             ));
         }
-    }
-    for t in &plan.thresholds {
-        s.push_str(&format!(
-            "  threshold:  {} {}{}\n",
-            t.metric,
-            t.expression,
-            if t.abort_on_fail {
-                " (abort on fail)"
-            } else {
-                ""
-            }
-        ));
     }
     s
 }

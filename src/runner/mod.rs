@@ -143,7 +143,7 @@ pub fn execute(mut plan: Plan, opts: &RunOptions) -> Result<i32, Failure> {
     let output_notes = outputs.finish();
     let agg_seconds = agg.second_histograms().to_vec();
     let mut result = agg.finish(plan.step_names.clone(), elapsed, plan.peak_vus());
-    result.scenarios = plan.scenarios.clone();
+    result.scenarios = plan.scenario_steps();
     let segment_info = opts.part.as_ref().and_then(|p| {
         crate::part::info(
             p,
@@ -209,7 +209,7 @@ fn watch(
     let control = eng.control.clone();
     let stair_view = StairView {
         step_names: &plan.step_names,
-        scenarios: &plan.scenarios,
+        scenarios: &plan.scenario_steps(),
         vus_allowed: plan.peak_vus(),
     };
     let mut views = Views::start(
@@ -269,7 +269,7 @@ struct Judging {
 
 impl Judging {
     fn new(plan: &Plan, workers: usize) -> Self {
-        let judge = plan.load.arrival().and_then(Judge::new);
+        let judge = plan.breakpoint().and_then(Judge::new);
         let mut agg = Aggregator::new(workers, plan.step_names.len());
         let windows = crate::windows::WindowJudge::new(&plan.thresholds);
         if judge.is_some() || windows.is_some() {
@@ -304,7 +304,7 @@ impl Judging {
         crate::windows::at_end(&mut windows, &agg, plan);
         let stair_view = StairView {
             step_names: &plan.step_names,
-            scenarios: &plan.scenarios,
+            scenarios: &plan.scenario_steps(),
             vus_allowed: plan.peak_vus(),
         };
         let capacity = judge.map(|mut j| {
@@ -333,7 +333,7 @@ impl Judging {
             view: self.agg.view(elapsed),
             step_names: &plan.step_names,
             vus_allowed: plan.peak_vus(),
-            scenarios: &plan.scenarios,
+            scenarios: &plan.scenario_steps(),
         };
         live.outcomes = sla::evaluate_all(&plan.thresholds, &observe);
         crate::windows::live(

@@ -26,7 +26,7 @@ mod ws;
 use crate::plan::template::{Escape, Part, Template};
 use crate::plan::{
     Arrival, CheckInfo, Connections, Dynamic, Flow, HttpOptions, Iterations, Load, Plan, RateStage,
-    Stage, Stairs, Step, Target, Think,
+    ScenarioPlan, Stage, Stairs, Step, Target, Think,
 };
 use crate::sla::{MetricRef, Threshold};
 use bytes::Bytes;
@@ -310,8 +310,7 @@ impl Builder<'_> {
         };
         let parts = self.scenario_parts(&raw)?;
         let mut step_names: Vec<String> = Vec::new();
-        let mut built = Vec::new();
-        let mut scenarios = Vec::new();
+        let mut scenarios: Vec<ScenarioPlan> = Vec::new();
         for (pname, l, f) in &parts {
             *self.part.borrow_mut() = if pname.is_empty() {
                 String::new()
@@ -336,43 +335,40 @@ impl Builder<'_> {
             )?;
             if !pname.is_empty() {
                 self.own_steps(&flows, first_step, &step_names)?;
-                scenarios.push((
-                    pname.clone(),
-                    (first_step..step_names.len()).collect::<Vec<_>>(),
-                ));
             }
-            built.push((
+            scenarios.push(ScenarioPlan {
+                name: pname.clone(),
                 load,
-                l.think_time.map_or(Think::None, think),
-                l.spread_start.unwrap_or(true),
+                think: l.think_time.map_or(Think::None, think),
+                spread_start: l.spread_start.unwrap_or(true),
                 flows,
-            ));
+                steps: (first_step..step_names.len()).collect(),
+            });
         }
         *self.part.borrow_mut() = String::new();
-        let thresholds = self.thresholds(&raw, &step_names, &scenarios)?;
-        for b in &mut built {
-            stream::attach_slos(&mut b.3, &step_names, &thresholds);
+        let named: Vec<(String, Vec<usize>)> = scenarios
+            .iter()
+            .filter(|s| !s.name.is_empty())
+            .map(|s| (s.name.clone(), s.steps.clone()))
+            .collect();
+        let thresholds = self.thresholds(&raw, &step_names, &named)?;
+        for s in &mut scenarios {
+            stream::attach_slos(&mut s.flows, &step_names, &thresholds);
         }
-        let base = Plan {
+        Ok(Plan {
             name,
             target,
             target_origin,
             http,
-            load: built[0].0.clone(),
-            think: built[0].1,
-            spread_start: built[0].2,
-            flows: built[0].3.clone(),
             step_names,
             thresholds,
             variables: scope.vars.into_iter().zip(scope.initial).collect(),
             feeds: scope.feeds,
             cookies: raw.http.cookies.unwrap_or(true),
             checks: scope.checks,
-            parts: Vec::new(),
-            scenarios,
+            scenarios: scenarios.into_iter().map(std::sync::Arc::new).collect(),
             segment: None,
-        };
-        Ok(with_parts(base, built))
+        })
     }
 
     /// A step name belongs to one scenario, so `{scenario:...}` can sum its steps.
@@ -493,29 +489,6 @@ impl Builder<'_> {
         }
         Ok(parts)
     }
-}
-
-/// A multi-scenario plan: each scenario a plan of its own (its load, think time and flows) over
-/// the shared base; a single scenario is the base itself.
-fn with_parts(base: Plan, built: Vec<(Load, Think, bool, Vec<crate::plan::Flow>)>) -> Plan {
-    if base.scenarios.is_empty() {
-        return base;
-    }
-    let parts: Vec<std::sync::Arc<Plan>> = built
-        .into_iter()
-        .zip(&base.scenarios)
-        .map(|((load, think, spread_start, flows), (pname, _))| {
-            std::sync::Arc::new(Plan {
-                name: format!("{}/{pname}", base.name),
-                load,
-                think,
-                spread_start,
-                flows,
-                ..base.clone()
-            })
-        })
-        .collect();
-    Plan { parts, ..base }
 }
 
 #[cfg(test)]

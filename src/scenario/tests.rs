@@ -11,19 +11,19 @@ fn plan(load: &str, ov: &Overrides) -> Result<Plan, ScenarioError> {
 fn defaults_and_executor_inference() {
     let p = plan("  vus: 3\n  duration: 10s\n", &Overrides::default()).unwrap();
     assert_eq!(p.name, "s");
-    assert_eq!(p.load.executor_name(), "constant-vus");
-    assert_eq!(p.load.graceful_stop(), Duration::from_secs(30));
+    assert_eq!(p.scenarios[0].load.executor_name(), "constant-vus");
+    assert_eq!(p.scenarios[0].load.graceful_stop(), Duration::from_secs(30));
     assert_eq!(p.http.timeout, Duration::from_secs(60));
-    assert_eq!(p.flows[0].steps[0].path, "/api/x");
+    assert_eq!(p.scenarios[0].flows[0].steps[0].path, "/api/x");
     assert_eq!(p.target_origin, "s.yaml:1:9");
     let r = plan(
         "  stages: [ {duration: 10s, target: 5} ]\n",
         &Overrides::default(),
     )
     .unwrap();
-    assert_eq!(r.load.executor_name(), "ramping-vus");
+    assert_eq!(r.scenarios[0].load.executor_name(), "ramping-vus");
     assert_eq!(
-        r.load.vus_at(Duration::ZERO),
+        r.scenarios[0].load.vus_at(Duration::ZERO),
         1,
         "k6's start_vus default is 1"
     );
@@ -37,10 +37,10 @@ fn overrides_scale_vus_and_time() {
         ..Default::default()
     };
     let p = plan("  start_vus: 1000\n  stages: [ {duration: 100s, target: 50000}, {duration: 20s, target: 0} ]\n", &ov).unwrap();
-    assert_eq!(p.load.max_vus(), 500);
-    assert_eq!(p.load.vus_at(Duration::ZERO), 10);
-    assert_eq!(p.load.duration(), Duration::from_secs(12));
-    assert_eq!(p.load.graceful_stop(), Duration::from_secs(3));
+    assert_eq!(p.scenarios[0].load.max_vus(), 500);
+    assert_eq!(p.scenarios[0].load.vus_at(Duration::ZERO), 10);
+    assert_eq!(p.scenarios[0].load.duration(), Duration::from_secs(12));
+    assert_eq!(p.scenarios[0].load.graceful_stop(), Duration::from_secs(3));
 
     let both = Overrides {
         vus: Some(7),
@@ -48,9 +48,12 @@ fn overrides_scale_vus_and_time() {
         ..Default::default()
     };
     let c = plan("  stages: [ {duration: 100s, target: 50} ]\n", &both).unwrap();
-    assert_eq!(c.load.executor_name(), "constant-vus");
+    assert_eq!(c.scenarios[0].load.executor_name(), "constant-vus");
     assert_eq!(
-        (c.load.max_vus(), c.load.duration()),
+        (
+            c.scenarios[0].load.max_vus(),
+            c.scenarios[0].load.duration()
+        ),
         (7, Duration::from_secs(3))
     );
 
@@ -63,9 +66,9 @@ fn overrides_scale_vus_and_time() {
         &peak,
     )
     .unwrap();
-    assert_eq!(r.load.max_vus(), 10);
+    assert_eq!(r.scenarios[0].load.max_vus(), 10);
     assert_eq!(
-        r.load.vus_at(Duration::from_secs(15)),
+        r.scenarios[0].load.vus_at(Duration::from_secs(15)),
         8,
         "halfway from 10 to 5"
     );
@@ -100,7 +103,7 @@ fn keys_of_another_executor_are_refused_at_the_key() {
 fn json_bodies_set_their_content_type() {
     let text = "target: http://h:1\nload: { vus: 1, duration: 1s }\nflows:\n  - steps:\n      - { post: /p, json: { a: [1, 2] } }\n";
     let p = load_str(text, "f", "f", &Overrides::default()).unwrap();
-    let s = &p.flows[0].steps[0];
+    let s = &p.scenarios[0].flows[0].steps[0];
     assert_eq!(&s.body[..], br#"{"a":[1,2]}"#);
     assert_eq!(s.headers["content-type"], "application/json");
     assert_eq!(p.step_names, vec!["POST /p"]);
@@ -181,17 +184,17 @@ fn arrival_rate_executors() {
         &Overrides::default(),
     )
     .unwrap();
-    let a = p.load.arrival().expect("open model");
+    let a = p.scenarios[0].load.arrival().expect("open model");
     assert_eq!(a.start_rate, 0.5, "30 per minute");
     assert_eq!((a.pre_allocated_vus, a.max_vus), (2, 5));
     assert_eq!(a.queue_size, 1000, "at least 1000 deep by default");
-    assert_eq!(p.load.max_vus(), 5);
+    assert_eq!(p.scenarios[0].load.max_vus(), 5);
     let p = plan(
         "  executor: ramping-arrival-rate\n  stages: [ {duration: 10s, target: 400} ]\n  max_vus: 100\n",
         &Overrides::default(),
     )
     .unwrap();
-    let a = p.load.arrival().expect("open model");
+    let a = p.scenarios[0].load.arrival().expect("open model");
     assert_eq!(a.start_rate, 0.0);
     assert_eq!(a.queue_size, 2000, "5 s of the peak rate");
     assert_eq!(a.pre_allocated_vus, 10);
@@ -246,5 +249,5 @@ fn arrival_rate_executors() {
         &Overrides::default(),
     )
     .unwrap();
-    assert_eq!(p.think, Think::Pacing(Duration::from_secs(2)));
+    assert_eq!(p.scenarios[0].think, Think::Pacing(Duration::from_secs(2)));
 }

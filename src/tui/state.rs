@@ -4,7 +4,7 @@
 
 use crate::metrics::Aggregator;
 use crate::metrics::aggregate::ms;
-use crate::plan::Plan;
+use crate::plan::{Plan, ScenarioPlan};
 use crate::sla::Outcome;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -160,22 +160,9 @@ pub struct Publisher {
     target_kind: TargetKind,
 }
 
-/// Requests per iteration, on average over the flows' weights.
-fn requests_per_iteration(plan: &Plan) -> f64 {
-    let total: u64 = plan.flows.iter().map(|f| f.weight as u64).sum();
-    if total == 0 {
-        return 1.0;
-    }
-    plan.flows
-        .iter()
-        .map(|f| f.weight as f64 * f.steps.len() as f64)
-        .sum::<f64>()
-        / total as f64
-}
-
 impl Publisher {
     pub fn new(plan: Arc<Plan>, started: Instant) -> Self {
-        let runs = plan.runs();
+        let runs = &plan.scenarios;
         let open = runs.iter().filter(|p| p.load.arrival().is_some()).count();
         let target_kind = if open == 0 {
             TargetKind::Vus
@@ -205,11 +192,11 @@ impl Publisher {
         );
         Some(
             self.plan
-                .runs()
+                .scenarios
                 .iter()
                 .filter_map(|p| {
                     p.load.arrival().map(|arr| {
-                        (arr.arrivals_until(b) - arr.arrivals_until(a)) * requests_per_iteration(p)
+                        (arr.arrivals_until(b) - arr.arrivals_until(a)) * p.requests_per_iteration()
                     })
                 })
                 .sum(),
@@ -218,18 +205,18 @@ impl Publisher {
 
     fn stage(&self, t: Duration) -> Option<(usize, usize)> {
         use crate::plan::Load;
-        let count = |p: &Plan| match &p.load {
+        let count = |p: &ScenarioPlan| match &p.load {
             Load::RampingVus { stages, .. } => stages.len(),
             Load::RampingArrivalRate(a) => a.stages.len(),
             _ => 1,
         };
-        if self.plan.parts.is_empty() {
-            self.plan.load.stage_at(t).map(|i| (i, count(&self.plan)))
-        } else {
-            // Several scenarios: the longest one's stage.
-            let longest = self.plan.parts.iter().max_by_key(|p| p.load.duration())?;
-            longest.load.stage_at(t).map(|i| (i, count(longest)))
-        }
+        // Several scenarios: the longest one's stage.
+        let longest = self
+            .plan
+            .scenarios
+            .iter()
+            .max_by_key(|p| p.load.duration())?;
+        longest.load.stage_at(t).map(|i| (i, count(longest)))
     }
 
     /// A picture of the run now. `outcomes` are the thresholds as last evaluated.
@@ -260,7 +247,7 @@ impl Publisher {
         let plan = &self.plan;
         let planned = plan.planned_duration();
         let at = elapsed.min(planned.saturating_sub(Duration::from_millis(1)));
-        let vus_target: u32 = plan.runs().iter().map(|p| p.vus_at(at)).sum();
+        let vus_target: u32 = plan.vus_at(at);
         let last = agg.timeline.last();
         let total = &agg.total;
         let q = |h: &hdrhistogram::Histogram<u64>, f: f64| {
@@ -383,4 +370,43 @@ fn stream_figures(s: &crate::metrics::StepStats) -> Option<String> {
         parts.push(format!("rtt p50 {v}"));
     }
     Some(parts.join(" · "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Overrides, load_str};
+
+    /// The chart's target line adds each scenario's arrivals times its own requests per
+    /// iteration (weighted over its own flows), and the VU target adds every scenario's VUs.
+    #[test]
+    fn the_target_rate_and_vus_add_every_scenario_with_its_own_flows() {
+        let plan = load_str(
+            "target: http://127.0.0.1:9\nscenarios:\n\
+             \x20 one:\n\
+             \x20   load: { executor: constant-arrival-rate, rate: 10, duration: 4s, pre_allocated_vus: 2, max_vus: 5 }\n\
+             \x20   flows: [ { steps: [ { name: a, get: /a } ] } ]\n\
+             \x20 three:\n\
+             \x20   load: { executor: constant-arrival-rate, rate: 20, duration: 4s, pre_allocated_vus: 3, max_vus: 5 }\n\
+             \x20   flows:\n\
+             \x20     - { weight: 1, steps: [ { name: b, get: /b }, { name: c, get: /c }, { name: d, get: /d } ] }\n\
+             \x20     - { weight: 3, steps: [ { name: e, get: /e } ] }\n\
+             \x20 closed:\n\
+             \x20   load: { vus: 7, duration: 2s }\n\
+             \x20   flows: [ { steps: [ { name: f, get: /f } ] } ]\n",
+            "s.yaml",
+            "s",
+            &Overrides::default(),
+        )
+        .expect("a valid file");
+        let p = Publisher::new(Arc::new(plan), Instant::now());
+        assert!(p.target_kind == TargetKind::PartialRate);
+        // 10/s × 1 request + 20/s × (1·3 + 3·1)/4 = 10 + 30 requests per second.
+        let rps = p.target_in_second(2).expect("a rate target");
+        assert!((rps - 40.0).abs() < 1e-9, "{rps}");
+        // 2 and 3 pre-allocated VUs of the open scenarios, 7 of the closed one.
+        assert_eq!(p.plan.vus_at(Duration::from_secs(1)), 12);
+        // The longest scenario's stage (all have one).
+        assert_eq!(p.stage(Duration::from_secs(3)), Some((0, 1)));
+    }
 }

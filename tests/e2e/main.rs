@@ -41,4 +41,5 @@ mod merge_streams;
 mod plan;
 mod plan_scenarios;
 mod processes_live;
+mod scenario_plan;
 mod usl_reference;

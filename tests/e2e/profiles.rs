@@ -39,8 +39,8 @@ fn spike_scaled_down_follows_its_stages_second_by_second() {
         ..Default::default()
     };
     let plan = stampede::scenario::load_file(std::path::Path::new(&spike), &ov).unwrap();
-    let total = plan.load.duration();
-    assert_eq!(plan.load.max_vus(), 500);
+    let total = plan.scenarios[0].load.duration();
+    assert_eq!(plan.scenarios[0].load.max_vus(), 500);
     let timeline = sum["timeline"].as_array().unwrap();
     assert!(
         timeline.len() as u64 >= total.as_secs(),
@@ -59,7 +59,8 @@ fn spike_scaled_down_follows_its_stages_second_by_second() {
         let near: Vec<f64> = [-150i64, 0, 150]
             .iter()
             .map(|ms| {
-                plan.load
+                plan.scenarios[0]
+                    .load
                     .vus_at(Duration::from_millis(sec * 1000).saturating_add_signed(*ms))
                     as f64
             })
