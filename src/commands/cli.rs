@@ -288,7 +288,9 @@ pub struct PlanArgs {
     pub fit: String,
 }
 
-fn parse_think_arg(s: &str) -> Result<crate::units::think::ThinkSpec, String> {
+fn parse_think_arg(
+    s: &str,
+) -> Result<crate::units::think::ThinkSpec, crate::units::think::ThinkError> {
     crate::units::think::parse_think(s)
 }
 
@@ -318,6 +320,6 @@ fn parse_positive(s: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+fn parse_duration_arg(s: &str) -> Result<Duration, crate::units::duration::DurationError> {
     parse_duration(s)
 }
