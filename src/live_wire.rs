@@ -78,16 +78,32 @@ fn enc(h: &Histogram<u64>) -> String {
 
 /// A histogram as sent, sized to its values (a full-range `new_histogram` is ~140 KiB; a
 /// snapshot has dozens of them and the parent receives several a second).
-fn dec(s: &str) -> Result<Histogram<u64>, String> {
+/// Why a `STAMPEDE_LIVE` line from a child cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("not a snapshot line: {0}")]
+    NotASnapshot(serde_json::Error),
+    #[error("a snapshot of {got} steps for a plan of {steps}")]
+    TooManySteps { got: usize, steps: usize },
+    #[error("not a hello line: {0}")]
+    NotAHello(serde_json::Error),
+    #[error("a histogram is not base64: {0}")]
+    NotBase64(base64::DecodeError),
+    /// `0`: the HdrHistogram decoder's reason.
+    #[error("a histogram is not HdrHistogram V2: {0}")]
+    NotHistogram(String),
+    #[error("{0}")]
+    NewHistogram(String),
+}
+
+fn dec(s: &str) -> Result<Histogram<u64>, WireError> {
     let mut h: Histogram<u64> = if s.is_empty() {
-        Histogram::new(3).map_err(|e| format!("{e:?}"))?
+        Histogram::new(3).map_err(|e| WireError::NewHistogram(format!("{e:?}")))?
     } else {
-        let bytes = B64
-            .decode(s)
-            .map_err(|e| format!("a histogram is not base64: {e}"))?;
+        let bytes = B64.decode(s).map_err(WireError::NotBase64)?;
         Deserializer::new()
             .deserialize(&mut bytes.as_slice())
-            .map_err(|e| format!("a histogram is not HdrHistogram V2: {e:?}"))?
+            .map_err(|e| WireError::NotHistogram(format!("{e:?}")))?
     };
     h.auto(true);
     Ok(h)
@@ -145,14 +161,13 @@ pub fn encode(snap: &Snapshot) -> String {
 }
 
 /// A snapshot line (after its prefix) back into a snapshot of a plan with `steps` steps.
-pub fn decode(body: &str, steps: usize) -> Result<Snapshot, String> {
-    let w: WireSnapshot =
-        serde_json::from_str(body).map_err(|e| format!("not a snapshot line: {e}"))?;
+pub fn decode(body: &str, steps: usize) -> Result<Snapshot, WireError> {
+    let w: WireSnapshot = serde_json::from_str(body).map_err(WireError::NotASnapshot)?;
     if w.steps.len() > steps {
-        return Err(format!(
-            "a snapshot of {} steps for a plan of {steps}",
-            w.steps.len()
-        ));
+        return Err(WireError::TooManySteps {
+            got: w.steps.len(),
+            steps,
+        });
     }
     let mut step_stats = Vec::with_capacity(steps);
     for i in 0..steps {
@@ -227,10 +242,10 @@ pub fn hello(workers: usize) -> String {
 }
 
 /// The worker count of a hello line (after its prefix).
-pub fn decode_hello(body: &str) -> Result<usize, String> {
+pub fn decode_hello(body: &str) -> Result<usize, WireError> {
     serde_json::from_str::<Hello>(body)
         .map(|h| h.workers)
-        .map_err(|e| format!("not a hello line: {e}"))
+        .map_err(WireError::NotAHello)
 }
 
 /// The child's end: writes the lines to stdout when asked to (`--live-snapshots`), else nothing.
@@ -313,6 +328,10 @@ mod tests {
         assert!(decode(body, 1).is_err(), "more steps than the plan has");
         assert!(decode("{", 2).is_err());
         let h = hello(4);
-        assert_eq!(decode_hello(h.strip_prefix(HELLO).expect("prefix")), Ok(4));
+        assert_eq!(
+            decode_hello(h.strip_prefix(HELLO).expect("prefix")).ok(),
+            Some(4)
+        );
+        assert!(matches!(decode_hello("{}"), Err(WireError::NotAHello(_))));
     }
 }

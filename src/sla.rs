@@ -5,7 +5,67 @@ use crate::metrics::catalog::MetricKind;
 // The metric query types live in `metrics` (the layer below); re-exported for the grammar's
 // callers.
 pub use crate::metrics::query::{Agg, MetricRef, Observe};
+use crate::units::duration::DurationError;
 use std::time::Duration;
+
+/// Why a threshold expression is refused (`expr`: the expression as written, trimmed).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ThresholdError {
+    #[error("threshold `{expr}`: expected `<aggregation> <op> <value>`, e.g. `p(95) < 500ms`")]
+    Shape { expr: String },
+    #[error("threshold `{expr}`: unknown operator (use <, <=, >, >=, ==, !=)")]
+    Operator { expr: String },
+    #[error("threshold `{expr}`: window `{window}`: {problem}")]
+    Window {
+        expr: String,
+        window: String,
+        problem: DurationError,
+    },
+    #[error(
+        "threshold `{expr}`: a window is a whole number of seconds, at least 1s (e.g. `over 30s`, `over 1m`)"
+    )]
+    WindowLength { expr: String },
+    #[error("threshold `{expr}`: `{agg}` needs a number, e.g. `p(95)` or `p(99.9)`")]
+    PercentileNumber { expr: String, agg: String },
+    #[error("threshold `{expr}`: percentile `{agg}` must be in (0, 100]")]
+    PercentileRange { expr: String, agg: String },
+    #[error(
+        "threshold `{expr}`: unknown aggregation `{agg}` for {metric} (a {kind}); use {allowed}"
+    )]
+    UnknownAggregation {
+        expr: String,
+        agg: String,
+        metric: String,
+        kind: &'static str,
+        allowed: &'static str,
+    },
+    #[error("threshold `{expr}`: `{agg}` does not apply to {metric} (a {kind}); use {allowed}")]
+    AggregationKind {
+        expr: String,
+        agg: String,
+        metric: String,
+        kind: &'static str,
+        allowed: &'static str,
+    },
+    #[error("threshold `{expr}`: `{value}` is not a number with a unit")]
+    NotANumber { expr: String, value: String },
+    #[error("threshold `{expr}`: `{value}` is not finite")]
+    NotFinite { expr: String, value: String },
+    #[error("threshold `{expr}`: `{value}` is out of range")]
+    OutOfRange { expr: String, value: String },
+    #[error("threshold `{expr}`: unit `{unit}` does not fit here; use {allowed}")]
+    Unit {
+        expr: String,
+        unit: String,
+        allowed: &'static str,
+    },
+    #[error(
+        "threshold `{expr}`: a percentage is between 0% and 100% (`{value}` would always pass or always fail)"
+    )]
+    Percentage { expr: String, value: String },
+    #[error("threshold `{expr}`: a rate is a fraction in [0, 1] or a percentage like `0.1%`")]
+    Fraction { expr: String },
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -91,13 +151,11 @@ pub fn format_value(kind: MetricKind, agg: Agg, v: f64) -> String {
 
 impl Threshold {
     /// Parse `expression` for `metric`, e.g. `p(95) < 500ms` on `http_req_duration`.
-    pub fn parse(metric: MetricRef, expression: &str) -> Result<Threshold, String> {
+    pub fn parse(metric: MetricRef, expression: &str) -> Result<Threshold, ThresholdError> {
         let expr = expression.trim();
-        let op_at = expr.find(['<', '>', '=', '!']).ok_or_else(|| {
-            format!(
-                "threshold `{expr}`: expected `<aggregation> <op> <value>`, e.g. `p(95) < 500ms`"
-            )
-        })?;
+        let op_at = expr
+            .find(['<', '>', '=', '!'])
+            .ok_or_else(|| ThresholdError::Shape { expr: expr.into() })?;
         let (agg_text, window) = split_window(expr[..op_at].trim(), expr)?;
         let rest = &expr[op_at..];
         let (op, value_text) = [
@@ -112,9 +170,7 @@ impl Threshold {
         ]
         .iter()
         .find_map(|(s, op)| rest.strip_prefix(s).map(|v| (*op, v.trim())))
-        .ok_or_else(|| {
-            format!("threshold `{expr}`: unknown operator (use <, <=, >, >=, ==, !=)")
-        })?;
+        .ok_or_else(|| ThresholdError::Operator { expr: expr.into() })?;
         let kind = metric.kind();
         let agg = parse_agg(agg_text, kind, expr, &metric.name)?;
         let limit = parse_limit(value_text, kind, agg, expr)?;
@@ -148,49 +204,66 @@ impl Threshold {
 }
 
 /// `p(95) over 1m` → (`p(95)`, 60 s). A window is whole seconds, at least 1 s.
-fn split_window<'a>(text: &'a str, expr: &str) -> Result<(&'a str, Option<Duration>), String> {
+fn split_window<'a>(
+    text: &'a str,
+    expr: &str,
+) -> Result<(&'a str, Option<Duration>), ThresholdError> {
     let Some(i) = text.find(" over ") else {
         return Ok((text, None));
     };
     let (agg, w) = (text[..i].trim(), text[i + 6..].trim());
-    let d = crate::units::duration::parse_duration(w)
-        .map_err(|e| format!("threshold `{expr}`: window `{w}`: {e}"))?;
+    let d =
+        crate::units::duration::parse_duration(w).map_err(|problem| ThresholdError::Window {
+            expr: expr.into(),
+            window: w.into(),
+            problem,
+        })?;
     if d < Duration::from_secs(1) || d.subsec_nanos() != 0 {
-        return Err(format!(
-            "threshold `{expr}`: a window is a whole number of seconds, at least 1s (e.g. `over 30s`, `over 1m`)"
-        ));
+        return Err(ThresholdError::WindowLength { expr: expr.into() });
     }
     Ok((agg, Some(d)))
 }
 
-fn parse_agg(text: &str, kind: MetricKind, expr: &str, metric: &str) -> Result<Agg, String> {
-    let agg = match text {
-        "avg" => Agg::Avg,
-        "min" => Agg::Min,
-        "max" => Agg::Max,
-        "med" => Agg::Med,
-        "count" => Agg::Count,
-        "rate" => Agg::Rate,
-        "value" => Agg::Value,
-        t if t.starts_with("p(") && t.ends_with(')') => {
-            let n: f64 = t[2..t.len() - 1].trim().parse().map_err(|_| {
-                format!("threshold `{expr}`: `{t}` needs a number, e.g. `p(95)` or `p(99.9)`")
-            })?;
-            if !(n > 0.0 && n <= 100.0) {
-                return Err(format!(
-                    "threshold `{expr}`: percentile `{t}` must be in (0, 100]"
-                ));
+fn parse_agg(
+    text: &str,
+    kind: MetricKind,
+    expr: &str,
+    metric: &str,
+) -> Result<Agg, ThresholdError> {
+    let agg =
+        match text {
+            "avg" => Agg::Avg,
+            "min" => Agg::Min,
+            "max" => Agg::Max,
+            "med" => Agg::Med,
+            "count" => Agg::Count,
+            "rate" => Agg::Rate,
+            "value" => Agg::Value,
+            t if t.starts_with("p(") && t.ends_with(')') => {
+                let n: f64 = t[2..t.len() - 1].trim().parse().map_err(|_| {
+                    ThresholdError::PercentileNumber {
+                        expr: expr.into(),
+                        agg: t.into(),
+                    }
+                })?;
+                if !(n > 0.0 && n <= 100.0) {
+                    return Err(ThresholdError::PercentileRange {
+                        expr: expr.into(),
+                        agg: t.into(),
+                    });
+                }
+                Agg::P(n)
             }
-            Agg::P(n)
-        }
-        t => {
-            return Err(format!(
-                "threshold `{expr}`: unknown aggregation `{t}` for {metric} (a {}); use {}",
-                kind.name(),
-                allowed_aggs(kind)
-            ));
-        }
-    };
+            t => {
+                return Err(ThresholdError::UnknownAggregation {
+                    expr: expr.into(),
+                    agg: t.into(),
+                    metric: metric.into(),
+                    kind: kind.name(),
+                    allowed: allowed_aggs(kind),
+                });
+            }
+        };
     let ok = match kind {
         MetricKind::Trend => matches!(
             agg,
@@ -201,11 +274,13 @@ fn parse_agg(text: &str, kind: MetricKind, expr: &str, metric: &str) -> Result<A
         MetricKind::Gauge => matches!(agg, Agg::Value | Agg::Min | Agg::Max),
     };
     if !ok {
-        return Err(format!(
-            "threshold `{expr}`: `{text}` does not apply to {metric} (a {}); use {}",
-            kind.name(),
-            allowed_aggs(kind)
-        ));
+        return Err(ThresholdError::AggregationKind {
+            expr: expr.into(),
+            agg: text.into(),
+            metric: metric.into(),
+            kind: kind.name(),
+            allowed: allowed_aggs(kind),
+        });
     }
     Ok(agg)
 }
@@ -219,29 +294,43 @@ fn allowed_aggs(kind: MetricKind) -> &'static str {
     }
 }
 
-fn parse_limit(text: &str, kind: MetricKind, agg: Agg, expr: &str) -> Result<f64, String> {
+fn parse_limit(text: &str, kind: MetricKind, agg: Agg, expr: &str) -> Result<f64, ThresholdError> {
     let v = parse_limit_units(text, kind, agg, expr)?;
     if !v.is_finite() {
-        return Err(format!("threshold `{expr}`: `{text}` is out of range"));
+        return Err(ThresholdError::OutOfRange {
+            expr: expr.into(),
+            value: text.into(),
+        });
     }
     Ok(v)
 }
 
-fn parse_limit_units(text: &str, kind: MetricKind, agg: Agg, expr: &str) -> Result<f64, String> {
+fn parse_limit_units(
+    text: &str,
+    kind: MetricKind,
+    agg: Agg,
+    expr: &str,
+) -> Result<f64, ThresholdError> {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e'))
         .unwrap_or(text.len());
     let (num, unit) = (text[..split].trim(), text[split..].trim());
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("threshold `{expr}`: `{text}` is not a number with a unit"))?;
+    let n: f64 = num.parse().map_err(|_| ThresholdError::NotANumber {
+        expr: expr.into(),
+        value: text.into(),
+    })?;
     if !n.is_finite() {
-        return Err(format!("threshold `{expr}`: `{text}` is not finite"));
+        return Err(ThresholdError::NotFinite {
+            expr: expr.into(),
+            value: text.into(),
+        });
     }
-    let bad_unit = |allowed: &str| {
-        Err(format!(
-            "threshold `{expr}`: unit `{unit}` does not fit here; use {allowed}"
-        ))
+    let bad_unit = |allowed: &'static str| {
+        Err(ThresholdError::Unit {
+            expr: expr.into(),
+            unit: unit.into(),
+            allowed,
+        })
     };
     match (kind, agg) {
         (MetricKind::Trend, Agg::Count) => match unit {
@@ -257,13 +346,12 @@ fn parse_limit_units(text: &str, kind: MetricKind, agg: Agg, expr: &str) -> Resu
         },
         (MetricKind::Rate, _) => match unit {
             "%" if (0.0..=100.0).contains(&n) => Ok(n / 100.0),
-            "%" => Err(format!(
-                "threshold `{expr}`: a percentage is between 0% and 100% (`{text}` would always pass or always fail)"
-            )),
+            "%" => Err(ThresholdError::Percentage {
+                expr: expr.into(),
+                value: text.into(),
+            }),
             "" if (0.0..=1.0).contains(&n) => Ok(n),
-            "" => Err(format!(
-                "threshold `{expr}`: a rate is a fraction in [0, 1] or a percentage like `0.1%`"
-            )),
+            "" => Err(ThresholdError::Fraction { expr: expr.into() }),
             _ => bad_unit("% or a fraction in [0, 1]"),
         },
         (MetricKind::Counter, Agg::Rate) => match unit {
@@ -287,7 +375,7 @@ mod tests {
     use super::*;
 
     fn t(metric: &str, expr: &str) -> Result<Threshold, String> {
-        Threshold::parse(MetricRef::parse(metric)?, expr)
+        Threshold::parse(MetricRef::parse(metric)?, expr).map_err(|e| e.to_string())
     }
 
     #[test]

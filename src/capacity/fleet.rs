@@ -48,8 +48,31 @@ fn ceil(v: f64) -> u64 {
     }
 }
 
+/// Why a fleet cannot be sized from its inputs.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FleetError {
+    #[error("the per-instance rate must be above zero (got {0})")]
+    PerInstanceRate(f64),
+    /// `0`: the headroom in percent.
+    #[error("headroom must be at least 0 % and below 100 % (got {0})")]
+    Headroom(f64),
+    #[error("the required rate must be zero or more (got {0})")]
+    RequiredRate(f64),
+    #[error("--zones {0}: surviving the loss of a zone needs at least 2 zones")]
+    Zones(u32),
+}
+
+/// Why a `--headroom` value is refused (`0`: as written, trimmed).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HeadroomError {
+    #[error("`{0}` is not a share: write e.g. `30%` or `0.3`")]
+    NotAShare(String),
+    #[error("`{0}`: headroom must be at least 0 % and below 100 %")]
+    OutOfRange(String),
+}
+
 /// Size the fleet (see the module doc).
-pub fn size(input: &FleetInput) -> Result<Fleet, String> {
+pub fn size(input: &FleetInput) -> Result<Fleet, FleetError> {
     let FleetInput {
         required_rps,
         per_instance_rps,
@@ -58,20 +81,13 @@ pub fn size(input: &FleetInput) -> Result<Fleet, String> {
         zones,
     } = *input;
     if !(per_instance_rps.is_finite() && per_instance_rps > 0.0) {
-        return Err(format!(
-            "the per-instance rate must be above zero (got {per_instance_rps})"
-        ));
+        return Err(FleetError::PerInstanceRate(per_instance_rps));
     }
     if !(0.0..1.0).contains(&headroom) {
-        return Err(format!(
-            "headroom must be at least 0 % and below 100 % (got {})",
-            headroom * 100.0
-        ));
+        return Err(FleetError::Headroom(headroom * 100.0));
     }
     if !(required_rps.is_finite() && required_rps >= 0.0) {
-        return Err(format!(
-            "the required rate must be zero or more (got {required_rps})"
-        ));
+        return Err(FleetError::RequiredRate(required_rps));
     }
     let usable = (1.0 - headroom) * per_instance_rps;
     let needed = ceil(required_rps / usable);
@@ -79,9 +95,7 @@ pub fn size(input: &FleetInput) -> Result<Fleet, String> {
     let (instances, zones) = match zones {
         None => (with_spares, None),
         Some(z) if z < 2 => {
-            return Err(format!(
-                "--zones {z}: surviving the loss of a zone needs at least 2 zones"
-            ));
+            return Err(FleetError::Zones(z));
         }
         Some(z) => {
             let per_zone = ceil(with_spares as f64 / f64::from(z - 1));
@@ -97,19 +111,17 @@ pub fn size(input: &FleetInput) -> Result<Fleet, String> {
 }
 
 /// `30%` or `0.3` → 0.3; refuses values outside [0, 1).
-pub fn parse_headroom(text: &str) -> Result<f64, String> {
+pub fn parse_headroom(text: &str) -> Result<f64, HeadroomError> {
     let s = text.trim();
     let v = match s.strip_suffix('%') {
         Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
         None => s.parse::<f64>(),
     }
-    .map_err(|_| format!("`{s}` is not a share: write e.g. `30%` or `0.3`"))?;
+    .map_err(|_| HeadroomError::NotAShare(s.into()))?;
     if v.is_finite() && (0.0..1.0).contains(&v) {
         Ok(v)
     } else {
-        Err(format!(
-            "`{s}`: headroom must be at least 0 % and below 100 %"
-        ))
+        Err(HeadroomError::OutOfRange(s.into()))
     }
 }
 

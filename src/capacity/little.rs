@@ -33,10 +33,21 @@ pub struct Demand {
     pub think_note: String,
 }
 
+/// Why Little's law cannot give the load of a population.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DemandError {
+    #[error("users must be above zero (got {0})")]
+    NoUsers(f64),
+    #[error(
+        "think time and response time are both zero: each user would ask infinitely often; give --response-time"
+    )]
+    ZeroCycle,
+}
+
 /// `N / (Z + R)` (or `N / max(P, R)` with pacing).
-pub fn demand(users: f64, think: ThinkSpec, response: Duration) -> Result<Demand, String> {
+pub fn demand(users: f64, think: ThinkSpec, response: Duration) -> Result<Demand, DemandError> {
     if !(users.is_finite() && users > 0.0) {
-        return Err(format!("users must be above zero (got {users})"));
+        return Err(DemandError::NoUsers(users));
     }
     let r = response.as_secs_f64();
     let (z, cycle, note) = match think {
@@ -89,7 +100,7 @@ pub fn demand(users: f64, think: ThinkSpec, response: Duration) -> Result<Demand
         }
     };
     if cycle <= 0.0 {
-        return Err("think time and response time are both zero: each user would ask infinitely often; give --response-time".into());
+        return Err(DemandError::ZeroCycle);
     }
     let required_rps = users / cycle;
     Ok(Demand {

@@ -6,6 +6,7 @@ pub mod fit;
 pub mod fleet;
 pub mod little;
 pub mod lm;
+mod plan_error;
 pub mod planner;
 pub mod points;
 pub mod render;

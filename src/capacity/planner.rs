@@ -6,6 +6,7 @@ use super::Point;
 use super::fit::{Fit, FitError, FitMethod, fit};
 use super::fleet::{self, FleetInput};
 use super::little::{self, Demand};
+pub use super::plan_error::PlanError;
 use super::uncertainty::{self, Interval};
 use crate::units::think::ThinkSpec;
 use serde::Serialize;
@@ -156,7 +157,7 @@ fn fit_points(
     req: &Request,
     planning_more: bool,
     warnings: &mut Vec<String>,
-) -> Result<Option<Fit>, String> {
+) -> Result<Option<Fit>, PlanError> {
     Ok(if req.points.is_empty() {
         None
     } else {
@@ -170,23 +171,23 @@ fn fit_points(
                 warnings.push(format!("no scalability fit: {e}"));
                 None
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
     })
 }
 
 /// The load a population makes (Little's law), with its assumptions written down.
-fn demand(req: &Request, assumptions: &mut Vec<String>) -> Result<Option<Demand>, String> {
+fn demand(req: &Request, assumptions: &mut Vec<String>) -> Result<Option<Demand>, PlanError> {
     Ok(match (&req.users, &req.think, req.response_time) {
         (None, None, None) => None,
         (None, _, _) => {
-            return Err("--think-time and --response-time size a population: give --users N (or --scenario FILE with a `capacity:` block)".into());
+            return Err(PlanError::NoUsers);
         }
         (Some(_), None, _) => {
-            return Err("Little's law needs a think time: give --think-time (e.g. `3s` or `between(1s,5s)`), or set `think_time` in the scenario's `capacity:` or `load:`".into());
+            return Err(PlanError::NoThinkTime);
         }
         (Some(_), Some(_), None) => {
-            return Err("Little's law needs the response time you plan for: give --response-time (e.g. `200ms`)".into());
+            return Err(PlanError::NoResponseTime);
         }
         (Some((n, n_from)), Some((t, t_from)), Some(r)) => {
             let d = little::demand(*n, *t, r)?;
@@ -202,20 +203,20 @@ fn demand(req: &Request, assumptions: &mut Vec<String>) -> Result<Option<Demand>
 }
 
 /// Build the plan. `Err` is a usage problem (exit 2).
-pub fn make(req: &Request) -> Result<Plan, String> {
+pub fn make(req: &Request) -> Result<Plan, PlanError> {
     let asked_fleet = req.headroom.is_some() || req.redundancy.is_some() || req.zones.is_some();
     let asked_demand = req.users.is_some();
     let asked_reading =
         req.at_concurrency.is_some() || req.at_throughput.is_some() || req.at_latency.is_some();
     if req.points.is_empty() && !asked_demand && !asked_fleet && req.per_instance_rps.is_none() {
-        return Err("nothing to plan: give measurements (--points FILE.csv or a summary.json) and/or a population (--users N --think-time Z --response-time R, or --scenario FILE with a `capacity:` block); see `stampede plan --help`".into());
+        return Err(PlanError::NothingToPlan);
     }
     let mut assumptions = req.point_notes.clone();
     let mut warnings = req.point_warnings.clone();
 
     let fit = fit_points(req, asked_demand || asked_fleet, &mut warnings)?;
     if asked_reading && fit.is_none() {
-        return Err("--at-concurrency, --at-throughput and --at-latency read the fitted curve: give measurements (--points FILE.csv or a summary.json)".into());
+        return Err(PlanError::ReadingWithoutFit);
     }
     let usl = match fit {
         Some(f) => Some(usl_out(&f, &req.points, &mut assumptions, &mut warnings)?),
@@ -259,11 +260,11 @@ pub fn make(req: &Request) -> Result<Plan, String> {
                     .as_ref()
                     .is_some_and(|(_, from)| from == "--per-instance-rps") =>
         {
-            return Err("sizing a fleet needs the required rate: give --users N --think-time Z --response-time R (or --scenario FILE with a `capacity:` block)".into());
+            return Err(PlanError::FleetWithoutDemand);
         }
         // With a fitted peak the fleet is sized from X(N*) below (`fleet_from_fit`).
         (Some(_), None) if asked_fleet && !has_peak => {
-            return Err("sizing a fleet needs what one instance sustains: give --per-instance-rps X, or a breakpoint run's summary.json (or measurements whose fit has a peak)".into());
+            return Err(PlanError::FleetWithoutInstanceRate);
         }
         _ => None,
     };
@@ -419,7 +420,7 @@ fn usl_out(
     points: &[super::Point],
     assumptions: &mut Vec<String>,
     warnings: &mut Vec<String>,
-) -> Result<UslOut, String> {
+) -> Result<UslOut, PlanError> {
     let u = f.usl;
     let peak = u.peak_concurrency();
     assumptions.push(match f.method {
@@ -428,10 +429,7 @@ fn usl_out(
     });
     let (Some(t), Some([cs, ck, cl])) = (uncertainty::t_two_sided(f), uncertainty::coefficients(f))
     else {
-        return Err(format!(
-            "no confidence intervals with {} degrees of freedom: give 4 or more points",
-            f.df
-        ));
+        return Err(PlanError::NoIntervals(f.df));
     };
     assumptions.push(format!(
         "intervals are {}%: coefficients ± t·SE with SE from the fit's Jacobian (s²·(JᵀJ)⁻¹) and t = {t:.4} (Student t, 0.975, {} degrees of freedom); N*, X(N*), 1/σ and λ/σ by the delta method on the log scale, g·exp(±t·SE(g)/g); the fleet from X(N*)'s interval",
@@ -496,7 +494,7 @@ fn fit_fleet(
     u: &UslOut,
     req: &Request,
     warnings: &mut Vec<String>,
-) -> Result<Option<FitFleetOut>, String> {
+) -> Result<Option<FitFleetOut>, PlanError> {
     let Some(peak) = &u.peak else {
         return Ok(None);
     };
@@ -629,17 +627,22 @@ mod tests {
 
     #[test]
     fn missing_pieces_are_usage_errors() {
+        assert_eq!(
+            make(&Request::default()).unwrap_err(),
+            PlanError::NothingToPlan
+        );
         assert!(
             make(&Request::default())
                 .unwrap_err()
-                .contains("nothing to plan")
+                .to_string()
+                .starts_with("nothing to plan")
         );
         let mut r = issue_request();
         r.response_time = None;
-        assert!(make(&r).unwrap_err().contains("--response-time"));
+        assert_eq!(make(&r).unwrap_err(), PlanError::NoResponseTime);
         let mut r = issue_request();
         r.per_instance_rps = None;
-        assert!(make(&r).unwrap_err().contains("--per-instance-rps"));
+        assert_eq!(make(&r).unwrap_err(), PlanError::FleetWithoutInstanceRate);
         let r = Request {
             at_concurrency: Some(3.0),
             users: issue_request().users,
@@ -647,7 +650,7 @@ mod tests {
             response_time: Some(Duration::from_millis(1)),
             ..Request::default()
         };
-        assert!(make(&r).unwrap_err().contains("read the fitted curve"));
+        assert_eq!(make(&r).unwrap_err(), PlanError::ReadingWithoutFit);
     }
 
     #[test]

@@ -288,36 +288,48 @@ pub struct PlanArgs {
     pub fit: String,
 }
 
-fn parse_think_arg(s: &str) -> Result<crate::units::think::ThinkSpec, String> {
+fn parse_think_arg(
+    s: &str,
+) -> Result<crate::units::think::ThinkSpec, crate::units::think::ThinkError> {
     crate::units::think::parse_think(s)
 }
 
-fn parse_users(s: &str) -> Result<u64, String> {
+/// Why a number on the command line is refused (`0`: as written); clap prints it after
+/// "invalid value".
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ArgError {
+    #[error("`{0}`: the number of concurrent users is a whole number above zero")]
+    Users(String),
+    #[error("`{0}`: surviving the loss of a zone needs a whole number of at least 2 zones")]
+    Zones(String),
+    #[error("`{0}` must be above zero")]
+    NotPositive(String),
+    #[error("`{0}` is not a number")]
+    NotANumber(String),
+}
+
+fn parse_users(s: &str) -> Result<u64, ArgError> {
     match s.trim().parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!(
-            "`{s}`: the number of concurrent users is a whole number above zero"
-        )),
+        _ => Err(ArgError::Users(s.into())),
     }
 }
 
-fn parse_zones(s: &str) -> Result<u32, String> {
+fn parse_zones(s: &str) -> Result<u32, ArgError> {
     match s.trim().parse::<u32>() {
         Ok(n) if n >= 2 => Ok(n),
-        _ => Err(format!(
-            "`{s}`: surviving the loss of a zone needs a whole number of at least 2 zones"
-        )),
+        _ => Err(ArgError::Zones(s.into())),
     }
 }
 
-fn parse_positive(s: &str) -> Result<f64, String> {
+fn parse_positive(s: &str) -> Result<f64, ArgError> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        Ok(_) => Err(format!("`{s}` must be above zero")),
-        Err(_) => Err(format!("`{s}` is not a number")),
+        Ok(_) => Err(ArgError::NotPositive(s.into())),
+        Err(_) => Err(ArgError::NotANumber(s.into())),
     }
 }
 
-fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+fn parse_duration_arg(s: &str) -> Result<Duration, crate::units::duration::DurationError> {
     parse_duration(s)
 }

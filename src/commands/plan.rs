@@ -70,7 +70,7 @@ pub fn plan_command(args: PlanArgs) -> Result<i32, Failure> {
         (None, Some(x)) => Some((x, "the breakpoint run's max sustainable rate".into())),
         (None, None) => None,
     };
-    let plan = planner::make(&req).map_err(Failure::Usage)?;
+    let plan = planner::make(&req).map_err(|e| Failure::Usage(e.to_string()))?;
     if let Some(path) = &args.chart {
         let Some(fit) = &plan.fit else {
             return Err(Failure::Usage(

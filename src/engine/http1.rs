@@ -4,8 +4,7 @@
 
 pub use crate::metrics::protocol::ProtocolError;
 
-/// Header lines allowed in a response head by default (`http.max_header_lines`).
-pub const DEFAULT_MAX_HEADER_LINES: u32 = 256;
+pub use crate::plan::DEFAULT_MAX_HEADER_LINES;
 /// Bytes allowed in a response head (status line and headers).
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Interim (1xx) responses allowed before the final one.

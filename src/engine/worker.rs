@@ -8,7 +8,7 @@ use super::client::{ClientConfig, Pool, Scratch};
 use super::context::{EARLY, OpenQueue, VuContext, WorkerState};
 use super::vu;
 use crate::metrics::{Recorder, Snapshot};
-use crate::plan::{Arrival, Connections, Plan, ScenarioPlan};
+use crate::plan::{Arrival, Connections, Load, Plan, ScenarioPlan};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -117,19 +117,62 @@ pub async fn run(a: WorkerArgs) {
             }
         })
     };
-    match a.scenario.load.arrival() {
-        Some(arrival) => run_open(&a, &ctx, arrival, start).await,
-        None => run_closed(&a, &ctx, start).await,
+    let (plan, scenario) = (a.plan.clone(), a.scenario.clone());
+    let vus_at = |t| plan.scenario_vus_at(&scenario, t);
+    let global_iteration = |m| plan.global_iteration(m);
+    let schedule = Schedule {
+        id: a.id,
+        workers: a.workers,
+        load: &scenario.load,
+        vus_at: &vus_at,
+        global_iteration: &global_iteration,
+        control: &a.control,
+        state: &ctx.state,
+        start,
+    };
+    match scenario.load.arrival() {
+        Some(arrival) => {
+            let start_vu =
+                |id: u64| tokio::task::spawn_local(vu::run_open(ctx.clone(), id, a.seed));
+            run_open(&schedule, arrival, &ctx.open, &ctx.recorder, start_vu).await
+        }
+        None => {
+            let start_vu = |slot: usize, id: u64, initial: bool| {
+                tokio::task::spawn_local(vu::run(ctx.clone(), slot, id, a.seed, initial))
+            };
+            run_closed(&schedule, start_vu).await
+        }
     }
     flusher.abort();
     let _ = flusher.await;
     flush(next_second.get());
 }
 
-/// The closed model: keep the worker's share of the VU target running.
-async fn run_closed(a: &WorkerArgs, ctx: &Rc<VuContext>, start: Instant) {
-    let state = &ctx.state;
-    let load = &a.scenario.load;
+/// What the schedule loops read of their worker: the seam between the schedule (when VUs start
+/// and stop, when iterations are due, how long a graceful stop lasts) and the VUs themselves,
+/// which the loops start through a function they are given. The worker passes one that spawns
+/// real VUs; the tests below pass stand-ins and run the loops on a paused clock.
+struct Schedule<'a> {
+    /// This worker's number among `workers`.
+    id: usize,
+    workers: usize,
+    load: &'a Load,
+    /// This process's VU target at `t` since the start (`Plan::scenario_vus_at`: its segment's share).
+    vus_at: &'a dyn Fn(Duration) -> u32,
+    /// The whole run's number of this process's `m`-th arrival (`Plan::global_iteration`).
+    global_iteration: &'a dyn Fn(u64) -> u64,
+    control: &'a Control,
+    state: &'a WorkerState,
+    start: Instant,
+}
+
+/// The closed model: keep the worker's share of the VU target running. `start_vu(slot, id,
+/// initial)` starts the VU of a slot (global VU `id`; `initial`: part of the first population).
+async fn run_closed(
+    a: &Schedule<'_>,
+    mut start_vu: impl FnMut(usize, u64, bool) -> JoinHandle<()>,
+) {
+    let (state, load, start) = (a.state, a.load, a.start);
     let ramp_grace = load.graceful_ramp_down();
     let mut slots: Vec<Option<Slot>> = Vec::new();
     let mut settled = false;
@@ -147,7 +190,7 @@ async fn run_closed(a: &WorkerArgs, ctx: &Rc<VuContext>, start: Instant) {
         if a.control.stop.load(Ordering::Relaxed) || t >= load.duration() {
             break;
         }
-        let target = share(a.plan.scenario_vus_at(&a.scenario, t), a.id, a.workers);
+        let target = share((a.vus_at)(t), a.id, a.workers);
         let previous = state.target.get();
         if target != previous {
             state.target.set(target);
@@ -188,8 +231,7 @@ async fn run_closed(a: &WorkerArgs, ctx: &Rc<VuContext>, start: Instant) {
                 } else {
                     pending = true;
                     let id = (i * a.workers + a.id) as u64;
-                    let handle =
-                        tokio::task::spawn_local(vu::run(ctx.clone(), i, id, a.seed, initial));
+                    let handle = start_vu(i, id, initial);
                     *slot = Some(Slot {
                         handle,
                         leaving_since: None,
@@ -247,24 +289,26 @@ async fn run_closed(a: &WorkerArgs, ctx: &Rc<VuContext>, start: Instant) {
 /// The open model: iteration k of the whole run is due at `arrival.due(k)`; this worker takes
 /// every `workers`-th one. A due iteration goes to an idle VU, or to a new one (up to this
 /// worker's share of `max_vus`), or waits in the queue; it is dropped only when the queue is
-/// full.
-async fn run_open(a: &WorkerArgs, ctx: &Rc<VuContext>, arrival: &Arrival, start: Instant) {
+/// full. `start_vu(id)` starts open-model VU `id`, which takes its work from `q`.
+async fn run_open(
+    a: &Schedule<'_>,
+    arrival: &Arrival,
+    q: &OpenQueue,
+    recorder: &RefCell<Recorder>,
+    mut start_vu: impl FnMut(u64) -> JoinHandle<()>,
+) {
+    let start = a.start;
     let w = a.workers as u64;
     let max_vus = share(arrival.max_vus, a.id, a.workers).max(1);
     let queue_size = share(arrival.queue_size, a.id, a.workers).max(1);
     let mut vus: Vec<JoinHandle<()>> = Vec::new();
-    let spawn = |vus: &mut Vec<JoinHandle<()>>| {
+    let mut spawn = |vus: &mut Vec<JoinHandle<()>>| {
         let id = (vus.len() * a.workers + a.id) as u64;
-        vus.push(tokio::task::spawn_local(vu::run_open(
-            ctx.clone(),
-            id,
-            a.seed,
-        )));
+        vus.push(start_vu(id));
     };
     for _ in 0..share(arrival.pre_allocated_vus, a.id, a.workers).min(max_vus) {
         spawn(&mut vus);
     }
-    let q = &ctx.open;
     let mut k = a.id as u64;
     'schedule: loop {
         if a.control.stop.load(Ordering::Relaxed) {
@@ -274,7 +318,7 @@ async fn run_open(a: &WorkerArgs, ctx: &Rc<VuContext>, arrival: &Arrival, start:
         let now = Instant::now();
         let next = loop {
             // `k` counts this process's iterations; its segment says which of the whole run's.
-            let Some(due) = arrival.due(a.plan.global_iteration(k)) else {
+            let Some(due) = arrival.due((a.global_iteration)(k)) else {
                 break 'schedule;
             };
             let at = start + due;
@@ -287,9 +331,9 @@ async fn run_open(a: &WorkerArgs, ctx: &Rc<VuContext>, arrival: &Arrival, start:
                 continue;
             }
             // Due: it ends completed, dropped or interrupted (docs/accounting.md).
-            ctx.recorder.borrow_mut().iterations_due += 1;
+            recorder.borrow_mut().iterations_due += 1;
             if q.due.borrow().len() >= queue_size {
-                ctx.recorder.borrow_mut().dropped_iterations += 1;
+                recorder.borrow_mut().dropped_iterations += 1;
                 continue;
             }
             q.due.borrow_mut().push_back(at);
@@ -329,7 +373,7 @@ async fn run_open(a: &WorkerArgs, ctx: &Rc<VuContext>, arrival: &Arrival, start:
     }
     // Iterations still queued never ran.
     let left = q.due.borrow_mut().drain(..).count() as u64;
-    ctx.recorder.borrow_mut().dropped_iterations += left;
+    recorder.borrow_mut().dropped_iterations += left;
 }
 
 #[cfg(test)]
@@ -346,3 +390,8 @@ mod tests {
         }
     }
 }
+
+/// The schedule loops on a paused clock, with stand-in VUs behind the `Schedule` seam.
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod paused_clock;

@@ -50,7 +50,26 @@ pub struct OutputArgs {
     pub tags: Vec<(String, String)>,
 }
 
-fn parse_tag(s: &str) -> Result<(String, String), String> {
+/// Why an `--out` or `--tag` value is refused (`out`: the `--out` value as written).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OutArgError {
+    #[error("`{0}`: use NAME=VALUE with NAME made of letters, digits and `_`")]
+    Tag(String),
+    #[error(
+        "--out {0}: a report folder is already given (--report-dir or another --out DIR); live outputs are written KIND=TARGET ({KINDS})"
+    )]
+    SecondReportDir(String),
+    #[error("--out {out}: the `{kind}` output is not built into stampede; use one of {KINDS}")]
+    NotBuiltIn { out: String, kind: String },
+    #[error(
+        "--out {out}: unknown output `{kind}`; use {KINDS}, or --report-dir DIR for the report folder"
+    )]
+    Unknown { out: String, kind: String },
+    #[error("--out {out}: say where, e.g. {example}")]
+    NoTarget { out: String, example: &'static str },
+}
+
+fn parse_tag(s: &str) -> Result<(String, String), OutArgError> {
     match s.split_once('=') {
         Some((k, v))
             if !k.trim().is_empty()
@@ -60,9 +79,7 @@ fn parse_tag(s: &str) -> Result<(String, String), String> {
         {
             Ok((k.trim().to_string(), v.to_string()))
         }
-        _ => Err(format!(
-            "`{s}`: use NAME=VALUE with NAME made of letters, digits and `_`"
-        )),
+        _ => Err(OutArgError::Tag(s.into())),
     }
 }
 
@@ -95,7 +112,7 @@ const KINDS: &str =
     "json=FILE, csv=FILE, prometheus=ADDR, hlog=FILE, experimental-prometheus-rw=URL";
 
 impl OutputArgs {
-    pub fn resolve(&self) -> Result<Resolved, String> {
+    pub fn resolve(&self) -> Result<Resolved, OutArgError> {
         let mut r = Resolved {
             report_dir: self.report_dir.clone(),
             outputs: Vec::new(),
@@ -103,9 +120,7 @@ impl OutputArgs {
         for v in &self.out {
             let Some((kind, target)) = v.split_once('=') else {
                 if r.report_dir.is_some() {
-                    return Err(format!(
-                        "--out {v}: a report folder is already given (--report-dir or another --out DIR); live outputs are written KIND=TARGET ({KINDS})"
-                    ));
+                    return Err(OutArgError::SecondReportDir(v.clone()));
                 }
                 r.report_dir = Some(PathBuf::from(v));
                 continue;
@@ -122,20 +137,22 @@ impl OutputArgs {
                 | "statsd"
                 | "datadog"
                 | "kafka" => {
-                    return Err(format!(
-                        "--out {v}: the `{kind}` output is not built into stampede; use one of {KINDS}"
-                    ));
+                    return Err(OutArgError::NotBuiltIn {
+                        out: v.clone(),
+                        kind: kind.into(),
+                    });
                 }
                 _ => {
-                    return Err(format!(
-                        "--out {v}: unknown output `{kind}`; use {KINDS}, or --report-dir DIR for the report folder"
-                    ));
+                    return Err(OutArgError::Unknown {
+                        out: v.clone(),
+                        kind: kind.into(),
+                    });
                 }
             };
             if target.trim().is_empty() {
-                return Err(format!(
-                    "--out {v}: say where, e.g. {}",
-                    match kind {
+                return Err(OutArgError::NoTarget {
+                    out: v.clone(),
+                    example: match kind {
                         OutputKind::Prometheus => "prometheus=127.0.0.1:9464",
                         OutputKind::Json => "json=results.json",
                         OutputKind::Csv => "csv=results.csv",
@@ -143,8 +160,8 @@ impl OutputArgs {
                         OutputKind::RemoteWrite => {
                             "experimental-prometheus-rw=http://127.0.0.1:9090/api/v1/write"
                         }
-                    }
-                ));
+                    },
+                });
             }
             r.outputs.push(OutputSpec {
                 kind,
@@ -174,14 +191,21 @@ mod tests {
         assert_eq!(r.report_dir, Some(PathBuf::from("reports/x")));
         assert_eq!(r.outputs.len(), 2);
         assert_eq!(r.outputs[0].kind, OutputKind::Json);
-        assert!(
-            args(&["jsn=x"])
-                .resolve()
-                .unwrap_err()
-                .contains("unknown output")
+        assert_eq!(
+            args(&["jsn=x"]).resolve().unwrap_err(),
+            OutArgError::Unknown {
+                out: "jsn=x".into(),
+                kind: "jsn".into()
+            }
         );
-        assert!(args(&["a", "b"]).resolve().unwrap_err().contains("already"));
-        assert!(args(&["csv="]).resolve().unwrap_err().contains("say where"));
+        assert!(matches!(
+            args(&["a", "b"]).resolve(),
+            Err(OutArgError::SecondReportDir(v)) if v == "b"
+        ));
+        assert_eq!(
+            args(&["csv="]).resolve().unwrap_err().to_string(),
+            "--out csv=: say where, e.g. csv=results.csv"
+        );
         assert!(parse_tag("env=ci").is_ok());
         assert!(parse_tag("=x").is_err());
     }
@@ -204,7 +228,9 @@ pub struct K6Options {
 impl K6Options {
     /// The report folder and the rest, or a usage error.
     pub fn from_args(a: &OutputArgs) -> Result<(Option<PathBuf>, K6Options), crate::Failure> {
-        let r = a.resolve().map_err(crate::Failure::Usage)?;
+        let r = a
+            .resolve()
+            .map_err(|e| crate::Failure::Usage(e.to_string()))?;
         Ok((
             r.report_dir,
             K6Options {

@@ -9,16 +9,25 @@ use std::path::Path;
 /// The scenario of a quick test of one URL: one VU for 10 s unless -u/-d/--rate say otherwise,
 /// GET the URL, any status below 400 passes, k6's usual thresholds absent (add none: a quick
 /// test reports, it does not judge).
-pub fn url_scenario(url: &str) -> Result<String, String> {
+/// Why `stampede run URL` cannot make a scenario of its URL.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QuickError {
+    #[error("`{0}` is not a URL")]
+    NotAUrl(String),
+    #[error("`{0}`: no host")]
+    NoHost(String),
+}
+
+pub fn url_scenario(url: &str) -> Result<String, QuickError> {
     let (scheme, rest) = url
         .split_once("://")
-        .ok_or_else(|| format!("`{url}` is not a URL"))?;
+        .ok_or_else(|| QuickError::NotAUrl(url.into()))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
     if authority.is_empty() {
-        return Err(format!("`{url}`: no host"));
+        return Err(QuickError::NoHost(url.into()));
     }
     let target = serde_json::Value::String(format!("{scheme}://{authority}"));
     let path = serde_json::Value::String(path.to_string());
@@ -46,7 +55,7 @@ pub fn load(file: &Path, ov: &Overrides) -> Result<Plan, ScenarioError> {
         let yaml = url_scenario(&text).map_err(|m| ScenarioError {
             file: text.to_string(),
             pos: None,
-            message: m,
+            message: m.to_string(),
         })?;
         return scenario::load_str(&yaml, &text, "quick", ov);
     }
@@ -64,6 +73,9 @@ mod tests {
         assert!(y.contains("get: \"/delay?ms=5\""), "{y}");
         let plan = scenario::load_str(&y, "u", "quick", &Overrides::default()).unwrap();
         assert_eq!(plan.step_names, vec!["request".to_string()]);
-        assert!(url_scenario("http://").is_err());
+        assert_eq!(
+            url_scenario("http://"),
+            Err(QuickError::NoHost("http://".into()))
+        );
     }
 }

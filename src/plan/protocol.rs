@@ -3,6 +3,10 @@
 #[allow(unused_imports)]
 use super::*;
 
+/// Header lines allowed in a response head by default (`http.max_header_lines`): the scenario's
+/// default and the engine's parser's.
+pub const DEFAULT_MAX_HEADER_LINES: u32 = 256;
+
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
     /// Whole-request timeout (connect + send + response).

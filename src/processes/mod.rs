@@ -79,7 +79,7 @@ fn read_child(i: usize, stdout: ChildStdout, mut log: File, steps: usize, tx: Se
             Ok(m) => m,
             Err(e) if !told => {
                 told = true;
-                Msg::Bad(i, e)
+                Msg::Bad(i, e.to_string())
             }
             Err(_) => continue,
         };

@@ -22,7 +22,7 @@ impl Builder<'_> {
         };
         let lines = http
             .max_header_lines
-            .unwrap_or(crate::engine::http1::DEFAULT_MAX_HEADER_LINES);
+            .unwrap_or(crate::plan::DEFAULT_MAX_HEADER_LINES);
         if !(1..=100_000).contains(&lines) {
             return Err(self.at_value(
                 "http.max_header_lines",

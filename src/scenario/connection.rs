@@ -3,10 +3,23 @@
 #[allow(unused_imports)]
 use super::*;
 
+/// Why a source address of `http.local_ips` is refused (`text`: as written).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(super) enum IpsError {
+    #[error("`{0}` is not an IP address or CIDR block (e.g. 127.0.0.2 or 127.0.0.0/28)")]
+    NotAnAddress(String),
+    /// `smallest`: the smallest prefix length allowed (/20 for IPv4, /116 for IPv6).
+    #[error("`{text}` holds more than 4096 addresses; use /{smallest} or smaller")]
+    TooLarge { text: String, smallest: u32 },
+}
+
 /// One address, or every usable address of a CIDR block (`127.0.0.0/30`).
-pub(super) fn parse_ips(s: &str) -> Result<Vec<IpAddr>, String> {
-    let bad =
-        || format!("`{s}` is not an IP address or CIDR block (e.g. 127.0.0.2 or 127.0.0.0/28)");
+pub(super) fn parse_ips(s: &str) -> Result<Vec<IpAddr>, IpsError> {
+    let bad = || IpsError::NotAnAddress(s.to_string());
+    let too_large = |smallest| IpsError::TooLarge {
+        text: s.to_string(),
+        smallest,
+    };
     let Some((addr, bits)) = s.split_once('/') else {
         return s.parse::<IpAddr>().map(|ip| vec![ip]).map_err(|_| bad());
     };
@@ -18,9 +31,7 @@ pub(super) fn parse_ips(s: &str) -> Result<Vec<IpAddr>, String> {
                 return Err(bad());
             }
             if bits < 20 {
-                return Err(format!(
-                    "`{s}` holds more than 4096 addresses; use /20 or smaller"
-                ));
+                return Err(too_large(20));
             }
             let size = 1u32 << (32 - bits);
             let base = u32::from(v4) & !(size - 1);
@@ -37,9 +48,7 @@ pub(super) fn parse_ips(s: &str) -> Result<Vec<IpAddr>, String> {
                 return Err(bad());
             }
             if bits < 116 {
-                return Err(format!(
-                    "`{s}` holds more than 4096 addresses; use /116 or smaller"
-                ));
+                return Err(too_large(116));
             }
             let size = 1u128 << (128 - bits);
             let base = u128::from(v6) & !(size - 1);

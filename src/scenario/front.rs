@@ -15,11 +15,11 @@ pub const MAX_EXPANDED_NODES: u64 = 200_000;
 /// The most problems reported for one file.
 pub const MAX_PROBLEMS: usize = 20;
 
-fn at(file: &str, line: usize, col: usize, message: impl Into<String>) -> ScenarioError {
+fn at(file: &str, line: usize, col: usize, message: impl std::fmt::Display) -> ScenarioError {
     ScenarioError {
         file: file.to_string(),
         pos: Some(Pos { line, col }),
-        message: message.into(),
+        message: message.to_string(),
     }
 }
 

@@ -226,7 +226,7 @@ impl Builder<'_> {
                 }
                 return Ok(Resolved::Expr(Expr::Data { feed: fi, column: ci }));
             }
-            check_name(r.text)?;
+            check_name(r.text).map_err(|e| e.to_string())?;
             match scope.vars.iter().position(|v| v == r.text) {
                 Some(i) if scope.visible[i] => Ok(Resolved::Expr(Expr::Var(i))),
                 Some(_) => Err(format!(
@@ -387,16 +387,23 @@ impl Builder<'_> {
     }
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+/// Names `{{...}}` gives a meaning of its own: no variable may take them.
+const RESERVED: [&str; 5] = ["vu", "iteration", "uuid", "env", "data"];
+
+/// A variable name that is not one (`0`: the name).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "`{0}` cannot be a variable name: use letters, digits and `_` (not starting with a digit), and none of {reserved}",
+    reserved = RESERVED.join(", ")
+)]
+struct BadVariableName(String);
+
+fn check_name(name: &str) -> Result<(), BadVariableName> {
     let ok = !name.is_empty()
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !name.starts_with(|c: char| c.is_ascii_digit());
-    let reserved = ["vu", "iteration", "uuid", "env", "data"];
-    if !ok || reserved.contains(&name) {
-        return Err(format!(
-            "`{name}` cannot be a variable name: use letters, digits and `_` (not starting with a digit), and none of {}",
-            reserved.join(", ")
-        ));
+    if !ok || RESERVED.contains(&name) {
+        return Err(BadVariableName(name.to_string()));
     }
     Ok(())
 }

@@ -24,47 +24,84 @@ pub const MAX_DEPTH: usize = 64;
 /// `http.max_body` by default: the most of a response body kept for checks and extraction.
 pub const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
 
+/// A user number past one of the limits above.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LimitError {
+    #[error("{what}: {secs} s is not a duration")]
+    NotADuration { what: String, secs: f64 },
+    #[error("{what} would last {days} days: the longest schedule is one year")]
+    LongerThanAYear { what: String, days: f64 },
+    #[error("{flag} must be a number above 0, got {value}")]
+    FactorNotPositive { flag: String, value: f64 },
+    #[error("{flag} {value} is too large: at most {max}")]
+    FactorTooLarge { flag: String, value: f64, max: f64 },
+    #[error("the rate must be a number of iterations per second above 0, got {0}")]
+    RateNotPositive(f64),
+    #[error("a rate must be a number of 0 or more, got {0}")]
+    RateNegative(f64),
+    #[error(
+        "a rate of {0} iterations/s is beyond what one process can schedule (at most {max:.0}/s); split the load over several processes",
+        max = MAX_RATE
+    )]
+    RateTooHigh(f64),
+    /// `0`: the value as YAML shows it.
+    #[error(
+        "a size is a whole number of bytes or a number with a unit (KiB, MiB, GiB, kB, MB, GB), e.g. `10MiB`; got {0}"
+    )]
+    NotASize(String),
+    #[error("{0} bytes is above the limit of 1GiB")]
+    SizeTooLarge(f64),
+}
+
 /// Multiply a duration by a factor, refusing what does not fit the one-year limit (instead of
 /// `Duration::from_secs_f64`'s panic).
-pub fn scale_duration(d: Duration, f: f64, what: &str) -> Result<Duration, String> {
+pub fn scale_duration(d: Duration, f: f64, what: &str) -> Result<Duration, LimitError> {
     let secs = d.as_secs_f64() * f;
     if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("{what}: {secs} s is not a duration"));
+        return Err(LimitError::NotADuration {
+            what: what.into(),
+            secs,
+        });
     }
     match Duration::try_from_secs_f64(secs) {
         Ok(out) if out <= MAX_SCHEDULE => Ok(out),
-        _ => Err(format!(
-            "{what} would last {} days: the longest schedule is one year",
-            (secs / 86_400.0).round()
-        )),
+        _ => Err(LimitError::LongerThanAYear {
+            what: what.into(),
+            days: (secs / 86_400.0).round(),
+        }),
     }
 }
 
 /// A factor such as `--scale` or `--time-scale`: finite, above zero, at most `max`.
-pub fn factor(f: f64, flag: &str, max: f64) -> Result<f64, String> {
+pub fn factor(f: f64, flag: &str, max: f64) -> Result<f64, LimitError> {
     if !f.is_finite() || f <= 0.0 {
-        return Err(format!("{flag} must be a number above 0, got {f}"));
+        return Err(LimitError::FactorNotPositive {
+            flag: flag.into(),
+            value: f,
+        });
     }
     if f > max {
-        return Err(format!("{flag} {f} is too large: at most {max}"));
+        return Err(LimitError::FactorTooLarge {
+            flag: flag.into(),
+            value: f,
+            max,
+        });
     }
     Ok(f)
 }
 
 /// An arrival rate in iterations per second: finite, 0 or more (above 0 when `positive`), at
 /// most `MAX_RATE`.
-pub fn rate(r: f64, positive: bool) -> Result<f64, String> {
+pub fn rate(r: f64, positive: bool) -> Result<f64, LimitError> {
     if !r.is_finite() || r < 0.0 || (positive && r == 0.0) {
         return Err(if positive {
-            format!("the rate must be a number of iterations per second above 0, got {r}")
+            LimitError::RateNotPositive(r)
         } else {
-            format!("a rate must be a number of 0 or more, got {r}")
+            LimitError::RateNegative(r)
         });
     }
     if r > MAX_RATE {
-        return Err(format!(
-            "a rate of {r} iterations/s is beyond what one process can schedule (at most {MAX_RATE:.0}/s); split the load over several processes"
-        ));
+        return Err(LimitError::RateTooHigh(r));
     }
     Ok(r)
 }
@@ -85,11 +122,13 @@ pub const MAX_BODY_LIMIT: u64 = 1 << 30;
 
 /// A size in bytes: a whole number, or with a unit (`512KiB`, `10MiB`, `1GiB`, `100kB`,
 /// `5MB`), from 1 byte to 1 GiB.
-pub fn size(v: &serde_yaml_ng::Value) -> Result<usize, String> {
+pub fn size(v: &serde_yaml_ng::Value) -> Result<usize, LimitError> {
     let bad = || {
-        format!(
-            "a size is a whole number of bytes or a number with a unit (KiB, MiB, GiB, kB, MB, GB), e.g. `10MiB`; got {}",
-            serde_yaml_ng::to_string(v).unwrap_or_default().trim()
+        LimitError::NotASize(
+            serde_yaml_ng::to_string(v)
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
         )
     };
     let bytes: f64 = match v {
@@ -118,7 +157,7 @@ pub fn size(v: &serde_yaml_ng::Value) -> Result<usize, String> {
         return Err(bad());
     }
     if bytes > MAX_BODY_LIMIT as f64 {
-        return Err(format!("{bytes} bytes is above the limit of 1GiB"));
+        return Err(LimitError::SizeTooLarge(bytes));
     }
     Ok(bytes as usize)
 }

@@ -90,7 +90,7 @@ impl Builder<'_> {
         apply_overrides(&mut load, ov).map_err(|m| ScenarioError {
             file: "command line".into(),
             pos: None,
-            message: m,
+            message: m.to_string(),
         })?;
         if load.duration().is_zero() {
             return Err(self.at_key("load", "the load schedule lasts zero seconds"));

@@ -165,11 +165,11 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn err_at(&self, pos: Option<Pos>, message: impl Into<String>) -> ScenarioError {
+    fn err_at(&self, pos: Option<Pos>, message: impl std::fmt::Display) -> ScenarioError {
         ScenarioError {
             file: self.file.to_string(),
             pos,
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 
@@ -184,7 +184,7 @@ impl Builder<'_> {
     }
 
     /// An error at the key `path` (`load.vus`).
-    fn at_key(&self, path: &str, message: impl Into<String>) -> ScenarioError {
+    fn at_key(&self, path: &str, message: impl std::fmt::Display) -> ScenarioError {
         let full = self.full_path(path);
         let pos = self.loc.key(&full);
         *self.last_path.borrow_mut() = Some((full, pos));
@@ -192,7 +192,7 @@ impl Builder<'_> {
     }
 
     /// An error at the value of `path`.
-    fn at_value(&self, path: &str, message: impl Into<String>) -> ScenarioError {
+    fn at_value(&self, path: &str, message: impl std::fmt::Display) -> ScenarioError {
         let full = self.full_path(path);
         let pos = self.loc.value(&full);
         *self.last_path.borrow_mut() = Some((full, pos));

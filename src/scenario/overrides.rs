@@ -54,21 +54,63 @@ pub struct OverrideArgs {
     pub insecure: bool,
 }
 
-pub(crate) fn parse_vus(s: &str) -> Result<u32, String> {
+/// Why the command line's changes to the load are refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OverrideError {
+    #[error("`{0}`: the number of VUs is a whole number from 1 to {max}", max = limits::MAX_VUS)]
+    VusRange(String),
+    #[error("`{0}` is not a whole number of VUs")]
+    VusNotANumber(String),
+    #[error("`{0}`: use NAME=VALUE")]
+    EnvArg(String),
+    #[error("--rate: {0}")]
+    Rate(limits::LimitError),
+    #[error("--vus must be at least 1 with --rate")]
+    RateWithoutVus,
+    #[error(
+        "--rate: this schedule's rate is 0 throughout; give --duration to run a constant rate instead"
+    )]
+    RateOfZeroSchedule,
+    #[error(
+        "--rate: a breakpoint run climbs by its own stairs (start_rate, step_rate, max_rate); use --scale to scale them, or --rate with --duration for a constant rate"
+    )]
+    RateOfBreakpoint,
+    #[error(
+        "--rate {0} sets an arrival rate, but this scenario's executor is a closed model (VUs); add --duration to run constant-arrival-rate at {0}/s instead"
+    )]
+    RateOfClosedModel(f64),
+    #[error(
+        "--vus {0} sets the VUs of constant-vus/ramping-vus; an arrival-rate executor's load is its rate: use --rate or --scale (or --vus with --duration to run constant-vus instead)"
+    )]
+    VusOfArrivalRate(u32),
+    #[error(
+        "--iterations and --rate do not go together: -i runs a fixed number of iterations, --rate a schedule"
+    )]
+    IterationsWithRate,
+    #[error("--iterations must be at least 1")]
+    ZeroIterations,
+    /// `0`: the schedule's length, as printed.
+    #[error("the schedule lasts {0}: the longest is one year")]
+    ScheduleTooLong(String),
+    #[error("{vus} VUs: at most {max} in one process", max = limits::MAX_VUS)]
+    TooManyVus { vus: u32 },
+    #[error(transparent)]
+    Limit(#[from] limits::LimitError),
+}
+
+pub(crate) fn parse_vus(s: &str) -> Result<u32, OverrideError> {
     let max = crate::scenario::limits::MAX_VUS;
     match s.trim().parse::<i128>() {
         Ok(n) if n >= 1 && n <= max as i128 => Ok(n as u32),
-        Ok(_) => Err(format!(
-            "`{s}`: the number of VUs is a whole number from 1 to {max}"
-        )),
-        Err(_) => Err(format!("`{s}` is not a whole number of VUs")),
+        Ok(_) => Err(OverrideError::VusRange(s.to_string())),
+        Err(_) => Err(OverrideError::VusNotANumber(s.to_string())),
     }
 }
 
-pub(crate) fn parse_env_arg(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_env_arg(s: &str) -> Result<(String, String), OverrideError> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("`{s}`: use NAME=VALUE")),
+        _ => Err(OverrideError::EnvArg(s.to_string())),
     }
 }
 
@@ -136,15 +178,15 @@ pub(super) const RATE_DEFAULT_MAX_VUS: f64 = 10_000.0;
 /// VUs), any executor becomes `constant-arrival-rate` at R for D, as `--vus` with `--duration`
 /// makes a `constant-vus` run. Alone, it rescales an arrival-rate schedule to peak at R (its
 /// VUs in proportion, unless `--vus` sets `max_vus`).
-pub(super) fn apply_rate(load: &mut Load, rate: f64, ov: &Overrides) -> Result<(), String> {
+pub(super) fn apply_rate(load: &mut Load, rate: f64, ov: &Overrides) -> Result<(), OverrideError> {
     use crate::plan::{Arrival, RateStage};
-    let rate = limits::rate(rate, true).map_err(|m| format!("--rate: {m}"))?;
+    let rate = limits::rate(rate, true).map_err(OverrideError::Rate)?;
     if let Some(duration) = ov.duration {
         let max_vus = ov.vus.unwrap_or_else(|| {
             limits::count(rate, RATE_DEFAULT_MAX_VUS as u32).max(load.max_vus())
         });
         if max_vus == 0 {
-            return Err("--vus must be at least 1 with --rate".into());
+            return Err(OverrideError::RateWithoutVus);
         }
         *load = Load::ConstantArrivalRate(Arrival {
             start_rate: rate,
@@ -162,9 +204,13 @@ pub(super) fn apply_rate(load: &mut Load, rate: f64, ov: &Overrides) -> Result<(
     }
     match load {
         Load::ConstantArrivalRate(a) | Load::RampingArrivalRate(a) if a.stairs.is_none() => {
-            let peak = a.stages.iter().map(|s| s.target).fold(a.start_rate, f64::max);
+            let peak = a
+                .stages
+                .iter()
+                .map(|s| s.target)
+                .fold(a.start_rate, f64::max);
             if peak <= 0.0 {
-                return Err("--rate: this schedule's rate is 0 throughout; give --duration to run a constant rate instead".into());
+                return Err(OverrideError::RateOfZeroSchedule);
             }
             scale_arrival(a, rate / peak);
             if let Some(vus) = ov.vus {
@@ -173,30 +219,25 @@ pub(super) fn apply_rate(load: &mut Load, rate: f64, ov: &Overrides) -> Result<(
             }
             Ok(())
         }
-        Load::ConstantArrivalRate(_) | Load::RampingArrivalRate(_) => Err(
-            "--rate: a breakpoint run climbs by its own stairs (start_rate, step_rate, max_rate); use --scale to scale them, or --rate with --duration for a constant rate".into(),
-        ),
-        _ => Err(format!(
-            "--rate {rate} sets an arrival rate, but this scenario's executor is a closed model (VUs); add --duration to run constant-arrival-rate at {rate}/s instead"
-        )),
+        Load::ConstantArrivalRate(_) | Load::RampingArrivalRate(_) => {
+            Err(OverrideError::RateOfBreakpoint)
+        }
+        _ => Err(OverrideError::RateOfClosedModel(rate)),
     }
 }
 
 /// The limits of `limits` on a built schedule (after the command line's changes, which may
 /// have multiplied it past them).
-pub(super) fn check_load_limits(load: &Load) -> Result<(), String> {
+pub(super) fn check_load_limits(load: &Load) -> Result<(), OverrideError> {
     if load.duration() > limits::MAX_SCHEDULE {
-        return Err(format!(
-            "the schedule lasts {}: the longest is one year",
-            format_duration(load.duration())
-        ));
+        return Err(OverrideError::ScheduleTooLong(format_duration(
+            load.duration(),
+        )));
     }
     if load.max_vus() > limits::MAX_VUS {
-        return Err(format!(
-            "{} VUs: at most {} in one process",
-            load.max_vus(),
-            limits::MAX_VUS
-        ));
+        return Err(OverrideError::TooManyVus {
+            vus: load.max_vus(),
+        });
     }
     if let Some(a) = load.arrival() {
         let peak = a
@@ -210,13 +251,13 @@ pub(super) fn check_load_limits(load: &Load) -> Result<(), String> {
 }
 
 /// Apply --rate/--vus/--duration/--scale/--time-scale to the schedule.
-pub(super) fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), String> {
+pub(super) fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), OverrideError> {
     if let Some(n) = ov.iterations {
         if ov.rate.is_some() {
-            return Err("--iterations and --rate do not go together: -i runs a fixed number of iterations, --rate a schedule".into());
+            return Err(OverrideError::IterationsWithRate);
         }
         if n == 0 {
-            return Err("--iterations must be at least 1".into());
+            return Err(OverrideError::ZeroIterations);
         }
         *load = Load::SharedIterations(Iterations {
             vus: ov.vus.unwrap_or(1).max(1),
@@ -249,13 +290,11 @@ pub(super) fn apply_overrides(load: &mut Load, ov: &Overrides) -> Result<(), Str
 }
 
 /// `--vus N` alone: the VUs of a closed-model schedule (stages scaled to peak at N).
-fn set_vus(load: &mut Load, vus: u32) -> Result<(), String> {
+fn set_vus(load: &mut Load, vus: u32) -> Result<(), OverrideError> {
     match load {
         Load::PerVuIterations(it) | Load::SharedIterations(it) => it.vus = vus,
         Load::ConstantArrivalRate(_) | Load::RampingArrivalRate(_) => {
-            return Err(format!(
-                "--vus {vus} sets the VUs of constant-vus/ramping-vus; an arrival-rate executor's load is its rate: use --rate or --scale (or --vus with --duration to run constant-vus instead)"
-            ));
+            return Err(OverrideError::VusOfArrivalRate(vus));
         }
         Load::ConstantVus { vus: v, .. } => *v = vus,
         Load::RampingVus {
@@ -277,7 +316,7 @@ fn set_vus(load: &mut Load, vus: u32) -> Result<(), String> {
 }
 
 /// `--duration D` alone: the schedule stretched (or cut) to last D.
-fn set_duration(load: &mut Load, d: Duration) -> Result<(), String> {
+fn set_duration(load: &mut Load, d: Duration) -> Result<(), OverrideError> {
     let scale_d = |d: Duration, f: f64| {
         limits::scale_duration(d, f, "with --duration or --time-scale, the schedule")
     };
@@ -330,7 +369,7 @@ fn scale_load(load: &mut Load, f: f64) {
 }
 
 /// `--time-scale F`: every duration of the schedule times F.
-fn time_scale_load(load: &mut Load, f: f64) -> Result<(), String> {
+fn time_scale_load(load: &mut Load, f: f64) -> Result<(), OverrideError> {
     let scale_d = |d: Duration, f: f64| {
         limits::scale_duration(d, f, "with --duration or --time-scale, the schedule")
     };

@@ -15,7 +15,7 @@ impl Builder<'_> {
         &self,
         key: &str,
         name: &str,
-        parse: impl Fn(&[u8]) -> Result<(), String>,
+        parse: impl Fn(&[u8]) -> Result<(), PemError>,
     ) -> Result<Pem, ScenarioError> {
         let file = self.base_dir.join(name);
         let bytes = std::fs::read(&file)
@@ -48,7 +48,7 @@ impl Builder<'_> {
                 let key = self.pem_file("http.tls.client_key", k, |b| {
                     PrivateKeyDer::from_pem_slice(b)
                         .map(|_| ())
-                        .map_err(|e| format!("no private key in PEM ({e})"))
+                        .map_err(|e| PemError::NoPrivateKey(e.to_string()))
                 })?;
                 opts.client_cert = Some((cert, key));
             }
@@ -250,14 +250,35 @@ fn bypassed(no_proxy: &str, host: &str) -> bool {
     })
 }
 
+/// Why a proxy URL is refused (`url`: as written).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum ProxyError {
+    #[error("proxy `{0}`: only http:// proxies are supported (tunnels with CONNECT)")]
+    Scheme(String),
+    #[error("proxy `{url}`: bad port `{port}`")]
+    Port { url: String, port: String },
+    #[error("proxy `{0}` is not http://HOST:PORT (e.g. http://proxy.internal:3128)")]
+    Shape(String),
+}
+
+/// Why a PEM file of `http.tls` is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum PemError {
+    /// `0`: the PEM parser's reason.
+    #[error("malformed PEM ({0})")]
+    Malformed(String),
+    #[error("no certificate (-----BEGIN CERTIFICATE-----) in the file")]
+    NoCertificate,
+    #[error("no private key in PEM ({0})")]
+    NoPrivateKey(String),
+}
+
 /// `http://[user:password@]host:port` (or without the scheme).
-fn parse_proxy(url: &str, origin: &str) -> Result<Proxy, String> {
+fn parse_proxy(url: &str, origin: &str) -> Result<Proxy, ProxyError> {
     let rest = if let Some(r) = url.strip_prefix("http://") {
         r
     } else if url.starts_with("https://") || url.starts_with("socks") {
-        return Err(format!(
-            "proxy `{url}`: only http:// proxies are supported (tunnels with CONNECT)"
-        ));
+        return Err(ProxyError::Scheme(url.into()));
     } else {
         url
     };
@@ -269,16 +290,16 @@ fn parse_proxy(url: &str, origin: &str) -> Result<Proxy, String> {
     let (host, port) = match hostport.rsplit_once(':') {
         Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => (
             h,
-            p.parse::<u16>()
-                .map_err(|_| format!("proxy `{url}`: bad port `{p}`"))?,
+            p.parse::<u16>().map_err(|_| ProxyError::Port {
+                url: url.into(),
+                port: p.into(),
+            })?,
         ),
         _ => (hostport, 80),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() || host.contains('/') {
-        return Err(format!(
-            "proxy `{url}` is not http://HOST:PORT (e.g. http://proxy.internal:3128)"
-        ));
+        return Err(ProxyError::Shape(url.into()));
     }
     let authorization = userinfo.map(|u| {
         use base64::Engine as _;
@@ -295,14 +316,14 @@ fn parse_proxy(url: &str, origin: &str) -> Result<Proxy, String> {
     })
 }
 
-fn certificates(pem: &[u8]) -> Result<(), String> {
+fn certificates(pem: &[u8]) -> Result<(), PemError> {
     let mut n = 0;
     for c in CertificateDer::pem_slice_iter(pem) {
-        c.map_err(|e| format!("malformed PEM ({e})"))?;
+        c.map_err(|e| PemError::Malformed(e.to_string()))?;
         n += 1;
     }
     if n == 0 {
-        return Err("no certificate (-----BEGIN CERTIFICATE-----) in the file".into());
+        return Err(PemError::NoCertificate);
     }
     Ok(())
 }

@@ -16,34 +16,52 @@ struct RequestLine {
     source: String,
 }
 
+/// Why a step's path is refused (`0`, `path`: the path as written, trimmed).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(super) enum StepPathError {
+    #[error("path `{0}` contains spaces: encode them as %20")]
+    Spaces(String),
+    #[error("`{0}` is not a valid URL path")]
+    InvalidPath(String),
+    /// A full URL that is not a target URL.
+    #[error("{0}")]
+    InvalidTarget(#[from] crate::plan::TargetError),
+    #[error(
+        "`{path}` is on another host than the target `{target}`: steps address the target only"
+    )]
+    OtherHost { path: String, target: String },
+    #[error("`{0}` is not a valid URL")]
+    InvalidUrl(String),
+    #[error("path `{0}` must start with `/` (it is appended to the target)")]
+    Relative(String),
+}
+
 /// The request-line path of a step: `/x` under the target's base path, or a full URL on the
 /// same host.
-pub(super) fn step_path(path: &str, target: &Target) -> Result<String, String> {
+pub(super) fn step_path(path: &str, target: &Target) -> Result<String, StepPathError> {
     let p = path.trim();
     if p.starts_with('/') {
         if p.contains(char::is_whitespace) {
-            return Err(format!("path `{p}` contains spaces: encode them as %20"));
+            return Err(StepPathError::Spaces(p.into()));
         }
         let full = format!("{}{}", target.base_path, p);
         full.parse::<http::uri::PathAndQuery>()
-            .map_err(|_| format!("`{p}` is not a valid URL path"))?;
+            .map_err(|_| StepPathError::InvalidPath(p.into()))?;
         return Ok(full);
     }
     if p.starts_with("http://") || p.starts_with("https://") {
-        let t =
-            Target::parse(p.split_once('?').map_or(p, |(a, _)| a)).map_err(|e| e.to_string())?;
+        let t = Target::parse(p.split_once('?').map_or(p, |(a, _)| a))
+            .map_err(StepPathError::InvalidTarget)?;
         if t.host != target.host || t.port != target.port {
-            return Err(format!(
-                "`{p}` is on another host than the target `{}`: steps address the target only",
-                target.url()
-            ));
+            return Err(StepPathError::OtherHost {
+                path: p.into(),
+                target: target.url(),
+            });
         }
-        let uri: http::Uri = p.parse().map_err(|_| format!("`{p}` is not a valid URL"))?;
+        let uri: http::Uri = p.parse().map_err(|_| StepPathError::InvalidUrl(p.into()))?;
         return Ok(uri.path_and_query().map_or("/".into(), |pq| pq.to_string()));
     }
-    Err(format!(
-        "path `{p}` must start with `/` (it is appended to the target)"
-    ))
+    Err(StepPathError::Relative(p.into()))
 }
 
 impl Builder<'_> {

@@ -11,21 +11,37 @@ pub struct Stall {
     pub every: Duration,
 }
 
+/// Why a `--stall` value is refused (`text`: as written).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StallError {
+    #[error("`{0}`: a stall is HOLD/EVERY, e.g. `1s/5s` (hold responses 1 s in every 5 s)")]
+    Shape(String),
+    #[error(
+        "`{text}`: a stall is HOLD/EVERY, e.g. `1s/5s` (hold responses 1 s in every 5 s): {problem}"
+    )]
+    Duration {
+        text: String,
+        problem: crate::units::duration::DurationError,
+    },
+    #[error("`{0}`: HOLD must be shorter than EVERY, and EVERY above zero")]
+    Order(String),
+}
+
 impl Stall {
     /// Parse `HOLD/EVERY`, e.g. `1s/5s`.
-    pub fn parse(s: &str) -> Result<Stall, String> {
-        let bad = || {
-            format!("`{s}`: a stall is HOLD/EVERY, e.g. `1s/5s` (hold responses 1 s in every 5 s)")
+    pub fn parse(s: &str) -> Result<Stall, StallError> {
+        let (a, b) = s
+            .split_once('/')
+            .ok_or_else(|| StallError::Shape(s.into()))?;
+        let duration = |d: &str| {
+            crate::units::duration::parse_duration(d).map_err(|problem| StallError::Duration {
+                text: s.into(),
+                problem,
+            })
         };
-        let (a, b) = s.split_once('/').ok_or_else(bad)?;
-        let hold =
-            crate::units::duration::parse_duration(a).map_err(|e| format!("{}: {e}", bad()))?;
-        let every =
-            crate::units::duration::parse_duration(b).map_err(|e| format!("{}: {e}", bad()))?;
+        let (hold, every) = (duration(a)?, duration(b)?);
         if every.is_zero() || hold >= every {
-            return Err(format!(
-                "`{s}`: HOLD must be shorter than EVERY, and EVERY above zero"
-            ));
+            return Err(StallError::Order(s.into()));
         }
         Ok(Stall { hold, every })
     }

@@ -2,15 +2,37 @@
 
 use std::time::Duration;
 
+/// Why a text is not a duration (`text`: the whole duration as written, trimmed).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DurationError {
+    #[error("empty duration: write e.g. `30s`, `500ms` or `1m30s`")]
+    Empty,
+    #[error(
+        "invalid duration `{text}`: expected a number before `{rest}` (e.g. `30s`, `500ms`, `1m30s`)"
+    )]
+    NoNumber { text: String, rest: String },
+    #[error("invalid duration `{text}`: `{number}` is not a number")]
+    NotANumber { text: String, number: String },
+    #[error(
+        "invalid duration `{text}`: `{number}` needs a unit (h, m, s, ms, us), e.g. `{number}s`"
+    )]
+    NoUnit { text: String, number: f64 },
+    #[error("invalid duration `{text}`: unknown unit `{unit}` (use h, m, s, ms or us)")]
+    UnknownUnit { text: String, unit: String },
+    #[error("invalid duration `{text}`: longer than a year")]
+    TooLong { text: String },
+}
+
 /// Parse a duration with units. A bare number is refused (which unit would it be?), except `0`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let s = text.trim();
     if s.is_empty() {
-        return Err("empty duration: write e.g. `30s`, `500ms` or `1m30s`".into());
+        return Err(DurationError::Empty);
     }
     if s == "0" {
         return Ok(Duration::ZERO);
     }
+    let text = || s.to_string();
     let mut total = 0f64;
     let mut rest = s;
     while !rest.is_empty() {
@@ -18,16 +40,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         if num_len == 0 {
-            return Err(format!(
-                "invalid duration `{s}`: expected a number before `{rest}` (e.g. `30s`, `500ms`, `1m30s`)"
-            ));
+            return Err(DurationError::NoNumber {
+                text: text(),
+                rest: rest.to_string(),
+            });
         }
-        let number: f64 = rest[..num_len].parse().map_err(|_| {
-            format!(
-                "invalid duration `{s}`: `{}` is not a number",
-                &rest[..num_len]
-            )
-        })?;
+        let number: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| DurationError::NotANumber {
+                text: text(),
+                number: rest[..num_len].to_string(),
+            })?;
         rest = &rest[num_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
@@ -42,20 +65,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "us" | "µs" => 1e-6,
             "ns" => 1e-9,
             "" => {
-                return Err(format!(
-                    "invalid duration `{s}`: `{number}` needs a unit (h, m, s, ms, us), e.g. `{number}s`"
-                ));
+                return Err(DurationError::NoUnit {
+                    text: text(),
+                    number,
+                });
             }
             other => {
-                return Err(format!(
-                    "invalid duration `{s}`: unknown unit `{other}` (use h, m, s, ms or us)"
-                ));
+                return Err(DurationError::UnknownUnit {
+                    text: text(),
+                    unit: other.to_string(),
+                });
             }
         };
         total += number * secs_per_unit;
     }
     if !total.is_finite() || total > 365.0 * 24.0 * 3600.0 {
-        return Err(format!("invalid duration `{s}`: longer than a year"));
+        return Err(DurationError::TooLong { text: text() });
     }
     Ok(Duration::from_secs_f64(total))
 }
@@ -110,8 +135,19 @@ mod tests {
 
     #[test]
     fn refuses_what_is_ambiguous_or_wrong() {
-        assert!(parse_duration("30").unwrap_err().contains("needs a unit"));
-        assert!(parse_duration("10x").unwrap_err().contains("unknown unit"));
+        assert!(matches!(
+            parse_duration("30"),
+            Err(DurationError::NoUnit { number, .. }) if number == 30.0
+        ));
+        assert!(
+            parse_duration("30")
+                .unwrap_err()
+                .to_string()
+                .contains("needs a unit")
+        );
+        assert!(
+            matches!(parse_duration("10x"), Err(DurationError::UnknownUnit { unit, .. }) if unit == "x")
+        );
         assert!(parse_duration("").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("1..2s").is_err());

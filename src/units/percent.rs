@@ -8,28 +8,35 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Share(pub f64);
 
+/// Why a value is not a share (`0`: the value as written).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PercentError {
+    #[error("`{0}` is not a share: write a percentage such as `10%`")]
+    NoPercentSign(String),
+    #[error("`{0}` is not a percentage such as `10%`")]
+    NotANumber(String),
+    #[error("`{0}` is not a share above 0 % and at most 100 %")]
+    OutOfRange(String),
+}
+
 /// `12%` → 0.12; refuses what is not in (0 %, 100 %].
-pub fn parse_percent(text: &str) -> Result<f64, String> {
+pub fn parse_percent(text: &str) -> Result<f64, PercentError> {
     let s = text.trim();
     let Some(num) = s.strip_suffix('%') else {
-        return Err(format!(
-            "`{s}` is not a share: write a percentage such as `10%`"
-        ));
+        return Err(PercentError::NoPercentSign(s.to_string()));
     };
     let v: f64 = num
         .trim()
         .parse()
-        .map_err(|_| format!("`{s}` is not a percentage such as `10%`"))?;
+        .map_err(|_| PercentError::NotANumber(s.to_string()))?;
     check_share(v / 100.0, s)
 }
 
-fn check_share(v: f64, shown: &str) -> Result<f64, String> {
+fn check_share(v: f64, shown: &str) -> Result<f64, PercentError> {
     if v.is_finite() && v > 0.0 && v <= 1.0 {
         Ok(v)
     } else {
-        Err(format!(
-            "`{shown}` is not a share above 0 % and at most 100 %"
-        ))
+        Err(PercentError::OutOfRange(shown.to_string()))
     }
 }
 

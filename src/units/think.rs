@@ -1,6 +1,6 @@
 //! The think-time grammar: `constant(1s)`, `between(1s, 5s)`, `exponential(3s)`, `pacing(2s)`.
 
-use super::duration::parse_duration;
+use super::duration::{DurationError, parse_duration};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
@@ -16,7 +16,32 @@ pub enum ThinkSpec {
     Pacing(Duration),
 }
 
-pub fn parse_think(text: &str) -> Result<ThinkSpec, String> {
+/// Why a text is not a think time (`0`: the text as written, trimmed).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ThinkError {
+    /// A duration inside `pacing(...)`, `between(...)`, ...
+    #[error(transparent)]
+    Duration(#[from] DurationError),
+    #[error("`{0}`: the pacing period must be above zero")]
+    ZeroPacing(String),
+    #[error("`{0}`: between takes two durations, e.g. `between(1s, 5s)`")]
+    BetweenArity(String),
+    #[error("`{0}`: the lower bound is above the upper one")]
+    BetweenReversed(String),
+    #[error(
+        "think time `{0}` is cut short: inside `{{ ... }}` a comma splits the value; quote it: `think_time: \"between(1s, 5s)\"`"
+    )]
+    CutShort(String),
+    #[error(
+        "unknown think time `{0}`: use `constant(1s)`, `between(1s, 5s)`, `exponential(3s)` or `pacing(2s)`"
+    )]
+    Unknown(String),
+    /// A bare value that is not a duration either.
+    #[error("{0}; think time is `constant(1s)`, `between(1s, 5s)` or a duration")]
+    NotADuration(DurationError),
+}
+
+pub fn parse_think(text: &str) -> Result<ThinkSpec, ThinkError> {
     let s = text.trim();
     let call = |name: &str| {
         s.strip_prefix(name)
@@ -26,7 +51,7 @@ pub fn parse_think(text: &str) -> Result<ThinkSpec, String> {
     if let Some(arg) = call("pacing") {
         let d = parse_duration(arg)?;
         if d.is_zero() {
-            return Err(format!("`{s}`: the pacing period must be above zero"));
+            return Err(ThinkError::ZeroPacing(s.to_string()));
         }
         return Ok(ThinkSpec::Pacing(d));
     }
@@ -39,26 +64,22 @@ pub fn parse_think(text: &str) -> Result<ThinkSpec, String> {
     if let Some(args) = call("between") {
         let (a, b) = args
             .split_once(',')
-            .ok_or_else(|| format!("`{s}`: between takes two durations, e.g. `between(1s, 5s)`"))?;
+            .ok_or_else(|| ThinkError::BetweenArity(s.to_string()))?;
         let (lo, hi) = (parse_duration(a)?, parse_duration(b)?);
         if lo > hi {
-            return Err(format!("`{s}`: the lower bound is above the upper one"));
+            return Err(ThinkError::BetweenReversed(s.to_string()));
         }
         return Ok(ThinkSpec::Between(lo, hi));
     }
     if s.contains('(') && !s.contains(')') {
-        return Err(format!(
-            "think time `{s}` is cut short: inside `{{ ... }}` a comma splits the value; quote it: `think_time: \"between(1s, 5s)\"`"
-        ));
+        return Err(ThinkError::CutShort(s.to_string()));
     }
     if s.contains('(') {
-        return Err(format!(
-            "unknown think time `{s}`: use `constant(1s)`, `between(1s, 5s)`, `exponential(3s)` or `pacing(2s)`"
-        ));
+        return Err(ThinkError::Unknown(s.to_string()));
     }
     parse_duration(s)
         .map(ThinkSpec::Constant)
-        .map_err(|e| format!("{e}; think time is `constant(1s)`, `between(1s, 5s)` or a duration"))
+        .map_err(ThinkError::NotADuration)
 }
 
 impl<'de> Deserialize<'de> for ThinkSpec {
@@ -106,10 +127,15 @@ mod tests {
         assert!(parse_think("exponential(soon)").is_err());
         assert!(parse_think("between(5s, 1s)").is_err());
         assert!(parse_think("between(1s)").is_err());
+        assert_eq!(
+            parse_think("gaussian(1s)"),
+            Err(ThinkError::Unknown("gaussian(1s)".into()))
+        );
         assert!(
             parse_think("gaussian(1s)")
                 .unwrap_err()
-                .contains("unknown think time")
+                .to_string()
+                .starts_with("unknown think time `gaussian(1s)`")
         );
     }
 }

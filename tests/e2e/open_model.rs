@@ -153,24 +153,28 @@ fn ramping_arrival_rate_follows_the_schedule_second_by_second() {
     let t = Target::start();
     let s = Scenario::new(&format!(
         "target: {}\nload: {{ executor: ramping-arrival-rate, start_rate: 0, \
-         stages: [ {{ duration: 10s, target: 4000 }} ], pre_allocated_vus: 50, max_vus: 1000 }}\n\
+         stages: [ {{ duration: 4s, target: 4000 }} ], pre_allocated_vus: 50, max_vus: 1000 }}\n\
          flows:\n  - steps: [ {{ get: /fast }} ]\n",
         t.url
     ));
     let o = run(&s, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let sum = s.summary();
-    // Every due iteration ran: 0 → 4000/s over 10 s is 20,000, exactly (the maths itself is
-    // checked without a clock in schedule.rs).
-    assert_eq!(metric(&sum, "iterations", "count"), 20_000.0);
+    // Every due iteration ran, and the server got each: 0 → 4000/s over 4 s is 8,000, exactly
+    // (the maths itself is checked without a clock in schedule.rs, and the dispatcher's exact
+    // count in each virtual second on a paused clock in src/engine/worker_tests.rs; this run
+    // checks the engine against a real server, so 4 s of it are enough).
+    assert_eq!(metric(&sum, "iterations", "count"), 8_000.0);
+    assert_eq!(t.served()["requests"].as_u64(), Some(8_000));
     assert_eq!(metric(&sum, "dropped_iterations", "count"), 0.0);
-    // rate(t) = 400 t, so iterations due in second s (from 1) = 200 (s^2 - (s-1)^2). An
+    // rate(t) = 1000 t, so iterations due in second s (from 1) = 500 (s^2 - (s-1)^2). An
     // iteration is counted in the second it ends, so timing jitter moves some across a second's
-    // edge: allowed, 2 % plus 25 ms of the rate at the edge (measured on 2 shared cores, 5 runs:
+    // edge: allowed, 2 % plus 25 ms of the rate at the edge (measured with the former 10 s schedule
+    // to 4000/s on 2 shared cores, 5 runs:
     // at most 1 % in seconds 2-10, and 11 of 200 in second 1 under a load average of 15).
     let timeline = sum["timeline"].as_array().expect("timeline");
-    for s in 1..=10u64 {
-        let want = 200.0 * ((s * s) as f64 - ((s - 1) * (s - 1)) as f64);
+    for s in 1..=4u64 {
+        let want = 500.0 * ((s * s) as f64 - ((s - 1) * (s - 1)) as f64);
         let got = timeline
             .iter()
             .find(|p| p["second"] == s)
@@ -180,7 +184,7 @@ fn ramping_arrival_rate_follows_the_schedule_second_by_second() {
             "ramping 0→4000/s, second {s}: {got} iterations, schedule {want} ({:+.2} %)",
             (got - want) / want * 100.0
         );
-        let jitter = 400.0 * s as f64 * 0.025;
+        let jitter = 1000.0 * s as f64 * 0.025;
         assert!(
             (got - want).abs() <= (want * 0.02).max(4.0) + jitter,
             "second {s}: {got} iterations, schedule says {want}"
