@@ -139,3 +139,46 @@ fn a_breakpoint_among_several_scenarios_is_refused_where_it_is_declared() {
         );
     }
 }
+
+/// The whole-run figures of a plan add or take the longest over its scenarios; a file without
+/// `scenarios:` is a plan of one unnamed scenario.
+#[test]
+fn a_plan_lists_its_scenarios_and_its_totals_cover_all_of_them() {
+    use std::time::Duration;
+    let ov = stampede::scenario::Overrides::default();
+    let s = two_scenarios("http://127.0.0.1:9");
+    let text = std::fs::read_to_string(&s.file).unwrap();
+    let multi = stampede::scenario::load_str(&text, "two.yaml", "two", &ov).expect("valid");
+    let names: Vec<&str> = multi.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["browse", "api"]);
+    assert_eq!(multi.scenarios[1].flows[0].name, "writes");
+    assert_eq!(multi.all_flows().count(), 2);
+    assert_eq!(
+        multi.scenario_steps(),
+        vec![
+            ("browse".to_string(), vec![0]),
+            ("api".to_string(), vec![1])
+        ]
+    );
+    assert_eq!(
+        multi.executor_label(),
+        "browse: shared-iterations + api: shared-iterations"
+    );
+    assert_eq!(multi.peak_vus(), 4, "2 VUs in each scenario");
+    assert_eq!(multi.planned_duration(), Duration::from_secs(10));
+    assert!(multi.breakpoint().is_none());
+
+    let one = stampede::scenario::load_str(
+        "target: http://127.0.0.1:9\n\
+         load: { executor: breakpoint, start_rate: 10, step_rate: 10, step_duration: 2s, max_rate: 30, max_vus: 5 }\n\
+         flows: [ { steps: [ { name: probe, get: /fast } ] } ]\n",
+        "one.yaml",
+        "one",
+        &ov,
+    )
+    .expect("valid");
+    assert_eq!(one.scenarios.len(), 1);
+    assert!(one.scenarios[0].name.is_empty() && one.scenario_steps().is_empty());
+    assert_eq!(one.executor_label(), "breakpoint");
+    assert!(one.breakpoint().is_some_and(|a| a.stair_list().len() == 3));
+}
