@@ -222,8 +222,12 @@ thresholds:
         r#"max_over_time(sum(rate(k6_http_reqs_total{testid="eco",job="stampede"}[3s]))[5m:1s])"#,
     )
     .expect("a request rate");
+    // The exposed counter moves once a second (at each snapshot) and Prometheus scrapes once a
+    // second, so two scrapes 1 s apart can straddle two snapshots: a 3 s window can read up to
+    // twice the true 400/s (599/s was seen on a loaded machine). Units or resets gone wrong would
+    // be far outside 300–800.
     assert!(
-        rate > 300.0 && rate < 500.0,
+        rate > 300.0 && rate < 800.0,
         "peak per-second rate {rate}/s for 400 requests/s offered (200 iterations/s × 2 steps)"
     );
 

@@ -105,8 +105,11 @@ fn check_stall_truth(sum: &Value) {
 fn a_stalling_target_shows_in_p90_and_p99_with_vus_to_spare() {
     let sum = stalled_run(2000);
     check_stall_truth(&sum);
-    // Enough VUs: every iteration starts on time, so both views agree.
-    assert!(metric(&sum, "schedule_lag", "p(99)") < 50.0);
+    // Enough VUs: every iteration starts on time, so both views agree. (The queued run below
+    // lags by up to the whole 1 s stall; 100 ms leaves room for the 500 VUs started during a
+    // stall while other tests share the 2 cores.)
+    let lag = metric(&sum, "schedule_lag", "p(99)");
+    assert!(lag < 100.0, "schedule lag p99 {lag} ms");
     assert!(
         metric(&sum, "vus", "max") > 400.0,
         "a VU per stalled request"

@@ -121,6 +121,9 @@ fn quickstart_passes_against_the_built_in_target() {
 
 #[test]
 fn demo_runs_with_no_setup() {
+    // The demo judges its latency (search p95 < 100 ms): in the serial group, as it failed at
+    // 105 ms while four other tests ran beside it on a loaded 2-core machine.
+    let _one = heavy();
     let s = Scenario::new("unused: true\n");
     let out = path_str(&s.out());
     let o = stampede(&["demo", "--out", &out, "--quiet", "--time-scale", "0.2"]);
