@@ -111,11 +111,6 @@ impl Plan {
             .map(|(_, port, ip)| std::net::SocketAddr::new(*ip, *port))
     }
 
-    /// Whether the file names its scenarios (`scenarios:`), rather than having one unnamed.
-    pub fn is_multi(&self) -> bool {
-        self.scenarios.iter().any(|s| !s.name.is_empty())
-    }
-
     /// Each named scenario and its steps (metric indices), for `{scenario:NAME}` and the
     /// report; empty for a file with one unnamed scenario.
     pub fn scenario_steps(&self) -> Vec<(String, Vec<usize>)> {
@@ -439,6 +434,6 @@ mod tests {
         assert_eq!(picks, vec![0, 0, 0, 1]);
         assert_eq!(sc.total_weight(), 4);
         assert_eq!(plan.executor_label(), "ramping-vus");
-        assert!(!plan.is_multi() && plan.scenario_steps().is_empty());
+        assert!(plan.scenario_steps().is_empty());
     }
 }
