@@ -14,6 +14,43 @@ use std::time::{Duration, Instant};
 /// How far ahead of the release the common start is: time for the message to reach everyone.
 const LEAD: Duration = Duration::from_millis(2000);
 
+/// Why a part could not pass the start barrier.
+#[derive(Debug, thiserror::Error)]
+pub enum BarrierError {
+    #[error("`{0}` is not HOST:PORT")]
+    NotHostPort(String),
+    #[error("cannot listen on port {port}: {source}")]
+    Listen { port: u16, source: std::io::Error },
+    #[error("only {arrived} of {count} parts arrived in time (missing: {missing})")]
+    Missing {
+        arrived: usize,
+        count: usize,
+        missing: String,
+    },
+    #[error("cannot resolve {addr}: {source}")]
+    Resolve {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0} resolves to no address")]
+    NoAddress(String),
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("waiting for the start: {0}")]
+    Waiting(std::io::Error),
+    #[error("unexpected answer `{0}`")]
+    Unexpected(String),
+    #[error("part 1 did not release the start in time ({0})")]
+    NotReleased(Box<BarrierError>),
+    #[error("no answer")]
+    NoAnswer,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// Wait at the barrier; returns when this part should start. `index` is 0-based.
 pub fn wait(
     addr: &str,
@@ -21,7 +58,7 @@ pub fn wait(
     count: usize,
     timeout: Duration,
     quiet: bool,
-) -> Result<DateTime<Utc>, String> {
+) -> Result<DateTime<Utc>, BarrierError> {
     let deadline = Instant::now() + timeout;
     if count <= 1 {
         return Ok(Utc::now());
@@ -33,17 +70,22 @@ pub fn wait(
     }
 }
 
-fn port_of(addr: &str) -> Result<u16, String> {
+fn port_of(addr: &str) -> Result<u16, BarrierError> {
     addr.rsplit_once(':')
         .and_then(|(_, p)| p.parse().ok())
-        .ok_or_else(|| format!("`{addr}` is not HOST:PORT"))
+        .ok_or_else(|| BarrierError::NotHostPort(addr.to_string()))
 }
 
-fn lead(addr: &str, count: usize, deadline: Instant, quiet: bool) -> Result<DateTime<Utc>, String> {
+fn lead(
+    addr: &str,
+    count: usize,
+    deadline: Instant,
+    quiet: bool,
+) -> Result<DateTime<Utc>, BarrierError> {
     let port = port_of(addr)?;
     let listener = TcpListener::bind(("0.0.0.0", port))
-        .map_err(|e| format!("cannot listen on port {port}: {e}"))?;
-    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        .map_err(|source| BarrierError::Listen { port, source })?;
+    listener.set_nonblocking(true)?;
     let mut ready: BTreeMap<usize, TcpStream> = BTreeMap::new();
     if !quiet {
         eprintln!(
@@ -53,22 +95,22 @@ fn lead(addr: &str, count: usize, deadline: Instant, quiet: bool) -> Result<Date
     }
     while ready.len() < count - 1 {
         if Instant::now() >= deadline {
-            return Err(format!(
-                "only {} of {count} parts arrived in time (missing: {})",
-                ready.len() + 1,
-                (1..count)
+            return Err(BarrierError::Missing {
+                arrived: ready.len() + 1,
+                count,
+                missing: (1..count)
                     .filter(|i| !ready.contains_key(i))
                     .map(|i| (i + 1).to_string())
                     .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+                    .join(", "),
+            });
         }
         match listener.accept() {
             Ok((stream, _)) => {
                 let _ = stream.set_nonblocking(false);
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                 let mut line = String::new();
-                let mut r = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+                let mut r = BufReader::new(stream.try_clone()?);
                 if r.read_line(&mut line).is_err() {
                     continue;
                 }
@@ -91,7 +133,7 @@ fn lead(addr: &str, count: usize, deadline: Instant, quiet: bool) -> Result<Date
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
     }
     let start = Utc::now() + chrono::Duration::from_std(LEAD).unwrap_or_default();
@@ -113,30 +155,37 @@ fn follow(
     count: usize,
     deadline: Instant,
     quiet: bool,
-) -> Result<DateTime<Utc>, String> {
-    let mut last_err = String::from("no answer");
+) -> Result<DateTime<Utc>, BarrierError> {
+    let mut last_err = BarrierError::NoAnswer;
     let mut said = false;
     while Instant::now() < deadline {
-        let attempt = (|| -> Result<DateTime<Utc>, String> {
+        let attempt = (|| -> Result<DateTime<Utc>, BarrierError> {
             let target = addr
                 .to_socket_addrs()
-                .map_err(|e| format!("cannot resolve {addr}: {e}"))?
+                .map_err(|source| BarrierError::Resolve {
+                    addr: addr.to_string(),
+                    source,
+                })?
                 .next()
-                .ok_or_else(|| format!("{addr} resolves to no address"))?;
-            let mut s = TcpStream::connect_timeout(&target, Duration::from_secs(2))
-                .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-            writeln!(s, "READY {index} {count}").map_err(|e| e.to_string())?;
+                .ok_or_else(|| BarrierError::NoAddress(addr.to_string()))?;
+            let mut s =
+                TcpStream::connect_timeout(&target, Duration::from_secs(2)).map_err(|source| {
+                    BarrierError::Connect {
+                        addr: addr.to_string(),
+                        source,
+                    }
+                })?;
+            writeln!(s, "READY {index} {count}")?;
             let left = deadline.saturating_duration_since(Instant::now());
-            s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .map_err(|e| e.to_string())?;
+            s.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
             let mut line = String::new();
             BufReader::new(s)
                 .read_line(&mut line)
-                .map_err(|e| format!("waiting for the start: {e}"))?;
+                .map_err(BarrierError::Waiting)?;
             let ms: u64 = line
                 .strip_prefix("START ")
                 .and_then(|x| x.trim().parse().ok())
-                .ok_or_else(|| format!("unexpected answer `{}`", line.trim()))?;
+                .ok_or_else(|| BarrierError::Unexpected(line.trim().to_string()))?;
             Ok(Utc::now() + chrono::Duration::milliseconds(ms as i64))
         })();
         match attempt {
@@ -151,9 +200,7 @@ fn follow(
             }
         }
     }
-    Err(format!(
-        "part 1 did not release the start in time ({last_err})"
-    ))
+    Err(BarrierError::NotReleased(Box::new(last_err)))
 }
 
 #[cfg(test)]
@@ -198,6 +245,10 @@ mod tests {
             true,
         )
         .unwrap_err();
-        assert!(e.contains("missing: 2"), "{e}");
+        assert!(
+            matches!(&e, BarrierError::Missing { arrived: 1, count: 2, missing } if missing == "2"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("missing: 2"), "{e}");
     }
 }

@@ -50,7 +50,7 @@ fn load(path: &Path) -> Result<Loaded, Failure> {
         path.to_path_buf()
     };
     let name = file.display().to_string();
-    let summary = summary::read(&file).map_err(usage)?;
+    let summary = summary::read(&file).map_err(|e| usage(e.to_string()))?;
     let part = summary.segment.clone().ok_or_else(|| {
         usage(format!(
             "{name}: not a part of a segmented run (no `segment` block): run each part with `stampede run --segment i/n`"

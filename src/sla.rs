@@ -375,7 +375,8 @@ mod tests {
     use super::*;
 
     fn t(metric: &str, expr: &str) -> Result<Threshold, String> {
-        Threshold::parse(MetricRef::parse(metric)?, expr).map_err(|e| e.to_string())
+        let m = MetricRef::parse(metric).map_err(|e| e.to_string())?;
+        Threshold::parse(m, expr).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -454,16 +455,19 @@ mod tests {
         assert!(
             MetricRef::parse("http_req_duraton")
                 .unwrap_err()
+                .to_string()
                 .contains("did you mean `http_req_duration`")
         );
         assert!(
             MetricRef::parse("http_req_duration{status:200}")
                 .unwrap_err()
+                .to_string()
                 .contains("unknown tag")
         );
         assert!(
             MetricRef::parse("vus{step:x}")
                 .unwrap_err()
+                .to_string()
                 .contains("not recorded per step")
         );
         assert!(MetricRef::parse("http_req_duration{step:x").is_err());

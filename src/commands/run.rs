@@ -65,7 +65,7 @@ pub fn run_command(args: RunArgs) -> Result<i32, Failure> {
 /// `stampede report html|compare`.
 pub fn report_command(cmd: super::cli::ReportCommand) -> Result<i32, Failure> {
     use super::cli::ReportCommand;
-    let load = |p: &Path| crate::summary::read(p).map_err(Failure::Usage);
+    let load = |p: &Path| crate::summary::read(p).map_err(|e| Failure::Usage(e.to_string()));
     match cmd {
         ReportCommand::Html { summary, out } => {
             let v = load(&summary)?;

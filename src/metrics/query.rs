@@ -14,52 +14,81 @@ pub struct MetricRef {
     pub scenario: Option<String>,
 }
 
+/// Why a metric key of a threshold (`name`, `name{step:NAME}`) is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricRefError {
+    #[error("`{0}`: a sub-metric is written `metric{{step:NAME}}` (missing `}}`)")]
+    Unclosed(String),
+    #[error("unknown metric `{name}`{hint}; known metrics: {known}")]
+    Unknown {
+        name: String,
+        /// ` (did you mean `x`?)` or empty.
+        hint: String,
+        known: String,
+    },
+    #[error("`{key}`: a sub-metric is written `{name}{{step:NAME}}`")]
+    NoTag { key: String, name: String },
+    #[error("`{key}`: unknown tag `{tag}`; thresholds can select `step:NAME` or `scenario:NAME`")]
+    UnknownTag { key: String, tag: String },
+    #[error("`{key}`: `{name}` is not recorded per step; per-step metrics are {per_step}")]
+    NotPerStep {
+        key: String,
+        name: String,
+        per_step: String,
+    },
+    #[error("`{key}`: empty {tag} name")]
+    EmptyName { key: String, tag: String },
+}
+
 impl MetricRef {
     /// Parse `name`, `name{step:NAME}` or `name{scenario:NAME}`; checks the metric exists and
     /// can carry the tag.
-    pub fn parse(key: &str) -> Result<MetricRef, String> {
+    pub fn parse(key: &str) -> Result<MetricRef, MetricRefError> {
         let key = key.trim();
         let (name, tags) = match key.find('{') {
             Some(i) => {
                 let rest = &key[i + 1..];
-                let inner = rest.strip_suffix('}').ok_or_else(|| {
-                    format!("`{key}`: a sub-metric is written `metric{{step:NAME}}` (missing `}}`)")
-                })?;
+                let inner = rest
+                    .strip_suffix('}')
+                    .ok_or_else(|| MetricRefError::Unclosed(key.to_string()))?;
                 (&key[..i], Some(inner))
             }
             None => (key, None),
         };
-        catalog::kind_of(name).ok_or_else(|| {
-            let hint = catalog::suggest(name)
+        catalog::kind_of(name).ok_or_else(|| MetricRefError::Unknown {
+            name: name.to_string(),
+            hint: catalog::suggest(name)
                 .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
-            format!(
-                "unknown metric `{name}`{hint}; known metrics: {}",
-                catalog::names().join(", ")
-            )
+                .unwrap_or_default(),
+            known: catalog::names().join(", "),
         })?;
         let mut scenario = None;
         let step = match tags {
             None => None,
             Some(inner) => {
-                let (tag, value) = inner.split_once(':').ok_or_else(|| {
-                    format!("`{key}`: a sub-metric is written `{name}{{step:NAME}}`")
+                let (tag, value) = inner.split_once(':').ok_or_else(|| MetricRefError::NoTag {
+                    key: key.to_string(),
+                    name: name.to_string(),
                 })?;
                 if !matches!(tag.trim(), "step" | "scenario") {
-                    return Err(format!(
-                        "`{key}`: unknown tag `{}`; thresholds can select `step:NAME` or `scenario:NAME`",
-                        tag.trim()
-                    ));
+                    return Err(MetricRefError::UnknownTag {
+                        key: key.to_string(),
+                        tag: tag.trim().to_string(),
+                    });
                 }
                 if !catalog::has_step_tag(name) {
-                    return Err(format!(
-                        "`{key}`: `{name}` is not recorded per step; per-step metrics are {}",
-                        catalog::STEP_TAGGED.join(", ")
-                    ));
+                    return Err(MetricRefError::NotPerStep {
+                        key: key.to_string(),
+                        name: name.to_string(),
+                        per_step: catalog::STEP_TAGGED.join(", "),
+                    });
                 }
                 let value = value.trim();
                 if value.is_empty() {
-                    return Err(format!("`{key}`: empty {} name", tag.trim()));
+                    return Err(MetricRefError::EmptyName {
+                        key: key.to_string(),
+                        tag: tag.trim().to_string(),
+                    });
                 }
                 if tag.trim() == "scenario" {
                     scenario = Some(value.to_string());

@@ -14,7 +14,7 @@ mod sections;
 
 pub use metric::{Counter, Gauge, Marks, Metric, Rate, Trend};
 pub use part::{LATE_MS, MergeInfo, MergedPart, PartInfo, SecondBlob, ThresholdDef};
-pub use recorder::{decode_histogram, protocol_reason};
+pub use recorder::{HistogramError, RebuildError, decode_histogram, protocol_reason};
 pub use rows::{CheckRow, SecondRow, StepRow, StepSecondRow, ThresholdRow, Window};
 pub use sections::{
     CapacitySection, PerStream, StairRow, StreamFigures, WebsocketsSection, WsStepRow,
@@ -83,29 +83,62 @@ pub enum VerdictLabel {
     NotJudged,
 }
 
-/// Type a summary already parsed as JSON; the error names the JSON path of the bad field
-/// (`metrics.http_reqs: at .count: invalid type: string "x", expected u64`).
-pub fn from_value(v: serde_json::Value) -> Result<Summary, String> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = e.path().to_string();
-        format!("at `{path}`: {}", e.into_inner())
+/// A summary whose JSON does not have a summary's shape: the JSON path of the field that does
+/// not fit (`metrics.http_reqs: at .count: invalid type: string "x", expected u64`).
+#[derive(Debug, thiserror::Error)]
+#[error("at `{path}`: {message}")]
+pub struct ShapeError {
+    pub path: String,
+    pub message: String,
+}
+
+/// Why a summary.json could not be read: each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: not JSON: {source}", path.display())]
+    NotJson {
+        path: std::path::PathBuf,
+        line: usize,
+        column: usize,
+        source: serde_json::Error,
+    },
+    #[error("{}: not a stampede summary.json: {source}", path.display())]
+    NotSummary {
+        path: std::path::PathBuf,
+        source: ShapeError,
+    },
+}
+
+/// Type a summary already parsed as JSON; the error names the JSON path of the bad field.
+pub fn from_value(v: serde_json::Value) -> Result<Summary, ShapeError> {
+    serde_path_to_error::deserialize(v).map_err(|e| ShapeError {
+        path: e.path().to_string(),
+        message: e.into_inner().to_string(),
     })
 }
 
 /// Read and type a summary.json; errors name the file, and the line:column for bad JSON or the
 /// JSON path of a field that does not fit.
-pub fn read(path: &Path) -> Result<Summary, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}:{}:{}: not JSON: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        )
+pub fn read(path: &Path) -> Result<Summary, ReadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
     })?;
-    from_value(v).map_err(|e| format!("{}: not a stampede summary.json: {e}", path.display()))
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| ReadError::NotJson {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        source: e,
+    })?;
+    from_value(v).map_err(|source| ReadError::NotSummary {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 impl Summary {

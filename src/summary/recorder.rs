@@ -10,32 +10,65 @@ use crate::metrics::ws::WsStats;
 use crate::metrics::{ErrorKind, Recorder, StepStats, TlsReason};
 use hdrhistogram::Histogram;
 
+/// Why a histogram of a summary could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum HistogramError {
+    #[error("histogram is not base64: {0}")]
+    NotBase64(String),
+    #[error("histogram is not HdrHistogram V2: {0}")]
+    NotHdr(String),
+    #[error("histogram cannot be added: {0}")]
+    NotAddable(String),
+}
+
+/// Why a summary could not be turned back into the `Recorder` of its run.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error("histograms.{key}: {source}")]
+    Histogram { key: String, source: HistogramError },
+    #[error("histograms.{0} is missing")]
+    MissingHistogram(String),
+    #[error("status_codes: `{0}` is not a status code")]
+    StatusCode(String),
+    #[error("errors.{0}: an error kind this stampede does not know")]
+    UnknownErrorKind(String),
+    #[error("streams.steps: no row for streaming step `{0}`")]
+    NoStreamRow(String),
+    #[error("websockets.steps: no row for WebSocket step `{0}`")]
+    NoWsRow(String),
+    #[error("websockets.steps.{step}.close_codes: `{code}` is not a close code")]
+    CloseCode { step: String, code: String },
+}
+
 /// A histogram from its base64 HdrHistogram V2 (deflate) form, able to grow when added to.
-pub fn decode_histogram(b64: &str) -> Result<Histogram<u64>, String> {
+pub fn decode_histogram(b64: &str) -> Result<Histogram<u64>, HistogramError> {
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
-        .map_err(|e| format!("histogram is not base64: {e}"))?;
+        .map_err(|e| HistogramError::NotBase64(e.to_string()))?;
     let h: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
         .deserialize(&mut &bytes[..])
-        .map_err(|e| format!("histogram is not HdrHistogram V2: {e:?}"))?;
+        .map_err(|e| HistogramError::NotHdr(format!("{e:?}")))?;
     let mut out = new_histogram();
     out.add(&h)
-        .map_err(|e| format!("histogram cannot be added: {e:?}"))?;
+        .map_err(|e| HistogramError::NotAddable(format!("{e:?}")))?;
     Ok(out)
 }
 
 impl Summary {
-    fn histogram(&self, key: &str) -> Result<Histogram<u64>, String> {
+    fn histogram(&self, key: &str) -> Result<Histogram<u64>, RebuildError> {
         match self.histograms.get(key) {
-            Some(b64) => decode_histogram(b64).map_err(|e| format!("histograms.{key}: {e}")),
-            None => Err(format!("histograms.{key} is missing")),
+            Some(b64) => decode_histogram(b64).map_err(|source| RebuildError::Histogram {
+                key: key.to_string(),
+                source,
+            }),
+            None => Err(RebuildError::MissingHistogram(key.to_string())),
         }
     }
 
     /// Everything the run recorded, rebuilt from its histograms and counters: what the engine's
     /// aggregator held at the end of the run.
-    pub fn recorder(&self, step_names: &[String]) -> Result<Recorder, String> {
+    pub fn recorder(&self, step_names: &[String]) -> Result<Recorder, RebuildError> {
         let mut r = Recorder::with_checks(step_names.len(), self.checks.len());
         for (i, name) in step_names.iter().enumerate() {
             let h = |m: &str| self.histogram(&format!("{m}{{step:{name}}}"));
@@ -73,7 +106,7 @@ impl Summary {
         for (code, n) in &self.status_codes {
             let c: usize = code
                 .parse()
-                .map_err(|_| format!("status_codes: `{code}` is not a status code"))?;
+                .map_err(|_| RebuildError::StatusCode(code.clone()))?;
             if let Some(slot) = r.status.get_mut(c) {
                 *slot += n;
             }
@@ -86,9 +119,7 @@ impl Summary {
                 Some(i) => r.errors[i] += n,
                 None if *n == 0 => {}
                 None => {
-                    return Err(format!(
-                        "errors.{name}: an error kind this stampede does not know"
-                    ));
+                    return Err(RebuildError::UnknownErrorKind(name.clone()));
                 }
             }
         }
@@ -103,7 +134,7 @@ impl Summary {
     /// A streaming step's figures: its `stream_*` histograms and counters, the good streams
     /// (`stream_goodput`'s passes) and the streams counted from `usage` (`streams.steps`).
     /// `None` for a step that did not stream.
-    fn stream_stats(&self, step: &str) -> Result<Option<StreamStats>, String> {
+    fn stream_stats(&self, step: &str) -> Result<Option<StreamStats>, RebuildError> {
         let key = |m: &str| format!("{m}{{step:{step}}}");
         if !self.histograms.contains_key(&key("stream_duration")) {
             return Ok(None);
@@ -115,7 +146,7 @@ impl Summary {
             .and_then(|s| s.steps.as_ref())
             .and_then(|steps| steps.iter().find(|r| r.step.as_deref() == Some(step)))
             .map(|r| r.streams_with_usage)
-            .ok_or_else(|| format!("streams.steps: no row for streaming step `{step}`"))?;
+            .ok_or_else(|| RebuildError::NoStreamRow(step.to_string()))?;
         Ok(Some(StreamStats {
             ttfb: h("stream_ttfb")?,
             ttft: h("stream_ttft")?,
@@ -138,7 +169,7 @@ impl Summary {
 
     /// A WebSocket step's figures: its `ws_*` histograms and counters and its close codes
     /// (`websockets.steps`). `None` for a step that opened no sessions.
-    fn ws_stats(&self, step: &str) -> Result<Option<WsStats>, String> {
+    fn ws_stats(&self, step: &str) -> Result<Option<WsStats>, RebuildError> {
         let key = |m: &str| format!("{m}{{step:{step}}}");
         if !self.histograms.contains_key(&key("ws_session_duration")) {
             return Ok(None);
@@ -148,11 +179,12 @@ impl Summary {
             .websockets
             .as_ref()
             .and_then(|s| s.steps.iter().find(|r| r.step == step))
-            .ok_or_else(|| format!("websockets.steps: no row for WebSocket step `{step}`"))?;
+            .ok_or_else(|| RebuildError::NoWsRow(step.to_string()))?;
         let mut closes = std::collections::BTreeMap::new();
         for (code, n) in &row.close_codes {
-            let c: u16 = code.parse().map_err(|_| {
-                format!("websockets.steps.{step}.close_codes: `{code}` is not a close code")
+            let c: u16 = code.parse().map_err(|_| RebuildError::CloseCode {
+                step: step.to_string(),
+                code: code.clone(),
             })?;
             closes.insert(c, *n);
         }

@@ -27,9 +27,13 @@ fn histogram(s: &serde_json::Value, key: &str) -> hdrhistogram::Histogram<u64> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64)
         .unwrap();
-    hdrhistogram::serialization::Deserializer::new()
+    let mut h: hdrhistogram::Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
         .deserialize(&mut &bytes[..])
-        .unwrap()
+        .unwrap();
+    // Each histogram covers up to its own largest value (they grow as they record), so adding
+    // a part's into another's may need room: as HdrHistogram's own auto-resizing histograms do.
+    h.auto(true);
+    h
 }
 
 fn ms(us: u64) -> f64 {
