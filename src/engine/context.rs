@@ -31,6 +31,10 @@ pub struct WorkerState {
     pub peak: Cell<u32>,
     /// Woken when `target` drops, so thinking VUs can leave at once.
     pub changed: Notify,
+    /// When the schedule ends (closed model): no VU starts an iteration at or after it, even
+    /// before the next tick lowers `target` (up to 20 ms later) or when a paced iteration's
+    /// wake-up comes `EARLY`.
+    pub ends_at: Cell<Option<tokio::time::Instant>>,
 }
 
 /// Due iterations of an open-model worker, waiting for a VU.

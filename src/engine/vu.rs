@@ -188,10 +188,16 @@ pub async fn run(ctx: Rc<VuContext>, slot: usize, id: u64, seed: u64, initial: b
             // Paced iterations due during the pause are not caught up in a burst.
             due = due.max(Instant::now());
         }
+        let intended = matches!(sc.think, Think::Pacing(_)).then_some(due);
+        // Not after the schedule's end: the tick that lowers `target` may come up to 20 ms
+        // later, and a paced VU wakes `EARLY` for an iteration due at or after the end.
+        let starts = intended.unwrap_or_else(Instant::now).max(Instant::now());
+        if ctx.state.ends_at.get().is_some_and(|end| starts >= end) {
+            return;
+        }
         if !may_iterate(&ctx, &vu) {
             return;
         }
-        let intended = matches!(sc.think, Think::Pacing(_)).then_some(due);
         // Boxed: the iteration's future (request, TLS, HTTP/2, redirects) is large, and a VU
         // that thinks between iterations should hold only its own small state.
         if !Box::pin(iteration(&ctx, &mut vu, intended, Some(slot))).await {

@@ -64,6 +64,7 @@ pub async fn run(a: WorkerArgs) {
         running: Cell::new(0),
         peak: Cell::new(0),
         changed: Notify::new(),
+        ends_at: Default::default(),
     });
     let recorder = Rc::new(RefCell::new(Recorder::with_checks(
         a.plan.step_names.len(),
@@ -181,6 +182,7 @@ async fn run_closed(
     let fixed_work = load.iterations().is_some();
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    state.ends_at.set(Some(start + load.duration()));
 
     // Scheduled part: follow the VU target.
     loop {

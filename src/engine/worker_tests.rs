@@ -17,6 +17,7 @@ fn worker_state() -> Rc<WorkerState> {
         running: Cell::new(0),
         peak: Cell::new(0),
         changed: Notify::new(),
+        ends_at: Default::default(),
     })
 }
 
