@@ -8,7 +8,10 @@ use serde_json::Value;
 fn a_breakpoint_run_finds_the_limit_of_a_saturating_service_and_stops_there() {
     // Judged on achieved rates against a known limit: in the serial group.
     let _one = heavy();
-    // 4 slots × 3 ms: at most 4 requests in service, each exactly 3 ms → 1,333 req/s.
+    // 4 slots × 3 ms: at most 4 requests in service, each exactly 3 ms → 1,333 req/s. The
+    // stair at 1,400/s queues 67 requests a second more than it serves: ~250 ms of wait by its
+    // end, far past p(99) < 100 ms; the one at 1,200/s (90 % busy) stays near 3 ms unless the
+    // cores are shared — with 50 ms it failed once in 9 CI runs, three other tests beside it.
     let (slots, service_ms) = (4.0, 3.0);
     let limit = slots / (service_ms / 1000.0);
     let t = Target::start_with(&["--work-slots", "4", "--work-time", "3ms"], None);
@@ -17,7 +20,7 @@ fn a_breakpoint_run_finds_the_limit_of_a_saturating_service_and_stops_there() {
          load: {{ executor: breakpoint, start_rate: 200, step_rate: 200, step_duration: 5s, \
          max_rate: 3000, pre_allocated_vus: 50, max_vus: 2000, graceful_stop: 5s }}\n\
          flows:\n  - steps: [ {{ name: work, get: /work }} ]\n\
-         thresholds:\n  http_req_duration: [\"p(99) < 50ms\"]\n",
+         thresholds:\n  http_req_duration: [\"p(99) < 100ms\"]\n",
         t.url
     ));
     let o = run(&s, &[]);
