@@ -61,12 +61,15 @@ pub struct Tunnel {
 pub enum Conn {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
-    /// HTTP/2 (over TLS by ALPN, or h2c): requests are streams of the connection.
+    /// HTTP/2 (over TLS by ALPN, or h2c) shared by a pool's VUs: requests are concurrent streams
+    /// of the connection (the `h2` crate).
     H2(super::h2::Sender),
+    /// HTTP/2 on a VU's own connection: one stream at a time (`h2vu`, our own framing).
+    H2Vu(Box<super::h2vu::Conn>),
 }
 
 /// A worker's read buffer, shared by all its VUs: a VU borrows it only inside a synchronous read.
-pub struct Scratch(RefCell<Vec<u8>>);
+pub struct Scratch(pub(super) RefCell<Vec<u8>>);
 
 impl Scratch {
     pub fn new() -> Self {
@@ -80,60 +83,7 @@ impl Default for Scratch {
     }
 }
 
-/// Connections shared by a worker's VUs (`http.connections: pooled`): at most `size` open or in
-/// use at once; a VU waits for a free one (`http_req_blocked`). HTTP/2 connections are shared
-/// differently: each keeps its permit for good and joins `h2`, where every VU may send on it at
-/// once, as streams (up to the server's concurrent-stream limit, beyond which hyper queues
-/// them); new connections are opened while permits remain.
-pub struct Pool {
-    idle: RefCell<Vec<Conn>>,
-    permits: tokio::sync::Semaphore,
-    h2: RefCell<Vec<super::h2::Sender>>,
-    /// Woken when a connection joins `h2`.
-    h2_added: tokio::sync::Notify,
-}
-
-impl Pool {
-    pub fn new(size: usize) -> Self {
-        Pool {
-            idle: RefCell::new(Vec::new()),
-            permits: tokio::sync::Semaphore::new(size.max(1)),
-            h2: RefCell::new(Vec::new()),
-            h2_added: tokio::sync::Notify::new(),
-        }
-    }
-
-    /// One of the pool's HTTP/2 connections for VU `index`, when no new connection may be
-    /// opened. Closed ones leave the list and give their permit back.
-    fn shared_h2(&self, index: usize) -> Option<super::h2::Sender> {
-        let mut list = self.h2.borrow_mut();
-        let before = list.len();
-        list.retain(|s| !s.is_closed());
-        if list.len() < before {
-            self.permits.add_permits(before - list.len());
-        }
-        if list.is_empty() || self.permits.available_permits() > 0 {
-            return None;
-        }
-        Some(list[index % list.len()].clone())
-    }
-
-    /// Keep a connection for the next VU: an HTTP/2 one joins the shared list with its permit.
-    fn put(&self, conn: Conn, permit: tokio::sync::SemaphorePermit<'_>) {
-        match conn {
-            Conn::H2(mut s) if !s.is_closed() => {
-                // Shared from now on: its frames need a task of their own.
-                s.detach();
-                permit.forget();
-                self.h2.borrow_mut().push(s);
-                self.h2_added.notify_waiters();
-            }
-            Conn::H2(_) => {}
-            c => self.idle.borrow_mut().push(c),
-        }
-    }
-}
-
+pub use super::pool::Pool;
 pub use super::request::Outgoing;
 
 /// One VU's connection.
@@ -141,6 +91,8 @@ pub struct Client {
     conn: Option<Conn>,
     /// Which of the target's (and source) addresses to use: spreads VUs over all of them.
     index: usize,
+    /// Connections come from a pool: an HTTP/2 one carries many VUs' streams at once.
+    pooled: bool,
 }
 
 /// How an exchange on an open connection failed.
@@ -172,6 +124,7 @@ impl Client {
         Client {
             conn: None,
             index: vu as usize,
+            pooled: false,
         }
     }
 
@@ -224,11 +177,7 @@ impl Client {
         }
         let Some(tls) = &cfg.tls else {
             self.conn = Some(if cfg.h2c {
-                Conn::H2(
-                    Box::pin(super::h2::handshake(stream))
-                        .await
-                        .map_err(|_| ErrorKind::Protocol)?,
-                )
+                self.start_h2(super::h2vu::Io::Plain(stream)).await?
             } else {
                 Conn::Plain(stream)
             });
@@ -248,10 +197,7 @@ impl Client {
                 Err(ErrorKind::Tls)
             }
             Ok(Ok(s)) if s.get_ref().1.alpn_protocol() == Some(b"h2") => {
-                let sender = Box::pin(super::h2::handshake(s))
-                    .await
-                    .map_err(|_| ErrorKind::Protocol)?;
-                self.conn = Some(Conn::H2(sender));
+                self.conn = Some(self.start_h2(super::h2vu::Io::Tls(Box::new(s))).await?);
                 Ok(())
             }
             Ok(Ok(s)) => {
@@ -259,6 +205,19 @@ impl Client {
                 Ok(())
             }
         }
+    }
+
+    /// HTTP/2 on an open connection: our own framing for a VU's own connection (its preface
+    /// goes out with the first request), the `h2` crate's handshake for a pool's.
+    async fn start_h2(&self, io: super::h2vu::Io) -> Result<Conn, ErrorKind> {
+        if !self.pooled {
+            return Ok(Conn::H2Vu(super::h2vu::Conn::new(io)));
+        }
+        let sender = match io {
+            super::h2vu::Io::Plain(s) => Box::pin(super::h2::handshake(s)).await,
+            super::h2vu::Io::Tls(s) => Box::pin(super::h2::handshake(*s)).await,
+        };
+        sender.map(Conn::H2).map_err(|_| ErrorKind::Protocol)
     }
 
     /// Send one request on a connection from `pool` (waiting for one if all are busy), or on the
@@ -270,6 +229,7 @@ impl Client {
         scratch: &Scratch,
         out: Outgoing<'_>,
     ) -> (Sample, Response) {
+        self.pooled = pool.is_some();
         let Some(pool) = pool else {
             return self.request(cfg, scratch, out).await;
         };
@@ -418,10 +378,11 @@ impl Client {
             resp,
             first_byte,
             received,
+            sent,
             result,
         } = attempt;
         sample.received += received;
-        sample.sent += out.wire.len() as u64;
+        sample.sent += sent.unwrap_or(out.wire.len() as u64);
         let end = Instant::now();
         sample.duration = Some(end - sent_at);
         sample.waiting = first_byte.map(|t| t - sent_at);
@@ -480,6 +441,9 @@ struct Attempt {
     resp: Response,
     first_byte: Option<Instant>,
     received: u64,
+    /// Bytes written, when not the request's HTTP/1.1 encoding (`out.wire`): a VU's own HTTP/2
+    /// connection's frames.
+    sent: Option<u64>,
     result: Result<Result<(), Failed>, tokio::time::error::Elapsed>,
 }
 
@@ -501,6 +465,7 @@ async fn attempt(
     resp.max_header_lines = cfg.max_header_lines;
     let mut first_byte = None;
     let mut received = 0u64;
+    let mut sent = None;
     let result = match conn {
         Conn::Plain(conn) => {
             let exchange = exchange(
@@ -543,12 +508,33 @@ async fn attempt(
                 })
             })
         }
+        Conn::H2Vu(conn) => {
+            let exchange = Box::pin(super::h2vu::exchange(
+                conn,
+                scratch,
+                &cfg.origin,
+                out,
+                &mut resp,
+                &mut first_byte,
+                (&mut received, sent.insert(0)),
+            ));
+            tokio::time::timeout_at(deadline, exchange).await.map(|r| {
+                r.map_err(|f| match f {
+                    super::h2vu::Failed::Refused => Failed::Refused,
+                    super::h2vu::Failed::NoResponse => Failed::NoResponse,
+                    super::h2vu::Failed::Reset => Failed::Reset,
+                    super::h2vu::Failed::Truncated => Failed::Truncated,
+                    super::h2vu::Failed::Protocol(e) => Failed::Protocol(e),
+                })
+            })
+        }
     };
     Attempt {
         sent_at,
         resp,
         first_byte,
         received,
+        sent,
         result,
     }
 }
@@ -571,6 +557,7 @@ fn alive(conn: &mut Conn) -> bool {
             Pin::new(&mut **s).poll_read(&mut cx, &mut rb).is_pending()
         }
         Conn::H2(s) => s.alive(),
+        Conn::H2Vu(c) => c.alive(),
     }
 }
 

@@ -8,9 +8,17 @@ pub mod debug;
 pub mod dns;
 pub mod encoding;
 pub mod h2;
+mod h2frame;
+mod h2read;
+pub mod h2vu;
+#[cfg(test)]
+mod h2vu_tests;
+pub(crate) mod hpack;
+mod hpack_huffman;
 pub mod http1;
 #[cfg(test)]
 mod http1_prop;
+pub mod pool;
 pub mod redirect;
 pub mod request;
 pub mod scan;

@@ -154,6 +154,9 @@ pub struct H2Request {
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
+    /// The same request as an HPACK header block (pseudo-headers first; static-table indices
+    /// and literals, no dynamic table), for a VU's own connection (`h2vu`).
+    block: Vec<u8>,
 }
 
 impl H2Request {
@@ -193,12 +196,23 @@ impl H2Request {
         if let Some(c) = &parts.cookie {
             headers.append(COOKIE, HeaderValue::from_bytes(c).ok()?);
         }
+        let block = hpack_block(&parts.method, &uri, &headers);
         Some(H2Request {
             method: parts.method.clone(),
             uri,
             headers,
             body: Bytes::copy_from_slice(&parts.body),
+            block,
         })
+    }
+
+    /// The request's HPACK header block (without the cookie of `Typed::Built`).
+    pub fn block(&self) -> &[u8] {
+        &self.block
+    }
+
+    pub fn body(&self) -> &Bytes {
+        &self.body
     }
 
     /// A fresh `http::Request` (it is not `Clone`) and the body to send after it, with a
@@ -225,6 +239,27 @@ impl H2Request {
         *r.headers_mut() = self.headers;
         (r, self.body)
     }
+}
+
+/// A request's header block: `:method`, `:scheme`, `:authority`, `:path`, then the headers.
+fn hpack_block(method: &Method, uri: &Uri, headers: &HeaderMap) -> Vec<u8> {
+    use super::hpack::encode_field;
+    let mut b = Vec::with_capacity(64);
+    encode_field(&mut b, b":method", method.as_str().as_bytes());
+    encode_field(
+        &mut b,
+        b":scheme",
+        uri.scheme_str().unwrap_or("http").as_bytes(),
+    );
+    if let Some(a) = uri.authority() {
+        encode_field(&mut b, b":authority", a.as_str().as_bytes());
+    }
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    encode_field(&mut b, b":path", path.as_bytes());
+    for (name, value) in headers {
+        encode_field(&mut b, name.as_str().as_bytes(), value.as_bytes());
+    }
+    b
 }
 
 /// A request's typed form, from which HTTP/2 builds it (HTTP/1.1 sends `Outgoing::wire`).

@@ -45,6 +45,9 @@ pub enum ProtocolError {
     /// An HTTP/2 stream the server refused or broke.
     #[error("HTTP/2 stream error")]
     Http2,
+    /// A frame or header block that breaks HTTP/2 (RFC 9113, RFC 7541): the reason.
+    #[error("HTTP/2: {0}")]
+    H2(&'static str),
     /// A protocol failure recorded without a reason (never expected).
     #[error("unknown")]
     Unknown,

@@ -22,6 +22,7 @@ mod schedule;
 // Protocols and the wire: HTTP/1.1 bytes, TLS, streams, other servers.
 mod conformance;
 mod h2_nginx;
+mod h2_node;
 mod h2_typed;
 mod streaming;
 mod tls;

@@ -8,12 +8,12 @@ use crate::common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-fn servers_dir() -> String {
+pub(crate) fn servers_dir() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers").to_string()
 }
 
 /// A server process of ours around someone else's server software; prints `port N` first.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     lines: std::sync::mpsc::Receiver<String>,
     port: u16,
@@ -21,9 +21,15 @@ struct Server {
 
 impl Server {
     /// None when the interpreter (or its package) is missing outside CI; under CI, a panic.
-    fn start(program: &str, script: &str) -> Option<Server> {
+    pub(crate) fn start(program: &str, script: &str) -> Option<Server> {
+        Server::start_with(program, script, &[])
+    }
+
+    /// `start`, with arguments for the script.
+    pub(crate) fn start_with(program: &str, script: &str, args: &[&str]) -> Option<Server> {
         let spawned = Command::new(program)
             .arg(format!("{}/{script}", servers_dir()))
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn();
@@ -60,8 +66,18 @@ impl Server {
         })
     }
 
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Every line printed so far, once nothing more came for half a second.
+    pub(crate) fn drain(&self) -> Vec<String> {
+        let quiet = std::time::Duration::from_millis(500);
+        std::iter::from_fn(|| self.lines.recv_timeout(quiet).ok()).collect()
+    }
+
     /// The numbers on the lines starting with `word`, waiting up to 10 s for `n` of them.
-    fn reports(&self, word: &str, n: usize) -> Vec<Vec<u64>> {
+    pub(crate) fn reports(&self, word: &str, n: usize) -> Vec<Vec<u64>> {
         let mut out = Vec::new();
         let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while out.len() < n {
