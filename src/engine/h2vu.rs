@@ -65,6 +65,8 @@ pub struct Conn {
     written: usize,
     /// Written, not yet flushed (TLS).
     unflushed: bool,
+    /// Writing failed after a response: no further request goes on this connection.
+    dead: bool,
     proto: Proto,
 }
 
@@ -94,6 +96,7 @@ impl Conn {
             out,
             written: 0,
             unflushed: false,
+            dead: false,
             proto: Proto::new(),
         })
     }
@@ -101,7 +104,7 @@ impl Conn {
     /// Usable for another request? Reads what arrived while the VU thought (a SETTINGS, a
     /// PING, a GOAWAY, the peer's close) without waiting: no system call when nothing did.
     pub fn alive(&mut self) -> bool {
-        if !self.proto.open() {
+        if self.dead || !self.proto.open() {
             return false;
         }
         let mut cx = Context::from_waker(std::task::Waker::noop());
@@ -232,8 +235,8 @@ pub async fn exchange(
             if stream.ended() {
                 // Acknowledgements the response brought go out now if they can, else with the
                 // next request.
-                if conn.poll_out(cx).is_ready() {
-                    conn.unflushed = false;
+                if let Poll::Ready(Err(_)) = conn.poll_out(cx) {
+                    conn.dead = true;
                 }
                 return Poll::Ready(Ok(()));
             }
