@@ -202,8 +202,11 @@ impl Proto {
                 let last =
                     f::u32_at(payload, 0).ok_or(violation("GOAWAY cut short"))? & LAST_STREAM;
                 self.goaway = Some(last);
+                // Streams above `last` were not processed (§6.8), unless the server already
+                // answered: a response head proves it did, and such a request is never re-sent.
                 if let Some(s) = stream
                     && s.id > last
+                    && !s.has_head()
                 {
                     s.fail(Failed::Refused);
                 }
@@ -378,6 +381,8 @@ pub struct Stream<'a> {
     status: Option<u16>,
     content_length: Option<u64>,
     fields: u32,
+    /// A regular (not pseudo-) field was seen in this block.
+    regular: bool,
     kept: Vec<(String, Vec<u8>)>,
     value: Vec<u8>,
     // The body.
@@ -401,6 +406,7 @@ impl<'a> Stream<'a> {
             status: None,
             content_length: None,
             fields: 0,
+            regular: false,
             kept: Vec::new(),
             value: Vec::new(),
             body_len: 0,
@@ -417,6 +423,11 @@ impl<'a> Stream<'a> {
         self.first_byte
     }
 
+    /// Has the stream failed (not yet taken by `failure`)?
+    pub fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
     /// Why the stream failed, once it did.
     pub fn failure(&mut self) -> Option<Failed> {
         self.failure.take()
@@ -428,7 +439,7 @@ impl<'a> Stream<'a> {
         }
     }
 
-    fn has_head(&self) -> bool {
+    pub fn has_head(&self) -> bool {
         self.phase != Phase::Head
     }
 
@@ -463,11 +474,16 @@ impl<'a> Stream<'a> {
         self.fail(f);
     }
 
+    /// A header block begins: an interim or final head starts afresh; trailers keep the
+    /// head's content-length, which the body is still judged against.
     fn start_block(&mut self) {
-        self.status = None;
-        self.content_length = None;
         self.fields = 0;
-        self.kept.clear();
+        self.regular = false;
+        if self.phase == Phase::Head {
+            self.status = None;
+            self.content_length = None;
+            self.kept.clear();
+        }
     }
 
     /// One field of a header block.
@@ -480,13 +496,24 @@ impl<'a> Stream<'a> {
                 limit,
             });
         }
+        let name = field.name;
+        let value = field.value;
+        // §8.2.1, §8.3: lowercase names, pseudo-headers before every regular field.
+        if name.iter().any(u8::is_ascii_uppercase) {
+            return Err(ProtocolError::H2("uppercase header field name"));
+        }
+        let pseudo = name.first() == Some(&b':');
+        if pseudo && (self.regular || self.phase != Phase::Head) {
+            return Err(ProtocolError::H2(
+                "pseudo-header after a regular field or in trailers",
+            ));
+        }
+        self.regular |= !pseudo;
         if self.phase != Phase::Head {
             // Trailers: nothing of them is kept.
             return Ok(());
         }
-        let name = field.name;
-        let value = field.value;
-        if name.first() == Some(&b':') {
+        if pseudo {
             if name != b":status" || self.status.is_some() {
                 return Err(ProtocolError::H2("unexpected pseudo-header in a response"));
             }

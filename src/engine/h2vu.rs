@@ -47,6 +47,25 @@ impl Io {
         }
     }
 
+    /// Read what already arrived, now: on a plain socket a system call even when the reactor
+    /// has not reported it readable (after a failed write, within the same poll, it has not).
+    fn read_now(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Io::Plain(s) => {
+                use std::io::Read as _;
+                (&*socket2::SockRef::from(&*s)).read(buf)
+            }
+            Io::Tls(_) => {
+                let mut rb = ReadBuf::new(buf);
+                match self.poll_read(cx, &mut rb) {
+                    Poll::Ready(Ok(())) => Ok(rb.filled().len()),
+                    Poll::Ready(Err(e)) => Err(e),
+                    Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+                }
+            }
+        }
+    }
+
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Io::Plain(_) => Poll::Ready(Ok(())),
@@ -142,6 +161,30 @@ impl Conn {
         Ok(())
     }
 
+    /// Writing failed: read what already arrived, without waiting, into `stream`. The
+    /// connection takes no further request.
+    fn salvage(
+        &mut self,
+        cx: &mut Context<'_>,
+        scratch: &Scratch,
+        stream: &mut Stream<'_>,
+        received: &mut u64,
+    ) {
+        self.dead = true;
+        while !stream.ended() && !stream.failed() {
+            let mut buf = scratch.0.borrow_mut();
+            match self.io.read_now(cx, &mut buf[..]) {
+                Ok(n) if n > 0 => {
+                    *received += n as u64;
+                    if self.take(&buf[..n], Some(stream)).is_err() {
+                        return;
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
     /// Write what is queued; `Ready` once all of it went out (and was flushed).
     fn poll_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Failed>> {
         while self.written < self.out.len() {
@@ -202,7 +245,14 @@ pub async fn exchange(
             }
             let wrote = conn.poll_out(cx);
             if let Poll::Ready(Err(e)) = wrote {
-                return Poll::Ready(Err(stream.broken(e)));
+                // What the server sent before it stopped reading says how this ended: a GOAWAY
+                // that refused the stream, a response that already ended it.
+                conn.salvage(cx, scratch, &mut stream, received);
+                return Poll::Ready(match stream.failure() {
+                    Some(f) => Err(f),
+                    None if stream.ended() => Ok(()),
+                    None => Err(stream.broken(e)),
+                });
             }
             let mut buf = scratch.0.borrow_mut();
             let mut rb = ReadBuf::new(&mut buf[..]);

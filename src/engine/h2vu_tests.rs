@@ -495,3 +495,64 @@ async fn a_header_block_in_continuations_is_joined() {
         vec![("x-long".to_string(), "v".repeat(100).into_bytes())]
     );
 }
+
+#[tokio::test]
+async fn an_answered_stream_is_never_refused_and_trailers_hide_no_short_body() {
+    // A GOAWAY naming no stream, after the head: the server did process the request (its head
+    // proves it), so the request is not sent again; the closed connection cut its body.
+    let lie = |s| {
+        let mut r = headers(s, &[(":status", "200"), ("content-length", "10")], 0);
+        r.extend(data(s, b"abc", false));
+        r.extend(frame(f::GOAWAY, 0, 0, &[0; 8]));
+        r
+    };
+    assert_eq!(answer(lie).await.result, Err(Failed::Truncated));
+    let trailed = |s| {
+        let mut r = headers(s, &[(":status", "200"), ("content-length", "10")], 0);
+        r.extend(data(s, b"abc", false));
+        r.extend(headers(s, &[("x-t", "1")], f::END_STREAM));
+        r
+    };
+    assert_eq!(answer(trailed).await.result, Err(Failed::Truncated));
+    let upper = |s| headers(s, &[(":status", "200"), ("X-Up", "1")], f::END_STREAM);
+    assert_eq!(
+        answer(upper).await.result,
+        h2_error("uppercase header field name")
+    );
+    let late = |s| headers(s, &[("x", "1"), (":status", "200")], f::END_STREAM);
+    assert_eq!(
+        answer(late).await.result,
+        h2_error("pseudo-header after a regular field or in trailers")
+    );
+}
+
+#[tokio::test]
+async fn a_goaway_then_an_abortive_close_during_the_body_is_still_a_refusal() {
+    // The server refuses the POST on its HEADERS (GOAWAY naming no stream) and closes with the
+    // body unread, so the kernel resets the connection: the client's next write may fail before
+    // it read the GOAWAY. Either way the request was not processed and goes to a new connection.
+    let body = "p".repeat(4_000_000);
+    for _ in 0..20 {
+        let (l, mut c) = pair().await;
+        let server = tokio::spawn(async move {
+            let mut s = Server::accept(&l).await;
+            loop {
+                let (h, _) = s.frame().await.unwrap();
+                if h.kind == f::HEADERS {
+                    break;
+                }
+            }
+            // Wide windows first, so the body streams until the connection is reset.
+            let mut w = frame(f::SETTINGS, 0, 0, &[0, 4, 0x7f, 0xff, 0xff, 0xff]);
+            f::window_update(&mut w, 0, 1 << 30);
+            s.send(&w).await;
+            for _ in 0..3 {
+                s.frame().await.unwrap();
+            }
+            s.send(&frame(f::GOAWAY, 0, 0, &[0; 8])).await;
+        });
+        let got = c.send(&step(Method::POST, &body)).await;
+        server.await.unwrap();
+        assert_eq!(got.result, Err(Failed::Refused));
+    }
+}

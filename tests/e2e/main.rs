@@ -21,6 +21,7 @@ mod scenario_errors;
 mod schedule;
 // Protocols and the wire: HTTP/1.1 bytes, TLS, streams, other servers.
 mod conformance;
+mod h2_hostile;
 mod h2_nginx;
 mod h2_node;
 mod h2_typed;
