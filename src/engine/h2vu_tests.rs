@@ -9,29 +9,13 @@ use super::hpack::encode_field;
 use super::http1::{Capture, Response};
 use super::request::{H2Request, Outgoing, Typed};
 use crate::metrics::protocol::ProtocolError;
-use crate::plan::{Step, Think};
-use bytes::Bytes;
-use http::{HeaderMap, Method};
+use crate::plan::Step;
+use http::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 fn step(method: Method, body: &str) -> Step {
-    Step {
-        metric: 0,
-        method,
-        path: "/x?q=1".into(),
-        source: String::new(),
-        headers: HeaderMap::new(),
-        body: Bytes::copy_from_slice(body.as_bytes()),
-        expect_status: None,
-        think: Think::None,
-        dynamic: None,
-        extract: Vec::new(),
-        checks: Vec::new(),
-        status_check: None,
-        stream: None,
-        ws: None,
-    }
+    super::request::test_step(method, "/x?q=1", &[], body)
 }
 
 /// What the client sent for one request: its stream id, header block and body.

@@ -323,36 +323,38 @@ pub fn connection_specific(name: &str) -> bool {
     .any(|n| name.eq_ignore_ascii_case(n))
 }
 
+/// A static step for tests (of this module and of the HTTP/2 connection's).
+#[cfg(test)]
+pub(super) fn test_step(method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> Step {
+    let mut map = HeaderMap::new();
+    for (n, v) in headers {
+        map.append(
+            HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    Step {
+        metric: 0,
+        method,
+        path: path.into(),
+        source: String::new(),
+        headers: map,
+        body: Bytes::copy_from_slice(body.as_bytes()),
+        expect_status: None,
+        think: crate::plan::Think::None,
+        dynamic: None,
+        extract: Vec::new(),
+        checks: Vec::new(),
+        status_check: None,
+        stream: None,
+        ws: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_step as step;
     use super::*;
-    use crate::plan::Think;
-
-    fn step(method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> Step {
-        let mut map = HeaderMap::new();
-        for (n, v) in headers {
-            map.append(
-                HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        Step {
-            metric: 0,
-            method,
-            path: path.into(),
-            source: String::new(),
-            headers: map,
-            body: Bytes::copy_from_slice(body.as_bytes()),
-            expect_status: None,
-            think: Think::None,
-            dynamic: None,
-            extract: Vec::new(),
-            checks: Vec::new(),
-            status_check: None,
-            stream: None,
-            ws: None,
-        }
-    }
 
     fn wire(step: &Step, parts: &Parts) -> String {
         let mut b = Vec::new();
