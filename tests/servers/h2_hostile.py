@@ -35,6 +35,7 @@ class Conn:
         self.init_window = 65535
         self.cont = None
         self.win_events = {}
+        self.n = 0  # streams opened on this connection
 
     def send(self, b):
         if not self.closed:
@@ -123,12 +124,16 @@ class Conn:
         log("hdr", mode, sid)
         counter["n"] += 1
         n = counter["n"]
+        self.n += 1
         if mode == "win0" and not fl & ES:
             # lower INITIAL_WINDOW_SIZE to 0 during the POST body, then open the stream again later
             self.send(frame(SETTINGS, 0, 0, struct.pack(">HI", 4, 0)))
             asyncio.get_event_loop().call_later(0.3, self.reopen, sid)
-        if mode == "goaway_hdr" and not fl & ES and n % 2 == 0:
-            # refuse the POST as soon as its HEADERS arrive (GOAWAY below it), close while its body still flows
+        if mode == "goaway_hdr" and not fl & ES and self.n % 2 == 0:
+            # refuse the POST as soon as its HEADERS arrive (GOAWAY below it), close while its body
+            # still flows: every second stream of a connection, so the retry (the first stream of
+            # a new connection) is answered; counted globally, two VUs in step could be refused
+            # five times in a row and stampede rightly gives up (`reset`)
             self.send(frame(GOAWAY, 0, 0, struct.pack(">II", sid - 2 if sid > 1 else 0, 0)))
             log("out refused_goaway_hdr", mode, sid); self.streams.pop(sid)
             await self.w.drain(); self.closed = True
