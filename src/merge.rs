@@ -174,8 +174,10 @@ pub fn merge_command(args: MergeArgs) -> Result<i32, Failure> {
     let clock = Clock::of(&parts);
     let result = add_up(&parts, &clock)?;
     let rep = judge(&parts, &clock, result)?;
-    write(&rep, &args.out)?;
+    // The summary first: whatever happens to the files, the verdict is on screen.
     print(&parts, &clock, &rep, &args);
+    write(&rep, &args.out)?;
+    println!("  report: {}", args.out.join("summary.json").display());
     Ok(rep.exit_code)
 }
 
@@ -474,7 +476,7 @@ fn write(rep: &RunReport, out: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The terminal summary (with `--quiet`, only where the report is).
+/// The terminal summary (nothing with `--quiet`); where the report is follows once written.
 fn print(parts: &[Loaded], clock: &Clock, rep: &RunReport, args: &MergeArgs) {
     let late: Vec<&str> = parts
         .iter()
@@ -497,10 +499,6 @@ fn print(parts: &[Loaded], clock: &Clock, rep: &RunReport, args: &MergeArgs) {
         }
         text.push_str(&report::text::render(rep));
     }
-    text.push_str(&format!(
-        "  report: {}\n",
-        args.out.join("summary.json").display()
-    ));
     use std::io::Write;
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

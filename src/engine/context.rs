@@ -44,6 +44,9 @@ pub struct OpenQueue {
     pub due: RefCell<VecDeque<Instant>>,
     /// VUs waiting for work (each one registered on `notify`).
     pub idle: Cell<u32>,
+    /// VUs started and not yet run: each takes a queued iteration before anything else, so
+    /// the scheduler starts no further VU for the iterations they will take.
+    pub starting: Cell<usize>,
     pub notify: Notify,
     /// The schedule has ended: VUs finish what is queued, then leave.
     pub closed: Cell<bool>,

@@ -225,6 +225,7 @@ pub async fn run_open(ctx: Rc<VuContext>, id: u64, seed: u64) {
     let _running = Running::new(ctx.state.clone());
     let mut vu = Vu::new(&ctx.plan, id, seed);
     let q = &ctx.open;
+    q.starting.set(q.starting.get().saturating_sub(1));
     loop {
         let next = q.due.borrow_mut().pop_front();
         match next {

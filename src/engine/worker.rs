@@ -306,6 +306,7 @@ async fn run_open(
     let mut vus: Vec<JoinHandle<()>> = Vec::new();
     let mut spawn = |vus: &mut Vec<JoinHandle<()>>| {
         let id = (vus.len() * a.workers + a.id) as u64;
+        q.starting.set(q.starting.get() + 1);
         vus.push(start_vu(id));
     };
     for _ in 0..share(arrival.pre_allocated_vus, a.id, a.workers).min(max_vus) {
@@ -342,7 +343,8 @@ async fn run_open(
             if q.idle.get() > 0 {
                 q.idle.set(q.idle.get() - 1);
                 q.notify.notify_one();
-            } else if vus.len() < max_vus {
+            } else if q.due.borrow().len() > q.starting.get() && vus.len() < max_vus {
+                // Not one for each VU started but not yet run (they take the first ones).
                 spawn(&mut vus);
             }
         };

@@ -116,12 +116,15 @@ fn head(h: &mut String, s: &Summary) {
     };
     let _ = write!(
         h,
-        "<p class=\"meta\">target <b>{}</b> · {} · started {} · ran <b>{:.1} s</b> of {:.1} s{state} · exit code <b>{}</b></p>",
+        "<p class=\"meta\">target <b>{}</b> · {} · started {} · {}{state} · exit code <b>{}</b></p>",
         esc(&s.target),
         esc(&s.executor),
         esc(&started(&s.started_at)),
-        num(s.duration_s),
-        num(s.planned_duration_s),
+        super::ran_of(
+            &s.executor,
+            &format!("<b>{:.1} s</b>", num(s.duration_s)),
+            &format!("{:.1} s", num(s.planned_duration_s))
+        ),
         s.exit_code
     );
 }

@@ -159,3 +159,13 @@ fn append_step_summary(summary: &Summary) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `ran X of Y`, or for the iteration executors (which end when the iterations are done, and
+/// whose planned length is only their `max_duration` cap) `ran X (max_duration Y)`.
+pub fn ran_of(executor: &str, ran: &str, planned: &str) -> String {
+    if executor.ends_with("-iterations") {
+        format!("ran {ran} (max_duration {planned})")
+    } else {
+        format!("ran {ran} of {planned}")
+    }
+}

@@ -118,11 +118,14 @@ fn head(out: &mut String, r: &RunReport) {
     };
     let _ = writeln!(
         out,
-        "\nstampede · {} · {} · ran {} of {}{} · {}",
+        "\nstampede · {} · {} · {}{} · {}",
         r.name,
         r.executor,
-        format_duration(res.elapsed),
-        format_duration(r.planned),
+        super::ran_of(
+            &r.executor,
+            &format_duration(res.elapsed),
+            &format_duration(r.planned)
+        ),
         state,
         r.target
     );

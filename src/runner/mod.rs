@@ -476,11 +476,7 @@ fn publish(
     output_notes: &[String],
 ) -> Result<(), Failure> {
     // The terminal summary first: whatever happens to the files, the verdict is on screen.
-    say(&format!(
-        "{}  report: {}\n",
-        report::text::render(rep),
-        out.join("summary.json").display()
-    ));
+    say(&report::text::render(rep));
     if let Some(p) = &rep.segment {
         say(&format!(
             "segment {} ({} of {}): thresholds not judged by a segment alone; merge all parts with `stampede merge PARTS... --out DIR` for the verdict\n",
@@ -490,7 +486,14 @@ fn publish(
         ));
     }
     let summary = match report::write_all(rep, out) {
-        Ok(s) => s,
+        Ok(s) => {
+            // Said once it is true: a report folder that cannot be written is an error instead.
+            say(&format!(
+                "  report: {}\n",
+                out.join("summary.json").display()
+            ));
+            s
+        }
         Err(missing) => {
             return Err(Failure::ReportsLost {
                 missing: missing.0,

@@ -273,44 +273,58 @@ enum PemError {
     NoPrivateKey(String),
 }
 
-/// `http://[user:password@]host:port` (or without the scheme).
+/// `http://[user:password@]host[:port][/]`, or `host[:port]` without the scheme (as curl takes
+/// it), parsed by the `url` crate; the credentials are percent-decoded as curl does.
 fn parse_proxy(url: &str, origin: &str) -> Result<Proxy, ProxyError> {
-    let rest = if let Some(r) = url.strip_prefix("http://") {
-        r
-    } else if url.starts_with("https://") || url.starts_with("socks") {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("socks") {
         return Err(ProxyError::Scheme(url.into()));
-    } else {
-        url
-    };
-    let rest = rest.trim_end_matches('/');
-    let (userinfo, hostport) = match rest.rsplit_once('@') {
-        Some((u, h)) => (Some(u), h),
-        None => (None, rest),
-    };
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => (
-            h,
-            p.parse::<u16>().map_err(|_| ProxyError::Port {
-                url: url.into(),
-                port: p.into(),
-            })?,
-        ),
-        _ => (hostport, 80),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || host.contains('/') {
-        return Err(ProxyError::Shape(url.into()));
     }
-    let authorization = userinfo.map(|u| {
+    let full = if lower.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    let shape = || ProxyError::Shape(url.into());
+    let parsed = url::Url::parse(&full).map_err(|e| match e {
+        url::ParseError::InvalidPort => ProxyError::Port {
+            url: url.into(),
+            port: full
+                .rsplit_once(':')
+                .map_or("", |(_, p)| p.trim_end_matches('/'))
+                .into(),
+        },
+        _ => shape(),
+    })?;
+    if parsed.scheme() != "http" {
+        return Err(ProxyError::Scheme(url.into()));
+    }
+    if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() || parsed.fragment().is_some()
+    {
+        return Err(shape());
+    }
+    let host = parsed.host_str().ok_or_else(shape)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(shape());
+    }
+    let decode = |s: &str| -> String {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let authorization = (!parsed.username().is_empty() || parsed.password().is_some()).then(|| {
         use base64::Engine as _;
+        let user = decode(parsed.username());
+        let pass = parsed.password().map(decode).unwrap_or_default();
         format!(
             "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(u.as_bytes())
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
         )
     });
     Ok(Proxy {
         host: host.to_string(),
-        port,
+        port: parsed.port().unwrap_or(80),
         authorization,
         origin: origin.to_string(),
     })
@@ -352,5 +366,25 @@ mod tests {
         assert_eq!((p.host.as_str(), p.port), ("10.0.0.1", 8080));
         assert!(parse_proxy("https://proxy:443", "x").is_err());
         assert!(parse_proxy("http://proxy:x", "x").is_err());
+        assert!(parse_proxy("HTTPS://proxy:443", "x").is_err());
+        for bad in [
+            "not a url",
+            "http://",
+            "http://proxy:3128/path",
+            "http://pro xy:1",
+            ":3128",
+        ] {
+            assert!(parse_proxy(bad, "x").is_err(), "{bad}");
+        }
+        let p = parse_proxy("http://[::1]:3128", "x").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("::1", 3128));
+        let p = parse_proxy("proxy", "x").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("proxy", 80));
+        // user%40corp:p%3Ass -> user@corp:p:ss
+        let p = parse_proxy("http://user%40corp:p%3Ass@proxy:8080", "x").unwrap();
+        assert_eq!(
+            p.authorization.as_deref(),
+            Some("Basic dXNlckBjb3JwOnA6c3M=")
+        );
     }
 }
