@@ -47,20 +47,29 @@ impl Io {
         }
     }
 
-    /// Read what already arrived, now: on a plain socket a system call even when the reactor
-    /// has not reported it readable (after a failed write, within the same poll, it has not).
-    fn read_now(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    /// Read what already arrived, now: a system call even when the reactor has not reported
+    /// the socket readable (after a failed write, within the same poll, it has not). Over TLS
+    /// the records go from the socket straight into the rustls session (`read_tls`), and the
+    /// plaintext comes from its reader; the connection takes no request afterwards, so going
+    /// around tokio-rustls's own reading is safe.
+    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::io::Read as _;
         match self {
-            Io::Plain(s) => {
-                use std::io::Read as _;
-                (&*socket2::SockRef::from(&*s)).read(buf)
-            }
-            Io::Tls(_) => {
-                let mut rb = ReadBuf::new(buf);
-                match self.poll_read(cx, &mut rb) {
-                    Poll::Ready(Ok(())) => Ok(rb.filled().len()),
-                    Poll::Ready(Err(e)) => Err(e),
-                    Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+            Io::Plain(s) => (&*socket2::SockRef::from(&*s)).read(buf),
+            Io::Tls(s) => {
+                let (tcp, tls) = s.get_mut();
+                loop {
+                    match tls.reader().read(buf) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        r => return r,
+                    }
+                    let sock = socket2::SockRef::from(&*tcp);
+                    if tls.read_tls(&mut &*sock)? == 0 {
+                        // The peer closed: what the session still holds, then the end.
+                        tls.process_new_packets().map_err(io::Error::other)?;
+                        return tls.reader().read(buf);
+                    }
+                    tls.process_new_packets().map_err(io::Error::other)?;
                 }
             }
         }
@@ -163,17 +172,11 @@ impl Conn {
 
     /// Writing failed: read what already arrived, without waiting, into `stream`. The
     /// connection takes no further request.
-    fn salvage(
-        &mut self,
-        cx: &mut Context<'_>,
-        scratch: &Scratch,
-        stream: &mut Stream<'_>,
-        received: &mut u64,
-    ) {
+    fn salvage(&mut self, scratch: &Scratch, stream: &mut Stream<'_>, received: &mut u64) {
         self.dead = true;
         while !stream.ended() && !stream.failed() {
             let mut buf = scratch.0.borrow_mut();
-            match self.io.read_now(cx, &mut buf[..]) {
+            match self.io.read_now(&mut buf[..]) {
                 Ok(n) if n > 0 => {
                     *received += n as u64;
                     if self.take(&buf[..n], Some(stream)).is_err() {
@@ -247,7 +250,7 @@ pub async fn exchange(
             if let Poll::Ready(Err(e)) = wrote {
                 // What the server sent before it stopped reading says how this ended: a GOAWAY
                 // that refused the stream, a response that already ended it.
-                conn.salvage(cx, scratch, &mut stream, received);
+                conn.salvage(scratch, &mut stream, received);
                 return Poll::Ready(match stream.failure() {
                     Some(f) => Err(f),
                     None if stream.ended() => Ok(()),

@@ -145,6 +145,88 @@ impl Drop for Target {
     }
 }
 
+/// A server process a test started (nginx, a script), with its temporary folder: killed and
+/// reaped when dropped.
+pub struct Spawned {
+    child: Child,
+    pub dir: tempfile::TempDir,
+}
+
+impl Spawned {
+    /// Start `cmd` (its output discarded) and wait up to 30 s until each of `ports` accepts a
+    /// connection. If it exits first: a panic with its status and the text of `diag` (a file
+    /// in `dir`, e.g. nginx's error.log).
+    pub fn listening(
+        mut cmd: Command,
+        dir: tempfile::TempDir,
+        ports: &[u16],
+        diag: &str,
+    ) -> Spawned {
+        let what = format!("{:?}", cmd.get_program());
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {what}: {e}"));
+        let mut s = Spawned { child, dir };
+        let until = Instant::now() + Duration::from_secs(30);
+        for &port in ports {
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                if let Ok(Some(status)) = s.child.try_wait() {
+                    panic!(
+                        "{what} exited before listening: {status}: {}",
+                        std::fs::read_to_string(s.dir.path().join(diag)).unwrap_or_default()
+                    );
+                }
+                assert!(Instant::now() < until, "{what} does not listen on {port}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        s
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost (P-256, two days), made by openssl in
+/// `dir`: (cert.pem, key.pem).
+pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl");
+    assert!(made.success(), "openssl could not make a certificate");
+    (cert, key)
+}
+
 /// A temporary folder with a scenario file in it.
 pub struct Scenario {
     pub dir: tempfile::TempDir,

@@ -10,7 +10,7 @@ use crate::common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn have(program: &str, probe: &[&str]) -> bool {
@@ -26,19 +26,11 @@ fn have(program: &str, probe: &[&str]) -> bool {
 /// connection ends after 300 requests (an HTTP/2 GOAWAY), so each run also goes through
 /// connections closing under load, and none of their requests may be lost or counted twice.
 struct Nginx {
-    child: Child,
     h2c: u16,
     h2_tls: u16,
     h1_tls: u16,
     log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _server: Spawned,
 }
 
 impl Nginx {
@@ -48,31 +40,7 @@ impl Nginx {
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
-        let made = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=localhost",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                "-keyout",
-            ])
-            .arg(d.join("key.pem"))
-            .arg("-out")
-            .arg(d.join("cert.pem"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("run openssl");
-        assert!(made.success(), "openssl could not make a certificate");
+        self_signed(d);
         let (h2c, h2_tls, h1_tls) = (free_port(), free_port(), free_port());
         let log = d.join("access.log");
         let conf = d.join("nginx.conf");
@@ -98,35 +66,15 @@ impl Nginx {
             ),
         )
         .expect("nginx.conf");
-        let mut child = Command::new("nginx")
-            .arg("-c")
-            .arg(&conf)
-            .arg("-p")
-            .arg(d)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx");
-        let until = Instant::now() + Duration::from_secs(30);
-        for port in [h2c, h2_tls, h1_tls] {
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "nginx exited before listening: {status}: {}",
-                        std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
-                    );
-                }
-                assert!(Instant::now() < until, "nginx does not listen on {port}");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
+        let mut cmd = Command::new("nginx");
+        cmd.arg("-c").arg(&conf).arg("-p").arg(d);
+        let server = Spawned::listening(cmd, dir, &[h2c, h2_tls, h1_tls], "error.log");
         Some(Nginx {
-            child,
             h2c,
             h2_tls,
             h1_tls,
             log,
-            _dir: dir,
+            _server: server,
         })
     }
 }

@@ -10,23 +10,15 @@
 use crate::common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// nginx speaking h2c (prior knowledge), logging per request
 /// `protocol|method|request-uri|cookie|x-id|content-length|content-type`.
 struct Nginx {
-    child: Child,
     port: u16,
     log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _server: Spawned,
 }
 
 impl Nginx {
@@ -62,31 +54,13 @@ impl Nginx {
             ),
         )
         .expect("nginx.conf");
-        let mut child = Command::new("nginx")
-            .arg("-c")
-            .arg(&conf)
-            .arg("-p")
-            .arg(d)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx");
-        let until = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "nginx exited before listening: {status}: {}",
-                    std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
-                );
-            }
-            assert!(Instant::now() < until, "nginx does not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut cmd = Command::new("nginx");
+        cmd.arg("-c").arg(&conf).arg("-p").arg(d);
+        let server = Spawned::listening(cmd, dir, &[port], "error.log");
         Some(Nginx {
-            child,
             port,
             log,
-            _dir: dir,
+            _server: server,
         })
     }
 }

@@ -6,9 +6,10 @@ Behaviour chosen by the request's :path (first segment). Logs one line per event
   got <mode> <sid> <bodybytes>   a request whose headers+body the server received in full (or headers only for early modes)
   hdr <mode> <sid>               request HEADERS received
   out <kind> <mode> <sid>        what the server did (answered/refused/goaway_below/rst/...)
-Usage: hostile_h2.py PORT LOG [conn-mode]   conn-mode: mcs0 | plain
+Usage: hostile_h2.py PORT LOG [conn-mode [CERT KEY]]   conn-mode: mcs0 | bigwin | plain; with CERT and KEY
+(PEM files) the server speaks TLS with ALPN h2 instead of h2c.
 """
-import asyncio, struct, sys, os, time
+import asyncio, ssl, struct, sys, os, time
 import hpack
 
 PORT = int(sys.argv[1]); LOG = open(sys.argv[2], "a", buffering=1)
@@ -68,7 +69,13 @@ class Conn:
         settings = b""
         if CONN_MODE == "mcs0":
             settings += struct.pack(">HI", 3, 0)
+        if CONN_MODE == "bigwin":
+            # windows of 2^31-1: a request body flows without waiting for WINDOW_UPDATEs, so a
+            # server that closes mid-body makes the client's write fail
+            settings += struct.pack(">HI", 4, 0x7FFFFFFF)
         self.send(frame(SETTINGS, 0, 0, settings))
+        if CONN_MODE == "bigwin":
+            self.send(frame(WU, 0, 0, struct.pack(">I", 0x7FFFFFFF - 65535)))
         while True:
             try:
                 h = await self.r.readexactly(9)
@@ -290,7 +297,12 @@ async def handle(r, w):
         except Exception: pass
 
 async def main():
-    srv = await asyncio.start_server(handle, "127.0.0.1", PORT, backlog=1024)
+    tls = None
+    if len(sys.argv) > 5:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(sys.argv[4], sys.argv[5])
+        tls.set_alpn_protocols(["h2"])
+    srv = await asyncio.start_server(handle, "127.0.0.1", PORT, backlog=1024, ssl=tls)
     async with srv:
         await srv.serve_forever()
 
