@@ -503,7 +503,11 @@ async fn attempt(
                 r.map_err(|f| match f {
                     super::h2::Failed::Refused => Failed::Refused,
                     super::h2::Failed::Unanswered => Failed::Reset,
+                    super::h2::Failed::Closed => Failed::NoResponse,
                     super::h2::Failed::Broken => Failed::Truncated,
+                    super::h2::Failed::Malformed => Failed::Protocol(ProtocolError::H2(
+                        "malformed response (the h2 library reset the stream)",
+                    )),
                     super::h2::Failed::Request => Failed::Protocol(ProtocolError::Http2),
                 })
             })

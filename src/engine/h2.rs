@@ -84,6 +84,11 @@ where
         // hyper's client defaults: large bodies are not throttled by 64 KiB windows.
         .initial_window_size(2 * 1024 * 1024)
         .initial_connection_window_size(5 * 1024 * 1024)
+        // h2 closes a connection after 1,024 streams it reset for the server's errors (a
+        // server's defence against abusive clients). Here the server is what is measured: each
+        // such stream is counted as its own error, and the others on the connection, answered
+        // or not yet sent, are not failed with it.
+        .max_local_error_reset_streams(None)
         .handshake::<T, Bytes>(io)
         .await?;
     let closed = Rc::new(Cell::new(false));
@@ -108,8 +113,14 @@ pub enum Failed {
     Refused,
     /// Nothing of a response arrived: the connection may have been closed while idle.
     Unanswered,
+    /// The server closed the connection before the response's head (h2 reports the end of
+    /// the connection as a broken pipe; a reset connection stays `Unanswered`).
+    Closed,
     /// The stream or connection broke after the response started.
     Broken,
+    /// The response broke HTTP/2 (the `h2` crate reset the stream or ended the connection for a
+    /// protocol, flow-control, frame-size or compression error it found).
+    Malformed,
     /// The request could not be expressed.
     Request,
 }
@@ -185,6 +196,13 @@ async fn stream(
             // A GOAWAY: the connection takes no new streams either.
             closed.set(true);
             Failed::Refused
+        } else if malformed(&e) {
+            Failed::Malformed
+        } else if e
+            .get_io()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            Failed::Closed
         } else {
             Failed::Unanswered
         }
@@ -203,15 +221,37 @@ async fn stream(
             kept.push((name.to_string(), value.as_bytes().to_vec()));
         }
     }
+    let status = parts.status.as_u16();
+    let length = parts
+        .headers
+        .get(::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let mut got = 0u64;
     let mut bytes = Vec::new();
     let mut over = false;
     while !body.is_end_stream() {
         let Some(data) = body.data().await else {
             break;
         };
-        let data = data.map_err(|_| Failed::Broken)?;
+        let data = match data {
+            Ok(d) => d,
+            Err(e) => {
+                // The head arrived: its status is counted with the cut (or malformed) body.
+                resp.complete(status, std::mem::take(&mut kept), Vec::new());
+                // h2 resets a stream whose DATA ends short of content-length and one that
+                // carries more alike (PROTOCOL_ERROR), dropping the DATA frame that overflows:
+                // short of it is read as cut short, as on a VU's own connection.
+                let short = length.is_some_and(|l| got < l);
+                return Err(if malformed(&e) && !short {
+                    Failed::Malformed
+                } else {
+                    Failed::Broken
+                });
+            }
+        };
         let _ = body.flow_control().release_capacity(data.len());
         *received += data.len() as u64;
+        got += data.len() as u64;
         if !out.head {
             if let Some(scan) = resp.scan.as_mut() {
                 scan.feed(&data);
@@ -223,7 +263,7 @@ async fn stream(
             }
         }
     }
-    resp.complete(parts.status.as_u16(), kept, bytes);
+    resp.complete(status, kept, bytes);
     resp.body_over = over;
     Ok(())
 }
@@ -234,4 +274,22 @@ async fn stream(
 fn refused(e: &::h2::Error) -> bool {
     (e.is_go_away() && e.is_remote())
         || (e.is_reset() && e.is_remote() && e.reason() == Some(::h2::Reason::REFUSED_STREAM))
+}
+
+/// Did the `h2` crate end the stream (or the connection) because the response broke HTTP/2:
+/// uppercase or misplaced header fields, more or less DATA than content-length, a frame on a
+/// stream that was never opened, a window overflow, a bad header block (RFC 9113 §5.4, §8.1.1,
+/// §8.2; RFC 7541)? The own path names each reason; here h2 says only which kind.
+fn malformed(e: &::h2::Error) -> bool {
+    use ::h2::Reason;
+    e.is_library()
+        && matches!(
+            e.reason(),
+            Some(
+                Reason::PROTOCOL_ERROR
+                    | Reason::FLOW_CONTROL_ERROR
+                    | Reason::FRAME_SIZE_ERROR
+                    | Reason::COMPRESSION_ERROR
+            )
+        )
 }

@@ -62,10 +62,22 @@ impl Hostile {
         })
     }
 
-    /// Run 2 VUs for 1 s on `path` (`post` with a body of `body` bytes); the summary and what
-    /// the server logged for the run, counted by line kind (`got`, `out answered`, ...).
+    /// Run 2 VUs for 1 s on `path` (`post` with a body of `body` bytes), each on its own
+    /// connection; the summary and what the server logged for the run, counted by line kind
+    /// (`got`, `out answered`, ...).
     fn run(
         &self,
+        method: &str,
+        path: &str,
+        body: usize,
+    ) -> (serde_json::Value, BTreeMap<String, u64>) {
+        self.run_in("", method, path, body)
+    }
+
+    /// `run` with more `http` settings (`extra`, e.g. `connections: pooled, `).
+    fn run_in(
+        &self,
+        extra: &str,
         method: &str,
         path: &str,
         body: usize,
@@ -80,7 +92,7 @@ impl Hostile {
             r#"
 name: hostile-h2
 target: {scheme}://127.0.0.1:{port}
-http: {{ version: "2", {how}, timeout: 5s }}
+http: {{ version: "2", {extra}{how}, timeout: 5s }}
 load: {{ executor: constant-vus, vus: 2, duration: 1s, graceful_stop: 3s }}
 flows:
   - steps:
@@ -236,4 +248,48 @@ fn a_goaway_read_after_a_failed_write_refuses_the_request_over_h2c_and_tls() {
             assert!(errors(&s).is_empty(), "tls {tls}: {:?}", errors(&s));
         }
     }
+}
+
+/// Pooled connections (the `h2` crate, many VUs' streams on each): the same endings counted as
+/// on a VU's own connection, and as the server saw them. Before: a malformed head was `reset`;
+/// a body cut after the head lost its status; a connection the server closed before any head
+/// was `reset`, not `no_response`; and after 1,024 streams the library reset for the server's
+/// errors (DATA after the end of a stream) it closed the connection with ENHANCE_YOUR_CALM,
+/// failing streams the server had answered and counting one it never received.
+#[test]
+fn pooled_http2_counts_each_hostile_ending_as_the_server_saw_it() {
+    let Some(h) = Hostile::start() else {
+        return;
+    };
+    let pooled = "connections: pooled, max_connections: 2, ";
+    let only = |kind: &str, count: u64| BTreeMap::from([(kind.to_string(), count)]);
+    let malformed = "HTTP/2: malformed response (the h2 library reset the stream)";
+    for mode in ["uppercase", "pseudoafter", "idle?size=100"] {
+        let (s, seen) = h.run_in(pooled, "get", &format!("/{mode}"), 0);
+        assert!(reqs(&s) > 10, "{mode}: {seen:?}");
+        assert_eq!(reqs(&s), n(&seen, "got"), "{mode}: {seen:?}");
+        assert_eq!(errors(&s), only("protocol", reqs(&s)), "{mode}");
+        assert_eq!(s["protocol_errors"][malformed], reqs(&s), "{mode}");
+    }
+    for mode in [
+        "clshort",
+        "trailshort?size=5000",
+        "closemid?size=4000",
+        "rsthead?size=4000",
+    ] {
+        let (s, seen) = h.run_in(pooled, "get", &format!("/{mode}"), 0);
+        assert!(reqs(&s) > 10, "{mode}: {seen:?}");
+        assert_eq!(reqs(&s), n(&seen, "got"), "{mode}: {seen:?}");
+        assert_eq!(errors(&s), only("body_truncated", reqs(&s)), "{mode}");
+        assert_eq!(s["status_codes"]["200"], reqs(&s), "{mode}: status counted");
+    }
+    let (s, seen) = h.run_in(pooled, "get", "/goawayerr?size=100", 0);
+    assert_eq!(reqs(&s), n(&seen, "got"), "{seen:?}");
+    assert_eq!(errors(&s), only("no_response", reqs(&s)));
+    // Thousands of streams per connection, each answered and then sent DATA after its end.
+    let (s, seen) = h.run_in(pooled, "get", "/extradata?size=100", 0);
+    assert!(n(&seen, "client_rst") > 2 * 1024, "{seen:?}");
+    assert_eq!(reqs(&s), n(&seen, "hdr"), "{seen:?}");
+    assert_eq!(reqs(&s), n(&seen, "out answered_then_data_on_closed"));
+    assert!(errors(&s).is_empty(), "{:?}", errors(&s));
 }
