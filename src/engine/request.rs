@@ -105,7 +105,7 @@ pub fn write(step: &Step, parts: &Parts, host: &str, b: &mut Vec<u8>) -> usize {
     b.push(b' ');
     b.extend_from_slice(&parts.target);
     b.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-    b.extend_from_slice(host.as_bytes());
+    b.extend_from_slice(host_of(step, parts).unwrap_or(host.as_bytes()));
     b.extend_from_slice(b"\r\n");
     for (name, value) in &step.headers {
         if name == HOST || name == CONTENT_LENGTH || !parts.keeps(name) {
@@ -114,7 +114,7 @@ pub fn write(step: &Step, parts: &Parts, host: &str, b: &mut Vec<u8>) -> usize {
         header(b, name.as_str().as_bytes(), value.as_bytes());
     }
     for (name, value) in &parts.headers {
-        if parts.keeps(name) {
+        if name != HOST && parts.keeps(name) {
             header(b, name.as_str().as_bytes(), value);
         }
     }
@@ -129,6 +129,20 @@ pub fn write(step: &Step, parts: &Parts, host: &str, b: &mut Vec<u8>) -> usize {
     b.extend_from_slice(b"\r\n");
     b.extend_from_slice(&parts.body);
     head_end
+}
+
+/// A `host` header the scenario sets (rendered, or fixed on the step or in `http.headers`): sent
+/// instead of the target's authority, as the Host header over HTTP/1.1 and as `:authority` over
+/// HTTP/2, as curl, wrk, oha and k6 do (the connection, SNI and the certificate check keep the
+/// target's name).
+fn host_of<'a>(step: &'a Step, parts: &'a Parts) -> Option<&'a [u8]> {
+    parts
+        .headers
+        .iter()
+        .rev()
+        .find(|(n, _)| n == HOST)
+        .map(|(_, v)| v.as_slice())
+        .or_else(|| step.headers.get(HOST).map(HeaderValue::as_bytes))
 }
 
 fn header(b: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -174,7 +188,15 @@ impl H2Request {
     pub fn from_parts(step: &Step, parts: &Parts, origin: &str) -> Option<Self> {
         let target = std::str::from_utf8(&parts.target).ok()?;
         let mut uri = String::with_capacity(origin.len() + target.len());
-        uri.push_str(origin);
+        match host_of(step, parts) {
+            Some(host) => {
+                let scheme = origin.split_once("://").map_or("http", |(s, _)| s);
+                uri.push_str(scheme);
+                uri.push_str("://");
+                uri.push_str(std::str::from_utf8(host).ok()?);
+            }
+            None => uri.push_str(origin),
+        }
         uri.push_str(target);
         let uri: Uri = uri.parse().ok()?;
         let mut headers = HeaderMap::with_capacity(step.headers.len() + parts.headers.len() + 2);
@@ -367,13 +389,13 @@ mod tests {
         let s = step(
             Method::POST,
             "/login",
-            &[("content-type", "application/json"), ("host", "ignored")],
+            &[("content-type", "application/json"), ("host", "api.test")],
             "{}",
         );
         let e = encode(&s, "h");
         assert_eq!(
             String::from_utf8_lossy(&e.wire),
-            "POST /login HTTP/1.1\r\nhost: h\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+            "POST /login HTTP/1.1\r\nhost: api.test\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
         );
         let mut out = Vec::new();
         with_cookie(&e, b"a=1", &mut out);
@@ -387,7 +409,7 @@ mod tests {
         parts.headers.push((CONTENT_TYPE, b"text/plain".to_vec()));
         assert_eq!(
             wire(&s, &parts),
-            "POST /login HTTP/1.1\r\nhost: h\r\ncontent-type: application/json\r\nx-id: 7\r\ncontent-type: text/plain\r\ncontent-length: 2\r\ncookie: a=1\r\n\r\n{}"
+            "POST /login HTTP/1.1\r\nhost: api.test\r\ncontent-type: application/json\r\nx-id: 7\r\ncontent-type: text/plain\r\ncontent-length: 2\r\ncookie: a=1\r\n\r\n{}"
         );
         crate::engine::redirect::Hop {
             path: b"/me".to_vec(),
@@ -397,7 +419,7 @@ mod tests {
         parts.cookie = Some(b"a=2".to_vec());
         assert_eq!(
             wire(&s, &parts),
-            "GET /me HTTP/1.1\r\nhost: h\r\nx-id: 7\r\ncookie: a=2\r\n\r\n"
+            "GET /me HTTP/1.1\r\nhost: api.test\r\nx-id: 7\r\ncookie: a=2\r\n\r\n"
         );
         // An empty POST still says its length.
         let empty = step(Method::POST, "/p", &[], "");
@@ -455,5 +477,55 @@ mod tests {
         parts.target = b"/a b".to_vec();
         assert!(Typed::Parts(&s, &parts).h2(origin).is_none());
         assert!(Typed::Invalid.h2(origin).is_none());
+    }
+
+    #[test]
+    fn a_host_header_of_the_scenario_is_the_host_and_the_authority() {
+        let origin = "https://127.0.0.1:8443";
+        let plain = step(Method::GET, "/a", &[], "");
+        assert!(
+            wire(&plain, &Parts::of_step(&plain)).starts_with("GET /a HTTP/1.1\r\nhost: h\r\n")
+        );
+        let named = step(Method::GET, "/a?b=1", &[("host", "api.test:8443")], "");
+        let w = wire(&named, &Parts::of_step(&named));
+        assert!(
+            w.starts_with("GET /a?b=1 HTTP/1.1\r\nhost: api.test:8443\r\n"),
+            "{w}"
+        );
+        assert_eq!(w.matches("host:").count(), 1, "{w}");
+        // A rendered host wins over a fixed one, and is sent once.
+        let mut parts = Parts::of_step(&named);
+        parts.headers.push((HOST, b"v2.test".to_vec()));
+        let w = wire(&named, &parts);
+        assert!(
+            w.contains("host: v2.test\r\n") && w.matches("host:").count() == 1,
+            "{w}"
+        );
+        // HTTP/2: the :authority, on both builders, and no host field.
+        let r = H2Request::from_step(&named, origin).unwrap();
+        let (req, _) = r.request(None).unwrap();
+        assert_eq!(req.uri().to_string(), "https://api.test:8443/a?b=1");
+        assert!(req.headers().get("host").is_none());
+        let mut fields = Vec::new();
+        let decoded = crate::engine::hpack::Decoder::new(4096).decode(r.block(), |f| {
+            let mut v = Vec::new();
+            f.value.decode_into(&mut v)?;
+            fields.push((f.name.to_vec(), v));
+            Ok::<(), crate::engine::hpack::HpackError>(())
+        });
+        assert!(decoded.is_ok());
+        assert!(
+            fields.contains(&(b":authority".to_vec(), b"api.test:8443".to_vec())),
+            "{fields:?}"
+        );
+        let (req, _) = H2Request::from_parts(&named, &parts, origin)
+            .unwrap()
+            .into_request();
+        assert_eq!(req.uri().authority().unwrap().as_str(), "v2.test");
+        let (req, _) = H2Request::from_step(&plain, origin)
+            .unwrap()
+            .request(None)
+            .unwrap();
+        assert_eq!(req.uri().authority().unwrap().as_str(), "127.0.0.1:8443");
     }
 }

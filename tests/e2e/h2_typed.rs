@@ -235,3 +235,63 @@ fn templated_cookie_and_redirected_requests_over_http2_reach_the_server_as_meant
         );
     }
 }
+
+/// A `host` header of the scenario is the Host (HTTP/1.1) and the `:authority` (HTTP/2, own
+/// and pooled connections) nginx routes by: its `server_name api.test` answers 200, the default
+/// server 404. Before, the header was dropped and every request went to the default server.
+#[test]
+fn a_host_header_reaches_the_virtual_host_over_http1_and_http2() {
+    if !have_tool("nginx", &["-v"], "bash .ci/install-conformance.sh") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_path_buf();
+    let (h2c, h1) = (free_port(), free_port());
+    let log = d.join("access.log");
+    let conf = d.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\nmaster_process off;\nerror_log {d}/error.log;\npid {d}/nginx.pid;\n\
+             events {{ worker_connections 64; }}\nhttp {{\n  \
+             log_format l '$server_protocol $host $status';\n  access_log {log} l;\n  \
+             client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n  \
+             uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n  \
+             server {{ listen 127.0.0.1:{h2c} http2 default_server; listen 127.0.0.1:{h1} default_server; return 404; }}\n  \
+             server {{ listen 127.0.0.1:{h2c} http2; listen 127.0.0.1:{h1}; server_name api.test; return 200 \"vhost\"; }}\n}}\n",
+            d = d.display(),
+            log = log.display(),
+        ),
+    )
+    .expect("nginx.conf");
+    let mut cmd = Command::new("nginx");
+    cmd.arg("-c").arg(&conf).arg("-p").arg(&d);
+    let _nginx = Spawned::listening(cmd, dir, &[h2c, h1], "error.log");
+    for (port, http, protocol) in [
+        (h1, "{}", "HTTP/1.1"),
+        (h2c, r#"{ version: "2", h2c: true }"#, "HTTP/2.0"),
+        (
+            h2c,
+            r#"{ version: "2", h2c: true, connections: pooled, max_connections: 1 }"#,
+            "HTTP/2.0",
+        ),
+    ] {
+        std::fs::write(&log, "").expect("empty the log");
+        let s = Scenario::new(&format!(
+            "name: vhost\ntarget: http://127.0.0.1:{port}\nhttp: {http}\n\
+             load: {{ executor: shared-iterations, vus: 2, iterations: 10 }}\n\
+             flows:\n  - steps: [ {{ get: /, headers: {{ host: api.test }} }} ]\n"
+        ));
+        let out = run(&s, &[]);
+        assert_eq!(out.status.code(), Some(0), "{http}: {}", text(&out));
+        assert_eq!(s.summary()["status_codes"]["200"], 10, "{http}");
+        let mut text = String::new();
+        wait_for("nginx's access log", Duration::from_secs(10), || {
+            text = std::fs::read_to_string(&log).unwrap_or_default();
+            text.lines().count() >= 10
+        });
+        let want = format!("{protocol} api.test 200");
+        assert!(text.lines().all(|l| l == want), "{http}: {text}");
+        assert_eq!(text.lines().count(), 10, "{http}: {text}");
+    }
+}
