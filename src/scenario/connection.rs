@@ -133,6 +133,12 @@ impl Builder<'_> {
                     format!("the value of header `{k}` has characters a header cannot carry"),
                 )
             })?;
+            if name == http::header::HOST && v.parse::<http::uri::Authority>().is_err() {
+                return Err(self.at_value(
+                    &here,
+                    format!("host `{v}` is not HOST[:PORT] (it becomes the Host header and HTTP/2's :authority)"),
+                ));
+            }
             out.insert(name, value);
         }
         Ok(out)

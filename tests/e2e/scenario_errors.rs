@@ -293,3 +293,37 @@ fn shipped_scenarios_and_examples_validate() {
         }
     }
 }
+
+#[test]
+fn a_host_header_that_is_no_authority_and_a_proxy_that_is_no_url_are_refused_at_their_value() {
+    let mut msgs = Vec::new();
+    let flows = "load: { vus: 1, duration: 1s }\nflows:\n  - steps: [ { get: / } ]\n";
+    refused(
+        &mut msgs,
+        &format!("{HEAD}http:\n  headers: {{ host: \"api test\" }}\n{flows}"),
+        "3:20",
+        &["host `api test` is not HOST[:PORT]"],
+    );
+    refused(
+        &mut msgs,
+        &format!(
+            "{HEAD}load: {{ vus: 1, duration: 1s }}\nflows:\n  - steps: [ {{ get: /, headers: {{ Host: \"a/b\" }} }} ]\n"
+        ),
+        "4:41",
+        &["host `a/b` is not HOST[:PORT]"],
+    );
+    for (proxy, words) in [
+        ("not a url", "is not http://HOST:PORT"),
+        ("http://proxy:3128/path", "is not http://HOST:PORT"),
+        ("http://proxy:99999", "bad port `99999`"),
+        ("socks5://proxy:1080", "only http:// proxies"),
+    ] {
+        refused(
+            &mut msgs,
+            &format!("{HEAD}http:\n  proxy: \"{proxy}\"\n{flows}"),
+            "3:10",
+            &[words],
+        );
+    }
+    assert_eq!(msgs.len(), 6);
+}
