@@ -114,8 +114,15 @@ thresholds:
     ]);
     assert!(started.status.success(), "tmux: {started:?}");
 
-    // 5 s into the run: every step with its p95 and p99, VUs, req/s and the thresholds.
-    std::thread::sleep(Duration::from_millis(5500));
+    // 5 s into the run (by its own clock: a loaded machine starts it late): every step with
+    // its p95 and p99, VUs, req/s and the thresholds.
+    let mut screen = String::new();
+    crate::common::wait_for("the dashboard at 00:05", Duration::from_secs(30), || {
+        screen = tmux.screen();
+        ["00:05 / 01:00", "00:06 / 01:00", "00:07 / 01:00"]
+            .iter()
+            .any(|t| screen.contains(t))
+    });
     let wanted = [
         "home",
         "search",
@@ -128,28 +135,28 @@ thresholds:
         "http_req_failed rate < 5%",
         "abort: armed",
         "✓",
-        "00:05 / 01:00",
     ];
-    let screen = tmux.screen();
     for w in wanted {
         assert!(screen.contains(w), "{w:?} not on the screen:\n{screen}");
     }
 
     // `p` holds new iterations and says so; `p` again resumes.
     tmux.cmd(&["send-keys", "-t", "run", "p"]);
-    std::thread::sleep(Duration::from_millis(600));
-    let paused = tmux.screen();
-    assert!(paused.contains("PAUSED"), "not paused:\n{paused}");
-    // A whole second later, that second ran no request.
-    std::thread::sleep(Duration::from_millis(1800));
-    let paused = tmux.screen();
-    assert!(
-        paused.contains("│0 req/s"),
-        "requests while paused:\n{paused}"
-    );
+    let mut paused = String::new();
+    crate::common::wait_for("PAUSED on the screen", Duration::from_secs(10), || {
+        paused = tmux.screen();
+        paused.contains("PAUSED")
+    });
+    // Once a whole second has passed paused, that second ran no request.
+    crate::common::wait_for("a second without requests", Duration::from_secs(10), || {
+        paused = tmux.screen();
+        paused.contains("│0 req/s")
+    });
+    assert!(paused.contains("PAUSED"), "resumed by itself:\n{paused}");
     tmux.cmd(&["send-keys", "-t", "run", "p"]);
-    std::thread::sleep(Duration::from_millis(600));
-    assert!(!tmux.screen().contains("PAUSED"), "still paused");
+    crate::common::wait_for("PAUSED gone after p", Duration::from_secs(10), || {
+        !tmux.screen().contains("PAUSED")
+    });
 
     // `q`: a graceful stop, the report written, exit 130, the terminal restored.
     let asked = Instant::now();
