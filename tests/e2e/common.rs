@@ -197,6 +197,39 @@ impl Drop for Spawned {
     }
 }
 
+/// nginx (a server we did not write) in the foreground, in a temporary folder of its own,
+/// logging each request as `log_format` to the returned access log. `http` gets the folder
+/// (after `prepare` made what it needs there, e.g. a certificate) and returns the rest of the
+/// `http {}` block: its servers and any directive. Waits until each of `ports` listens.
+pub fn nginx(
+    log_format: &str,
+    worker_connections: u32,
+    ports: &[u16],
+    http: impl FnOnce(&Path) -> String,
+) -> (Spawned, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_path_buf();
+    let log = d.join("access.log");
+    let conf = d.join("nginx.conf");
+    let rest = http(&d);
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\nmaster_process off;\nerror_log {d}/error.log;\npid {d}/nginx.pid;\n\
+             events {{ worker_connections {worker_connections}; }}\nhttp {{\n  \
+             log_format l '{log_format}';\n  access_log {log} l;\n  \
+             client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n  \
+             uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n  {rest}\n}}\n",
+            d = d.display(),
+            log = log.display(),
+        ),
+    )
+    .expect("nginx.conf");
+    let mut cmd = Command::new("nginx");
+    cmd.arg("-c").arg(&conf).arg("-p").arg(&d);
+    (Spawned::listening(cmd, dir, ports, "error.log"), log)
+}
+
 /// A self-signed certificate for 127.0.0.1 and localhost (P-256, two days), made by openssl in
 /// `dir`: (cert.pem, key.pem).
 pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {

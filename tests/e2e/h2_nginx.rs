@@ -10,7 +10,6 @@ use crate::common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn have(program: &str, probe: &[&str]) -> bool {
@@ -38,37 +37,26 @@ impl Nginx {
         if !have("nginx", &["-v"]) || !have("openssl", &["version"]) {
             return None;
         }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let d = dir.path();
-        self_signed(d);
         let (h2c, h2_tls, h1_tls) = (free_port(), free_port(), free_port());
-        let log = d.join("access.log");
-        let conf = d.join("nginx.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "daemon off;\nmaster_process off;\nerror_log {d}/error.log;\npid {d}/nginx.pid;\n\
-                 events {{ worker_connections 512; }}\nhttp {{\n  \
-                 log_format l '$server_protocol $status $connection $http_content_length $uri';\n  \
-                 access_log {log} l;\n  \
-                 keepalive_requests 300;\n  \
-                 client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n  \
-                 uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n  \
-                 ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;\n  \
-                 ssl_protocols TLSv1.2 TLSv1.3;\n  \
-                 server {{\n    listen 127.0.0.1:{h2c} http2;\n    \
-                 listen 127.0.0.1:{h2_tls} ssl http2;\n    listen 127.0.0.1:{h1_tls} ssl;\n    \
-                 location = /ok {{ return 200 \"ok\"; }}\n    \
-                 location = /post {{ return 201 \"made\"; }}\n    \
-                 location / {{ return 404; }}\n  }}\n}}\n",
-                d = d.display(),
-                log = log.display(),
-            ),
-        )
-        .expect("nginx.conf");
-        let mut cmd = Command::new("nginx");
-        cmd.arg("-c").arg(&conf).arg("-p").arg(d);
-        let server = Spawned::listening(cmd, dir, &[h2c, h2_tls, h1_tls], "error.log");
+        let (server, log) = nginx(
+            "$server_protocol $status $connection $http_content_length $uri",
+            512,
+            &[h2c, h2_tls, h1_tls],
+            |d| {
+                self_signed(d);
+                format!(
+                    "keepalive_requests 300;\n  \
+                     ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;\n  \
+                     ssl_protocols TLSv1.2 TLSv1.3;\n  \
+                     server {{\n    listen 127.0.0.1:{h2c} http2;\n    \
+                     listen 127.0.0.1:{h2_tls} ssl http2;\n    listen 127.0.0.1:{h1_tls} ssl;\n    \
+                     location = /ok {{ return 200 \"ok\"; }}\n    \
+                     location = /post {{ return 201 \"made\"; }}\n    \
+                     location / {{ return 404; }}\n  }}",
+                    d = d.display(),
+                )
+            },
+        );
         Some(Nginx {
             h2c,
             h2_tls,

@@ -10,7 +10,6 @@
 use crate::common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 /// nginx speaking h2c (prior knowledge), logging per request
@@ -26,37 +25,25 @@ impl Nginx {
         if !have_tool("nginx", &["-v"], "bash .ci/install-conformance.sh") {
             return None;
         }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let d = dir.path();
         let port = free_port();
-        let log = d.join("access.log");
-        let conf = d.join("nginx.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "daemon off;\nmaster_process off;\nerror_log {d}/error.log;\npid {d}/nginx.pid;\n\
-                 events {{ worker_connections 64; }}\nhttp {{\n  \
-                 log_format l '$server_protocol|$request_method|$request_uri|$http_cookie|$http_x_id|$http_content_length|$http_content_type';\n  \
-                 access_log {log} l;\n  \
-                 absolute_redirect off;\n  \
-                 client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n  \
-                 uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n  \
-                 server {{\n    listen 127.0.0.1:{port} http2;\n    \
-                 location = /login {{ add_header Set-Cookie \"sid=s1; Path=/\" always; return 200 \"in\"; }}\n    \
-                 location /users/ {{ return 200 \"user\"; }}\n    \
-                 location /old/ {{ return 303 /new; }}\n    \
-                 location = /new {{ return 200 \"new\"; }}\n    \
-                 location = /keep {{ return 307 /kept; }}\n    \
-                 location = /kept {{ return 201 \"kept\"; }}\n    \
-                 location / {{ return 404; }}\n  }}\n}}\n",
-                d = d.display(),
-                log = log.display(),
-            ),
-        )
-        .expect("nginx.conf");
-        let mut cmd = Command::new("nginx");
-        cmd.arg("-c").arg(&conf).arg("-p").arg(d);
-        let server = Spawned::listening(cmd, dir, &[port], "error.log");
+        let (server, log) = nginx(
+            "$server_protocol|$request_method|$request_uri|$http_cookie|$http_x_id|$http_content_length|$http_content_type",
+            64,
+            &[port],
+            |_| {
+                format!(
+                    "absolute_redirect off;\n  \
+                     server {{\n    listen 127.0.0.1:{port} http2;\n    \
+                     location = /login {{ add_header Set-Cookie \"sid=s1; Path=/\" always; return 200 \"in\"; }}\n    \
+                     location /users/ {{ return 200 \"user\"; }}\n    \
+                     location /old/ {{ return 303 /new; }}\n    \
+                     location = /new {{ return 200 \"new\"; }}\n    \
+                     location = /keep {{ return 307 /kept; }}\n    \
+                     location = /kept {{ return 201 \"kept\"; }}\n    \
+                     location / {{ return 404; }}\n  }}"
+                )
+            },
+        );
         Some(Nginx {
             port,
             log,
@@ -244,29 +231,13 @@ fn a_host_header_reaches_the_virtual_host_over_http1_and_http2() {
     if !have_tool("nginx", &["-v"], "bash .ci/install-conformance.sh") {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path().to_path_buf();
     let (h2c, h1) = (free_port(), free_port());
-    let log = d.join("access.log");
-    let conf = d.join("nginx.conf");
-    std::fs::write(
-        &conf,
+    let (_nginx, log) = nginx("$server_protocol $host $status", 64, &[h2c, h1], |_| {
         format!(
-            "daemon off;\nmaster_process off;\nerror_log {d}/error.log;\npid {d}/nginx.pid;\n\
-             events {{ worker_connections 64; }}\nhttp {{\n  \
-             log_format l '$server_protocol $host $status';\n  access_log {log} l;\n  \
-             client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n  \
-             uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n  \
-             server {{ listen 127.0.0.1:{h2c} http2 default_server; listen 127.0.0.1:{h1} default_server; return 404; }}\n  \
-             server {{ listen 127.0.0.1:{h2c} http2; listen 127.0.0.1:{h1}; server_name api.test; return 200 \"vhost\"; }}\n}}\n",
-            d = d.display(),
-            log = log.display(),
-        ),
-    )
-    .expect("nginx.conf");
-    let mut cmd = Command::new("nginx");
-    cmd.arg("-c").arg(&conf).arg("-p").arg(&d);
-    let _nginx = Spawned::listening(cmd, dir, &[h2c, h1], "error.log");
+            "server {{ listen 127.0.0.1:{h2c} http2 default_server; listen 127.0.0.1:{h1} default_server; return 404; }}\n  \
+             server {{ listen 127.0.0.1:{h2c} http2; listen 127.0.0.1:{h1}; server_name api.test; return 200 \"vhost\"; }}"
+        )
+    });
     for (port, http, protocol) in [
         (h1, "{}", "HTTP/1.1"),
         (h2c, r#"{ version: "2", h2c: true }"#, "HTTP/2.0"),
