@@ -222,10 +222,6 @@ async fn stream(
         }
     }
     let status = parts.status.as_u16();
-    let length = parts
-        .headers
-        .get(::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let mut got = 0u64;
     let mut bytes = Vec::new();
     let mut over = false;
@@ -241,7 +237,11 @@ async fn stream(
                 // h2 resets a stream whose DATA ends short of content-length and one that
                 // carries more alike (PROTOCOL_ERROR), dropping the DATA frame that overflows:
                 // short of it is read as cut short, as on a VU's own connection.
-                let short = length.is_some_and(|l| got < l);
+                let short = parts
+                    .headers
+                    .get(::http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                    .is_some_and(|l| got < l);
                 return Err(if malformed(&e) && !short {
                     Failed::Malformed
                 } else {
